@@ -1,0 +1,1 @@
+//! OWNER: compile/eval helper. STUB: evaluation of compiled filters.

@@ -1,0 +1,1 @@
+//! OWNER: loader helper. STUB.

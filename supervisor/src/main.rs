@@ -1,0 +1,5 @@
+//! The `tiercel` command.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
