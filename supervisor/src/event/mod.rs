@@ -46,4 +46,5 @@ pub struct ContainerInfo {
 pub mod flags;
 pub mod mem;
 pub mod path;
+pub mod procfs;
 pub mod syscalls;
