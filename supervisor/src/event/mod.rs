@@ -43,6 +43,7 @@ pub struct ContainerInfo {
     pub bundle: Option<String>,
 }
 
+pub mod decode;
 pub mod flags;
 pub mod mem;
 pub mod path;
