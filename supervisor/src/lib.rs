@@ -2,3 +2,4 @@
 //! outputs, the listenerPath server and the seccomp profile generator.
 
 pub mod event;
+pub mod profile;
