@@ -36,7 +36,9 @@ fn map_mocks(test: &str, input: &str) -> String {
     let t = if test == "supported_operators" {
         input.replace("c.true", "proc.name")
     } else {
-        input.replace("c.true", "proc.pid").replace("c.false", "proc.ppid")
+        input
+            .replace("c.true", "proc.pid")
+            .replace("c.false", "proc.ppid")
     };
     t.replace("c.buffer", "evt.buffer")
         .replace("c.singlequote", "proc.name")
@@ -100,7 +102,11 @@ fn libsinsp_compiler_cases() {
         let res = compile(&input);
         let verdict = match kind {
             "run" | "eval" => {
-                let ev = if kind == "run" { run_event() } else { getcwd_event() };
+                let ev = if kind == "run" {
+                    run_event()
+                } else {
+                    getcwd_event()
+                };
                 match (&res, expect) {
                     (Err(_), "throws") => Ok(()),
                     (Err(e), _) => Err(format!("compile failed: {e}")),

@@ -102,7 +102,10 @@ fn operators() {
         ("basename(fd.name) = file.txt", true),
         ("len(proc.name) = 3", true),
         ("toupper(proc.name) = CAT", true),
-        ("join(\"-\", (proc.name, fd.directory)) = cat-/opt/dir/subdir", true),
+        (
+            "join(\"-\", (proc.name, fd.directory)) = cat-/opt/dir/subdir",
+            true,
+        ),
         ("fd.directory = val(fd.directory)", true),
         ("fd.name = val(fd.directory)", false),
     ] {
@@ -127,8 +130,14 @@ fn compile_errors_are_collected() {
         compile_err("proc.nobody = cat"),
         "filter_check called with nonexistent field proc.nobody"
     );
-    assert_eq!(compile_err("evt.type = some_invalid_event"), "unknown event type some_invalid_event");
-    assert_eq!(compile_err("proc.name = cat and my_macro"), "Undefined macro 'my_macro' used in filter.");
+    assert_eq!(
+        compile_err("evt.type = some_invalid_event"),
+        "unknown event type some_invalid_event"
+    );
+    assert_eq!(
+        compile_err("proc.name = cat and my_macro"),
+        "Undefined macro 'my_macro' used in filter."
+    );
     assert_eq!(
         compile_err("evt.is_open_read = yes"),
         "filter error: unrecognized boolean value yes"
@@ -138,30 +147,46 @@ fn compile_errors_are_collected() {
         "filter error: 'contains' operator not supported for numeric filters"
     );
     let two = compile_err("proc.nobody = 1 or evt.type = nope");
-    assert!(two.contains("proc.nobody") && two.contains("unknown event type nope"), "{two}");
+    assert!(
+        two.contains("proc.nobody") && two.contains("unknown event type nope"),
+        "{two}"
+    );
 }
 
 #[test]
 fn deprecation_warning_for_evt_dir() {
     let c = cc("evt.type = open and evt.dir = <");
     assert_eq!(c.warnings.len(), 1);
-    assert!(c.warnings[0].message.starts_with("due to the drop of enter events, 'evt.dir = <' always evaluates to true"));
+    assert!(c.warnings[0]
+        .message
+        .starts_with("due to the drop of enter events, 'evt.dir = <' always evaluates to true"));
 }
 
 fn names(c: &CompiledCondition) -> Option<Vec<&'static str>> {
-    c.evttypes.as_ref().map(|v| v.iter().map(|t| t.name()).collect())
+    c.evttypes
+        .as_ref()
+        .map(|v| v.iter().map(|t| t.name()).collect())
 }
 
 #[test]
 fn event_type_sets() {
-    assert_eq!(names(&cc("evt.type in (open, openat) and proc.name = cat")), Some(vec!["open", "openat"]));
+    assert_eq!(
+        names(&cc("evt.type in (open, openat) and proc.name = cat")),
+        Some(vec!["open", "openat"])
+    );
     assert_eq!(names(&cc("proc.name = cat")), None);
     assert_eq!(names(&cc("evt.num = 0")), Some(vec![]));
-    assert_eq!(names(&cc("evt.type = open and evt.type = close")), Some(vec![]));
+    assert_eq!(
+        names(&cc("evt.type = open and evt.type = close")),
+        Some(vec![])
+    );
     assert_eq!(names(&cc("not (evt.type != execve)")), Some(vec!["execve"]));
     let n = cc("evt.type != execve").evttypes.unwrap();
     assert_eq!(n.len(), EventType::count() - 1);
-    let mut v = names(&cc("(evt.type = connect or evt.type = sendto) and fd.num >= 0")).unwrap();
+    let mut v = names(&cc(
+        "(evt.type = connect or evt.type = sendto) and fd.num >= 0",
+    ))
+    .unwrap();
     v.sort();
     assert_eq!(v, vec!["connect", "sendto"]);
 }
@@ -195,7 +220,13 @@ fn program_matching_and_alerts() {
     p.eval(&ev, RuleMatching::All, &mut out);
     assert_eq!(out, vec![1, 2]);
 
-    let a = Alert::new(&p.rules()[1], &ev, 1_470_327_477_881_781_397, "host1", AlertOptions::default());
+    let a = Alert::new(
+        &p.rules()[1],
+        &ev,
+        1_470_327_477_881_781_397,
+        "host1",
+        AlertOptions::default(),
+    );
     assert_eq!(
         a.text_line(),
         "16:17:57.881781397: Warning file=/opt/dir/subdir/file.txt user=<NA> flags=O_RDWR|O_CREAT gp=bash up=CAT"
@@ -208,7 +239,19 @@ fn program_matching_and_alerts() {
     assert!(j["output_fields"].get("toupper(proc.name)").is_none());
     assert_eq!(j["output_fields"]["proc.name"], "cat");
     let keys: Vec<_> = j.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time"]);
+    assert_eq!(
+        keys,
+        [
+            "hostname",
+            "output",
+            "output_fields",
+            "priority",
+            "rule",
+            "source",
+            "tags",
+            "time"
+        ]
+    );
 }
 
 #[test]
