@@ -42,3 +42,10 @@ pub struct ContainerInfo {
     pub init_pid: Option<u32>,
     pub bundle: Option<String>,
 }
+
+pub mod decode;
+pub mod flags;
+pub mod mem;
+pub mod path;
+pub mod procfs;
+pub mod syscalls;
