@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use crate::diag::{codes, Context, ItemType};
 use crate::priority::Priority;
 use crate::reader::{
-    parse_semver, CheckOnlyRule, ExEntry, ExceptionInfo, Item, ListItem, MacroItem, PluginVersionsItem,
-    RuleItem, RuleUpdate, Text,
+    parse_semver, CheckOnlyRule, ExEntry, ExceptionInfo, Item, ListItem, MacroItem,
+    PluginVersionsItem, RuleItem, RuleUpdate, Text,
 };
 
 /// A list after collection.
@@ -152,12 +152,40 @@ fn verr<T>(msg: impl Into<String>, ctx: &Context) -> Result<T, CollectError> {
 
 const MODIFIERS: [&str; 3] = ["oneof", "anyof", "allof"];
 const MODIFIABLE_OPS: [&str; 12] = [
-    "==", "=", "!=", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith", "glob",
-    "iglob", "regex",
+    "==",
+    "=",
+    "!=",
+    "contains",
+    "icontains",
+    "bcontains",
+    "startswith",
+    "bstartswith",
+    "endswith",
+    "glob",
+    "iglob",
+    "regex",
 ];
 const OPERATORS: [&str; 20] = [
-    "=", "==", "!=", "<=", ">=", "<", ">", "exists", "contains", "icontains", "bcontains", "glob", "iglob",
-    "bstartswith", "startswith", "endswith", "in", "intersects", "pmatch", "regex",
+    "=",
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "<",
+    ">",
+    "exists",
+    "contains",
+    "icontains",
+    "bcontains",
+    "glob",
+    "iglob",
+    "bstartswith",
+    "startswith",
+    "endswith",
+    "in",
+    "intersects",
+    "pmatch",
+    "regex",
 ];
 
 /// `<strop> oneof|anyof|allof` (Falco >= 0.44).
@@ -202,13 +230,19 @@ fn validate_exception(
         }
         for c in ex.comps.iter().flat_map(|c| c.items.iter()) {
             if !is_operator_defined(&c.item) {
-                return verr(format!("'{}' is not a supported comparison operator", c.item), &ex.ctx);
+                return verr(
+                    format!("'{}' is not a supported comparison operator", c.item),
+                    &ex.ctx,
+                );
             }
         }
         if known_source {
             for f in &fields.items {
                 if !(cfg.field_defined)(&f.item) {
-                    return verr(format!("'{}' is not a supported filter field", f.item), &ex.ctx);
+                    return verr(
+                        format!("'{}' is not a supported filter field", f.item),
+                        &ex.ctx,
+                    );
                 }
             }
         }
@@ -216,7 +250,11 @@ fn validate_exception(
         if ex.comps.is_none() {
             ex.comps = Some(ExEntry::scalar("in"));
         }
-        let comps = ex.comps.as_ref().map(|c| (c.is_list, c.item.clone())).unwrap_or_default();
+        let comps = ex
+            .comps
+            .as_ref()
+            .map(|c| (c.is_list, c.item.clone()))
+            .unwrap_or_default();
         if comps.0 {
             return verr("Fields and comps must both be strings", &ex.ctx);
         }
@@ -228,7 +266,10 @@ fn validate_exception(
             );
         }
         if known_source && !(cfg.field_defined)(&fields.item) {
-            return verr(format!("'{}' is not a supported filter field", fields.item), &ex.ctx);
+            return verr(
+                format!("'{}' is not a supported filter field", fields.item),
+                &ex.ctx,
+            );
         }
     }
     Ok(())
@@ -278,7 +319,10 @@ impl Collector {
                     if parse_semver(&req.version).is_none() {
                         return Err(Some(CollectError {
                             code: codes::LOAD_ERR_VALIDATE,
-                            msg: format!("Invalid required version '{}' for plugin '{}'", req.version, req.name),
+                            msg: format!(
+                                "Invalid required version '{}' for plugin '{}'",
+                                req.version, req.name
+                            ),
                             ctx: p.ctx.clone(),
                         }));
                     }
@@ -321,7 +365,8 @@ impl Collector {
                     None => {
                         return Err(Some(CollectError {
                             code: codes::LOAD_ERR_VALIDATE,
-                            msg: "Rule has 'enabled' key but no rule by that name already exists".into(),
+                            msg: "Rule has 'enabled' key but no rule by that name already exists"
+                                .into(),
                             ctx,
                         }))
                     }
@@ -443,7 +488,10 @@ impl Collector {
         }
         for ex in &mut r.exceptions {
             if ex.fields.is_none() {
-                return verr("Rule exception item must have fields property with a list of fields", &ex.ctx);
+                return verr(
+                    "Rule exception item must have fields property with a list of fields",
+                    &ex.ctx,
+                );
             }
             validate_exception(cfg, known, ex)?;
         }
@@ -482,7 +530,11 @@ impl Collector {
         Ok(())
     }
 
-    fn append_rule(&mut self, cfg: &CollectConfig<'_>, u: RuleUpdate) -> Result<(), Option<CollectError>> {
+    fn append_rule(
+        &mut self,
+        cfg: &CollectConfig<'_>,
+        u: RuleUpdate,
+    ) -> Result<(), Option<CollectError>> {
         if self.rules.get(&u.name).is_none() && self.is_failed("rule", &u.name) {
             return Err(None);
         }
@@ -528,14 +580,18 @@ impl Collector {
                         if ex.fields.is_none() {
                             return Err(Some(CollectError {
                                 code: codes::LOAD_ERR_VALIDATE,
-                                msg: "Rule exception must have fields property with a list of fields".into(),
+                                msg:
+                                    "Rule exception must have fields property with a list of fields"
+                                        .into(),
                                 ctx: ex.ctx,
                             }));
                         }
                         if ex.values.is_empty() {
                             return Err(Some(CollectError {
                                 code: codes::LOAD_ERR_VALIDATE,
-                                msg: "Rule exception must have values property with a list of values".into(),
+                                msg:
+                                    "Rule exception must have values property with a list of values"
+                                        .into(),
                                 ctx: ex.ctx,
                             }));
                         }
@@ -663,7 +719,12 @@ mod tests {
                 items: &mut items,
             }
             .read(&docs);
-            errs.extend(diags.iter().filter(|d| d.is_error()).map(|d| d.message.clone()));
+            errs.extend(
+                diags
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.message.clone()),
+            );
             for it in items {
                 match c.add(&cfg, it) {
                     Ok(w) => errs.extend(w.into_iter().map(|w| w.msg)),
@@ -675,7 +736,8 @@ mod tests {
         (c, errs)
     }
 
-    const RULE: &str = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n";
+    const RULE: &str =
+        "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n";
 
     #[test]
     fn redefinition_keeps_position() {
@@ -691,22 +753,27 @@ mod tests {
 
     #[test]
     fn append_before_definition() {
-        let (_, e) = collect(&["- macro: m\n  condition: or x\n  override:\n    condition: append\n"]);
+        let (_, e) =
+            collect(&["- macro: m\n  condition: or x\n  override:\n    condition: append\n"]);
         assert_eq!(
             e,
             ["Macro uses 'append' or 'override.condition: append' but no macro by that name already exists"]
         );
         let (_, e) = collect(&["- list: l\n  items: [a]\n  append: true\n"]);
         assert_eq!(e[0], "List uses 'append' or 'override.items: append' but no list by that name already exists");
-        let (_, e) = collect(&["- rule: r\n  condition: and x\n  override:\n    condition: append\n"]);
+        let (_, e) =
+            collect(&["- rule: r\n  condition: and x\n  override:\n    condition: append\n"]);
         assert_eq!(e, ["Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"]);
-        let (_, e) = collect(&["- rule: r\n  priority: INFO\n  override:\n    priority: replace\n"]);
+        let (_, e) =
+            collect(&["- rule: r\n  priority: INFO\n  override:\n    priority: replace\n"]);
         assert_eq!(
             e,
             ["An 'override.<key>: replace' to a rule was requested but no rule by that name already exists"]
         );
         // override: replace before the definition simply defines lists and macros.
-        let (c, e) = collect(&["- list: l\n  items: [a]\n  override:\n    items: replace\n- list: l\n  items: [b]\n"]);
+        let (c, e) = collect(&[
+            "- list: l\n  items: [a]\n  override:\n    items: replace\n- list: l\n  items: [b]\n",
+        ]);
         assert!(e.is_empty());
         assert_eq!(c.lists.get("l").unwrap().items[0].text, "b");
     }
@@ -727,9 +794,15 @@ mod tests {
         assert!(!r.enabled);
         assert!(r.tags.contains("t"));
         let (_, e) = collect(&[RULE, "- rule: r\n  append: true\n"]);
-        assert_eq!(e, ["Appended rule must have exceptions or condition property"]);
+        assert_eq!(
+            e,
+            ["Appended rule must have exceptions or condition property"]
+        );
         let (_, e) = collect(&[RULE, "- rule: x\n  enabled: true\n"]);
-        assert_eq!(e, ["Rule has 'enabled' key but no rule by that name already exists"]);
+        assert_eq!(
+            e,
+            ["Rule has 'enabled' key but no rule by that name already exists"]
+        );
     }
 
     #[test]
@@ -737,8 +810,12 @@ mod tests {
         let (_, e) = collect(&[&format!("{RULE}- rule: r\n  desc: d\n  condition: c\n  output: o\n  priority: INFO\n  source: k8s_audit\n")]);
         assert_eq!(e, ["Rule has been re-defined with a different source"]);
         let (_, e) = collect(&["- required_engine_version: 9999999\n"]);
-        assert_eq!(e, ["Rules require engine version 0.9999999.0, but engine version is 0.63.0"]);
-        let (c, e) = collect(&["- required_engine_version: 0.57.0\n- required_engine_version: 26\n"]);
+        assert_eq!(
+            e,
+            ["Rules require engine version 0.9999999.0, but engine version is 0.63.0"]
+        );
+        let (c, e) =
+            collect(&["- required_engine_version: 0.57.0\n- required_engine_version: 26\n"]);
         assert!(e.is_empty());
         assert_eq!(c.required_engine_version, Some((0, 57, 0)));
     }
@@ -748,18 +825,31 @@ mod tests {
         let ex = |body: &str| format!("{RULE}  exceptions:\n    - name: ex1\n{body}");
         let (_, e) = collect(&[&ex("      fields: [not_exist]\n")]);
         assert_eq!(e, ["'not_exist' is not a supported filter field"]);
-        let (_, e) = collect(&[&ex("      fields: [proc.name, fd.filename]\n      comps: [=, no-comp]\n")]);
+        let (_, e) = collect(&[&ex(
+            "      fields: [proc.name, fd.filename]\n      comps: [=, no-comp]\n",
+        )]);
         assert_eq!(e, ["'no-comp' is not a supported comparison operator"]);
-        let (_, e) = collect(&[&ex("      fields: [proc.name, fd.filename]\n      comps: [=]\n")]);
+        let (_, e) = collect(&[&ex(
+            "      fields: [proc.name, fd.filename]\n      comps: [=]\n",
+        )]);
         assert_eq!(e, ["Fields and comps lists must have equal length"]);
-        let (_, e) = collect(&[&ex("      fields: proc.name\n      comps: frobulate oneof\n")]);
-        assert!(e[0].starts_with("When fields is a single value, comps must be one of (in, pmatch, intersects)"));
-        let (_, e) = collect(&[&ex("      fields: [proc.name]\n      comps: [startswith oneof]\n")]);
+        let (_, e) = collect(&[&ex(
+            "      fields: proc.name\n      comps: frobulate oneof\n",
+        )]);
+        assert!(e[0].starts_with(
+            "When fields is a single value, comps must be one of (in, pmatch, intersects)"
+        ));
+        let (_, e) = collect(&[&ex(
+            "      fields: [proc.name]\n      comps: [startswith oneof]\n",
+        )]);
         assert!(e.is_empty(), "{e:?}");
         let (_, e) = collect(&[
             &ex("      fields: [proc.name]\n      values: [[a]]\n"),
             "- rule: r\n  exceptions:\n    - name: ex2\n      values: [[b]]\n  override:\n    exceptions: append\n",
         ]);
-        assert_eq!(e, ["Rule exception must have fields property with a list of fields"]);
+        assert_eq!(
+            e,
+            ["Rule exception must have fields property with a list of fields"]
+        );
     }
 }

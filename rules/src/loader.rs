@@ -34,7 +34,9 @@ use std::path::Path;
 use crate::ast::{Check, Expr, FieldExpr, Rhs, Span as AstSpan, Transform, TransformArg};
 use crate::collector::{is_operator_for_list, CollectConfig, Collector, RuleInfo};
 use crate::compile::{compile_condition, CompileDiag, CompileDiagKind};
-use crate::diag::{codes, render_json, render_text, Context, Diagnostic, ItemType, Severity, Sources};
+use crate::diag::{
+    codes, render_json, render_text, Context, Diagnostic, ItemType, Severity, Sources,
+};
 use crate::output::OutputFormat;
 use crate::parser::{parse, FALCO_MAX_DEPTH};
 use crate::priority::Priority;
@@ -132,6 +134,9 @@ impl LoadOutcome {
     }
 }
 
+/// What makes two diagnostics the same (for de-duplication across compile passes).
+type SeenKey = (String, &'static str, String, Vec<(String, u32, u32)>);
+
 /// Loads rule files in order, like `falco -r a.yaml -r b.yaml`.
 #[derive(Debug, Default)]
 pub struct Loader {
@@ -140,7 +145,7 @@ pub struct Loader {
     collector: Collector,
     files: Vec<String>,
     diags: Vec<Diagnostic>,
-    seen: HashSet<(String, &'static str, String, Vec<(String, u32, u32)>)>,
+    seen: HashSet<SeenKey>,
     last: Option<PassOutput>,
 }
 
@@ -165,7 +170,9 @@ impl Loader {
         let name = path.display().to_string();
         let read = std::fs::metadata(path).and_then(|m| {
             if m.len() > MAX_FILE_SIZE {
-                Err(std::io::Error::other(format!("file larger than {MAX_FILE_SIZE} bytes")))
+                Err(std::io::Error::other(format!(
+                    "file larger than {MAX_FILE_SIZE} bytes"
+                )))
             } else {
                 std::fs::read(path)
             }
@@ -229,11 +236,23 @@ impl Loader {
                     match self.collector.add(&cfg, it) {
                         Ok(ws) => {
                             for w in ws {
-                                out.push(self.sources.diagnostic(Severity::Warning, w.code, w.msg, w.ctx, name));
+                                out.push(self.sources.diagnostic(
+                                    Severity::Warning,
+                                    w.code,
+                                    w.msg,
+                                    w.ctx,
+                                    name,
+                                ));
                             }
                         }
                         Err(Some(e)) => {
-                            out.push(self.sources.diagnostic(Severity::Error, e.code, e.msg, e.ctx, name));
+                            out.push(self.sources.diagnostic(
+                                Severity::Error,
+                                e.code,
+                                e.msg,
+                                e.ctx,
+                                name,
+                            ));
                         }
                         Err(None) => {}
                     }
@@ -251,7 +270,11 @@ impl Loader {
         let key = (
             d.message.clone(),
             d.code,
-            d.context.locs.last().map(|l| l.item_name.clone()).unwrap_or_default(),
+            d.context
+                .locs
+                .last()
+                .map(|l| l.item_name.clone())
+                .unwrap_or_default(),
             d.context
                 .locs
                 .iter()
@@ -288,7 +311,11 @@ impl Loader {
             })
             .collect();
         LoadOutcome {
-            program: if has_errors { None } else { Some(Program::new(pass.rules)) },
+            program: if has_errors {
+                None
+            } else {
+                Some(Program::new(pass.rules))
+            },
             rules: self.collector.rules.len(),
             macros: self.collector.macros.len(),
             lists: self.collector.lists.len(),
@@ -305,7 +332,9 @@ impl Loader {
                 self.opts.plugins.iter().any(|(name, ver)| {
                     name == &alt.name
                         && match (parse_semver(ver), parse_semver(&alt.version)) {
-                            (Some(have), Some(want)) => have.0 == want.0 && (have.1, have.2) >= (want.1, want.2),
+                            (Some(have), Some(want)) => {
+                                have.0 == want.0 && (have.1, have.2) >= (want.1, want.2)
+                            }
                             _ => false,
                         }
                 })
@@ -316,11 +345,19 @@ impl Loader {
                     .iter()
                     .map(|a| format!("{} (>= {})", a.name, a.version))
                     .collect();
-                let origin = req.ctx.locs.first().map(|l| l.file.clone()).unwrap_or_default();
+                let origin = req
+                    .ctx
+                    .locs
+                    .first()
+                    .map(|l| l.file.clone())
+                    .unwrap_or_default();
                 let d = self.sources.diagnostic(
                     Severity::Error,
                     codes::LOAD_ERR_VALIDATE,
-                    format!("Plugin requirement not satisfied, must load one of: {}", alts.join(", ")),
+                    format!(
+                        "Plugin requirement not satisfied, must load one of: {}",
+                        alts.join(", ")
+                    ),
                     req.ctx.clone(),
                     &origin,
                 );
@@ -360,7 +397,10 @@ fn field_defined(f: &str) -> bool {
         s = inner[..end].trim();
     }
     let (name, arg) = match s.find('[') {
-        Some(i) => (&s[..i], Some(s[i + 1..].trim_end_matches(']').trim_matches(['"', '\'']))),
+        Some(i) => (
+            &s[..i],
+            Some(s[i + 1..].trim_end_matches(']').trim_matches(['"', '\''])),
+        ),
         None => (s, None),
     };
     !matches!(
@@ -383,7 +423,11 @@ enum Origin {
 impl Origin {
     fn advanced(&self, n: usize) -> Origin {
         match self {
-            Origin::Text { t, voff, fixed: false } => Origin::Text {
+            Origin::Text {
+                t,
+                voff,
+                fixed: false,
+            } => Origin::Text {
                 t: *t,
                 voff: voff + n,
                 fixed: false,
@@ -394,7 +438,11 @@ impl Origin {
 
     fn fixed(self) -> Origin {
         match self {
-            Origin::Text { t, voff, .. } => Origin::Text { t, voff, fixed: true },
+            Origin::Text { t, voff, .. } => Origin::Text {
+                t,
+                voff,
+                fixed: true,
+            },
             o => o,
         }
     }
@@ -518,7 +566,11 @@ fn resolve_list(cnd: &mut MappedText, name: &str, items: &[String]) -> bool {
             while end < b.len() && BLANKS.contains(&b[end]) {
                 end += 1;
             }
-            let sub = items.iter().map(|i| quote_item(i)).collect::<Vec<_>>().join(", ");
+            let sub = items
+                .iter()
+                .map(|i| quote_item(i))
+                .collect::<Vec<_>>()
+                .join(", ");
             if sub.is_empty() {
                 if s > 0 && b[s - 1] == b',' {
                     s -= 1;
@@ -605,7 +657,13 @@ fn node_count_depth(e: &Expr) -> (usize, usize) {
 }
 
 /// Falco `filter_macro_resolver`: replaces macro identifiers by clones of the macros' ASTs.
-fn resolve_macros(e: &mut Expr, table: &MacroTable<'_>, path: &mut Vec<usize>, depth: usize, res: &mut Resolution) {
+fn resolve_macros(
+    e: &mut Expr,
+    table: &MacroTable<'_>,
+    path: &mut Vec<usize>,
+    depth: usize,
+    res: &mut Resolution,
+) {
     if res.limit.is_some() {
         return;
     }
@@ -630,7 +688,8 @@ fn resolve_macros(e: &mut Expr, table: &MacroTable<'_>, path: &mut Vec<usize>, d
                 return;
             };
             if path.contains(&mi) {
-                res.errors.push((format!("reference loop in macro '{name}'"), *span));
+                res.errors
+                    .push((format!("reference loop in macro '{name}'"), *span));
                 res.unknown.push((name.clone(), *span));
                 return;
             }
@@ -640,14 +699,16 @@ fn resolve_macros(e: &mut Expr, table: &MacroTable<'_>, path: &mut Vec<usize>, d
                 res.limit = Some(format!(
                     "expanding macro '{name}' makes the condition larger than {MAX_EXPANDED_NODES} nodes"
                 ));
-                res.errors.push((res.limit.clone().unwrap_or_default(), *span));
+                res.errors
+                    .push((res.limit.clone().unwrap_or_default(), *span));
                 return;
             }
             if depth + d > MAX_EXPANDED_DEPTH {
                 res.limit = Some(format!(
                     "expanding macro '{name}' makes the condition deeper than {MAX_EXPANDED_DEPTH} levels"
                 ));
-                res.errors.push((res.limit.clone().unwrap_or_default(), *span));
+                res.errors
+                    .push((res.limit.clone().unwrap_or_default(), *span));
                 return;
             }
             path.push(mi);
@@ -732,15 +793,23 @@ fn shift(e: &mut Expr, base: u32) {
 }
 
 fn is_unknown_kind(d: &CompileDiag) -> bool {
-    matches!(d.kind, CompileDiagKind::UnknownField | CompileDiagKind::UnknownEventType)
-        || d.message.contains("nonexistent field")
+    matches!(
+        d.kind,
+        CompileDiagKind::UnknownField | CompileDiagKind::UnknownEventType
+    ) || d.message.contains("nonexistent field")
         || d.message.contains("invalid formatting token")
         || d.message.contains("unknown event type")
         || d.message.contains("unknown filter:")
 }
 
 impl Pass<'_> {
-    fn diag(&mut self, sev: Severity, code: &'static str, msg: impl Into<String>, ctx: Context) -> &mut Diagnostic {
+    fn diag(
+        &mut self,
+        sev: Severity,
+        code: &'static str,
+        msg: impl Into<String>,
+        ctx: Context,
+    ) -> &mut Diagnostic {
         if sev == Severity::Error {
             self.errors += 1;
         }
@@ -821,17 +890,29 @@ impl Pass<'_> {
         let off = v - t.base;
         // Inside the fallback's own text: keep its chain; inside a macro: the macro's chain.
         let mut ctx = fallback.clone();
-        let own = fallback.locs.last().map(|l| (l.file.clone(), l.pos)) == t.ctx.locs.last().map(|l| (l.file.clone(), l.pos));
+        let own = fallback.locs.last().map(|l| (l.file.clone(), l.pos))
+            == t.ctx.locs.last().map(|l| (l.file.clone(), l.pos));
         if !own {
             if let Some(item) = t.ctx.item() {
-                ctx = fallback.child_in(&item.file, item.item_type, &item.item_name.clone(), item.pos);
+                ctx = fallback.child_in(
+                    &item.file,
+                    item.item_type,
+                    &item.item_name.clone(),
+                    item.pos,
+                );
             }
         }
         self.cond_pos_ctx(&ctx, &t.text, off)
     }
 
     /// Substitutes lists, parses, registers the text and shifts spans.
-    fn parse_cond(&mut self, mut m: MappedText, lists: &[(String, Vec<String>)], used: &mut [bool], ctx: &Context) -> Result<Expr, ()> {
+    fn parse_cond(
+        &mut self,
+        mut m: MappedText,
+        lists: &[(String, Vec<String>)],
+        used: &mut [bool],
+        ctx: &Context,
+    ) -> Result<Expr, ()> {
         for (i, (name, items)) in lists.iter().enumerate() {
             if resolve_list(&mut m, name, items) {
                 used[i] = true;
@@ -839,7 +920,10 @@ impl Pass<'_> {
         }
         match parse(&m.text, FALCO_MAX_DEPTH) {
             Ok(mut e) => {
-                let base = self.texts.last().map_or(1, |t| t.base + t.text.text.len() + 1);
+                let base = self
+                    .texts
+                    .last()
+                    .map_or(1, |t| t.base + t.text.text.len() + 1);
                 shift(&mut e, base as u32);
                 self.texts.push(CondText {
                     base,
@@ -850,7 +934,12 @@ impl Pass<'_> {
             }
             Err(pe) => {
                 let c = self.cond_pos_ctx(ctx, &m, pe.offset);
-                self.diag(Severity::Error, codes::LOAD_ERR_COMPILE_CONDITION, pe.message, c);
+                self.diag(
+                    Severity::Error,
+                    codes::LOAD_ERR_COMPILE_CONDITION,
+                    pe.message,
+                    c,
+                );
                 Err(())
             }
         }
@@ -925,7 +1014,8 @@ impl Pass<'_> {
         }
 
         // Rules, in definition order.
-        let all_macros: HashMap<&str, usize> = names.iter().enumerate().map(|(j, n)| (*n, j)).collect();
+        let all_macros: HashMap<&str, usize> =
+            names.iter().enumerate().map(|(j, n)| (*n, j)).collect();
         let mut out = PassOutput::default();
         for r in col.rules.iter() {
             if r.unknown_source {
@@ -936,7 +1026,8 @@ impl Pass<'_> {
                 asts: &asts,
                 broken: &broken,
             };
-            if let Some(cr) = self.compile_rule(r, &lists, &mut list_used, &table, &mut macro_used) {
+            if let Some(cr) = self.compile_rule(r, &lists, &mut list_used, &table, &mut macro_used)
+            {
                 if r.enabled && r.priority.at_least(self.opts.min_priority) {
                     out.loaded.insert(r.name.clone());
                     out.rules.push(cr);
@@ -987,14 +1078,20 @@ impl Pass<'_> {
 
     /// Reports a macro resolution's first error (Falco reports only the first); returns
     /// whether the condition is unusable.
-    fn report_resolution(&mut self, res: &Resolution, item_ctx: &Context, cond_ctx: &Context) -> bool {
+    fn report_resolution(
+        &mut self,
+        res: &Resolution,
+        item_ctx: &Context,
+        cond_ctx: &Context,
+    ) -> bool {
         let (msg, span) = if let Some((m, s)) = res.errors.first() {
             (m.clone(), *s)
-        } else if let Some((name, s)) = res
-            .unknown
-            .iter()
-            .find(|(name, _)| !self.col.failed.contains(&("macro".to_string(), name.clone())))
-        {
+        } else if let Some((name, s)) = res.unknown.iter().find(|(name, _)| {
+            !self
+                .col
+                .failed
+                .contains(&("macro".to_string(), name.clone()))
+        }) {
             (format!("Undefined macro '{name}' used in filter."), *s)
         } else {
             return res.uses_broken || !res.unknown.is_empty();
@@ -1043,12 +1140,22 @@ impl Pass<'_> {
             Err(errs) => {
                 if skip_unknown && !errs.is_empty() && errs.iter().all(is_unknown_kind) {
                     let c = self.span_ctx(cond_ctx, errs[0].span);
-                    self.diag(Severity::Warning, codes::LOAD_UNKNOWN_FILTER, errs[0].message.clone(), c);
+                    self.diag(
+                        Severity::Warning,
+                        codes::LOAD_UNKNOWN_FILTER,
+                        errs[0].message.clone(),
+                        c,
+                    );
                     return None;
                 }
                 for er in errs {
                     let c = self.span_ctx(cond_ctx, er.span);
-                    self.diag(Severity::Error, codes::LOAD_ERR_COMPILE_CONDITION, er.message, c);
+                    self.diag(
+                        Severity::Error,
+                        codes::LOAD_ERR_COMPILE_CONDITION,
+                        er.message,
+                        c,
+                    );
                 }
                 None
             }
@@ -1073,7 +1180,12 @@ impl Pass<'_> {
             }
         }
         // Output.
-        let mut out_text = r.output.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+        let mut out_text = r
+            .output
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         for extra in &self.opts.append_output {
             out_text.push(' ');
             out_text.push_str(extra);
@@ -1087,14 +1199,28 @@ impl Pass<'_> {
                     };
                     self.diag(Severity::Warning, code, w.message, r.output_ctx.clone());
                 }
-                Some(if self.opts.suggested_output { fmt.with_suggested() } else { fmt })
+                Some(if self.opts.suggested_output {
+                    fmt.with_suggested()
+                } else {
+                    fmt
+                })
             }
             Err(e) => {
                 if r.skip_if_unknown_filter && is_unknown_kind(&e) {
-                    self.diag(Severity::Warning, codes::LOAD_UNKNOWN_FILTER, e.message, r.output_ctx.clone());
+                    self.diag(
+                        Severity::Warning,
+                        codes::LOAD_UNKNOWN_FILTER,
+                        e.message,
+                        r.output_ctx.clone(),
+                    );
                     return None;
                 }
-                self.diag(Severity::Error, codes::LOAD_ERR_COMPILE_OUTPUT, e.message, r.output_ctx.clone());
+                self.diag(
+                    Severity::Error,
+                    codes::LOAD_ERR_COMPILE_OUTPUT,
+                    e.message,
+                    r.output_ctx.clone(),
+                );
                 ok = false;
                 None
             }
@@ -1131,7 +1257,13 @@ impl Pass<'_> {
             name: r.name.clone(),
             desc: r.desc.clone(),
             priority: r.priority,
-            tags: r.tags.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect(),
+            tags: r
+                .tags
+                .iter()
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             source: r.source.clone(),
             output: output?,
             filter: cc.filter,
@@ -1140,11 +1272,18 @@ impl Pass<'_> {
     }
 
     /// Falco `build_rule_exception_infos`: `(cond) and not (...)` per exception.
-    fn append_exceptions(&mut self, cond: &mut MappedText, exs: &[ExceptionInfo]) -> Result<(), (String, Context)> {
-        let open_origin = cond.origin_at(0).map(Origin::fixed).unwrap_or(Origin::Point {
-            file: String::new(),
-            pos: Pos::default(),
-        });
+    fn append_exceptions(
+        &mut self,
+        cond: &mut MappedText,
+        exs: &[ExceptionInfo],
+    ) -> Result<(), (String, Context)> {
+        let open_origin = cond
+            .origin_at(0)
+            .map(Origin::fixed)
+            .unwrap_or(Origin::Point {
+                file: String::new(),
+                pos: Pos::default(),
+            });
         let mut m = MappedText::default();
         m.push("(", open_origin.clone());
         for s in &cond.segs {
@@ -1159,7 +1298,10 @@ impl Pass<'_> {
                 let comp = ex.comps.as_ref().map_or("in", |c| c.item.as_str());
                 for val in &ex.values {
                     if val.is_list {
-                        return Err(("Expected values array to contain a list of strings".into(), ex.ctx.clone()));
+                        return Err((
+                            "Expected values array to contain a list of strings".into(),
+                            ex.ctx.clone(),
+                        ));
                     }
                     if icond.is_empty() {
                         icond = format!("({} {} (", fields.item, comp);
@@ -1175,7 +1317,10 @@ impl Pass<'_> {
                 icond.push('(');
                 for values in &ex.values {
                     if fields.items.len() != values.items.len() {
-                        return Err(("Fields and values lists must have equal length".into(), ex.ctx.clone()));
+                        return Err((
+                            "Fields and values lists must have equal length".into(),
+                            ex.ctx.clone(),
+                        ));
                     }
                     if icond != "(" {
                         icond.push_str(" or ");
@@ -1192,7 +1337,14 @@ impl Pass<'_> {
                             .map_or("=", |c| c.item.as_str());
                         let v = &values.items[k];
                         let istr = if v.is_list {
-                            format!("({})", v.items.iter().map(|x| quote_item(&x.item)).collect::<Vec<_>>().join(", "))
+                            format!(
+                                "({})",
+                                v.items
+                                    .iter()
+                                    .map(|x| quote_item(&x.item))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
                         } else if is_operator_for_list(comp) {
                             paren_item(&v.item)
                         } else {
@@ -1208,7 +1360,11 @@ impl Pass<'_> {
                 }
             }
             if !icond.is_empty() {
-                let pos = ex.ctx.innermost().map(|l| (l.file.clone(), l.pos)).unwrap_or_default();
+                let pos = ex
+                    .ctx
+                    .innermost()
+                    .map(|l| (l.file.clone(), l.pos))
+                    .unwrap_or_default();
                 m.push(
                     &format!(" and not {icond}"),
                     Origin::Point {
@@ -1252,17 +1408,41 @@ mod tests {
     #[test]
     fn list_substitution_like_falco() {
         let sh: &[&str] = &["ash", "bash"];
-        assert_eq!(sub("proc.name in (shell_binaries)", &[("shell_binaries", sh)]), "proc.name in ( ash, bash )");
-        assert_eq!(sub("proc.name=cat_binaries", &[("cat_binaries", &["cat"])]), "proc.name= cat ");
         assert_eq!(
-            sub("proc.name in (ls, cat_binaries, ps)", &[("cat_binaries", &["cat", "dog"])]),
+            sub("proc.name in (shell_binaries)", &[("shell_binaries", sh)]),
+            "proc.name in ( ash, bash )"
+        );
+        assert_eq!(
+            sub("proc.name=cat_binaries", &[("cat_binaries", &["cat"])]),
+            "proc.name= cat "
+        );
+        assert_eq!(
+            sub(
+                "proc.name in (ls, cat_binaries, ps)",
+                &[("cat_binaries", &["cat", "dog"])]
+            ),
             "proc.name in (ls, cat, dog , ps)"
         );
-        assert_eq!(sub("fd.name in (file_my_list)", &[("my_list", &["x"])]), "fd.name in (file_my_list)");
-        assert_eq!(sub("proc.name in (empty)", &[("empty", &[])]), "proc.name in (  )");
-        assert_eq!(sub("proc.name in (a, empty)", &[("empty", &[])]), "proc.name in (a  )");
-        assert_eq!(sub("proc.name in ('lst')", &[("lst", &["x"])]), "proc.name in ('lst')");
-        assert_eq!(sub("x in (l)", &[("l", &["a b", "\"c d\""])]), "x in ( \"a b\", \"c d\" )");
+        assert_eq!(
+            sub("fd.name in (file_my_list)", &[("my_list", &["x"])]),
+            "fd.name in (file_my_list)"
+        );
+        assert_eq!(
+            sub("proc.name in (empty)", &[("empty", &[])]),
+            "proc.name in (  )"
+        );
+        assert_eq!(
+            sub("proc.name in (a, empty)", &[("empty", &[])]),
+            "proc.name in (a  )"
+        );
+        assert_eq!(
+            sub("proc.name in ('lst')", &[("lst", &["x"])]),
+            "proc.name in ('lst')"
+        );
+        assert_eq!(
+            sub("x in (l)", &[("l", &["a b", "\"c d\""])]),
+            "x in ( \"a b\", \"c d\" )"
+        );
         assert_eq!(sub("l", &[("l", &["x"])]), "x ");
     }
 
@@ -1276,7 +1456,17 @@ mod tests {
         assert!(matches!(o, Origin::Text { voff: 8, .. }), "{o:?}");
         // Substituted text maps to the list name (offset 4).
         let o = m.origin_at(m.text.find('2').unwrap()).unwrap();
-        assert!(matches!(o, Origin::Text { voff: 4, fixed: true, .. }), "{o:?}");
+        assert!(
+            matches!(
+                o,
+                Origin::Text {
+                    voff: 4,
+                    fixed: true,
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
     }
 
     #[test]

@@ -259,7 +259,9 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn pos(&self, m: saphyr_parser::Marker) -> Pos {
         let line = m.line().saturating_sub(1) + self.line_base;
-        let col = m.col().saturating_sub(self.adjust.get(&line).copied().unwrap_or(0));
+        let col = m
+            .col()
+            .saturating_sub(self.adjust.get(&line).copied().unwrap_or(0));
         let offset = self.idx.offset(self.src, line, col);
         Pos {
             offset,
@@ -426,7 +428,11 @@ fn parse_stream(
             Event::StreamEnd => break,
             Event::DocumentEnd => None,
             Event::Alias(id) => {
-                let node = b.anchors.get(&id).cloned().unwrap_or_else(|| Node::null(sp));
+                let node = b
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| Node::null(sp));
                 b.nodes += count_nodes(&node);
                 if b.nodes > MAX_NODES {
                     return Err(limit_err(sp.start, "too many YAML nodes (alias expansion)"));
@@ -591,7 +597,10 @@ mod tests {
         assert_eq!(docs[0].root.as_seq().unwrap().len(), 4);
         assert!(!docs[0].implicit_split);
         assert!(docs[1].implicit_split);
-        assert_eq!(docs[1].root.get("priority").unwrap().as_scalar(), Some("WARNING"));
+        assert_eq!(
+            docs[1].root.get("priority").unwrap().as_scalar(),
+            Some("WARNING")
+        );
         assert_eq!(docs[1].root.span.start.line, 13);
         assert_eq!(docs[1].root.span.start.col, 0);
     }
@@ -599,7 +608,10 @@ mod tests {
     #[test]
     fn real_errors_are_errors() {
         let e = load_all("this : is : not : yaml").unwrap_err();
-        assert_eq!(e.message, "yaml-cpp: error at line 1, column 11: illegal map value");
+        assert_eq!(
+            e.message,
+            "yaml-cpp: error at line 1, column 11: illegal map value"
+        );
         assert!(load_all("a: [1, 2\n").is_err());
         // A root map followed by text at column 0 is not the quirk.
         assert!(load_all("a: b\n- c\n").is_err());
@@ -625,7 +637,11 @@ mod tests {
         assert!(load_all(&deep).is_err());
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..12 {
-            let p = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            let p = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
             bomb.push_str(&format!(
                 "b{i}: &b{i} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
             ));
@@ -658,11 +674,19 @@ mod tests {
 
     #[test]
     fn map_offsets_every_style() {
-        check_map("c: a and\n   b or c\n", "c", &[("b or", "b or"), ("c", "c\n")]);
+        check_map(
+            "c: a and\n   b or c\n",
+            "c",
+            &[("b or", "b or"), ("c", "c\n")],
+        );
         check_map("c: 'it''s x'\n", "c", &[("s x", "s x"), ("x", "x'")]);
         check_map("c: \"q \\\" z\"\n", "c", &[("z", "z\"")]);
         check_map("c: |\n  one\n  two\n", "c", &[("two", "two")]);
-        check_map("c: >\n  one\n  two\n\n  three\n", "c", &[("two", "two"), ("three", "three")]);
+        check_map(
+            "c: >\n  one\n  two\n\n  three\n",
+            "c",
+            &[("two", "two"), ("three", "three")],
+        );
         check_map("c: >-\n    (a and\n     b)\n", "c", &[("b)", "b)")]);
     }
 }

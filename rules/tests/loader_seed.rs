@@ -44,11 +44,31 @@ fn seed_original_is_refused_with_positions() {
     assert!(o.program.is_none());
     let got = summary(&o);
     let want: Vec<(String, String, String)> = [
-        ("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'condition'", "7:3"),
-        ("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'priority'", "10:3"),
-        ("LOAD_ERR_YAML_VALIDATE", "Rules content is not yaml array of objects", "14:1"),
-        ("LOAD_ERR_COMPILE_CONDITION", "unexpected token after 'in', expecting 'or', 'and'", "2:17"),
-        ("LOAD_ERR_COMPILE_CONDITION", "unexpected token after 'in', expecting 'or', 'and'", "12:64"),
+        (
+            "LOAD_ERR_YAML_VALIDATE",
+            "Item has no mapping for key 'condition'",
+            "7:3",
+        ),
+        (
+            "LOAD_ERR_YAML_VALIDATE",
+            "Item has no mapping for key 'priority'",
+            "10:3",
+        ),
+        (
+            "LOAD_ERR_YAML_VALIDATE",
+            "Rules content is not yaml array of objects",
+            "14:1",
+        ),
+        (
+            "LOAD_ERR_COMPILE_CONDITION",
+            "unexpected token after 'in', expecting 'or', 'and'",
+            "2:17",
+        ),
+        (
+            "LOAD_ERR_COMPILE_CONDITION",
+            "unexpected token after 'in', expecting 'or', 'and'",
+            "12:64",
+        ),
     ]
     .iter()
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
@@ -58,13 +78,27 @@ fn seed_original_is_refused_with_positions() {
     let d = &o.diagnostics[0];
     assert_eq!(d.context.item().unwrap().item_name, "package_mgmt_binaries");
     assert_eq!(d.snippet, "- macro: package_mgmt_binaries\n  ^\n");
-    assert!(d.hint.as_deref().unwrap().contains("- list: package_mgmt_binaries"));
-    assert!(o.diagnostics[1].hint.as_deref().unwrap().contains("line 14"));
+    assert!(d
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("- list: package_mgmt_binaries"));
+    assert!(o.diagnostics[1]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("line 14"));
     assert!(o.diagnostics[2].hint.is_some());
     let t = o.render_text();
     assert!(t.starts_with("seed.yaml: Invalid\n5 Errors:\nseed.yaml:7:3: error: Item has no mapping for key 'condition'\n"), "{t}");
     let j = o.render_json();
-    assert_eq!(j["falco_load_results"][0]["errors"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        j["falco_load_results"][0]["errors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 #[test]
@@ -89,7 +123,10 @@ fn seed_with_only_the_list_fixed() {
         return;
     }
     // (f) point 3: next error is the rule's missing priority.
-    let src = include_str!("data/seed-original.yaml").replace("- macro: package_mgmt_binaries", "- list: package_mgmt_binaries");
+    let src = include_str!("data/seed-original.yaml").replace(
+        "- macro: package_mgmt_binaries",
+        "- list: package_mgmt_binaries",
+    );
     let mut l = Loader::new(LoaderOptions::default());
     l.add_str("seed.yaml", &src);
     let o = l.finish();

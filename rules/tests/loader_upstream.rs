@@ -54,7 +54,12 @@ fn stable_alone() {
     assert_eq!(p.rules().len(), enabled);
     // Definition order is kept.
     let names: Vec<&str> = p.rules().iter().map(|r| r.name.as_str()).collect();
-    let summ: Vec<&str> = o.rule_summaries.iter().filter(|r| r.enabled).map(|r| r.name.as_str()).collect();
+    let summ: Vec<&str> = o
+        .rule_summaries
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(names, summ);
 }
 
@@ -84,7 +89,9 @@ fn all_three_in_order() {
     if !parser_ready() {
         return;
     }
-    let Some(o) = load(&[STABLE, INCUBATING, SANDBOX]) else { return };
+    let Some(o) = load(&[STABLE, INCUBATING, SANDBOX]) else {
+        return;
+    };
     assert_clean(&o);
     assert_eq!(o.rules, 93);
     let p = o.program.as_ref().unwrap();
@@ -114,8 +121,7 @@ fn min_priority_filters_the_program_only() {
     assert_clean(&o);
     let prog = o.program.unwrap();
     assert!(prog.rules().len() < 25);
-    assert!(prog
-        .rules()
-        .iter()
-        .all(|r| r.priority.at_least(tiercel_rules::priority::Priority::Critical)));
+    assert!(prog.rules().iter().all(|r| r
+        .priority
+        .at_least(tiercel_rules::priority::Priority::Critical)));
 }
