@@ -489,9 +489,13 @@ mod tests {
         let pid = child.id();
         // Wait for the exec to happen.
         for _ in 0..200 {
-            if std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim() == "sleep")
-                .unwrap_or(false)
+            let args_ok = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.starts_with(b"sleep\0"))
+                .unwrap_or(false);
+            if args_ok
+                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|c| c.trim() == "sleep")
+                    .unwrap_or(false)
             {
                 break;
             }
