@@ -193,7 +193,9 @@ fn open_follow(flags: u64) -> bool {
 }
 
 fn open_modifies(flags: u64) -> bool {
-    flags & fl::O_ACCMODE != 0 || flags & (fl::O_CREAT | fl::O_TRUNC) != 0 || fl::open_creates(flags)
+    flags & fl::O_ACCMODE != 0
+        || flags & (fl::O_CREAT | fl::O_TRUNC) != 0
+        || fl::open_creates(flags)
 }
 
 /// i386 `socketcall(call, args)` → (kernel name, the call's own arguments).
@@ -225,7 +227,12 @@ fn demux_socketcall(mem: &dyn ReadMem, a: &[u64; 6]) -> Option<(&'static str, [u
     mem::read_exact(mem, a[1], &mut b[..n * 4]).ok()?;
     let mut out = [0u64; 6];
     for (i, o) in out.iter_mut().enumerate().take(n) {
-        *o = u64::from(u32::from_le_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]));
+        *o = u64::from(u32::from_le_bytes([
+            b[i * 4],
+            b[i * 4 + 1],
+            b[i * 4 + 2],
+            b[i * 4 + 3],
+        ]));
     }
     Some((name, out))
 }
@@ -281,16 +288,29 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(fdres());
             p.push(c.path("name", a[0], cwd, open_follow(a[1]), open_modifies(a[1]), 0));
             c.d.fd_path = Some(0);
-            p.push(text("flags", fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[1]))));
+            p.push(text(
+                "flags",
+                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[1])),
+            ));
             p.push(text("mode", fl::octal(c.d.open_mode)));
         }
         "openat" => {
             c.open(a[2], a[3]);
             p.push(fdres());
             p.push(dirfd_param("dirfd", a[0]));
-            p.push(c.path("name", a[1], Some(i32a(a[0])), open_follow(a[2]), open_modifies(a[2]), 0));
+            p.push(c.path(
+                "name",
+                a[1],
+                Some(i32a(a[0])),
+                open_follow(a[2]),
+                open_modifies(a[2]),
+                0,
+            ));
             c.d.fd_path = Some(0);
-            p.push(text("flags", fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[2]))));
+            p.push(text(
+                "flags",
+                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[2])),
+            ));
             p.push(text("mode", fl::octal(c.d.open_mode)));
         }
         "openat2" => {
@@ -306,11 +326,24 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             let follow = open_follow(how.flags) && how.resolve & 0x04 == 0;
             p.push(fdres());
             p.push(dirfd_param("dirfd", a[0]));
-            p.push(c.path("name", a[1], Some(i32a(a[0])), follow, open_modifies(how.flags), 0));
+            p.push(c.path(
+                "name",
+                a[1],
+                Some(i32a(a[0])),
+                follow,
+                open_modifies(how.flags),
+                0,
+            ));
             c.d.fd_path = Some(0);
-            p.push(text("flags", fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(how.flags))));
+            p.push(text(
+                "flags",
+                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(how.flags)),
+            ));
             p.push(text("mode", fl::octal(c.d.open_mode)));
-            p.push(text("resolve", fl::render_or_num(fl::OPENAT2_RESOLVE, fl::resolve_to_ppm(how.resolve))));
+            p.push(text(
+                "resolve",
+                fl::render_or_num(fl::OPENAT2_RESOLVE, fl::resolve_to_ppm(how.resolve)),
+            ));
         }
         "creat" => {
             let flags = fl::O_CREAT | fl::O_WRONLY | fl::O_TRUNC;
@@ -325,7 +358,10 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             c.open(a[2], 0);
             p.push(fdres());
             p.push(dirfd_param("mountfd", a[0]));
-            p.push(text("flags", fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[2]))));
+            p.push(text(
+                "flags",
+                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[2])),
+            ));
         }
         "execve" | "execveat" => {
             let at = kname == Some("execveat");
@@ -335,7 +371,14 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
                 (cwd, a[0], a[1], a[2], 0)
             };
             p.push(res());
-            let pp = c.path("filename", fa, dirfd, flags & AT_SYMLINK_NOFOLLOW == 0, false, flags);
+            let pp = c.path(
+                "filename",
+                fa,
+                dirfd,
+                flags & AT_SYMLINK_NOFOLLOW == 0,
+                false,
+                flags,
+            );
             let argv = mem::read_strvec(mem, arch, av).unwrap_or_else(|_| {
                 c.d.fault = true;
                 StrVec::default()
@@ -345,14 +388,28 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
                 StrVec::default()
             });
             let filename = c.d.paths.last().map(|x| x.raw.clone()).unwrap_or_default();
-            p.push(text("exe", argv.items.first().map(|x| String::from_utf8_lossy(x).into_owned()).unwrap_or_default()));
+            p.push(text(
+                "exe",
+                argv.items
+                    .first()
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .unwrap_or_default(),
+            ));
             p.push(text(
                 "args",
-                argv.items.iter().skip(1).map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>().join(" "),
+                argv.items
+                    .iter()
+                    .skip(1)
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ));
             if at {
                 p.push(dirfd_param("dirfd", a[0]));
-                p.push(text("flags", fl::render_or_num(fl::EXECVEAT_FLAGS, fl::execveat_flags_to_ppm(flags))));
+                p.push(text(
+                    "flags",
+                    fl::render_or_num(fl::EXECVEAT_FLAGS, fl::execveat_flags_to_ppm(flags)),
+                ));
             }
             p.push(pp);
             c.d.exec = Some(ExecArgs {
@@ -364,19 +421,28 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         }
         "connect" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             p.push(c.sockaddr("addr", a[1], a[2]));
             c.d.use_fd = Some(i32a(a[0]));
         }
         "bind" => {
             p.push(res());
             p.push(c.sockaddr("addr", a[1], a[2]));
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             c.d.use_fd = Some(i32a(a[0]));
         }
         "sendto" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             p.push(text("size", (a[2] as u32).to_string()));
             if a[4] != 0 {
                 let sa = c.sockaddr("addr", a[4], a[5]);
@@ -386,21 +452,28 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         }
         "sendmsg" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             match mem::read_msghdr_name(mem, arch, a[1]) {
                 Ok(sa) => c.d.sockaddr = sa,
                 Err(_) => c.d.fault = true,
             }
             c.d.use_fd = Some(i32a(a[0]));
         }
-        "recvfrom" | "recvmsg" | "listen" | "accept" | "accept4" | "shutdown" | "getsockopt" | "setsockopt" => {
+        "recvfrom" | "recvmsg" | "listen" | "accept" | "accept4" | "shutdown" | "getsockopt"
+        | "setsockopt" => {
             if matches!(kname, Some("accept" | "accept4")) {
                 p.push(fdres());
                 c.d.returns_fd = true;
             } else {
                 p.push(res());
             }
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             if kname == Some("listen") {
                 p.push(text("backlog", (a[1] as u32).to_string()));
             }
@@ -411,17 +484,26 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         }
         "socket" => {
             p.push(fdres());
-            p.push(text("domain", fl::render_enum(fl::SOCKET_FAMILIES, a[0] as u32)));
+            p.push(text(
+                "domain",
+                fl::render_enum(fl::SOCKET_FAMILIES, a[0] as u32),
+            ));
             p.push(text("type", (a[1] as u32).to_string()));
             p.push(text("proto", (a[2] as u32).to_string()));
             c.d.returns_fd = true;
         }
         "dup" | "dup2" | "dup3" => {
             p.push(res());
-            p.push(Param { name: "oldfd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "oldfd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             c.d.use_fd = Some(i32a(a[0]));
             if kname != Some("dup") {
-                p.push(Param { name: "newfd", val: ParamVal::Fd(i64::from(i32a(a[1]))) });
+                p.push(Param {
+                    name: "newfd",
+                    val: ParamVal::Fd(i64::from(i32a(a[1]))),
+                });
                 c.d.rawres = Some(i64::from(i32a(a[1])));
             } else {
                 c.d.returns_fd = true;
@@ -454,10 +536,20 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         "linkat" => {
             p.push(res());
             p.push(dirfd_param("olddir", a[0]));
-            p.push(c.path("oldpath", a[1], Some(i32a(a[0])), a[4] & AT_SYMLINK_FOLLOW != 0, false, a[4]));
+            p.push(c.path(
+                "oldpath",
+                a[1],
+                Some(i32a(a[0])),
+                a[4] & AT_SYMLINK_FOLLOW != 0,
+                false,
+                a[4],
+            ));
             p.push(dirfd_param("newdir", a[2]));
             p.push(c.path("newpath", a[3], Some(i32a(a[2])), false, true, 0));
-            p.push(text("flags", fl::render_or_num(fl::LINKAT_FLAGS, (a[4] & 0x1400) as u32)));
+            p.push(text(
+                "flags",
+                fl::render_or_num(fl::LINKAT_FLAGS, (a[4] & 0x1400) as u32),
+            ));
         }
         "init_module" => {
             p.push(res());
@@ -466,7 +558,10 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         }
         "finit_module" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             p.push(c.string("uargs", a[1]));
             p.push(text("flags", (a[2] as u32).to_string()));
             c.d.use_fd = Some(i32a(a[0]));
@@ -474,41 +569,91 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         "chmod" => {
             p.push(res());
             p.push(c.path("filename", a[0], cwd, true, true, 0));
-            p.push(text("mode", fl::render_or_num(fl::CHMOD_MODE, (a[1] & 0o7777) as u32)));
+            p.push(text(
+                "mode",
+                fl::render_or_num(fl::CHMOD_MODE, (a[1] & 0o7777) as u32),
+            ));
         }
         "fchmod" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
-            p.push(text("mode", fl::render_or_num(fl::CHMOD_MODE, (a[1] & 0o7777) as u32)));
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
+            p.push(text(
+                "mode",
+                fl::render_or_num(fl::CHMOD_MODE, (a[1] & 0o7777) as u32),
+            ));
             c.d.use_fd = Some(i32a(a[0]));
         }
         "fchmodat" | "fchmodat2" => {
             let f = if kname == Some("fchmodat2") { a[3] } else { 0 };
             p.push(res());
             p.push(dirfd_param("dirfd", a[0]));
-            p.push(c.path("filename", a[1], Some(i32a(a[0])), f & AT_SYMLINK_NOFOLLOW == 0, true, f));
-            p.push(text("mode", fl::render_or_num(fl::CHMOD_MODE, (a[2] & 0o7777) as u32)));
+            p.push(c.path(
+                "filename",
+                a[1],
+                Some(i32a(a[0])),
+                f & AT_SYMLINK_NOFOLLOW == 0,
+                true,
+                f,
+            ));
+            p.push(text(
+                "mode",
+                fl::render_or_num(fl::CHMOD_MODE, (a[2] & 0o7777) as u32),
+            ));
         }
         "chown" | "lchown" => {
             p.push(res());
             p.push(c.path("path", a[0], cwd, kname == Some("chown"), true, 0));
-            p.push(Param { name: "uid", val: ParamVal::Uid(a[1] as u32) });
-            p.push(Param { name: "gid", val: ParamVal::Gid(a[2] as u32) });
+            p.push(Param {
+                name: "uid",
+                val: ParamVal::Uid(a[1] as u32),
+            });
+            p.push(Param {
+                name: "gid",
+                val: ParamVal::Gid(a[2] as u32),
+            });
         }
         "fchown" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
-            p.push(Param { name: "uid", val: ParamVal::Uid(a[1] as u32) });
-            p.push(Param { name: "gid", val: ParamVal::Gid(a[2] as u32) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
+            p.push(Param {
+                name: "uid",
+                val: ParamVal::Uid(a[1] as u32),
+            });
+            p.push(Param {
+                name: "gid",
+                val: ParamVal::Gid(a[2] as u32),
+            });
             c.d.use_fd = Some(i32a(a[0]));
         }
         "fchownat" => {
             p.push(res());
             p.push(dirfd_param("dirfd", a[0]));
-            p.push(c.path("pathname", a[1], Some(i32a(a[0])), a[4] & AT_SYMLINK_NOFOLLOW == 0, true, a[4]));
-            p.push(Param { name: "uid", val: ParamVal::Uid(a[2] as u32) });
-            p.push(Param { name: "gid", val: ParamVal::Gid(a[3] as u32) });
-            p.push(text("flags", fl::render_or_num(fl::FCHOWNAT_FLAGS, (a[4] & 0x1400) as u32)));
+            p.push(c.path(
+                "pathname",
+                a[1],
+                Some(i32a(a[0])),
+                a[4] & AT_SYMLINK_NOFOLLOW == 0,
+                true,
+                a[4],
+            ));
+            p.push(Param {
+                name: "uid",
+                val: ParamVal::Uid(a[2] as u32),
+            });
+            p.push(Param {
+                name: "gid",
+                val: ParamVal::Gid(a[3] as u32),
+            });
+            p.push(text(
+                "flags",
+                fl::render_or_num(fl::FCHOWNAT_FLAGS, (a[4] & 0x1400) as u32),
+            ));
         }
         "rename" => {
             p.push(res());
@@ -522,7 +667,10 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(dirfd_param("newdirfd", a[2]));
             p.push(c.path("newpath", a[3], Some(i32a(a[2])), false, true, 0));
             if kname == Some("renameat2") {
-                p.push(text("flags", fl::render_or_num(fl::RENAMEAT2_FLAGS, a[4] as u32)));
+                p.push(text(
+                    "flags",
+                    fl::render_or_num(fl::RENAMEAT2_FLAGS, a[4] as u32),
+                ));
             }
         }
         "unlink" | "rmdir" => {
@@ -533,7 +681,10 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(res());
             p.push(dirfd_param("dirfd", a[0]));
             p.push(c.path("name", a[1], Some(i32a(a[0])), false, true, 0));
-            p.push(text("flags", fl::render_or_num(fl::UNLINKAT_FLAGS, (a[2] & 0x200) as u32)));
+            p.push(text(
+                "flags",
+                fl::render_or_num(fl::UNLINKAT_FLAGS, (a[2] & 0x200) as u32),
+            ));
         }
         "mkdir" => {
             p.push(res());
@@ -559,7 +710,8 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(text("mode", fl::octal(a[2] as u32)));
             p.push(text("dev", fl::hex(a[3] & 0xffff_ffff)));
         }
-        "truncate" | "utime" | "utimes" | "setxattr" | "removexattr" | "chdir" | "chroot" | "acct" | "swapon" => {
+        "truncate" | "utime" | "utimes" | "setxattr" | "removexattr" | "chdir" | "chroot"
+        | "acct" | "swapon" => {
             p.push(res());
             let modifies = !matches!(kname, Some("chdir" | "chroot"));
             p.push(c.path("path", a[0], cwd, true, modifies, 0));
@@ -579,7 +731,14 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(res());
             p.push(dirfd_param("dirfd", a[0]));
             if a[1] != 0 {
-                p.push(c.path("path", a[1], Some(i32a(a[0])), a[3] & AT_SYMLINK_NOFOLLOW == 0, true, a[3]));
+                p.push(c.path(
+                    "path",
+                    a[1],
+                    Some(i32a(a[0])),
+                    a[3] & AT_SYMLINK_NOFOLLOW == 0,
+                    true,
+                    a[3],
+                ));
             } else {
                 c.d.use_fd = Some(i32a(a[0]));
             }
@@ -587,12 +746,26 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         "setxattrat" | "removexattrat" => {
             p.push(res());
             p.push(dirfd_param("dirfd", a[0]));
-            p.push(c.path("path", a[1], Some(i32a(a[0])), a[2] & AT_SYMLINK_NOFOLLOW == 0, true, a[2]));
+            p.push(c.path(
+                "path",
+                a[1],
+                Some(i32a(a[0])),
+                a[2] & AT_SYMLINK_NOFOLLOW == 0,
+                true,
+                a[2],
+            ));
         }
         "name_to_handle_at" => {
             p.push(res());
             p.push(dirfd_param("dirfd", a[0]));
-            p.push(c.path("path", a[1], Some(i32a(a[0])), a[4] & AT_SYMLINK_FOLLOW != 0, false, a[4]));
+            p.push(c.path(
+                "path",
+                a[1],
+                Some(i32a(a[0])),
+                a[4] & AT_SYMLINK_FOLLOW != 0,
+                false,
+                a[4],
+            ));
         }
         "mount" => {
             p.push(res());
@@ -626,21 +799,36 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         }
         "setns" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
-            p.push(text("nstype", fl::render_or_num(fl::CLONE_FLAGS, fl::clone_flags_to_ppm(a[1]))));
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
+            p.push(text(
+                "nstype",
+                fl::render_or_num(fl::CLONE_FLAGS, fl::clone_flags_to_ppm(a[1])),
+            ));
             c.d.use_fd = Some(i32a(a[0]));
         }
         "unshare" => {
             p.push(res());
-            p.push(text("flags", fl::render_or_num(fl::CLONE_FLAGS, fl::clone_flags_to_ppm(a[0]))));
+            p.push(text(
+                "flags",
+                fl::render_or_num(fl::CLONE_FLAGS, fl::clone_flags_to_ppm(a[0])),
+            ));
         }
         "setuid" | "setfsuid" => {
             p.push(res());
-            p.push(Param { name: "uid", val: ParamVal::Uid(a[0] as u32) });
+            p.push(Param {
+                name: "uid",
+                val: ParamVal::Uid(a[0] as u32),
+            });
         }
         "setgid" | "setfsgid" => {
             p.push(res());
-            p.push(Param { name: "gid", val: ParamVal::Gid(a[0] as u32) });
+            p.push(Param {
+                name: "gid",
+                val: ParamVal::Gid(a[0] as u32),
+            });
         }
         "bpf" => {
             p.push(fdres());
@@ -655,7 +843,10 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         "memfd_create" => {
             p.push(fdres());
             p.push(c.string("name", a[0]));
-            p.push(text("flags", fl::render_or_num(fl::MEMFD_FLAGS, (a[1] & 7) as u32)));
+            p.push(text(
+                "flags",
+                fl::render_or_num(fl::MEMFD_FLAGS, (a[1] & 7) as u32),
+            ));
             c.d.returns_fd = true;
         }
         "io_uring_setup" => {
@@ -665,7 +856,10 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         }
         "fchdir" | "fsetxattr" | "fremovexattr" | "ftruncate" | "fallocate" => {
             p.push(res());
-            p.push(Param { name: "fd", val: ParamVal::Fd(i64::from(i32a(a[0]))) });
+            p.push(Param {
+                name: "fd",
+                val: ParamVal::Fd(i64::from(i32a(a[0]))),
+            });
             c.d.use_fd = Some(i32a(a[0]));
         }
         _ => {}
@@ -693,10 +887,13 @@ mod tests {
     }
 
     fn ptext<'a>(d: &'a Decoded, name: &str) -> Option<&'a str> {
-        d.params.iter().find(|p| p.name == name).and_then(|p| match &p.val {
-            ParamVal::Text(s) => Some(s.as_str()),
-            _ => None,
-        })
+        d.params
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| match &p.val {
+                ParamVal::Text(s) => Some(s.as_str()),
+                _ => None,
+            })
     }
 
     #[test]
@@ -736,7 +933,11 @@ mod tests {
     fn i386_open_and_socketcall() {
         let mut m = BufMem::new(0x1000);
         let path = m.put_cstr(b"/usr/bin/x");
-        let n = notif(AUDIT_ARCH_I386, 5, [path | 0xffff_ffff_0000_0000, 0o101, 0o755, 0, 0, 0]);
+        let n = notif(
+            AUDIT_ARCH_I386,
+            5,
+            [path | 0xffff_ffff_0000_0000, 0o101, 0o755, 0, 0, 0],
+        );
         let d = decode(&n, &m).unwrap();
         assert_eq!(d.name, "open");
         assert_eq!(d.paths[0].raw, b"/usr/bin/x");
@@ -752,7 +953,11 @@ mod tests {
         let d = decode(&n, &m).unwrap();
         assert!(d.fault);
         // chown32 → chown
-        let n = notif(AUDIT_ARCH_I386, syscall_nr_arch(Arch::I386, "chown32").unwrap(), [path, 0, 0, 0, 0, 0]);
+        let n = notif(
+            AUDIT_ARCH_I386,
+            syscall_nr_arch(Arch::I386, "chown32").unwrap(),
+            [path, 0, 0, 0, 0, 0],
+        );
         assert_eq!(decode(&n, &m).unwrap().name, "chown");
     }
 
@@ -774,9 +979,17 @@ mod tests {
         let n = notif(AUDIT_ARCH_X86_64, 59, [1, 2, 3, 0, 0, 0]);
         assert!(decode(&n, &m).unwrap().fault);
         for nr in 0..500 {
-            let n = notif(AUDIT_ARCH_X86_64, nr, [u64::MAX, 7, u64::MAX, 0x1000, u64::MAX, 1]);
+            let n = notif(
+                AUDIT_ARCH_X86_64,
+                nr,
+                [u64::MAX, 7, u64::MAX, 0x1000, u64::MAX, 1],
+            );
             let _ = decode(&n, &m);
-            let n = notif(AUDIT_ARCH_I386, nr, [u64::MAX, 7, u64::MAX, 0x1000, u64::MAX, 1]);
+            let n = notif(
+                AUDIT_ARCH_I386,
+                nr,
+                [u64::MAX, 7, u64::MAX, 0x1000, u64::MAX, 1],
+            );
             let _ = decode(&n, &m);
         }
         assert!(decode(&notif(0x1234, 2, [0; 6]), &m).is_none());
@@ -787,20 +1000,71 @@ mod tests {
         let mut m = BufMem::new(0x1000);
         let t = m.put_cstr(b"/etc/shadow");
         let l = m.put_cstr(b"/tmp/x");
-        let d = decode(&notif(AUDIT_ARCH_X86_64, syscall_nr("symlinkat").unwrap(), [t, (-100i64) as u64, l, 0, 0, 0]), &m).unwrap();
+        let d = decode(
+            &notif(
+                AUDIT_ARCH_X86_64,
+                syscall_nr("symlinkat").unwrap(),
+                [t, (-100i64) as u64, l, 0, 0, 0],
+            ),
+            &m,
+        )
+        .unwrap();
         assert_eq!(ptext(&d, "target"), Some("/etc/shadow"));
         assert_eq!(d.paths[0].param, "linkpath");
-        let d = decode(&notif(AUDIT_ARCH_X86_64, syscall_nr("ptrace").unwrap(), [16, 1, 0, 0, 0, 0]), &m).unwrap();
+        let d = decode(
+            &notif(
+                AUDIT_ARCH_X86_64,
+                syscall_nr("ptrace").unwrap(),
+                [16, 1, 0, 0, 0, 0],
+            ),
+            &m,
+        )
+        .unwrap();
         assert_eq!(ptext(&d, "request"), Some("PTRACE_ATTACH"));
-        let d = decode(&notif(AUDIT_ARCH_X86_64, syscall_nr("unshare").unwrap(), [0x1000_0000, 0, 0, 0, 0, 0]), &m).unwrap();
+        let d = decode(
+            &notif(
+                AUDIT_ARCH_X86_64,
+                syscall_nr("unshare").unwrap(),
+                [0x1000_0000, 0, 0, 0, 0, 0],
+            ),
+            &m,
+        )
+        .unwrap();
         assert_eq!(ptext(&d, "flags"), Some("CLONE_NEWUSER"));
-        let d = decode(&notif(AUDIT_ARCH_X86_64, syscall_nr("dup2").unwrap(), [3, 1, 0, 0, 0, 0]), &m).unwrap();
+        let d = decode(
+            &notif(
+                AUDIT_ARCH_X86_64,
+                syscall_nr("dup2").unwrap(),
+                [3, 1, 0, 0, 0, 0],
+            ),
+            &m,
+        )
+        .unwrap();
         assert_eq!(d.rawres, Some(1));
         assert_eq!(d.use_fd, Some(3));
         let sin = m.put(&[2u8, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let d = decode(&notif(AUDIT_ARCH_X86_64, syscall_nr("connect").unwrap(), [3, sin, 16, 0, 0, 0]), &m).unwrap();
-        assert_eq!(d.sockaddr, Some(SockAddr::Inet("127.0.0.1:8080".parse().unwrap())));
-        let d = decode(&notif(AUDIT_ARCH_X86_64, syscall_nr("renameat2").unwrap(), [(-100i64) as u64, t, 5, l, 1, 0]), &m).unwrap();
+        let d = decode(
+            &notif(
+                AUDIT_ARCH_X86_64,
+                syscall_nr("connect").unwrap(),
+                [3, sin, 16, 0, 0, 0],
+            ),
+            &m,
+        )
+        .unwrap();
+        assert_eq!(
+            d.sockaddr,
+            Some(SockAddr::Inet("127.0.0.1:8080".parse().unwrap()))
+        );
+        let d = decode(
+            &notif(
+                AUDIT_ARCH_X86_64,
+                syscall_nr("renameat2").unwrap(),
+                [(-100i64) as u64, t, 5, l, 1, 0],
+            ),
+            &m,
+        )
+        .unwrap();
         assert_eq!(d.paths.len(), 2);
         assert_eq!(d.paths[1].dirfd, Some(5));
         assert_eq!(ptext(&d, "flags"), Some("RENAME_NOREPLACE"));

@@ -306,7 +306,10 @@ mod tests {
             let a2 = m.put_cstr(b"echo hi");
             let v = m.put_ptrs(arch, &[a0, a1, a2]);
             let sv = read_strvec(&m, arch, v).unwrap();
-            assert_eq!(sv.items, vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"echo hi".to_vec()]);
+            assert_eq!(
+                sv.items,
+                vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"echo hi".to_vec()]
+            );
             assert!(!sv.truncated);
             assert!(read_strvec(&m, arch, 0).unwrap().items.is_empty());
         }

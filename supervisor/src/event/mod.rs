@@ -43,9 +43,11 @@ pub struct ContainerInfo {
     pub bundle: Option<String>,
 }
 
+pub mod builder;
 pub mod decode;
 pub mod flags;
 pub mod mem;
 pub mod path;
 pub mod procfs;
+pub mod sock;
 pub mod syscalls;

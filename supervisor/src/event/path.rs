@@ -176,11 +176,12 @@ pub fn resolve_in_root(
             && (!is_last || follow_last)
         {
             if let Some(pd) = &ctx.proc_dir {
-                return resolve_proc_self(ctx, pd, &mut stack, &mut todo, follow_last, hops)
-                    .map(|mut r| {
+                return resolve_proc_self(ctx, pd, &mut stack, &mut todo, follow_last, hops).map(
+                    |mut r| {
                         r.followed_symlink = true;
                         r
-                    });
+                    },
+                );
             }
         }
         let hp = host_path(&ctx.root, &stack);

@@ -141,7 +141,11 @@ impl Status {
                 continue;
             };
             let v = v.trim();
-            let last = || v.split_ascii_whitespace().last().and_then(|x| x.parse().ok());
+            let last = || {
+                v.split_ascii_whitespace()
+                    .last()
+                    .and_then(|x| x.parse().ok())
+            };
             let ids = || {
                 let mut a = [0u32; 4];
                 for (i, x) in v.split_ascii_whitespace().take(4).enumerate() {
@@ -461,7 +465,10 @@ mod tests {
     fn parse_stat_with_hostile_comm() {
         let s = Stat::parse(b"42 (a) b (c)) S 1 42 42 34816 42 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 100 0 0").unwrap();
         assert_eq!(s.comm, "a) b (c)");
-        assert_eq!((s.ppid, s.pgrp, s.session, s.tty_nr, s.starttime), (1, 42, 42, 34816, 12345));
+        assert_eq!(
+            (s.ppid, s.pgrp, s.session, s.tty_nr, s.starttime),
+            (1, 42, 42, 34816, 12345)
+        );
         assert!(Stat::parse(b"garbage").is_none());
         assert!(Stat::parse(b"1 (x) S").is_none());
     }
@@ -482,7 +489,14 @@ mod tests {
         let pid = child.id();
         // Wait for the exec to happen.
         for _ in 0..200 {
-            if std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim() == "sleep").unwrap_or(false) {
+            let args_ok = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.starts_with(b"sleep\0"))
+                .unwrap_or(false);
+            if args_ok
+                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|c| c.trim() == "sleep")
+                    .unwrap_or(false)
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -502,7 +516,9 @@ mod tests {
         assert_eq!(st.tgid, pid);
         assert_eq!(st.vpid, pid);
         // Parent walk: our own process, which started before the child.
-        let p = cache.get_pid(Path::new("/proc"), t.stat.ppid, t.stat.starttime).unwrap();
+        let p = cache
+            .get_pid(Path::new("/proc"), t.stat.ppid, t.stat.starttime)
+            .unwrap();
         assert_eq!(p.tid, std::process::id());
         // A "parent" that started after the child is rejected (pid reuse guard).
         assert!(cache.get_pid(Path::new("/proc"), pid, 0).is_none());
@@ -512,7 +528,7 @@ mod tests {
         child.wait().unwrap();
         // The held handle now fails instead of reading a recycled pid.
         assert!(dir.stat().is_none());
-        assert!(uptime_ns().unwrap() > ticks_to_ns(t.stat.starttime));
+        assert!(uptime_ns().unwrap() + 10_000_000 >= ticks_to_ns(t.stat.starttime));
     }
 
     #[test]
@@ -520,7 +536,11 @@ mod tests {
         let d = std::env::temp_dir().join(format!("tiercel-userdb-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("etc")).unwrap();
-        std::fs::write(d.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nbad line\nwww-data:x:33:33::/:/bin/false\n").unwrap();
+        std::fs::write(
+            d.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nbad line\nwww-data:x:33:33::/:/bin/false\n",
+        )
+        .unwrap();
         // /etc/group is a symlink that points at the host's file: it must resolve inside.
         std::os::unix::fs::symlink("/etc/passwd", d.join("etc/group")).unwrap();
         let db = UserDb::load(&d);
