@@ -129,7 +129,7 @@ struct RuntimePhase {
 
 impl RuntimePhase {
     fn new(pid: Option<u32>) -> RuntimePhase {
-        let exe = pid.and_then(|p| exe_id(p));
+        let exe = pid.and_then(exe_id);
         RuntimePhase {
             pid: pid.unwrap_or(0),
             exe,
@@ -228,6 +228,7 @@ impl Session {
                 }
             };
             if stop != 0 {
+                tracing::debug!(container = %self.container.id, revents = stop, "shutdown");
                 break;
             }
             if ev & sys::POLLIN != 0 {
@@ -254,6 +255,7 @@ impl Session {
                 continue;
             }
             if ev & (sys::POLLHUP | sys::POLLERR | sys::POLLNVAL) != 0 {
+                tracing::debug!(container = %self.container.id, revents = ev, "listener closed");
                 break;
             }
         }

@@ -123,7 +123,7 @@ impl NotifyFd {
     /// `SECCOMP_IOCTL_NOTIF_RECV`. Blocks when nothing is pending (poll first).
     /// `ENOENT`: the caller was interrupted or died before the copy; receive again.
     pub fn recv(&self) -> io::Result<Notif> {
-        let sizes = notif_sizes()?;
+        notif_sizes()?;
         let mut buf = AlignedBuf([0u8; NOTIF_BUF]);
         // SAFETY: `buf` is a zeroed, 8-aligned, writable buffer of NOTIF_BUF bytes, at
         // least as large as the kernel's `struct seccomp_notif` (checked in notif_sizes),
@@ -138,7 +138,6 @@ impl NotifyFd {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        debug_assert!(sizes.notif >= size_of::<libc::seccomp_notif>() || sizes.notif > 0);
         // SAFETY: the buffer is 8-aligned, initialised (zeroed, then written by the
         // kernel) and larger than `seccomp_notif`, a plain-old-data struct for which any
         // bit pattern is valid.
@@ -194,7 +193,6 @@ impl NotifyFd {
 
     /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: `Ok(true)` while the notification is pending.
     pub fn id_valid(&self, id: u64) -> io::Result<bool> {
-        let id = id;
         // SAFETY: ID_VALID reads one u64 from the pointer, which points to a live local.
         let rc = unsafe {
             libc::ioctl(
