@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tiercel_rules::event::{EventType, FieldArg, Value};
+use tiercel_rules::event::{EventType, Field, FieldArg, Value};
 
 use super::decode::{self, Decoded, ParamVal, PathArg};
 use super::flags::{self as fl, AT_FDCWD};
@@ -835,65 +835,75 @@ impl SyscallEvent {
 
     /// The value of a field given by its Falco name (without argument), or `None`.
     pub fn extract_named(&self, name: &str, arg: &FieldArg) -> Option<Value<'_>> {
+        self.extract_field(tiercel_rules::fields::lookup(name)?.field, arg)
+    }
+
+    /// The value of `field[arg]`, or `None` when this event has none.
+    pub fn extract_field(&self, name: Field, arg: &FieldArg) -> Option<Value<'_>> {
         let idx = || match arg {
             FieldArg::Index(i) => Some(*i),
             _ => None,
         };
         match name {
             // evt.*
-            "evt.num" => Some(Value::U64(self.num)),
-            "evt.type" | "syscall.type" => s(self.d.name),
-            "evt.dir" => s("<"),
-            "evt.type.is" => match arg {
+            Field::EvtNum => Some(Value::U64(self.num)),
+            Field::EvtType | Field::SyscallType => s(self.d.name),
+            Field::EvtDir => s("<"),
+            Field::EvtTypeIs => match arg {
                 FieldArg::Name(n) => Some(Value::U64(u64::from(**n == *self.d.name))),
                 _ => None,
             },
-            "evt.source" => s("syscall"),
-            "evt.hostname" => s(self.session.hostname.as_str()),
-            "evt.time" => s(fmt_time(self.ts_ns, false, false)),
-            "evt.time.s" => s(fmt_time(self.ts_ns, false, false)[..8].to_string()),
-            "evt.time.iso8601" => s(fmt_time(self.ts_ns, true, true)),
-            "evt.datetime" => s(fmt_time(self.ts_ns, true, false)),
-            "evt.datetime.s" => s(fmt_time(self.ts_ns, true, false)[..19].to_string()),
-            "evt.rawtime" => Some(Value::Time(self.ts_ns)),
-            "evt.rawtime.s" => Some(Value::Time(self.ts_ns / 1_000_000_000)),
-            "evt.rawtime.ns" => Some(Value::Time(self.ts_ns % 1_000_000_000)),
-            "evt.is_async" => Some(Value::Bool(false)),
-            "evt.count" => Some(Value::U64(1)),
-            "evt.args" | "evt.info" => s(self.args_string()),
-            "evt.arg" => self.arg(arg).map(|x| Value::Str(Cow::Owned(x))),
-            "evt.rawarg" => self.rawarg(arg),
-            "evt.res" => s("SUCCESS"),
-            "evt.rawres" => Some(Value::I64(self.predicted_rawres())),
-            "evt.failed" => Some(Value::Bool(false)),
-            "evt.count.error"
-            | "evt.count.error.file"
-            | "evt.count.error.net"
-            | "evt.count.error.memory"
-            | "evt.count.error.other" => Some(Value::U64(0)),
-            "evt.count.exit" => Some(Value::U64(1)),
-            "evt.is_io" | "evt.is_io_read" | "evt.is_io_write" | "evt.is_wait"
-            | "evt.is_syslog" => Some(Value::Bool(false)),
-            "evt.is_open_read" | "evt.is_open_write" | "evt.is_open_exec"
-            | "evt.is_open_create" => {
+            Field::EvtSource => s("syscall"),
+            Field::EvtHostname => s(self.session.hostname.as_str()),
+            Field::EvtTime => s(fmt_time(self.ts_ns, false, false)),
+            Field::EvtTimeS => s(fmt_time(self.ts_ns, false, false)[..8].to_string()),
+            Field::EvtTimeIso8601 => s(fmt_time(self.ts_ns, true, true)),
+            Field::EvtDatetime => s(fmt_time(self.ts_ns, true, false)),
+            Field::EvtDatetimeS => s(fmt_time(self.ts_ns, true, false)[..19].to_string()),
+            Field::EvtRawtime => Some(Value::Time(self.ts_ns)),
+            Field::EvtRawtimeS => Some(Value::Time(self.ts_ns / 1_000_000_000)),
+            Field::EvtRawtimeNs => Some(Value::Time(self.ts_ns % 1_000_000_000)),
+            Field::EvtIsAsync => Some(Value::Bool(false)),
+            Field::EvtCount => Some(Value::U64(1)),
+            Field::EvtArgs | Field::EvtInfo => s(self.args_string()),
+            Field::EvtArg => self.arg(arg).map(|x| Value::Str(Cow::Owned(x))),
+            Field::EvtRawarg => self.rawarg(arg),
+            Field::EvtRes => s("SUCCESS"),
+            Field::EvtRawres => Some(Value::I64(self.predicted_rawres())),
+            Field::EvtFailed => Some(Value::Bool(false)),
+            Field::EvtCountError
+            | Field::EvtCountErrorFile
+            | Field::EvtCountErrorNet
+            | Field::EvtCountErrorMemory
+            | Field::EvtCountErrorOther => Some(Value::U64(0)),
+            Field::EvtCountExit => Some(Value::U64(1)),
+            Field::EvtIsIo
+            | Field::EvtIsIoRead
+            | Field::EvtIsIoWrite
+            | Field::EvtIsWait
+            | Field::EvtIsSyslog => Some(Value::Bool(false)),
+            Field::EvtIsOpenRead
+            | Field::EvtIsOpenWrite
+            | Field::EvtIsOpenExec
+            | Field::EvtIsOpenCreate => {
                 let f = match (self.is_open(), self.d.open_flags) {
                     (true, Some(f)) => f,
                     _ => return Some(Value::Bool(false)),
                 };
                 let acc = f & fl::O_ACCMODE;
                 Some(Value::Bool(match name {
-                    "evt.is_open_read" => acc == 0 || acc == fl::O_RDWR,
-                    "evt.is_open_write" => acc == fl::O_WRONLY || acc == fl::O_RDWR,
-                    "evt.is_open_exec" => false,
+                    Field::EvtIsOpenRead => acc == 0 || acc == fl::O_RDWR,
+                    Field::EvtIsOpenWrite => acc == fl::O_WRONLY || acc == fl::O_RDWR,
+                    Field::EvtIsOpenExec => false,
                     _ => fl::open_creates(f),
                 }))
             }
-            "evt.abspath" => s(lossy(self.norm_path(0)?).into_owned()),
-            "evt.abspath.src" => s(lossy(self.norm_path(0)?).into_owned()),
-            "evt.abspath.dst" => s(lossy(self.norm_path(1)?).into_owned()),
+            Field::EvtAbspath => s(lossy(self.norm_path(0)?).into_owned()),
+            Field::EvtAbspathSrc => s(lossy(self.norm_path(0)?).into_owned()),
+            Field::EvtAbspathDst => s(lossy(self.norm_path(1)?).into_owned()),
 
             // fd.*
-            "fd.num" => {
+            Field::FdNum => {
                 if !self.has_fd() {
                     return None;
                 }
@@ -903,9 +913,9 @@ impl SyscallEvent {
                     Some(Value::I64(i64::from(self.d.use_fd?)))
                 }
             }
-            "fd.typechar" => s(self.fd_typechar()?.to_string()),
-            "fd.type" => s(typename(self.fd_typechar()?)),
-            "fd.name" => {
+            Field::FdTypechar => s(self.fd_typechar()?.to_string()),
+            Field::FdType => s(typename(self.fd_typechar()?)),
+            Field::FdName => {
                 if self.d.fd_path.is_some() {
                     s(lossy(self.fd_path_norm()?).into_owned())
                 } else if self.d.name == "socket" {
@@ -914,11 +924,11 @@ impl SyscallEvent {
                     s(self.fdinfo()?.name.clone())
                 }
             }
-            "fd.nameraw" => {
+            Field::FdNameraw => {
                 let i = self.d.fd_path?;
                 s(lossy(&self.d.paths.get(i)?.raw).into_owned())
             }
-            "fd.directory" | "fd.filename" => {
+            Field::FdDirectory | Field::FdFilename => {
                 let p: Cow<'_, [u8]> = match self.d.fd_path {
                     Some(_) => Cow::Borrowed(self.fd_path_norm()?),
                     None => {
@@ -929,36 +939,38 @@ impl SyscallEvent {
                         Cow::Owned(f.name.clone().into_bytes())
                     }
                 };
-                let part = if name == "fd.directory" {
+                let part = if name == Field::FdDirectory {
                     path::dirname(&p)
                 } else {
                     path::basename(&p)
                 };
                 s(lossy(part).into_owned())
             }
-            "fd.sip" | "fd.rip" => {
-                Some(Value::Ip(ip_of(&self.server_or_remote(name == "fd.rip")?)))
-            }
-            "fd.cip" | "fd.lip" => Some(Value::Ip(ip_of(&self.client_or_local(name == "fd.lip")?))),
-            "fd.sport" | "fd.rport" => Some(Value::U64(u64::from(
-                self.server_or_remote(name == "fd.rport")?.port(),
+            Field::FdSip | Field::FdRip => Some(Value::Ip(ip_of(
+                &self.server_or_remote(name == Field::FdRip)?,
             ))),
-            "fd.cport" | "fd.lport" => Some(Value::U64(u64::from(
-                self.client_or_local(name == "fd.lport")?.port(),
+            Field::FdCip | Field::FdLip => Some(Value::Ip(ip_of(
+                &self.client_or_local(name == Field::FdLip)?,
             ))),
-            "fd.snet" | "fd.rnet" => {
-                Some(Value::Ip(ip_of(&self.server_or_remote(name == "fd.rnet")?)))
-            }
-            "fd.cnet" | "fd.lnet" => {
-                Some(Value::Ip(ip_of(&self.client_or_local(name == "fd.lnet")?)))
-            }
-            "fd.ip" | "fd.net" | "fd.port" => {
+            Field::FdSport | Field::FdRport => Some(Value::U64(u64::from(
+                self.server_or_remote(name == Field::FdRport)?.port(),
+            ))),
+            Field::FdCport | Field::FdLport => Some(Value::U64(u64::from(
+                self.client_or_local(name == Field::FdLport)?.port(),
+            ))),
+            Field::FdSnet | Field::FdRnet => Some(Value::Ip(ip_of(
+                &self.server_or_remote(name == Field::FdRnet)?,
+            ))),
+            Field::FdCnet | Field::FdLnet => Some(Value::Ip(ip_of(
+                &self.client_or_local(name == Field::FdLnet)?,
+            ))),
+            Field::FdIp | Field::FdNet | Field::FdPort => {
                 let (c, sv) = self.client_server();
                 let items: Vec<Value<'_>> = [c, sv]
                     .into_iter()
                     .flatten()
                     .map(|a| {
-                        if name == "fd.port" {
+                        if name == Field::FdPort {
                             Value::U64(u64::from(a.port()))
                         } else {
                             Value::Ip(ip_of(&a))
@@ -967,33 +979,33 @@ impl SyscallEvent {
                     .collect();
                 (!items.is_empty()).then_some(Value::List(items))
             }
-            "fd.l4proto" => {
+            Field::FdL4proto => {
                 let f = self.fdinfo()?;
                 if let Some(p) = f.sock.as_ref().and_then(|x| x.l4proto) {
                     return s(p);
                 }
                 None
             }
-            "fd.sockfamily" => match self.fd_typechar()? {
+            Field::FdSockfamily => match self.fd_typechar()? {
                 '4' | '6' => s("ip"),
                 'u' => s("unix"),
                 _ => None,
             },
-            "fd.is_server" => {
+            Field::FdIsServer => {
                 let t = self.fd_typechar()?;
                 matches!(t, '4' | '6' | 'u').then_some(Value::Bool(self.is_server()))
             }
-            "fd.containername" => {
-                let n = self.extract_named("fd.name", &FieldArg::None)?;
+            Field::FdContainername => {
+                let n = self.extract_field(Field::FdName, &FieldArg::None)?;
                 let Value::Str(n) = n else { return None };
                 s(format!("{}:{}", self.container_id(), n))
             }
-            "fd.containerdirectory" => {
-                let n = self.extract_named("fd.directory", &FieldArg::None)?;
+            Field::FdContainerdirectory => {
+                let n = self.extract_field(Field::FdDirectory, &FieldArg::None)?;
                 let Value::Str(n) = n else { return None };
                 s(format!("{}:{}", self.container_id(), n))
             }
-            "fs.path.name" => {
+            Field::FsPathName => {
                 let i = self
                     .d
                     .paths
@@ -1001,7 +1013,7 @@ impl SyscallEvent {
                     .position(|p| !matches!(p.param, "oldpath" | "target"))?;
                 s(lossy(self.norm_path(i)?).into_owned())
             }
-            "fs.path.nameraw" => {
+            Field::FsPathNameraw => {
                 let p = self
                     .d
                     .paths
@@ -1009,9 +1021,12 @@ impl SyscallEvent {
                     .find(|p| !matches!(p.param, "oldpath" | "target"))?;
                 s(lossy(&p.raw).into_owned())
             }
-            "fs.path.source" | "fs.path.sourceraw" | "fs.path.target" | "fs.path.targetraw" => {
-                let src = name.starts_with("fs.path.source");
-                let raw = name.ends_with("raw");
+            Field::FsPathSource
+            | Field::FsPathSourceraw
+            | Field::FsPathTarget
+            | Field::FsPathTargetraw => {
+                let src = matches!(name, Field::FsPathSource | Field::FsPathSourceraw);
+                let raw = matches!(name, Field::FsPathSourceraw | Field::FsPathTargetraw);
                 let pname = match (self.d.name, src) {
                     ("symlink" | "symlinkat", true) => {
                         return self
@@ -1035,9 +1050,9 @@ impl SyscallEvent {
             }
 
             // proc.*
-            "proc.name" => s(self.ancestor(idx().unwrap_or(0))?.stat.comm.clone()),
-            "proc.pname" => s(self.ancestor(1)?.stat.comm.clone()),
-            "proc.aname" => match arg {
+            Field::ProcName => s(self.ancestor(idx().unwrap_or(0))?.stat.comm.clone()),
+            Field::ProcPname => s(self.ancestor(1)?.stat.comm.clone()),
+            Field::ProcAname => match arg {
                 FieldArg::Index(n) => s(self.ancestor(*n)?.stat.comm.clone()),
                 _ => Some(Value::List(
                     self.ancestors()
@@ -1046,9 +1061,9 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            "proc.exe" => s(self.me()?.exe().to_string()),
-            "proc.pexe" => s(self.ancestor(1)?.exe().to_string()),
-            "proc.aexe" => match arg {
+            Field::ProcExe => s(self.me()?.exe().to_string()),
+            Field::ProcPexe => s(self.ancestor(1)?.exe().to_string()),
+            Field::ProcAexe => match arg {
                 FieldArg::Index(n) => s(self.ancestor(*n)?.exe().to_string()),
                 _ => Some(Value::List(
                     self.ancestors()
@@ -1057,9 +1072,9 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            "proc.exepath" => s(self.me()?.exepath.clone()),
-            "proc.pexepath" => s(self.ancestor(1)?.exepath.clone()),
-            "proc.aexepath" => match arg {
+            Field::ProcExepath => s(self.me()?.exepath.clone()),
+            Field::ProcPexepath => s(self.ancestor(1)?.exepath.clone()),
+            Field::ProcAexepath => match arg {
                 FieldArg::Index(n) => s(self.ancestor(*n)?.exepath.clone()),
                 _ => Some(Value::List(
                     self.ancestors()
@@ -1068,7 +1083,7 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            "proc.args" => match arg {
+            Field::ProcArgs => match arg {
                 FieldArg::Index(n) => s(self
                     .me()?
                     .argv
@@ -1076,9 +1091,9 @@ impl SyscallEvent {
                     .clone()),
                 _ => s(self.me()?.args()),
             },
-            "proc.cmdline" => s(self.me()?.cmdline()),
-            "proc.pcmdline" => s(self.ancestor(1)?.cmdline()),
-            "proc.acmdline" => match arg {
+            Field::ProcCmdline => s(self.me()?.cmdline()),
+            Field::ProcPcmdline => s(self.ancestor(1)?.cmdline()),
+            Field::ProcAcmdline => match arg {
                 FieldArg::Index(n) => s(self.ancestor(*n)?.cmdline()),
                 _ => Some(Value::List(
                     self.ancestors()
@@ -1087,11 +1102,11 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            "proc.cmdnargs" => Some(Value::U64(self.me()?.argv.len().saturating_sub(1) as u64)),
-            "proc.cmdlenargs" => Some(Value::U64(
+            Field::ProcCmdnargs => Some(Value::U64(self.me()?.argv.len().saturating_sub(1) as u64)),
+            Field::ProcCmdlenargs => Some(Value::U64(
                 self.me()?.argv.iter().skip(1).map(|a| a.len() as u64).sum(),
             )),
-            "proc.exeline" => {
+            Field::ProcExeline => {
                 let me = self.me()?;
                 let mut x = me.exe().to_string();
                 for a in me.argv.iter().skip(1) {
@@ -1100,7 +1115,7 @@ impl SyscallEvent {
                 }
                 s(x)
             }
-            "proc.env" | "proc.aenv" => match arg {
+            Field::ProcEnv | Field::ProcAenv => match arg {
                 FieldArg::Name(k) => {
                     let pre = format!("{k}=");
                     s(self
@@ -1111,17 +1126,17 @@ impl SyscallEvent {
                 }
                 _ => s(self.env().join(" ")),
             },
-            "proc.cwd" => {
+            Field::ProcCwd => {
                 let mut c = lossy(self.cwd_path()?).into_owned();
                 if !c.ends_with('/') {
                     c.push('/');
                 }
                 s(c)
             }
-            "proc.tty" => Some(Value::U64(u64::from(self.caller()?.stat.tty_nr))),
-            "proc.pid" => Some(Value::I64(i64::from(self.status()?.tgid))),
-            "proc.ppid" => Some(Value::I64(i64::from(self.caller()?.stat.ppid))),
-            "proc.apid" => match arg {
+            Field::ProcTty => Some(Value::U64(u64::from(self.caller()?.stat.tty_nr))),
+            Field::ProcPid => Some(Value::I64(i64::from(self.status()?.tgid))),
+            Field::ProcPpid => Some(Value::I64(i64::from(self.caller()?.stat.ppid))),
+            Field::ProcApid => match arg {
                 FieldArg::Index(0) => Some(Value::I64(i64::from(self.status()?.tgid))),
                 FieldArg::Index(n) => Some(Value::I64(i64::from(self.ancestor(*n)?.tid))),
                 _ => Some(Value::List(
@@ -1131,21 +1146,21 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            "proc.vpid" => Some(Value::I64(i64::from(self.status()?.vpid))),
-            "proc.pvpid" => {
+            Field::ProcVpid => Some(Value::I64(i64::from(self.status()?.vpid))),
+            Field::ProcPvpid => {
                 let p = self.ancestor(1)?;
                 let pd = ProcDir::open_at(&self.session.proc_root, p.tid).ok()?;
                 Some(Value::I64(i64::from(pd.status()?.vpid)))
             }
-            "proc.sid" => Some(Value::I64(i64::from(self.caller()?.stat.session))),
-            "proc.vpgid" => Some(Value::I64(i64::from(self.status()?.vpgid))),
-            "proc.is_sid_leader" => Some(Value::Bool(
+            Field::ProcSid => Some(Value::I64(i64::from(self.caller()?.stat.session))),
+            Field::ProcVpgid => Some(Value::I64(i64::from(self.status()?.vpgid))),
+            Field::ProcIsSidLeader => Some(Value::Bool(
                 self.caller()?.stat.session == self.status()?.tgid,
             )),
-            "proc.is_vpgid_leader" => {
+            Field::ProcIsVpgidLeader => {
                 Some(Value::Bool(self.caller()?.stat.pgrp == self.status()?.tgid))
             }
-            "proc.sname" | "proc.sid.exe" | "proc.sid.exepath" => {
+            Field::ProcSname | Field::ProcSidExe | Field::ProcSidExepath => {
                 let me = self.caller()?;
                 let sid = me.stat.session;
                 let leader = if sid == self.status()?.tgid {
@@ -1161,16 +1176,16 @@ impl SyscallEvent {
                     )
                 };
                 match name {
-                    "proc.sname" => s(leader.stat.comm.clone()),
-                    "proc.sid.exe" => s(leader.exe().to_string()),
+                    Field::ProcSname => s(leader.stat.comm.clone()),
+                    Field::ProcSidExe => s(leader.exe().to_string()),
                     _ => s(leader.exepath.clone()),
                 }
             }
-            "proc.duration" => Some(Value::Time(self.duration_of(self.caller()?)?)),
-            "proc.ppid.duration" => Some(Value::Time(self.duration_of(&*self.ancestor(1)?)?)),
-            "proc.pid.ts" => Some(Value::Time(self.start_ts(self.caller()?)?)),
-            "proc.ppid.ts" => Some(Value::Time(self.start_ts(&*self.ancestor(1)?)?)),
-            "proc.is_exe_from_memfd" => {
+            Field::ProcDuration => Some(Value::Time(self.duration_of(self.caller()?)?)),
+            Field::ProcPpidDuration => Some(Value::Time(self.duration_of(&*self.ancestor(1)?)?)),
+            Field::ProcPidTs => Some(Value::Time(self.start_ts(self.caller()?)?)),
+            Field::ProcPpidTs => Some(Value::Time(self.start_ts(&*self.ancestor(1)?)?)),
+            Field::ProcIsExeFromMemfd => {
                 if self.d.exec.is_some() {
                     let r = self.resolved_paths().last().map(|(_, r)| r)?;
                     Some(Value::Bool(match r {
@@ -1181,10 +1196,10 @@ impl SyscallEvent {
                     Some(Value::Bool(self.caller()?.exepath.starts_with("/memfd:")))
                 }
             }
-            "proc.exe_ino.ctime"
-            | "proc.exe_ino.mtime"
-            | "proc.exe_ino"
-            | "proc.exe_ino.ctime_duration_proc_start" => {
+            Field::ProcExeInoCtime
+            | Field::ProcExeInoMtime
+            | Field::ProcExeIno
+            | Field::ProcExeInoCtimeDurationProcStart => {
                 use std::os::unix::fs::MetadataExt;
                 let md = if self.d.exec.is_some() {
                     let r = self.resolved_paths().last()?.1.as_ref().ok()?;
@@ -1198,9 +1213,9 @@ impl SyscallEvent {
                 let ctime =
                     (md.ctime() as u64).saturating_mul(1_000_000_000) + md.ctime_nsec() as u64;
                 match name {
-                    "proc.exe_ino" => Some(Value::U64(md.ino())),
-                    "proc.exe_ino.ctime" => Some(Value::Time(ctime)),
-                    "proc.exe_ino.mtime" => Some(Value::Time(
+                    Field::ProcExeIno => Some(Value::U64(md.ino())),
+                    Field::ProcExeInoCtime => Some(Value::Time(ctime)),
+                    Field::ProcExeInoMtime => Some(Value::Time(
                         (md.mtime() as u64).saturating_mul(1_000_000_000) + md.mtime_nsec() as u64,
                     )),
                     _ => {
@@ -1213,38 +1228,38 @@ impl SyscallEvent {
                     }
                 }
             }
-            "thread.cap_effective" => s(procfs::caps_to_string(self.status()?.cap_eff)),
-            "thread.cap_permitted" => s(procfs::caps_to_string(self.status()?.cap_prm)),
-            "thread.cap_inheritable" => s(procfs::caps_to_string(self.status()?.cap_inh)),
-            "thread.tid" => Some(Value::I64(i64::from(self.tid))),
-            "thread.vtid" => Some(Value::I64(i64::from(self.status()?.vtid))),
-            "thread.ismain" => Some(Value::Bool(self.status()?.tgid == self.tid)),
+            Field::ThreadCapEffective => s(procfs::caps_to_string(self.status()?.cap_eff)),
+            Field::ThreadCapPermitted => s(procfs::caps_to_string(self.status()?.cap_prm)),
+            Field::ThreadCapInheritable => s(procfs::caps_to_string(self.status()?.cap_inh)),
+            Field::ThreadTid => Some(Value::I64(i64::from(self.tid))),
+            Field::ThreadVtid => Some(Value::I64(i64::from(self.status()?.vtid))),
+            Field::ThreadIsmain => Some(Value::Bool(self.status()?.tgid == self.tid)),
 
             // user.* / group.*
-            "user.uid" => Some(Value::U64(u64::from(self.status()?.uid[1]))),
-            "user.name" => {
+            Field::UserUid => Some(Value::U64(u64::from(self.status()?.uid[1]))),
+            Field::UserName => {
                 let uid = self.status()?.uid[1];
                 s(self.user_name(uid).unwrap_or_else(|| uid.to_string()))
             }
-            "user.loginuid" => Some(Value::I64(self.loginuid()?)),
-            "user.loginname" => {
+            Field::UserLoginuid => Some(Value::I64(self.loginuid()?)),
+            Field::UserLoginname => {
                 let l = self.loginuid()?;
                 if l < 0 {
                     return None;
                 }
                 s(self.user_name(l as u32)?)
             }
-            "group.gid" => Some(Value::U64(u64::from(self.status()?.gid[1]))),
-            "group.name" => {
+            Field::GroupGid => Some(Value::U64(u64::from(self.status()?.gid[1]))),
+            Field::GroupName => {
                 let gid = self.status()?.gid[1];
                 s(self.group_name(gid).unwrap_or_else(|| gid.to_string()))
             }
 
             // container.*
-            "container.id" => s(self.container_id()),
-            "container.full_id" => s(self.session.container.id.as_str()),
-            "container.name" => s(self.session.container.name.as_deref()?),
-            "container.image" => {
+            Field::ContainerId => s(self.container_id()),
+            Field::ContainerFullId => s(self.session.container.id.as_str()),
+            Field::ContainerName => s(self.session.container.name.as_deref()?),
+            Field::ContainerImage => {
                 let c = &self.session.container;
                 let r = c.image_repository.as_deref()?;
                 s(match &c.image_tag {
@@ -1252,11 +1267,11 @@ impl SyscallEvent {
                     None => r.to_string(),
                 })
             }
-            "container.image.repository" => {
+            Field::ContainerImageRepository => {
                 s(self.session.container.image_repository.as_deref()?)
             }
-            "container.image.tag" => s(self.session.container.image_tag.as_deref()?),
-            "container.privileged" => Some(Value::Bool(self.session.container.privileged?)),
+            Field::ContainerImageTag => s(self.session.container.image_tag.as_deref()?),
+            Field::ContainerPrivileged => Some(Value::Bool(self.session.container.privileged?)),
             _ => None,
         }
     }
@@ -1291,15 +1306,8 @@ impl tiercel_rules::event::Event for SyscallEvent {
         self.etype
     }
 
-    fn extract(&self, field: tiercel_rules::event::Field, arg: &FieldArg) -> Option<Value<'_>> {
-        use tiercel_rules::event::Field;
-        let name = match field {
-            Field::EvtType => "evt.type",
-            Field::FdName => "fd.name",
-            Field::ProcName => "proc.name",
-            Field::ProcCmdline => "proc.cmdline",
-        };
-        self.extract_named(name, arg)
+    fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
+        self.extract_field(field, arg)
     }
 }
 
