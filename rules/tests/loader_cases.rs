@@ -5,13 +5,6 @@ use tiercel_rules::json_event::JsonEvent;
 use tiercel_rules::loader::{LoadOutcome, Loader, LoaderOptions};
 use tiercel_rules::program::RuleMatching;
 
-fn parser_ready() -> bool {
-    let ok = tiercel_rules::parser::parse("a", 100).is_ok();
-    if !ok {
-        eprintln!("SKIPPED: the condition parser is not implemented in this tree");
-    }
-    ok
-}
 
 fn load(files: &[&str]) -> LoadOutcome {
     let mut l = Loader::new(LoaderOptions::default());
@@ -65,9 +58,6 @@ const OPEN_RULE: &str =
 
 #[test]
 fn invalid_append_macro_across_files_and_documents() {
-    if !parser_ready() {
-        return;
-    }
     let f1 = "- macro: some_macro\n  condition: evt.type=execve\n";
     let f2 = "- macro: some_macro\n  condition: foo\n  append: true\n";
     let o = load(&[f1, f2]);
@@ -98,9 +88,6 @@ fn invalid_append_macro_across_files_and_documents() {
 
 #[test]
 fn overwrite_macro_and_rule() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&[
         "- macro: some_macro\n  condition: evt.type=execve\n",
         "- macro: some_macro\n  condition: foo\n  append: false\n",
@@ -139,9 +126,6 @@ fn overwrite_macro_and_rule() {
 
 #[test]
 fn skip_unknown_filter() {
-    if !parser_ready() {
-        return;
-    }
     let rules = |skip: &str| {
         format!(
             "- rule: Contains Unknown Event And Not Skipping (field)\n  desc: d\n  condition: proc.nobody=cat\n  output: o\n  priority: INFO\n{skip}\
@@ -183,9 +167,6 @@ fn skip_unknown_filter() {
 
 #[test]
 fn order_and_redefinitions_evaluate() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&[
         "- list: cat_binaries\n  items: [dog]\n- list: cat_binaries\n  items: [cat]\n\
          - macro: is_cat\n  condition: proc.name=dog\n- macro: is_cat\n  condition: proc.name in (cat_binaries)\n\
@@ -210,9 +191,6 @@ fn order_and_redefinitions_evaluate() {
 
 #[test]
 fn list_and_condition_append_after_use() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&[
         "- list: shell_binaries\n  items: [ash, bash]\n\
          - macro: interactive\n  condition: proc.name = login\n\
@@ -237,9 +215,6 @@ fn list_and_condition_append_after_use() {
 
 #[test]
 fn rule_overrides_and_enabled() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&[
         OPEN_RULE,
         "- rule: some rule\n  condition: and proc.name = cat\n  priority: WARNING\n  override:\n    condition: append\n    priority: replace\n",
@@ -264,9 +239,6 @@ fn rule_overrides_and_enabled() {
 
 #[test]
 fn exceptions_compile_into_the_condition() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&[
         "- list: allowed\n  items: [wget]\n\
          - rule: r\n  desc: d\n  condition: evt.type=execve and (proc.cmdline contains curl or proc.cmdline contains wget)\n  output: o\n  priority: INFO\n\
@@ -322,9 +294,6 @@ fn exceptions_compile_into_the_condition() {
 
 #[test]
 fn unused_and_invalid_names() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&[&format!(
         "- macro: unused_m\n  condition: proc.name=x\n- list: unused_l\n  items: [a]\n- macro: test-macro\n  condition: proc.name=y\n- list: test list\n  items: [b]\n{OPEN_RULE}"
     )]);
@@ -345,9 +314,6 @@ fn unused_and_invalid_names() {
 
 #[test]
 fn evttype_warnings() {
-    if !parser_ready() {
-        return;
-    }
     let o = load(&["- rule: no_evttype\n  desc: d\n  condition: proc.name=foo\n  output: o\n  priority: INFO\n\
                     - rule: quiet\n  desc: d\n  condition: proc.name=foo\n  output: o\n  priority: INFO\n  warn_evttypes: false\n\
                     - rule: fine\n  desc: d\n  condition: evt.type=execve and proc.name!=foo\n  output: o\n  priority: INFO\n"]);
@@ -366,9 +332,6 @@ fn evttype_warnings() {
 
 #[test]
 fn macro_loops_and_visibility() {
-    if !parser_ready() {
-        return;
-    }
     // A macro sees only macros defined before it...
     let o = load(&["- macro: a\n  condition: b\n- macro: b\n  condition: proc.name=x\n"]);
     assert_eq!(
@@ -403,9 +366,6 @@ fn macro_loops_and_visibility() {
 
 #[test]
 fn macro_expansion_bomb_is_bounded() {
-    if !parser_ready() {
-        return;
-    }
     let mut s = String::from("- macro: m0\n  condition: proc.name=x\n");
     for i in 1..=30 {
         s.push_str(&format!(
@@ -428,9 +388,6 @@ fn macro_expansion_bomb_is_bounded() {
 
 #[test]
 fn condition_positions_map_through_yaml_styles() {
-    if !parser_ready() {
-        return;
-    }
     // Folded block scalar, error on the third line of the condition.
     let src = "- rule: r\n  desc: d\n  condition: >\n    evt.type=open and\n    proc.name=x and\n    proc.nobody=y\n  output: o\n  priority: INFO\n";
     let o = load(&[src]);

@@ -3,14 +3,6 @@
 
 use std::path::PathBuf;
 
-/// The loader needs the condition parser; skip (loudly) while it is a stub.
-fn parser_ready() -> bool {
-    let ok = tiercel_rules::parser::parse("a", 100).is_ok();
-    if !ok {
-        eprintln!("SKIPPED: the condition parser is not implemented in this tree");
-    }
-    ok
-}
 
 use tiercel_rules::loader::{Loader, LoaderOptions};
 
@@ -35,9 +27,6 @@ fn summary(o: &tiercel_rules::loader::LoadOutcome) -> Vec<(String, String, Strin
 
 #[test]
 fn seed_original_is_refused_with_positions() {
-    if !parser_ready() {
-        return;
-    }
     let mut l = Loader::new(LoaderOptions::default());
     l.add_str("seed.yaml", include_str!("data/seed-original.yaml"));
     let o = l.finish();
@@ -103,9 +92,6 @@ fn seed_original_is_refused_with_positions() {
 
 #[test]
 fn seed_corrected_loads() {
-    if !parser_ready() {
-        return;
-    }
     let mut l = Loader::new(LoaderOptions::default());
     l.add_file(&data("../examples/rules/seed-write-below-binary-dir.yaml"));
     let o = l.finish();
@@ -119,9 +105,6 @@ fn seed_corrected_loads() {
 
 #[test]
 fn seed_with_only_the_list_fixed() {
-    if !parser_ready() {
-        return;
-    }
     // (f) point 3: next error is the rule's missing priority.
     let src = include_str!("data/seed-original.yaml").replace(
         "- macro: package_mgmt_binaries",
