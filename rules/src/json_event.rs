@@ -13,7 +13,6 @@
 //! the object is missing (every comparison on it is false).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::Value as Json;
@@ -40,7 +39,30 @@ pub enum JsonEventError {
 pub struct JsonEvent {
     etype: EventType,
     /// Per field, its (argument, value) pairs: lookups never allocate.
-    values: HashMap<Field, Vec<(FieldArg, Value<'static>)>>,
+    values: FieldTable,
+}
+
+/// Values by field: `slot[field as usize]` is 1 + the index of the field's
+/// (argument, value) pairs in `entries`, or 0 when the event has no value for it.
+/// A lookup is one array index and a scan of that field's few arguments.
+#[derive(Debug, Clone)]
+struct FieldTable {
+    slot: Box<[u16]>,
+    entries: Vec<Vec<(FieldArg, Value<'static>)>>,
+}
+
+impl FieldTable {
+    fn new() -> FieldTable {
+        FieldTable {
+            slot: vec![0; fields::all().len()].into_boxed_slice(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn get(&self, field: Field) -> Option<&Vec<(FieldArg, Value<'static>)>> {
+        let i = usize::from(*self.slot.get(field as usize)?);
+        self.entries.get(i.checked_sub(1)?)
+    }
 }
 
 impl JsonEvent {
@@ -48,7 +70,7 @@ impl JsonEvent {
     /// event name.
     pub fn from_json(v: &Json) -> Result<JsonEvent, JsonEventError> {
         let obj = v.as_object().ok_or(JsonEventError::NotAnObject)?;
-        let mut values = HashMap::with_capacity(obj.len());
+        let mut values = FieldTable::new();
         for (k, val) in obj {
             let (name, arg) = split_key(k);
             let (info, farg) = fields::resolve(name, arg)
@@ -62,7 +84,7 @@ impl JsonEvent {
             insert(&mut values, info.field, farg, value);
         }
         let etype = match values
-            .get(&Field::EvtType)
+            .get(Field::EvtType)
             .and_then(|v| v.first())
             .map(|(_, v)| v)
         {
@@ -91,13 +113,18 @@ impl JsonEvent {
     }
 }
 
-fn insert(
-    map: &mut HashMap<Field, Vec<(FieldArg, Value<'static>)>>,
-    field: Field,
-    arg: FieldArg,
-    value: Value<'static>,
-) {
-    let v = map.entry(field).or_default();
+fn insert(map: &mut FieldTable, field: Field, arg: FieldArg, value: Value<'static>) {
+    let Some(slot) = map.slot.get_mut(field as usize) else {
+        return;
+    };
+    if *slot == 0 {
+        map.entries.push(Vec::new());
+        // At most one entry per registry field, far below u16::MAX.
+        *slot = u16::try_from(map.entries.len()).unwrap_or(u16::MAX);
+    }
+    let Some(v) = map.entries.get_mut(usize::from(*slot) - 1) else {
+        return;
+    };
     match v.iter_mut().find(|(a, _)| *a == arg) {
         Some(slot) => slot.1 = value,
         None => v.push((arg, value)),
@@ -169,7 +196,7 @@ impl Event for JsonEvent {
 
     fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
         // Values are cloned shallowly: borrowed strings point into the event.
-        let (_, v) = self.values.get(&field)?.iter().find(|(a, _)| a == arg)?;
+        let (_, v) = self.values.get(field)?.iter().find(|(a, _)| a == arg)?;
         Some(borrow(v))
     }
 }
