@@ -15,7 +15,8 @@ use crate::ast::{
     TransformKind,
 };
 use crate::eval::{
-    CheckNode, CmpOp, Const, Glob, IpNet, Matcher, Node, Operand, SetMatcher, StrOp, TArg,
+    len_bit,
+    CheckNode, CmpOp, Code, Const, Glob, IpNet, Matcher, Node, Operand, SetMatcher, StrOp, StrPat, TArg,
     TransformNode,
 };
 use crate::event::{Event, FieldArg};
@@ -52,6 +53,8 @@ pub const EVT_DIR_DEPRECATION: &str = "due to the drop of enter events, 'evt.dir
 #[derive(Debug, Clone)]
 pub struct Filter {
     root: Node,
+    /// `root` as jump code.
+    code: Code,
     /// Fields the filter reads (for availability reports), sorted, de-duplicated.
     fields: Vec<Field>,
     /// Constants compared with `fd.*ip.name` fields (to be DNS-resolved by the source).
@@ -61,7 +64,12 @@ pub struct Filter {
 impl Filter {
     /// Evaluates the filter against an event.
     pub fn eval(&self, event: &dyn Event) -> bool {
-        self.root.eval(event)
+        self.code.eval(event, &mut crate::eval::Memo::new())
+    }
+
+    /// The root of the filter's tree.
+    pub(crate) fn root(&self) -> &Node {
+        &self.root
     }
 
     /// The fields this filter reads.
@@ -110,6 +118,7 @@ pub fn compile_condition(expr: &Expr) -> Result<CompiledCondition, Vec<CompileDi
     c.dns.dedup();
     Ok(CompiledCondition {
         filter: Filter {
+            code: Code::new(&root),
             root,
             fields: c.fields,
             dns_names: c.dns,
@@ -645,7 +654,7 @@ impl Compiler {
                 } else {
                     text.as_bytes().to_vec()
                 };
-                Matcher::Str(sop, pat.into_boxed_slice())
+                Matcher::Str(Box::new(StrPat::new(sop, pat)))
             }
             Op::BContains | Op::BStartsWith => {
                 let Some(bytes) = hex_decode(text) else {
@@ -660,7 +669,7 @@ impl Compiler {
                 } else {
                     StrOp::BStartsWith
                 };
-                Matcher::Str(sop, bytes.into_boxed_slice())
+                Matcher::Str(Box::new(StrPat::new(sop, bytes)))
             }
             Op::Glob | Op::IGlob => {
                 self.misuse_warning(l);
@@ -738,9 +747,11 @@ impl Compiler {
         } else {
             None
         };
+        let str_lens = strs.iter().flatten().fold(0, |m, s| m | len_bit(s.len()));
         Some(Matcher::Set(Box::new(SetMatcher {
             items: consts,
             strs,
+            str_lens,
             intersects: op == Op::Intersects,
         })))
     }

@@ -22,7 +22,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use crate::ast::{ListModifier, TransformKind};
-use crate::event::{Event, FieldArg, Value};
+use crate::event::{Event, EventType, FieldArg, Value};
 use crate::fields::Field;
 
 /// A boolean node.
@@ -32,6 +32,47 @@ pub(crate) enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Check(Box<CheckNode>),
+    /// A subtree folded to a constant (see [`Node::fold_evt_type`]).
+    Const(bool),
+    /// A subtree that occurs more than once among the rules of a
+    /// [`crate::program::Program`]: its value is computed once per event and kept in
+    /// slot `.0` of the [`Memo`].
+    Memo(u16, Box<Node>),
+}
+
+/// Number of [`Memo`] slots.
+pub(crate) const MEMO_SLOTS: usize = 1024;
+
+/// Per-event memory of shared subtrees (`known`/`value` bit per slot): evaluation is pure,
+/// so a subtree that several rules share (a macro) is evaluated at most once per event.
+#[derive(Clone)]
+pub(crate) struct Memo {
+    known: [u64; MEMO_SLOTS / 64],
+    value: [u64; MEMO_SLOTS / 64],
+}
+
+impl Memo {
+    pub fn new() -> Memo {
+        Memo {
+            known: [0; MEMO_SLOTS / 64],
+            value: [0; MEMO_SLOTS / 64],
+        }
+    }
+}
+
+/// An event that only has a type: `evt.type` checks are folded against it.
+struct TypeOnly(EventType);
+
+impl Event for TypeOnly {
+    fn event_type(&self) -> EventType {
+        self.0
+    }
+    fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
+        match (field, arg) {
+            (Field::EvtType, FieldArg::None) => Some(Value::Str(Cow::Borrowed(self.0.name()))),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +169,7 @@ pub(crate) enum StrOp {
 pub(crate) enum Matcher {
     Exists,
     Cmp(CmpOp, Const),
-    Str(StrOp, Box<[u8]>),
+    Str(Box<StrPat>),
     Glob(Glob),
     Regex(Box<regex::Regex>),
     Set(Box<SetMatcher>),
@@ -140,12 +181,50 @@ pub(crate) enum Matcher {
     Operand(CmpOp, Option<StrOp>, Box<Operand>),
 }
 
+/// A string operator with its pattern, prepared for searching.
+#[derive(Debug, Clone)]
+pub(crate) struct StrPat {
+    op: StrOp,
+    /// Lowercased for `icontains`.
+    pat: Box<[u8]>,
+    /// A substring searcher for `contains`/`bcontains`.
+    finder: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl StrPat {
+    pub fn new(op: StrOp, pat: Vec<u8>) -> StrPat {
+        let finder = matches!(op, StrOp::Contains | StrOp::BContains)
+            .then(|| memchr::memmem::Finder::new(&pat).into_owned());
+        StrPat {
+            op,
+            pat: pat.into_boxed_slice(),
+            finder,
+        }
+    }
+
+    #[inline]
+    fn test(&self, hay: &[u8]) -> bool {
+        match (&self.finder, self.op) {
+            (Some(f), _) => f.find(hay).is_some(),
+            (None, op) => bytes_op(hay, op, &self.pat),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SetMatcher {
     pub items: Vec<Const>,
     /// Fast path for string sets.
     pub strs: Option<StrSet>,
+    /// Bit `min(len, 63)` is set for the length of every string of `strs`: most lookups
+    /// are rejected without hashing.
+    pub str_lens: u64,
     pub intersects: bool,
+}
+
+/// The [`SetMatcher::str_lens`] bit of a string length.
+pub(crate) fn len_bit(len: usize) -> u64 {
+    1u64 << len.min(63)
 }
 
 /// A string hash set with a fast non-cryptographic hasher (keys come from rule files).
@@ -315,26 +394,269 @@ pub(crate) fn path_components(p: &str) -> impl Iterator<Item = &str> {
     p.split('/').filter(|c| !c.is_empty())
 }
 
+/// A jump target meaning "the filter is true".
+const TRUE: u32 = u32::MAX;
+/// A jump target meaning "the filter is false".
+const FALSE: u32 = u32::MAX - 1;
+
+/// One instruction of a [`Code`]. Targets are instruction indices, [`TRUE`] or [`FALSE`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ins {
+    /// Evaluate check `check`; continue at `t` if it holds, else at `f`.
+    Test { check: u32, t: u32, f: u32 },
+    /// A remembered subtree: if slot `slot` is known, continue at `t`/`f` by its value,
+    /// else evaluate the subtree at `miss` (which ends in two [`Ins::Store`]s).
+    Memo { slot: u16, t: u32, f: u32, miss: u32 },
+    /// Remember `value` in slot `slot`, continue at `next`.
+    Store { slot: u16, value: bool, next: u32 },
+}
+
+/// A boolean tree compiled to flat jump code: `and`/`or`/`not` and constants cost no
+/// instruction (they become jump targets: `not` swaps the true and false targets, `and`
+/// chains its children's true targets, `or` their false targets), so evaluating a filter
+/// is a loop over checks with short-circuit jumps. Every jump goes forward, so the loop
+/// ends.
+#[derive(Debug, Clone)]
+pub(crate) struct Code {
+    ins: Vec<Ins>,
+    checks: Vec<CheckNode>,
+    entry: u32,
+}
+
+impl Code {
+    pub fn new(root: &Node) -> Code {
+        let mut c = Code {
+            ins: Vec::new(),
+            checks: Vec::new(),
+            entry: TRUE,
+        };
+        let entry = c.gen(root, TRUE, FALSE);
+        // Instructions were pushed successors first: reverse them so that execution
+        // runs forward through memory.
+        let n = c.ins.len() as u32;
+        let map = |x: u32| if x >= FALSE { x } else { n - 1 - x };
+        c.ins.reverse();
+        for i in &mut c.ins {
+            match i {
+                Ins::Test { t, f, .. } => (*t, *f) = (map(*t), map(*f)),
+                Ins::Memo { t, f, miss, .. } => (*t, *f, *miss) = (map(*t), map(*f), map(*miss)),
+                Ins::Store { next, .. } => *next = map(*next),
+            }
+        }
+        c.entry = map(entry);
+        c
+    }
+
+    fn push(&mut self, i: Ins) -> u32 {
+        self.ins.push(i);
+        self.ins.len() as u32 - 1
+    }
+
+    /// Emits `n` with its true/false continuations; returns its entry point.
+    fn gen(&mut self, n: &Node, t: u32, f: u32) -> u32 {
+        match n {
+            Node::And(v) => v.iter().rev().fold(t, |next, k| self.gen(k, next, f)),
+            Node::Or(v) => v.iter().rev().fold(f, |next, k| self.gen(k, t, next)),
+            Node::Not(k) => self.gen(k, f, t),
+            Node::Const(b) => {
+                if *b {
+                    t
+                } else {
+                    f
+                }
+            }
+            Node::Check(c) => {
+                self.checks.push((**c).clone());
+                let check = self.checks.len() as u32 - 1;
+                self.push(Ins::Test { check, t, f })
+            }
+            Node::Memo(slot, k) => {
+                let slot = *slot;
+                let st = self.push(Ins::Store {
+                    slot,
+                    value: true,
+                    next: t,
+                });
+                let sf = self.push(Ins::Store {
+                    slot,
+                    value: false,
+                    next: f,
+                });
+                let miss = self.gen(k, st, sf);
+                self.push(Ins::Memo { slot, t, f, miss })
+            }
+        }
+    }
+
+    /// Evaluates the code against an event.
+    pub fn eval(&self, ev: &dyn Event, memo: &mut Memo) -> bool {
+        let mut pc = self.entry;
+        while let Some(ins) = self.ins.get(pc as usize) {
+            pc = match *ins {
+                Ins::Test { check, t, f } => {
+                    let ok = self
+                        .checks
+                        .get(check as usize)
+                        .is_some_and(|c| c.eval(ev));
+                    if ok {
+                        t
+                    } else {
+                        f
+                    }
+                }
+                Ins::Memo { slot, t, f, miss } => match memo.get(slot) {
+                    Some(true) => t,
+                    Some(false) => f,
+                    None => miss,
+                },
+                Ins::Store { slot, value, next } => {
+                    memo.set(slot, value);
+                    next
+                }
+            };
+        }
+        pc == TRUE
+    }
+}
+
+impl Memo {
+    #[inline]
+    fn get(&self, slot: u16) -> Option<bool> {
+        let (w, bit) = (usize::from(slot) / 64 % (MEMO_SLOTS / 64), 1u64 << (slot % 64));
+        if self.known[w] & bit != 0 {
+            Some(self.value[w] & bit != 0)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, slot: u16, value: bool) {
+        let (w, bit) = (usize::from(slot) / 64 % (MEMO_SLOTS / 64), 1u64 << (slot % 64));
+        self.known[w] |= bit;
+        if value {
+            self.value[w] |= bit;
+        }
+    }
+}
+
 impl Node {
-    pub fn eval(&self, ev: &dyn Event) -> bool {
+    /// The reference (tree-walking) evaluator; [`Code`] must agree with it.
+    #[cfg(test)]
+    pub fn eval(&self, ev: &dyn Event, memo: &mut Memo) -> bool {
         match self {
-            Node::And(v) => v.iter().all(|n| n.eval(ev)),
-            Node::Or(v) => v.iter().any(|n| n.eval(ev)),
-            Node::Not(n) => !n.eval(ev),
+            Node::And(v) => v.iter().all(|n| n.eval(ev, memo)),
+            Node::Or(v) => v.iter().any(|n| n.eval(ev, memo)),
+            Node::Not(n) => !n.eval(ev, memo),
             Node::Check(c) => c.eval(ev),
+            Node::Const(b) => *b,
+            Node::Memo(slot, n) => {
+                if let Some(r) = memo.get(*slot) {
+                    return r;
+                }
+                let r = n.eval(ev, memo);
+                memo.set(*slot, r);
+                r
+            }
+        }
+    }
+
+    /// The outcomes of this tree's `evt.type` checks for events of type `t`, in tree
+    /// order: two types with the same outcomes fold the tree identically.
+    pub fn evt_type_outcomes(&self, t: EventType, out: &mut Vec<bool>) {
+        match self {
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|n| n.evt_type_outcomes(t, out)),
+            Node::Not(n) | Node::Memo(_, n) => n.evt_type_outcomes(t, out),
+            Node::Check(c) => {
+                if c.is_evt_type() {
+                    out.push(c.eval(&TypeOnly(t)));
+                }
+            }
+            Node::Const(_) => {}
+        }
+    }
+
+    /// This tree specialised to events of type `t`: `evt.type` checks become constants,
+    /// which are then propagated (`and` with false is false ...). Evaluation is pure, so
+    /// the folded tree gives the same result as the original on every event of type `t`
+    /// whose `evt.type` field is `t`'s name.
+    pub fn fold_evt_type(&self, t: EventType) -> Node {
+        match self {
+            Node::And(v) | Node::Or(v) => {
+                let is_and = matches!(self, Node::And(_));
+                let mut kids = Vec::with_capacity(v.len());
+                for n in v {
+                    match n.fold_evt_type(t) {
+                        // `and` with false / `or` with true decides.
+                        Node::Const(b) if b != is_and => return Node::Const(b),
+                        // The neutral element is dropped.
+                        Node::Const(_) => {}
+                        k => kids.push(k),
+                    }
+                }
+                match kids.len() {
+                    0 => Node::Const(is_and),
+                    1 => kids.pop().unwrap_or(Node::Const(is_and)),
+                    _ if is_and => Node::And(kids),
+                    _ => Node::Or(kids),
+                }
+            }
+            Node::Not(n) => match n.fold_evt_type(t) {
+                Node::Const(b) => Node::Const(!b),
+                k => Node::Not(Box::new(k)),
+            },
+            Node::Memo(slot, n) => match n.fold_evt_type(t) {
+                Node::Const(b) => Node::Const(b),
+                k => Node::Memo(*slot, Box::new(k)),
+            },
+            Node::Check(c) if c.is_evt_type() => Node::Const(c.eval(&TypeOnly(t))),
+            other => other.clone(),
         }
     }
 }
 
 impl CheckNode {
+    /// `evt.type <op> <constants>`: decided by the event type alone.
+    pub(crate) fn is_evt_type(&self) -> bool {
+        matches!(
+            self.lhs,
+            Operand::Field {
+                field: Field::EvtType,
+                arg: FieldArg::None
+            }
+        ) && !matches!(self.matcher, Matcher::Operand(..))
+    }
+
     fn eval(&self, ev: &dyn Event) -> bool {
         let Some(v) = self.lhs.extract(ev) else {
             return false;
         };
+        // Values that own nothing (borrowed strings, numbers ...) are not dropped: that
+        // saves a call to the drop glue per check. Others are dropped as usual.
+        let v = std::mem::ManuallyDrop::new(v);
+        let owns_nothing = match &*v {
+            Value::Str(Cow::Borrowed(s)) => return self.matcher.test_str(s, ev),
+            Value::Bytes(Cow::Borrowed(_))
+            | Value::U64(_)
+            | Value::I64(_)
+            | Value::Bool(_)
+            | Value::Ip(_)
+            | Value::Time(_)
+            | Value::Double(_) => true,
+            Value::Str(Cow::Owned(_)) | Value::Bytes(Cow::Owned(_)) | Value::List(_) => false,
+        };
+        if owns_nothing {
+            self.eval_value(&v, ev)
+        } else {
+            self.eval_value(&std::mem::ManuallyDrop::into_inner(v), ev)
+        }
+    }
+
+    fn eval_value(&self, v: &Value<'_>, ev: &dyn Event) -> bool {
         if let Matcher::Exists = self.matcher {
             return true;
         }
-        match (&v, &self.matcher) {
+        match (v, &self.matcher) {
             (Value::List(items), Matcher::Set(set)) if self.lhs_is_list => {
                 if set.intersects {
                     items.iter().any(|i| set.contains(i))
@@ -349,6 +671,7 @@ impl CheckNode {
 }
 
 impl Operand {
+    #[inline]
     pub fn extract<'e>(&self, ev: &'e dyn Event) -> Option<Value<'e>> {
         match self {
             Operand::Field { field, arg } => ev.extract(*field, arg),
@@ -512,41 +835,84 @@ fn canon_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn memmem(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+fn str_op(v: &Value<'_>, op: StrOp, pat: &[u8]) -> bool {
+    bytes_op(&value_bytes(v), op, pat)
 }
 
-fn str_op(v: &Value<'_>, op: StrOp, pat: &[u8]) -> bool {
+/// Byte equality without a call to `memcmp` (patterns and values are short, and most
+/// comparisons fail on the first bytes).
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+fn bytes_op(hay: &[u8], op: StrOp, pat: &[u8]) -> bool {
     match op {
-        StrOp::Contains | StrOp::BContains => memmem(&value_bytes(v), pat),
-        StrOp::IContains => {
-            // strcasestr: ASCII case-insensitive; `pat` is stored lowercased.
-            let hay = value_bytes(v);
-            pat.is_empty()
-                || hay
-                    .windows(pat.len())
-                    .any(|w| w.iter().zip(pat).all(|(a, b)| a.to_ascii_lowercase() == *b))
+        StrOp::Contains | StrOp::BContains => memchr::memmem::find(hay, pat).is_some(),
+        StrOp::IContains => icontains(hay, pat),
+        StrOp::StartsWith | StrOp::BStartsWith => {
+            hay.len() >= pat.len() && short_eq(&hay[..pat.len()], pat)
         }
-        StrOp::StartsWith | StrOp::BStartsWith => value_bytes(v).starts_with(pat),
-        StrOp::EndsWith => value_bytes(v).ends_with(pat),
+        StrOp::EndsWith => hay.len() >= pat.len() && short_eq(&hay[hay.len() - pat.len()..], pat),
     }
+}
+
+/// strcasestr: ASCII case-insensitive search; `pat` is lowercased.
+fn icontains(hay: &[u8], pat: &[u8]) -> bool {
+    let Some((&first, rest)) = pat.split_first() else {
+        return true;
+    };
+    if hay.len() < pat.len() {
+        return false;
+    }
+    let last_start = hay.len() - pat.len();
+    let upper = first.to_ascii_uppercase();
+    let mut i = 0;
+    while i <= last_start {
+        let Some(k) = memchr::memchr2(first, upper, &hay[i..=last_start]) else {
+            return false;
+        };
+        let p = i + k;
+        if hay[p + 1..p + pat.len()].eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        i = p + 1;
+    }
+    false
 }
 
 impl SetMatcher {
     fn contains(&self, v: &Value<'_>) -> bool {
         if let Some(strs) = &self.strs {
-            return strs.contains(value_text(v).as_ref());
+            let t = value_text(v);
+            return self.str_lens & len_bit(t.len()) != 0 && strs.contains(t.as_ref());
         }
         self.items.iter().any(|c| cmp_const(v, CmpOp::Eq, c))
     }
 }
 
 impl Matcher {
+    /// [`Matcher::test`] of a string value.
+    #[inline]
+    fn test_str(&self, s: &str, ev: &dyn Event) -> bool {
+        match self {
+            Matcher::Cmp(CmpOp::Eq, Const::Str(c)) => short_eq(s.as_bytes(), c.as_bytes()),
+            Matcher::Cmp(CmpOp::Ne, Const::Str(c)) => !short_eq(s.as_bytes(), c.as_bytes()),
+            Matcher::Str(p) => p.test(s.as_bytes()),
+            Matcher::Set(set) => match &set.strs {
+                Some(strs) => set.str_lens & len_bit(s.len()) != 0 && strs.contains(s),
+                None => set.contains(&Value::Str(Cow::Borrowed(s))),
+            },
+            Matcher::Exists => true,
+            _ => self.test(&Value::Str(Cow::Borrowed(s)), ev),
+        }
+    }
+
     fn test(&self, v: &Value<'_>, ev: &dyn Event) -> bool {
         match self {
             Matcher::Exists => true,
             Matcher::Cmp(op, c) => cmp_const(v, *op, c),
-            Matcher::Str(op, pat) => str_op(v, *op, pat),
+            Matcher::Str(p) => p.test(&value_bytes(v)),
             Matcher::Glob(g) => g.matches(&value_text(v)),
             Matcher::Regex(r) => r.is_match(&value_text(v)),
             Matcher::Set(s) => s.contains(v),

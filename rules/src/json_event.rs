@@ -201,11 +201,12 @@ impl Event for JsonEvent {
     }
 }
 
+#[inline]
 fn borrow<'a>(v: &'a Value<'static>) -> Value<'a> {
     match v {
         Value::Str(s) => Value::Str(Cow::Borrowed(s.as_ref())),
         Value::Bytes(b) => Value::Bytes(Cow::Borrowed(b.as_ref())),
-        Value::List(l) => Value::List(l.iter().map(borrow).collect()),
+        Value::List(l) => borrow_list(l),
         Value::U64(n) => Value::U64(*n),
         Value::I64(n) => Value::I64(*n),
         Value::Bool(b) => Value::Bool(*b),
@@ -213,6 +214,11 @@ fn borrow<'a>(v: &'a Value<'static>) -> Value<'a> {
         Value::Time(t) => Value::Time(*t),
         Value::Double(d) => Value::Double(*d),
     }
+}
+
+#[inline(never)]
+fn borrow_list<'a>(l: &'a [Value<'static>]) -> Value<'a> {
+    Value::List(l.iter().map(borrow).collect())
 }
 
 #[cfg(test)]

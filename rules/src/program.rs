@@ -3,8 +3,26 @@
 //! [`Program::new`] builds, for every event type, the list of rules that can match it:
 //! the rules whose event-type set contains it merged with the rules that apply to every
 //! type, in definition order. Evaluating an event walks only its type's list.
+//!
+//! For evaluation the rule trees are prepared once more (the rules' own
+//! [`CompiledRule::filter`]s are left as compiled):
+//! * subtrees that occur more than once among all rules (macros, repeated checks) are
+//!   found by hash-consing and wrapped in [`Node::Memo`]: per event each is evaluated
+//!   at most once;
+//! * per event type, `evt.type` checks are folded to constants and the constants
+//!   propagated ([`Node::fold_evt_type`]); a rule that folds to `false` is dropped from
+//!   that type's list. Types on which a rule's `evt.type` checks give the same outcomes
+//!   share one folded tree.
+//!
+//! Evaluation is pure (no side effects, no state kept between events), so both
+//! transformations keep every result. They rely on one invariant of event sources:
+//! `extract(evt.type)` is the name of `event_type()`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::compile::Filter;
+use crate::eval::{Code, Memo, Node, MEMO_SLOTS};
 use crate::event::Event;
 use crate::evttype::EventType;
 use crate::output::OutputFormat;
@@ -43,6 +61,11 @@ pub struct Program {
     by_type: Vec<Vec<u32>>,
     /// Rules without an event-type restriction (for types outside the table).
     any_type: Vec<u32>,
+    /// `eval_by_type[t]` = the rules evaluated for type `t` with their trees folded
+    /// for `t`, ascending rule index.
+    eval_by_type: Vec<Vec<(u32, Arc<Code>)>>,
+    /// The same, unfolded, for `any_type`.
+    eval_any_type: Vec<(u32, Arc<Code>)>,
 }
 
 impl Program {
@@ -70,10 +93,47 @@ impl Program {
                 }
             }
         }
+        let trees = share_subtrees(&rules);
+        let codes: Vec<Arc<Code>> = trees.iter().map(|t| Arc::new(Code::new(t))).collect();
+        let eval_any_type = any_type
+            .iter()
+            .map(|&i| (i, codes[i as usize].clone()))
+            .collect();
+        // Per rule: folded code by the outcomes of its `evt.type` checks (`None` = false).
+        let mut folded: Vec<HashMap<Vec<bool>, Option<Arc<Code>>>> =
+            vec![HashMap::new(); rules.len()];
+        let mut outcomes = Vec::new();
+        let eval_by_type = by_type
+            .iter()
+            .enumerate()
+            .map(|(t, list)| {
+                let t = EventType(t as u16);
+                list.iter()
+                    .filter_map(|&i| {
+                        let tree = &trees[i as usize];
+                        outcomes.clear();
+                        tree.evt_type_outcomes(t, &mut outcomes);
+                        if outcomes.is_empty() {
+                            return Some((i, codes[i as usize].clone()));
+                        }
+                        folded[i as usize]
+                            .entry(outcomes.clone())
+                            .or_insert_with(|| match tree.fold_evt_type(t) {
+                                Node::Const(false) => None,
+                                n => Some(Arc::new(Code::new(&n))),
+                            })
+                            .clone()
+                            .map(|n| (i, n))
+                    })
+                    .collect()
+            })
+            .collect();
         Program {
             rules,
             by_type,
             any_type,
+            eval_by_type,
+            eval_any_type,
         }
     }
 
@@ -101,14 +161,134 @@ impl Program {
 
     /// Appends the indices (into [`Program::rules`]) of the rules that match `event`.
     pub fn eval(&self, event: &dyn Event, matching: RuleMatching, out: &mut Vec<usize>) {
-        for &i in self.rules_for(event.event_type()) {
-            let i = i as usize;
-            if self.rules[i].filter.eval(event) {
-                out.push(i);
+        let list = self
+            .eval_by_type
+            .get(event.event_type().0 as usize)
+            .unwrap_or(&self.eval_any_type);
+        let mut memo = Memo::new();
+        for (i, tree) in list {
+            if tree.eval(event, &mut memo) {
+                out.push(*i as usize);
                 if matching == RuleMatching::First {
                     return;
                 }
             }
         }
     }
+}
+
+/// The structure of a subtree, children by id (hash-consing).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Shape {
+    /// A check, by its full debug text (operand, typed constants, patterns).
+    Check(String),
+    And(Vec<u32>),
+    Or(Vec<u32>),
+    Not(u32),
+    Const(bool),
+    Memo(u32),
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Shape, u32>,
+    /// Occurrences of each id among all trees.
+    count: Vec<u32>,
+    /// Memo slot of each id worth remembering.
+    slot: HashMap<u32, u16>,
+}
+
+impl Interner {
+    fn id(&mut self, shape: Shape, count: bool) -> u32 {
+        let next = self.ids.len() as u32;
+        let id = *self.ids.entry(shape).or_insert(next);
+        if id == next {
+            self.count.push(0);
+        }
+        if count {
+            self.count[id as usize] += 1;
+        }
+        id
+    }
+
+    fn shape_of(&mut self, n: &Node, count: bool) -> u32 {
+        let shape = match n {
+            Node::And(v) => Shape::And(v.iter().map(|k| self.shape_of(k, count)).collect()),
+            Node::Or(v) => Shape::Or(v.iter().map(|k| self.shape_of(k, count)).collect()),
+            Node::Not(k) => Shape::Not(self.shape_of(k, count)),
+            Node::Memo(_, k) => Shape::Memo(self.shape_of(k, count)),
+            Node::Const(b) => Shape::Const(*b),
+            Node::Check(c) => Shape::Check(format!("{c:?}")),
+        };
+        self.id(shape, count)
+    }
+
+    /// A copy of `n` whose shared proper subtrees are wrapped in [`Node::Memo`], with
+    /// the id of `n` and whether `n` itself may be remembered (`not x` is remembered as
+    /// `x`, constants and `evt.type` checks, folded per type, are not).
+    fn wrap(&mut self, n: &Node) -> (Node, u32, bool) {
+        match n {
+            Node::And(v) | Node::Or(v) => {
+                let kids: Vec<(Node, u32, bool)> = v.iter().map(|k| self.wrap(k)).collect();
+                let ids: Vec<u32> = kids.iter().map(|k| k.1).collect();
+                let is_and = matches!(n, Node::And(_));
+                let id = self.id(if is_and { Shape::And(ids) } else { Shape::Or(ids) }, false);
+                let within = self.count[id as usize];
+                let kids = kids
+                    .into_iter()
+                    .map(|(k, kid, ok)| self.memo(k, kid, ok, within))
+                    .collect();
+                (if is_and { Node::And(kids) } else { Node::Or(kids) }, id, true)
+            }
+            Node::Not(k) => {
+                let (k, kid, ok) = self.wrap(k);
+                let id = self.id(Shape::Not(kid), false);
+                let within = self.count[id as usize];
+                (Node::Not(Box::new(self.memo(k, kid, ok, within))), id, false)
+            }
+            Node::Memo(_, k) => self.wrap(k),
+            Node::Const(b) => (Node::Const(*b), self.id(Shape::Const(*b), false), false),
+            Node::Check(c) => (
+                n.clone(),
+                self.id(Shape::Check(format!("{c:?}")), false),
+                !c.is_evt_type(),
+            ),
+        }
+    }
+
+    /// `n` (of id `id`) wrapped in [`Node::Memo`] if it occurs more often than `within`,
+    /// the occurrences of its parent (else it is shared only through the parent).
+    fn memo(&mut self, n: Node, id: u32, ok: bool, within: u32) -> Node {
+        let own = self.count[id as usize];
+        if !ok || own <= within.max(1) {
+            return n;
+        }
+        let next = self.slot.len();
+        let slot = match self.slot.get(&id) {
+            Some(s) => *s,
+            None if next < MEMO_SLOTS => {
+                let s = next as u16;
+                self.slot.insert(id, s);
+                s
+            }
+            None => return n,
+        };
+        Node::Memo(slot, Box::new(n))
+    }
+}
+
+/// Every rule's tree with the subtrees shared across rules (or within one) wrapped in
+/// [`Node::Memo`].
+fn share_subtrees(rules: &[CompiledRule]) -> Vec<Node> {
+    let mut int = Interner::default();
+    for r in rules {
+        int.shape_of(r.filter.root(), true);
+    }
+    rules
+        .iter()
+        .map(|r| {
+            let (n, id, ok) = int.wrap(r.filter.root());
+            int.memo(n, id, ok, 1)
+        })
+        .collect()
 }
