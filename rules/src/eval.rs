@@ -202,6 +202,12 @@ impl StrPat {
         }
     }
 
+    /// The pattern (lowercased for `icontains`).
+    #[cfg(test)]
+    pub fn pattern(&self) -> &[u8] {
+        &self.pat
+    }
+
     #[inline]
     fn test(&self, hay: &[u8]) -> bool {
         match (&self.finder, self.op) {

@@ -292,3 +292,163 @@ fn share_subtrees(rules: &[CompiledRule]) -> Vec<Node> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::eval::{CheckNode, Const, Matcher, Operand};
+    use crate::event::{FieldArg, Value};
+    use crate::fields::{Field, FieldType};
+    use crate::json_event::JsonEvent;
+    use crate::loader::{Loader, LoaderOptions};
+
+    fn upstream_program() -> Program {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/upstream-rules");
+        let mut l = Loader::new(LoaderOptions::default());
+        for f in [
+            "falco_rules.yaml",
+            "falco-incubating_rules.yaml",
+            "falco-sandbox_rules.yaml",
+        ] {
+            l.add_file(&root.join(f));
+        }
+        let mut out = l.finish();
+        match out.program.take() {
+            Some(p) => p,
+            None => panic!("upstream rules do not load:\n{}", out.render_text()),
+        }
+    }
+
+    /// Values the rules compare each `(field, arg)` with: events built from them get
+    /// deep into the conditions.
+    fn harvest(n: &Node, pool: &mut HashMap<(Field, FieldArg), Vec<String>>) {
+        match n {
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|k| harvest(k, pool)),
+            Node::Not(k) | Node::Memo(_, k) => harvest(k, pool),
+            Node::Const(_) => {}
+            Node::Check(c) => harvest_check(c, pool),
+        }
+    }
+
+    fn harvest_check(c: &CheckNode, pool: &mut HashMap<(Field, FieldArg), Vec<String>>) {
+        let Operand::Field { field, arg } = &c.lhs else {
+            return;
+        };
+        let e = pool.entry((*field, arg.clone())).or_default();
+        let mut add = |m: &Matcher| match m {
+            Matcher::Cmp(_, Const::Str(s)) => e.push(s.to_string()),
+            Matcher::Cmp(_, Const::Int(n)) => e.push(n.to_string()),
+            Matcher::Str(p) => {
+                let p = String::from_utf8_lossy(p.pattern()).into_owned();
+                e.push(format!("/x/{p}"));
+                e.push(format!("{p}/y"));
+                e.push(p.to_uppercase());
+                e.push(p);
+            }
+            Matcher::Set(s) => {
+                for c in &s.items {
+                    match c {
+                        Const::Str(s) => e.push(s.to_string()),
+                        Const::Int(n) => e.push(n.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        };
+        match &c.matcher {
+            Matcher::Modifier(_, ms) => ms.iter().for_each(&mut add),
+            m => add(m),
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn value(ft: FieldType, text: &str, rng: &mut Rng) -> Option<Value<'static>> {
+        Some(match ft {
+            FieldType::String => Value::Str(Cow::Owned(text.to_string())),
+            FieldType::Bool => Value::Bool(rng.below(2) == 0),
+            FieldType::Int64 => Value::I64(text.parse().unwrap_or(rng.below(5) as i64 - 1)),
+            FieldType::Uint64 | FieldType::Port => {
+                Value::U64(text.parse().unwrap_or(rng.below(5) as u64))
+            }
+            _ => return None,
+        })
+    }
+
+    /// The prepared program (jump code, memo, folding) agrees with the reference tree
+    /// evaluator, rule by rule, on events drawn from the rules' own constants.
+    #[test]
+    fn prepared_program_agrees_with_reference_evaluator() {
+        let p = upstream_program();
+        let mut pool = HashMap::new();
+        for r in p.rules() {
+            harvest(r.filter.root(), &mut pool);
+        }
+        let mut keys: Vec<(Field, FieldArg)> = pool.keys().cloned().collect();
+        keys.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        let types: Vec<EventType> = p.event_types().unwrap_or_default();
+        assert!(types.len() > 20, "{types:?}");
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let (mut matched, mut checked) = (0usize, 0usize);
+        for _ in 0..4000 {
+            let t = types[rng.below(types.len())];
+            let mut ev = JsonEvent::parse(&format!("{{\"evt.type\": \"{}\"}}", t.name())).unwrap();
+            for (field, arg) in &keys {
+                if rng.below(4) == 0 || *field == Field::EvtType {
+                    continue;
+                }
+                let vals = &pool[&(*field, arg.clone())];
+                let text = if vals.is_empty() || rng.below(5) == 0 {
+                    "other".to_string()
+                } else {
+                    vals[rng.below(vals.len())].clone()
+                };
+                let v = if *field == Field::ProcAname && *arg == FieldArg::None {
+                    Some(Value::List(vec![
+                        Value::Str(Cow::Owned(text)),
+                        Value::Str(Cow::Owned("bash".into())),
+                    ]))
+                } else {
+                    value(field.ftype(), &text, &mut rng)
+                };
+                if let Some(v) = v {
+                    ev.set(*field, arg.clone(), v);
+                }
+            }
+            let mut want = Vec::new();
+            for &i in p.rules_for(t) {
+                let rule = &p.rules()[i as usize];
+                let tree = rule.filter.root().eval(&ev, &mut Memo::new());
+                assert_eq!(rule.filter.eval(&ev), tree, "{}: code vs tree", rule.name);
+                if tree {
+                    want.push(i as usize);
+                }
+                checked += 1;
+            }
+            let mut got = Vec::new();
+            p.eval(&ev, RuleMatching::All, &mut got);
+            assert_eq!(got, want, "type {}", t.name());
+            let mut first = Vec::new();
+            p.eval(&ev, RuleMatching::First, &mut first);
+            assert_eq!(first, want.first().copied().into_iter().collect::<Vec<_>>());
+            matched += want.len();
+        }
+        // The generator must reach matches, else the comparison says little.
+        assert!(matched > 100, "only {matched} matches in {checked} rule evaluations");
+    }
+}
