@@ -16,9 +16,10 @@
 //!   `falco_rules.yaml` under `/work/shared/upstream-rules/`).
 //! * `TIERCEL_BENCH_VERBOSE=1`: per type, the rules evaluated and the fields they read
 //!   that none of the type's events carries (to keep the mix honest).
-//! * `TIERCEL_BENCH_CALLGRIND=first|all`: no timing; evaluate the mix
-//!   [`CALLGRIND_EVENTS`] times inside `callgrind_loop` (see `benches/callgrind.sh`,
-//!   which divides the instruction count of that function by the number of events).
+//! * `TIERCEL_BENCH_CALLGRIND=first|all`: no timing; evaluate [`CALLGRIND_EVENTS`]
+//!   events of the mix inside `callgrind_loop` (see `benches/callgrind.sh`, which
+//!   divides the instruction count of that function by the number of events);
+//!   `TIERCEL_BENCH_TYPE=<event type>` restricts them to one type.
 //!
 //! # The mix
 //!
@@ -315,6 +316,7 @@ fn owned(v: tiercel_rules::event::Value<'_>) -> tiercel_rules::event::Value<'sta
 
 /// The events of `cases` repeated by weight, deterministically shuffled.
 fn mix<'a>(cases: &[&'a Case]) -> Vec<&'a JsonEvent> {
+    assert!(cases.iter().any(|c| c.weight > 0), "an empty mix");
     let mut v: Vec<&JsonEvent> = cases
         .iter()
         .flat_map(|c| std::iter::repeat_n(&c.event, c.weight))
@@ -408,7 +410,19 @@ fn main() {
         } else {
             RuleMatching::All
         };
-        let m = callgrind_loop(&program, &full, matching, CALLGRIND_EVENTS);
+        // `TIERCEL_BENCH_TYPE=execve`: only that type's events.
+        let evs = match std::env::var("TIERCEL_BENCH_TYPE") {
+            Ok(t) if !t.is_empty() => {
+                let sel: Vec<&Case> = cases
+                    .iter()
+                    .filter(|c| c.event.event_type().name() == t)
+                    .collect();
+                assert!(!sel.is_empty(), "no {t} events in the mix");
+                mix(&sel)
+            }
+            _ => full,
+        };
+        let m = callgrind_loop(&program, &evs, matching, CALLGRIND_EVENTS);
         println!("callgrind_loop: {CALLGRIND_EVENTS} events, {matching:?}, {m} matches");
         return;
     }

@@ -64,7 +64,7 @@ pub struct Filter {
 impl Filter {
     /// Evaluates the filter against an event.
     pub fn eval(&self, event: &dyn Event) -> bool {
-        self.code.eval(event, &mut crate::eval::Memo::new())
+        self.code.eval(event)
     }
 
     /// The root of the filter's tree.

@@ -24,6 +24,7 @@ use std::net::IpAddr;
 use crate::ast::{ListModifier, TransformKind};
 use crate::event::{Event, EventType, FieldArg, Value};
 use crate::fields::Field;
+use crate::program::RuleMatching;
 
 /// A boolean node.
 #[derive(Debug, Clone)]
@@ -415,13 +416,17 @@ pub(crate) enum Ins {
     Memo { slot: u16, t: u32, f: u32, miss: u32 },
     /// Remember `value` in slot `slot`, continue at `next`.
     Store { slot: u16, value: bool, next: u32 },
+    /// Rule `rule` matches: record it; stop under [`RuleMatching::First`], else continue
+    /// at `next` (the next rule).
+    Match { rule: u32, next: u32 },
 }
 
-/// A boolean tree compiled to flat jump code: `and`/`or`/`not` and constants cost no
+/// Boolean trees compiled to flat jump code: `and`/`or`/`not` and constants cost no
 /// instruction (they become jump targets: `not` swaps the true and false targets, `and`
 /// chains its children's true targets, `or` their false targets), so evaluating a filter
-/// is a loop over checks with short-circuit jumps. Every jump goes forward, so the loop
-/// ends.
+/// is a loop over checks with short-circuit jumps. A [`crate::program::Program`] puts
+/// all the rules of an event type in one code, one after the other, each ending in
+/// [`Ins::Match`] when true. Every jump goes forward, so the loop ends.
 #[derive(Debug, Clone)]
 pub(crate) struct Code {
     ins: Vec<Ins>,
@@ -429,28 +434,55 @@ pub(crate) struct Code {
     entry: u32,
 }
 
-impl Code {
-    pub fn new(root: &Node) -> Code {
-        let mut c = Code {
+impl Default for Code {
+    /// The code of no rule (always false).
+    fn default() -> Code {
+        Code {
             ins: Vec::new(),
             checks: Vec::new(),
-            entry: TRUE,
-        };
+            entry: FALSE,
+        }
+    }
+}
+
+impl Code {
+    /// The code of one filter: ends at [`TRUE`] or [`FALSE`].
+    pub fn new(root: &Node) -> Code {
+        let mut c = Code::empty();
         let entry = c.gen(root, TRUE, FALSE);
-        // Instructions were pushed successors first: reverse them so that execution
-        // runs forward through memory.
-        let n = c.ins.len() as u32;
+        c.finish(entry)
+    }
+
+    /// The code of rules `(index, tree)`, in this order: records the matching indices.
+    pub fn rules<'a>(rules: impl DoubleEndedIterator<Item = (u32, &'a Node)>) -> Code {
+        let mut c = Code::empty();
+        let mut next = FALSE;
+        for (rule, tree) in rules.rev() {
+            let m = c.push(Ins::Match { rule, next });
+            next = c.gen(tree, m, next);
+        }
+        c.finish(next)
+    }
+
+    fn empty() -> Code {
+        Code::default()
+    }
+
+    /// Instructions were pushed successors first: reverse them so that execution runs
+    /// forward through memory.
+    fn finish(mut self, entry: u32) -> Code {
+        let n = self.ins.len() as u32;
         let map = |x: u32| if x >= FALSE { x } else { n - 1 - x };
-        c.ins.reverse();
-        for i in &mut c.ins {
+        self.ins.reverse();
+        for i in &mut self.ins {
             match i {
                 Ins::Test { t, f, .. } => (*t, *f) = (map(*t), map(*f)),
                 Ins::Memo { t, f, miss, .. } => (*t, *f, *miss) = (map(*t), map(*f), map(*miss)),
-                Ins::Store { next, .. } => *next = map(*next),
+                Ins::Store { next, .. } | Ins::Match { next, .. } => *next = map(*next),
             }
         }
-        c.entry = map(entry);
-        c
+        self.entry = map(entry);
+        self
     }
 
     fn push(&mut self, i: Ins) -> u32 {
@@ -494,8 +526,21 @@ impl Code {
         }
     }
 
-    /// Evaluates the code against an event.
-    pub fn eval(&self, ev: &dyn Event, memo: &mut Memo) -> bool {
+    /// Evaluates a filter's code ([`Code::new`]) against an event.
+    pub fn eval(&self, ev: &dyn Event) -> bool {
+        let mut out = Vec::new();
+        self.run(ev, RuleMatching::First, &mut Memo::new(), &mut out) == TRUE
+    }
+
+    /// Runs the code; appends the rules that match (for [`Code::rules`]) to `out`.
+    /// Returns the end reached ([`TRUE`] or [`FALSE`]).
+    pub fn run(
+        &self,
+        ev: &dyn Event,
+        matching: RuleMatching,
+        memo: &mut Memo,
+        out: &mut Vec<usize>,
+    ) -> u32 {
         let mut pc = self.entry;
         while let Some(ins) = self.ins.get(pc as usize) {
             pc = match *ins {
@@ -519,9 +564,16 @@ impl Code {
                     memo.set(slot, value);
                     next
                 }
+                Ins::Match { rule, next } => {
+                    out.push(rule as usize);
+                    if matching == RuleMatching::First {
+                        return TRUE;
+                    }
+                    next
+                }
             };
         }
-        pc == TRUE
+        pc
     }
 }
 
@@ -633,6 +685,7 @@ impl CheckNode {
         ) && !matches!(self.matcher, Matcher::Operand(..))
     }
 
+    #[inline]
     fn eval(&self, ev: &dyn Event) -> bool {
         let Some(v) = self.lhs.extract(ev) else {
             return false;

@@ -61,11 +61,10 @@ pub struct Program {
     by_type: Vec<Vec<u32>>,
     /// Rules without an event-type restriction (for types outside the table).
     any_type: Vec<u32>,
-    /// `eval_by_type[t]` = the rules evaluated for type `t` with their trees folded
-    /// for `t`, ascending rule index.
-    eval_by_type: Vec<Vec<(u32, Arc<Code>)>>,
+    /// `eval_by_type[t]` = the code of the rules evaluated for type `t`, folded for `t`.
+    eval_by_type: Vec<Arc<Code>>,
     /// The same, unfolded, for `any_type`.
-    eval_any_type: Vec<(u32, Arc<Code>)>,
+    eval_any_type: Arc<Code>,
 }
 
 impl Program {
@@ -93,39 +92,50 @@ impl Program {
                 }
             }
         }
-        let trees = share_subtrees(&rules);
-        let codes: Vec<Arc<Code>> = trees.iter().map(|t| Arc::new(Code::new(t))).collect();
-        let eval_any_type = any_type
-            .iter()
-            .map(|&i| (i, codes[i as usize].clone()))
-            .collect();
-        // Per rule: folded code by the outcomes of its `evt.type` checks (`None` = false).
-        let mut folded: Vec<HashMap<Vec<bool>, Option<Arc<Code>>>> =
+        let trees: Vec<Arc<Node>> = share_subtrees(&rules).into_iter().map(Arc::new).collect();
+        let eval_any_type = Arc::new(Code::rules(
+            any_type.iter().map(|&i| (i, &*trees[i as usize])),
+        ));
+        // Per rule: folded tree by the outcomes of its `evt.type` checks (`None` = false).
+        let mut folded: Vec<HashMap<Vec<bool>, Option<Arc<Node>>>> =
             vec![HashMap::new(); rules.len()];
+        // Types whose folded rule lists are the same share one code.
+        let mut codes: HashMap<Vec<(u32, usize)>, Arc<Code>> = HashMap::new();
         let mut outcomes = Vec::new();
         let eval_by_type = by_type
             .iter()
             .enumerate()
             .map(|(t, list)| {
                 let t = EventType(t as u16);
-                list.iter()
+                let list: Vec<(u32, Arc<Node>)> = list
+                    .iter()
                     .filter_map(|&i| {
                         let tree = &trees[i as usize];
                         outcomes.clear();
                         tree.evt_type_outcomes(t, &mut outcomes);
                         if outcomes.is_empty() {
-                            return Some((i, codes[i as usize].clone()));
+                            return Some((i, tree.clone()));
                         }
                         folded[i as usize]
                             .entry(outcomes.clone())
                             .or_insert_with(|| match tree.fold_evt_type(t) {
                                 Node::Const(false) => None,
-                                n => Some(Arc::new(Code::new(&n))),
+                                n => Some(Arc::new(n)),
                             })
                             .clone()
                             .map(|n| (i, n))
                     })
-                    .collect()
+                    .collect();
+                let key = list
+                    .iter()
+                    .map(|(i, n)| (*i, Arc::as_ptr(n) as usize))
+                    .collect();
+                codes
+                    .entry(key)
+                    .or_insert_with(|| {
+                        Arc::new(Code::rules(list.iter().map(|(i, n)| (*i, &**n))))
+                    })
+                    .clone()
             })
             .collect();
         Program {
@@ -161,19 +171,11 @@ impl Program {
 
     /// Appends the indices (into [`Program::rules`]) of the rules that match `event`.
     pub fn eval(&self, event: &dyn Event, matching: RuleMatching, out: &mut Vec<usize>) {
-        let list = self
+        let code = self
             .eval_by_type
             .get(event.event_type().0 as usize)
             .unwrap_or(&self.eval_any_type);
-        let mut memo = Memo::new();
-        for (i, tree) in list {
-            if tree.eval(event, &mut memo) {
-                out.push(*i as usize);
-                if matching == RuleMatching::First {
-                    return;
-                }
-            }
-        }
+        code.run(event, matching, &mut Memo::new(), out);
     }
 }
 
