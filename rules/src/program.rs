@@ -132,9 +132,7 @@ impl Program {
                     .collect();
                 codes
                     .entry(key)
-                    .or_insert_with(|| {
-                        Arc::new(Code::rules(list.iter().map(|(i, n)| (*i, &**n))))
-                    })
+                    .or_insert_with(|| Arc::new(Code::rules(list.iter().map(|(i, n)| (*i, &**n)))))
                     .clone()
             })
             .collect();
@@ -234,19 +232,38 @@ impl Interner {
                 let kids: Vec<(Node, u32, bool)> = v.iter().map(|k| self.wrap(k)).collect();
                 let ids: Vec<u32> = kids.iter().map(|k| k.1).collect();
                 let is_and = matches!(n, Node::And(_));
-                let id = self.id(if is_and { Shape::And(ids) } else { Shape::Or(ids) }, false);
+                let id = self.id(
+                    if is_and {
+                        Shape::And(ids)
+                    } else {
+                        Shape::Or(ids)
+                    },
+                    false,
+                );
                 let within = self.count[id as usize];
                 let kids = kids
                     .into_iter()
                     .map(|(k, kid, ok)| self.memo(k, kid, ok, within))
                     .collect();
-                (if is_and { Node::And(kids) } else { Node::Or(kids) }, id, true)
+                (
+                    if is_and {
+                        Node::And(kids)
+                    } else {
+                        Node::Or(kids)
+                    },
+                    id,
+                    true,
+                )
             }
             Node::Not(k) => {
                 let (k, kid, ok) = self.wrap(k);
                 let id = self.id(Shape::Not(kid), false);
                 let within = self.count[id as usize];
-                (Node::Not(Box::new(self.memo(k, kid, ok, within))), id, false)
+                (
+                    Node::Not(Box::new(self.memo(k, kid, ok, within))),
+                    id,
+                    false,
+                )
             }
             Node::Memo(_, k) => self.wrap(k),
             Node::Const(b) => (Node::Const(*b), self.id(Shape::Const(*b), false), false),
@@ -451,6 +468,9 @@ mod tests {
             matched += want.len();
         }
         // The generator must reach matches, else the comparison says little.
-        assert!(matched > 100, "only {matched} matches in {checked} rule evaluations");
+        assert!(
+            matched > 100,
+            "only {matched} matches in {checked} rule evaluations"
+        );
     }
 }
