@@ -173,7 +173,7 @@ impl Compiler {
                 self.err(format!("Undefined macro '{name}' used in filter."), *span);
                 None
             }
-            Expr::Check(c) => self.check(c).map(|c| Node::Check(Box::new(c))),
+            Expr::Check(c) => self.check(c).map(|c| Node::Check(std::sync::Arc::new(c))),
         }
     }
 

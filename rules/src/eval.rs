@@ -30,6 +30,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::ast::{ListModifier, TransformKind};
 use crate::event::{Event, EventType, FieldArg, Value};
@@ -42,7 +43,8 @@ pub(crate) enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
-    Check(Box<CheckNode>),
+    /// Shared: the copies of a tree made per event type share their checks.
+    Check(Arc<CheckNode>),
     /// A subtree folded to a constant (see [`Node::fold_evt_type`]).
     Const(bool),
     /// A subtree that occurs more than once among the rules of a
@@ -445,7 +447,7 @@ pub(crate) enum Ins {
 #[derive(Debug, Clone)]
 pub(crate) struct Code {
     ins: Vec<Ins>,
-    checks: Vec<CheckNode>,
+    checks: Vec<Arc<CheckNode>>,
     entry: u32,
 }
 
@@ -477,6 +479,11 @@ impl Code {
             next = c.gen(tree, m, next);
         }
         c.finish(next)
+    }
+
+    /// The number of instructions.
+    pub fn len(&self) -> usize {
+        self.ins.len()
     }
 
     fn empty() -> Code {
@@ -519,7 +526,7 @@ impl Code {
                 }
             }
             Node::Check(c) => {
-                self.checks.push((**c).clone());
+                self.checks.push(c.clone());
                 let check = self.checks.len() as u32 - 1;
                 self.push(Ins::Test { check, t, f })
             }
@@ -543,8 +550,13 @@ impl Code {
 
     /// Evaluates a filter's code ([`Code::new`]) against an event.
     pub fn eval(&self, ev: &dyn Event) -> bool {
+        self.test(ev, &mut Memo::new())
+    }
+
+    /// Evaluates a filter's code ([`Code::new`]) with a memo shared with other codes.
+    pub fn test(&self, ev: &dyn Event, memo: &mut Memo) -> bool {
         let mut out = Vec::new();
-        self.run(ev, RuleMatching::First, &mut Memo::new(), &mut out) == TRUE
+        self.run(ev, RuleMatching::First, memo, &mut out) == TRUE
     }
 
     /// Runs the code; appends the rules that match (for [`Code::rules`]) to `out`.
@@ -708,25 +720,26 @@ impl CheckNode {
         let Some(v) = self.lhs.extract(ev) else {
             return false;
         };
-        // Values that own nothing (borrowed strings, numbers ...) are not dropped: that
-        // saves a call to the drop glue per check. Others are dropped as usual.
-        let v = std::mem::ManuallyDrop::new(v);
-        let owns_nothing = match &*v {
-            Value::Str(Cow::Borrowed(s)) => return self.matcher.test_str(s, ev),
+        // Values that own nothing (borrowed strings, numbers ...) are forgotten rather
+        // than dropped: that saves a call to the drop glue per check. Others are dropped
+        // as usual.
+        let (r, owns_nothing) = match &v {
+            Value::Str(Cow::Borrowed(s)) => (self.matcher.test_str(s, ev), true),
             Value::Bytes(Cow::Borrowed(_))
             | Value::U64(_)
             | Value::I64(_)
             | Value::Bool(_)
             | Value::Ip(_)
             | Value::Time(_)
-            | Value::Double(_) => true,
-            Value::Str(Cow::Owned(_)) | Value::Bytes(Cow::Owned(_)) | Value::List(_) => false,
+            | Value::Double(_) => (self.eval_value(&v, ev), true),
+            Value::Str(Cow::Owned(_)) | Value::Bytes(Cow::Owned(_)) | Value::List(_) => {
+                (self.eval_value(&v, ev), false)
+            }
         };
         if owns_nothing {
-            self.eval_value(&v, ev)
-        } else {
-            self.eval_value(&std::mem::ManuallyDrop::into_inner(v), ev)
+            std::mem::forget(v);
         }
+        r
     }
 
     fn eval_value(&self, v: &Value<'_>, ev: &dyn Event) -> bool {

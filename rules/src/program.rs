@@ -62,13 +62,38 @@ pub struct Program {
     /// Rules without an event-type restriction (for types outside the table).
     any_type: Vec<u32>,
     /// `eval_by_type[t]` = the code of the rules evaluated for type `t`, folded for `t`.
-    eval_by_type: Vec<Arc<Code>>,
+    eval_by_type: Vec<TypeCode>,
     /// The same, unfolded, for `any_type`.
-    eval_any_type: Arc<Code>,
+    eval_any_type: TypeCode,
+}
+
+/// Above this many instructions in merged per-type codes, further types get a list of
+/// per-rule codes instead (shared between types): a bound on memory for rule files with
+/// many rules that apply to many types.
+const MAX_MERGED_INS: usize = 1 << 20;
+
+/// The code run for the events of one type.
+#[derive(Debug, Clone)]
+enum TypeCode {
+    /// All the type's rules in one code.
+    Merged(Arc<Code>),
+    /// One code per rule, in rule order.
+    Rules(Arc<Vec<(u32, Arc<Code>)>>),
+}
+
+impl Default for TypeCode {
+    fn default() -> TypeCode {
+        TypeCode::Merged(Arc::default())
+    }
 }
 
 impl Program {
     pub fn new(rules: Vec<CompiledRule>) -> Program {
+        Program::with_budget(rules, MAX_MERGED_INS)
+    }
+
+    /// [`Program::new`] with a bound on the instructions of merged per-type codes.
+    fn with_budget(rules: Vec<CompiledRule>, max_merged_ins: usize) -> Program {
         let n = EventType::count();
         let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut any_type = Vec::new();
@@ -93,14 +118,17 @@ impl Program {
             }
         }
         let trees: Vec<Arc<Node>> = share_subtrees(&rules).into_iter().map(Arc::new).collect();
-        let eval_any_type = Arc::new(Code::rules(
+        let eval_any_type = TypeCode::Merged(Arc::new(Code::rules(
             any_type.iter().map(|&i| (i, &*trees[i as usize])),
-        ));
+        )));
         // Per rule: folded tree by the outcomes of its `evt.type` checks (`None` = false).
         let mut folded: Vec<HashMap<Vec<bool>, Option<Arc<Node>>>> =
             vec![HashMap::new(); rules.len()];
+        // Per rule and folding: its own code (used when merged codes get too big).
+        let mut single: HashMap<usize, Arc<Code>> = HashMap::new();
         // Types whose folded rule lists are the same share one code.
-        let mut codes: HashMap<Vec<(u32, usize)>, Arc<Code>> = HashMap::new();
+        let mut codes: HashMap<Vec<(u32, usize)>, TypeCode> = HashMap::new();
+        let mut merged_ins = 0usize;
         let mut outcomes = Vec::new();
         let eval_by_type = by_type
             .iter()
@@ -132,7 +160,24 @@ impl Program {
                     .collect();
                 codes
                     .entry(key)
-                    .or_insert_with(|| Arc::new(Code::rules(list.iter().map(|(i, n)| (*i, &**n)))))
+                    .or_insert_with(|| {
+                        if merged_ins < max_merged_ins {
+                            let code = Code::rules(list.iter().map(|(i, n)| (*i, &**n)));
+                            merged_ins += code.len();
+                            TypeCode::Merged(Arc::new(code))
+                        } else {
+                            let codes = list
+                                .iter()
+                                .map(|(i, n)| {
+                                    let c = single
+                                        .entry(Arc::as_ptr(n) as usize)
+                                        .or_insert_with(|| Arc::new(Code::new(n)));
+                                    (*i, c.clone())
+                                })
+                                .collect();
+                            TypeCode::Rules(Arc::new(codes))
+                        }
+                    })
                     .clone()
             })
             .collect();
@@ -173,7 +218,22 @@ impl Program {
             .eval_by_type
             .get(event.event_type().0 as usize)
             .unwrap_or(&self.eval_any_type);
-        code.run(event, matching, &mut Memo::new(), out);
+        let mut memo = Memo::new();
+        match code {
+            TypeCode::Merged(c) => {
+                c.run(event, matching, &mut memo, out);
+            }
+            TypeCode::Rules(rules) => {
+                for (i, c) in rules.iter() {
+                    if c.test(event, &mut memo) {
+                        out.push(*i as usize);
+                        if matching == RuleMatching::First {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -341,6 +401,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn prepared_code_size() {
+        let p = upstream_program();
+        let mut seen = std::collections::HashSet::new();
+        let (mut ins, mut codes) = (0, 0);
+        for c in p.eval_by_type.iter().chain([&p.eval_any_type]) {
+            if let TypeCode::Merged(c) = c {
+                if seen.insert(Arc::as_ptr(c)) {
+                    ins += c.len();
+                    codes += 1;
+                }
+            }
+        }
+        eprintln!(
+            "{} rules, {codes} distinct codes, {ins} instructions",
+            p.rules().len()
+        );
+    }
+
     /// Values the rules compare each `(field, arg)` with: events built from them get
     /// deep into the conditions.
     fn harvest(n: &Node, pool: &mut HashMap<(Field, FieldArg), Vec<String>>) {
@@ -414,6 +493,12 @@ mod tests {
     #[test]
     fn prepared_program_agrees_with_reference_evaluator() {
         let p = upstream_program();
+        // The same rules with per-rule codes only (the fallback for big rule sets).
+        let per_rule = Program::with_budget(p.rules().to_vec(), 0);
+        assert!(per_rule
+            .eval_by_type
+            .iter()
+            .any(|c| matches!(c, TypeCode::Rules(_))));
         let mut pool = HashMap::new();
         for r in p.rules() {
             harvest(r.filter.root(), &mut pool);
@@ -459,12 +544,14 @@ mod tests {
                 }
                 checked += 1;
             }
-            let mut got = Vec::new();
-            p.eval(&ev, RuleMatching::All, &mut got);
-            assert_eq!(got, want, "type {}", t.name());
-            let mut first = Vec::new();
-            p.eval(&ev, RuleMatching::First, &mut first);
-            assert_eq!(first, want.first().copied().into_iter().collect::<Vec<_>>());
+            for p in [&p, &per_rule] {
+                let mut got = Vec::new();
+                p.eval(&ev, RuleMatching::All, &mut got);
+                assert_eq!(got, want, "type {}", t.name());
+                let mut first = Vec::new();
+                p.eval(&ev, RuleMatching::First, &mut first);
+                assert_eq!(first, want.first().copied().into_iter().collect::<Vec<_>>());
+            }
             matched += want.len();
         }
         // The generator must reach matches, else the comparison says little.
