@@ -575,6 +575,40 @@ fn eval_pass(
     matches
 }
 
+/// An event whose `extract` returns owned copies (a `String` per string value), as an
+/// event source that formats its values on every call does: the cost of that, compared
+/// with the borrowed values of [`JsonEvent`].
+struct Owning<'a>(&'a JsonEvent);
+
+impl Event for Owning<'_> {
+    fn event_type(&self) -> tiercel_rules::event::EventType {
+        self.0.event_type()
+    }
+    fn extract(
+        &self,
+        field: tiercel_rules::fields::Field,
+        arg: &tiercel_rules::event::FieldArg,
+    ) -> Option<tiercel_rules::event::Value<'_>> {
+        self.0.extract(field, arg).map(owned)
+    }
+}
+
+#[inline(never)]
+fn owning_pass(
+    program: &Program,
+    evs: &[&JsonEvent],
+    matching: RuleMatching,
+    out: &mut Vec<usize>,
+) -> usize {
+    let mut matches = 0;
+    for e in evs {
+        out.clear();
+        program.eval(&Owning(black_box(*e)), matching, out);
+        matches += out.len();
+    }
+    matches
+}
+
 #[inline(never)]
 fn callgrind_loop(
     program: &Program,
@@ -592,8 +626,19 @@ fn callgrind_loop(
     matches
 }
 
+type Pass = fn(&Program, &[&JsonEvent], RuleMatching, &mut Vec<usize>) -> usize;
+
 /// (median, min) ns/event over [`RUNS`] runs.
 fn measure(program: &Program, evs: &[&JsonEvent], matching: RuleMatching) -> (f64, f64) {
+    measure_pass(program, evs, matching, eval_pass)
+}
+
+fn measure_pass(
+    program: &Program,
+    evs: &[&JsonEvent],
+    matching: RuleMatching,
+    eval_pass: Pass,
+) -> (f64, f64) {
     let mut out = Vec::with_capacity(16);
     // Calibrate the passes per run.
     let t = Instant::now();
@@ -697,6 +742,7 @@ fn main() {
     let verbose = std::env::var_os("TIERCEL_BENCH_VERBOSE").is_some();
 
     println!();
+    println!("(*) the same mix through an event whose extract returns owned copies (one String per string value and call)");
     println!(
         "{:<14} {:>6} {:>6} {:>22} {:>22}",
         "events", "weight", "rules", "First ns/ev (med/min)", "All ns/ev (med/min)"
@@ -713,6 +759,18 @@ fn main() {
         fmin,
         am,
         amin
+    );
+    let (om, omin) = measure_pass(&program, &full, RuleMatching::First, owning_pass);
+    let (oam, oamin) = measure_pass(&program, &full, RuleMatching::All, owning_pass);
+    println!(
+        "{:<14} {:>6} {:>6} {:>13.0} / {:<6.0} {:>13.0} / {:<6.0}",
+        "MIX owned (*)",
+        total_weight,
+        program.rules().len(),
+        om,
+        omin,
+        oam,
+        oamin
     );
     for t in &types {
         let sel: Vec<&Case> = cases

@@ -102,12 +102,14 @@ impl JsonEvent {
 
     /// Sets (or replaces) a value.
     pub fn set(&mut self, field: Field, arg: FieldArg, value: Value<'static>) {
-        if field == Field::EvtType {
-            if let Value::Str(s) = &value {
-                if let Some(t) = EventType::from_name(s) {
-                    self.etype = t;
-                }
-            }
+        if field == Field::EvtType && arg == FieldArg::None {
+            // `event_type()` must stay the type named by `evt.type` (the program folds
+            // `evt.type` checks per type); an unknown name gives a type outside the
+            // table, for which no folding applies.
+            self.etype = match &value {
+                Value::Str(s) => EventType::from_name(s).unwrap_or(EventType(u16::MAX)),
+                _ => EventType(u16::MAX),
+            };
         }
         insert(&mut self.values, field, arg, value);
     }
