@@ -220,6 +220,7 @@ impl Program {
             .unwrap_or(&self.eval_any_type);
         let mut memo = Memo::new();
         match code {
+            TypeCode::Merged(c) if c.len() == 0 => {}
             TypeCode::Merged(c) => {
                 c.run(event, matching, &mut memo, out);
             }
