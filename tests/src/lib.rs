@@ -167,6 +167,25 @@ pub struct Env {
     pub probe: PathBuf,
 }
 
+/// Checks root, runc, busybox-static and the probe (not tiercel); returns the probe.
+pub fn runtime_env(test: &str) -> Option<PathBuf> {
+    if !require(test, "must run as root (runc)", is_root()) {
+        return None;
+    }
+    if !require(test, "runc not installed (scripts/setup.sh)", have("runc")) {
+        return None;
+    }
+    if !require(
+        test,
+        "static busybox not found (apt-get install busybox-static)",
+        busybox_static().is_some(),
+    ) {
+        return None;
+    }
+    let probe = probe_bin();
+    require(test, "probe not built (gcc and glibc static libs needed)", probe.is_some()).then_some(probe?)
+}
+
 /// Checks root, runc, busybox-static, the tiercel binary and the probe.
 pub fn container_env(test: &str) -> Option<Env> {
     if !require(test, "must run as root (runc)", is_root()) {
