@@ -42,3 +42,12 @@ pub struct ContainerInfo {
     pub init_pid: Option<u32>,
     pub bundle: Option<String>,
 }
+
+pub mod builder;
+pub mod decode;
+pub mod flags;
+pub mod mem;
+pub mod path;
+pub mod procfs;
+pub mod sock;
+pub mod syscalls;
