@@ -316,6 +316,9 @@ impl SyscallEvent {
                 .paths
                 .iter()
                 .map(|p| {
+                    if p.unreadable {
+                        return None;
+                    }
                     if p.empty_path {
                         return p.dirfd.and_then(|fd| self.dirfd_link(fd));
                     }
@@ -350,6 +353,9 @@ impl SyscallEvent {
     }
 
     fn resolve_one(&self, p: &PathArg) -> Result<Resolved, String> {
+        if p.unreadable {
+            return Err("the path could not be read from the caller's memory".into());
+        }
         let pd = self.pd().ok_or("caller's /proc entry is gone")?;
         if p.empty_path {
             let fd = p.dirfd.ok_or("AT_EMPTY_PATH without a dirfd")?;
@@ -777,11 +783,13 @@ impl SyscallEvent {
     fn render_param(&self, p: &decode::Param) -> Option<String> {
         Some(match &p.val {
             ParamVal::Text(t) => t.clone(),
-            ParamVal::Path(i) => lossy(
-                self.norm_path(*i)
-                    .or_else(|| self.d.paths.get(*i).map(|x| x.raw.as_slice()))?,
-            )
-            .into_owned(),
+            ParamVal::Path(i) => {
+                let pa = self.d.paths.get(*i)?;
+                if pa.unreadable {
+                    return None;
+                }
+                lossy(self.norm_path(*i).unwrap_or(pa.raw.as_slice())).into_owned()
+            }
             ParamVal::Fd(fd) => fd.to_string(),
             ParamVal::Uid(u) => self
                 .user_name(*u)
@@ -1520,6 +1528,17 @@ mod tests {
         );
         assert_eq!(get(&ev, "container.privileged").unwrap(), "false");
         // A second event counts up.
+        // An unreadable path: no fd.name, no resolution, a fault to decide on.
+        let bad = b
+            .build(
+                &notif(pid, "openat", [(-100i64) as u64, 0xdead_0000, 1, 0, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        assert!(bad.fault());
+        assert!(get(&bad, "fd.name").is_none());
+        assert!(get_arg(&bad, "evt.arg", FieldArg::Name("name".into())).is_none());
+        assert!(bad.resolved_path().unwrap().is_err());
         let ev2 = b
             .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
             .unwrap();
