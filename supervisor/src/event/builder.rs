@@ -1542,7 +1542,7 @@ mod tests {
         let ev2 = b
             .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
             .unwrap();
-        assert_eq!(get(&ev2, "evt.num").unwrap(), "2");
+        assert_eq!(get(&ev2, "evt.num").unwrap(), "3");
         assert_eq!(get(&ev2, "evt.is_open_read").unwrap(), "true");
         assert_eq!(
             get_arg(&ev2, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
