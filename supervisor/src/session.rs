@@ -21,14 +21,14 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-use tiercel_rules::event::{Event, Field, FieldArg};
+use tiercel_rules::event::{Event, Field, FieldArg, Value};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
-use crate::adapter;
 use crate::decide::{decide, Mode, Policy};
+use crate::event::builder::{EventBuilder, SyscallEvent};
 use crate::event::{ContainerInfo, Notif};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
@@ -74,6 +74,8 @@ pub struct Engine {
     sink: SinkSender,
     stats: Arc<Stats>,
     errors: RateLimit,
+    hostname: String,
+    alert_options: AlertOptions,
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,9 +93,13 @@ impl Engine {
         program: Program,
         matching: RuleMatching,
         policy: Policy,
+        alert_options: AlertOptions,
         sink: SinkSender,
         stats: Arc<Stats>,
     ) -> Engine {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
         let deny_table = policy.deny_table(program.rules());
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
@@ -107,6 +113,8 @@ impl Engine {
             sink,
             stats,
             errors: RateLimit::new(Duration::from_secs(5), 5),
+            hostname,
+            alert_options,
         }
     }
 
@@ -159,7 +167,8 @@ fn exe_id(pid: u32) -> Option<(u64, u64)> {
 /// One listener fd and what is known about its container.
 pub struct Session {
     fd: NotifyFd,
-    container: ContainerInfo,
+    container: String,
+    builder: EventBuilder,
     mode: Mode,
     phase: RuntimePhase,
     engine: Arc<Engine>,
@@ -169,7 +178,7 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("container", &self.container.id)
+            .field("container", &self.container)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -191,7 +200,8 @@ impl Session {
         let cap = engine.program.rules().len().min(64);
         Session {
             fd,
-            container,
+            container: container.id.clone(),
+            builder: EventBuilder::new(container),
             mode,
             phase: RuntimePhase::new(pid),
             engine,
@@ -206,7 +216,7 @@ impl Session {
         stats.sessions_active.fetch_add(1, Ordering::Relaxed);
         let sync = self.fd.set_sync_wakeup();
         tracing::info!(
-            container = %self.container.id,
+            container = %self.container,
             mode = %self.mode,
             sync_wakeup = sync.is_ok(),
             "session started"
@@ -223,12 +233,12 @@ impl Session {
                 Ok(r) => r,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) => {
-                    tracing::error!(container = %self.container.id, "poll: {e}; ending session");
+                    tracing::error!(container = %self.container, "poll: {e}; ending session");
                     break;
                 }
             };
             if stop != 0 {
-                tracing::debug!(container = %self.container.id, revents = stop, "shutdown");
+                tracing::debug!(container = %self.container, revents = stop, "shutdown");
                 break;
             }
             if ev & sys::POLLIN != 0 {
@@ -244,23 +254,23 @@ impl Session {
                         stats.recv_errors.fetch_add(1, Ordering::Relaxed);
                         errors += 1;
                         if errors >= MAX_RECV_ERRORS {
-                            tracing::error!(container = %self.container.id, "RECV keeps failing ({e}); ending session");
+                            tracing::error!(container = %self.container, "RECV keeps failing ({e}); ending session");
                             break;
                         }
                         if let Some(n) = self.engine.errors.check() {
-                            tracing::warn!(container = %self.container.id, suppressed = n, "RECV: {e}");
+                            tracing::warn!(container = %self.container, suppressed = n, "RECV: {e}");
                         }
                     }
                 }
                 continue;
             }
             if ev & (sys::POLLHUP | sys::POLLERR | sys::POLLNVAL) != 0 {
-                tracing::debug!(container = %self.container.id, revents = ev, "listener closed");
+                tracing::debug!(container = %self.container, revents = ev, "listener closed");
                 break;
             }
         }
         stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
-        tracing::info!(container = %self.container.id, notifications = handled, "session ended");
+        tracing::info!(container = %self.container, notifications = handled, "session ended");
     }
 
     /// Handles one notification; never panics, always answers (unless the caller is gone).
@@ -282,7 +292,7 @@ impl Session {
             }
             if let Some(s) = engine.errors.check() {
                 tracing::error!(
-                    container = %self.container.id,
+                    container = %self.container,
                     nr = n.nr,
                     suppressed = s,
                     "internal error while handling a notification (answered with the fallback)"
@@ -295,7 +305,7 @@ impl Session {
     fn process(&mut self, n: &Notif, sent: &Cell<bool>, start: Instant) {
         let engine = &*self.engine;
         let mem = TargetMem::new(n.pid);
-        let event = adapter::build(n, &mem, &self.container);
+        let built = self.builder.build(n, &mem);
         // The memory read above is only meaningful if the caller is still waiting on
         // this very call (not a reused TID).
         match self.fd.id_valid(n.id) {
@@ -314,6 +324,23 @@ impl Session {
         }
         let runtime = self.phase.active();
         let mode = if runtime { Mode::Audit } else { self.mode };
+        let event = match built {
+            Ok(e) => e,
+            Err(e) => {
+                // Not decodable (an architecture the filter should have refused in the
+                // kernel): fail open in audit, closed in enforce.
+                let answer = match mode {
+                    Mode::Audit => Answer::Continue,
+                    Mode::Enforce => Answer::Errno(engine.policy.errno),
+                };
+                let _ = self.fd.send(n.id, answer);
+                sent.set(true);
+                if let Some(s) = engine.errors.check() {
+                    tracing::warn!(container = %self.container, suppressed = s, "{e}; answered {answer:?}");
+                }
+                return;
+            }
+        };
         // Enforcement must see a deny rule even when an alert-only rule matched first.
         let matching = if mode == Mode::Enforce && engine.any_deny {
             RuleMatching::All
@@ -373,55 +400,35 @@ impl Session {
                 continue;
             };
             let denied = is_deny.then_some(engine.policy.errno);
-            let alert = make_alert(rule, &event, &self.container, denied);
+            let alert = make_alert(engine, rule, &event, denied);
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
     }
 }
 
-/// The alert for one matched rule. Renders the rule's output with the event.
-/// (Minimal rendering until `tiercel_rules::output` provides Falco's formatter; this
-/// function is the one place to swap.)
+/// The alert for one matched rule (Falco's formatter from `tiercel_rules::output`).
 fn make_alert(
+    engine: &Engine,
     rule: &CompiledRule,
-    event: &adapter::MiniEvent,
-    container: &ContainerInfo,
+    event: &SyscallEvent,
     denied: Option<i32>,
 ) -> Alert {
-    let mut fields = Map::new();
-    let mut text = String::new();
-    let get = |f: Field| -> Value {
-        match event.extract(f, &FieldArg::None) {
-            Some(tiercel_rules::event::Value::Str(s)) => Value::String(s.into_owned()),
-            _ => Value::Null,
-        }
+    let time_ns = match event.extract(Field::EvtRawtime, &FieldArg::None) {
+        Some(Value::Time(t)) => t,
+        _ => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
     };
-    let cid: String = container.id.chars().take(12).collect();
-    for (name, v) in [
-        ("evt.type", Value::String(event.name().to_string())),
-        ("proc.name", get(Field::ProcName)),
-        ("fd.name", get(Field::FdName)),
-        ("container.id", Value::String(cid)),
-    ] {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        let shown = match &v {
-            Value::String(s) => s.clone(),
-            _ => "<NA>".to_string(),
-        };
-        text.push_str(&format!("{name}={shown}"));
-        fields.insert(name.to_string(), v);
-    }
     Alert {
-        time: SystemTime::now(),
-        rule: rule.name.clone(),
-        priority: rule.priority,
-        source: rule.source.clone(),
-        tags: rule.tags.clone(),
-        output: format!("{} ({text})", rule.name),
-        output_fields: fields,
+        alert: tiercel_rules::output::Alert::new(
+            rule,
+            event,
+            time_ns,
+            &engine.hostname,
+            engine.alert_options,
+        ),
         denied,
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tiercel_rules::diag::Severity;
 use tiercel_rules::loader::{Loader, LoaderOptions};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::{Program, RuleMatching};
 
@@ -72,6 +73,7 @@ pub struct SupervisorConfig {
     pub program: Program,
     pub matching: RuleMatching,
     pub policy: Policy,
+    pub alert_options: AlertOptions,
     pub sinks: SinkConfig,
 }
 
@@ -104,6 +106,7 @@ impl Supervisor {
             cfg.program,
             cfg.matching,
             cfg.policy,
+            cfg.alert_options,
             sinks.sender(),
             stats.clone(),
         ));
@@ -276,6 +279,7 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             .or(file.rule_matching)
             .unwrap_or_default(),
         policy,
+        alert_options: file.alert_options(),
         sinks: SinkConfig {
             stdout: file.stdout_output.unwrap_or(true),
             stdout_json: file.json_output.unwrap_or(false),

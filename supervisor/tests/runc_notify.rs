@@ -166,6 +166,7 @@ impl Env {
             program,
             matching: RuleMatching::First,
             policy,
+            alert_options: Default::default(),
             sinks: SinkConfig {
                 stdout: true,
                 file: alerts,
