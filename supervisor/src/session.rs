@@ -51,6 +51,10 @@ pub struct Stats {
     pub alerts: AtomicU64,
     /// Sum of RECV-return → SEND-return times, ns.
     pub handling_ns: AtomicU64,
+    /// Of which: building the event (memory reads, /proc) and ID_VALID, ns.
+    pub build_ns: AtomicU64,
+    /// Of which: rule evaluation and decision, ns.
+    pub eval_ns: AtomicU64,
     /// Notifications answered while the runtime (pre-exec) was running.
     pub runtime_phase: AtomicU64,
 }
@@ -58,8 +62,17 @@ pub struct Stats {
 impl Stats {
     /// Mean RECV → SEND time in µs, when anything was answered.
     pub fn mean_handling_us(&self) -> Option<f64> {
+        self.mean_us(&self.handling_ns)
+    }
+
+    /// Mean (build + ID_VALID, evaluation) parts of [`Stats::mean_handling_us`].
+    pub fn mean_parts_us(&self) -> Option<(f64, f64)> {
+        Some((self.mean_us(&self.build_ns)?, self.mean_us(&self.eval_ns)?))
+    }
+
+    fn mean_us(&self, total: &AtomicU64) -> Option<f64> {
         let n = self.continued.load(Ordering::Relaxed) + self.denied.load(Ordering::Relaxed);
-        (n > 0).then(|| self.handling_ns.load(Ordering::Relaxed) as f64 / n as f64 / 1000.0)
+        (n > 0).then(|| total.load(Ordering::Relaxed) as f64 / n as f64 / 1000.0)
     }
 }
 
@@ -324,6 +337,7 @@ impl Session {
         }
         let runtime = self.phase.active();
         let mode = if runtime { Mode::Audit } else { self.mode };
+        let built_at = Instant::now();
         let event = match built {
             Ok(e) => e,
             Err(e) => {
@@ -352,6 +366,7 @@ impl Session {
         self.matches
             .retain(|&i| engine.enabled.get(i).copied().unwrap_or(false));
         let verdict = decide(mode, &engine.deny_table, &self.matches);
+        let decided_at = Instant::now();
         let answer = match verdict.deny {
             Some(_) => Answer::Errno(engine.policy.errno),
             None => Answer::Continue,
@@ -360,10 +375,17 @@ impl Session {
         sent.set(true);
         match res {
             Ok(()) => {
-                engine
-                    .stats
-                    .handling_ns
+                let st = &engine.stats;
+                st.handling_ns
                     .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                st.build_ns.fetch_add(
+                    built_at.duration_since(start).as_nanos() as u64,
+                    Ordering::Relaxed,
+                );
+                st.eval_ns.fetch_add(
+                    decided_at.duration_since(built_at).as_nanos() as u64,
+                    Ordering::Relaxed,
+                );
                 match answer {
                     Answer::Continue => engine.stats.continued.fetch_add(1, Ordering::Relaxed),
                     Answer::Errno(_) => engine.stats.denied.fetch_add(1, Ordering::Relaxed),

@@ -291,10 +291,26 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
     })
 }
 
+/// Sessions catch panics (answering with the fallback), but the default hook would
+/// still print every one: a container able to trigger one could flood stderr.
+fn rate_limit_panic_messages() {
+    let limit = crate::rate_limit::RateLimit::new(Duration::from_secs(10), 3);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(suppressed) = limit.check() {
+            if suppressed > 0 {
+                eprintln!("tiercel: {suppressed} panic message(s) suppressed");
+            }
+            previous(info);
+        }
+    }));
+}
+
 /// Runs `tiercel supervise` until SIGINT or SIGTERM.
 pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     // Block the signals before any thread starts, so only the sigwait below takes them.
     let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM]).context("blocking signals")?;
+    rate_limit_panic_messages();
     let cfg = build_config(&args)?;
     let rules = cfg.program.rules().len();
     let mode = cfg.policy.mode;

@@ -392,10 +392,12 @@ fn latency_of_notified_reads() {
     assert!(reads >= N, "every read was notified: {reads}");
     let per = (with.as_secs_f64() - base.as_secs_f64()) / reads as f64 * 1e6;
     eprintln!(
-        "LATENCY: {reads} notified reads; container {:.3}s vs {:.3}s unnotified → ~{per:.1} µs per notification (supervisor RECV→SEND mean {:.1} µs)",
+        "LATENCY: {reads} notified reads; container {:.3}s vs {:.3}s unnotified → ~{per:.1} µs per notification (supervisor RECV→SEND mean {:.1} µs: build+ID_VALID {:.1}, eval {:.1})",
         with.as_secs_f64(),
         base.as_secs_f64(),
-        s.mean_handling_us().unwrap_or(0.0)
+        s.mean_handling_us().unwrap_or(0.0),
+        s.mean_parts_us().unwrap_or_default().0,
+        s.mean_parts_us().unwrap_or_default().1,
     );
     sup.shutdown();
 }
