@@ -465,3 +465,42 @@ fn enforce_denies_and_alerts() {
     assert!(get(&sup.stats().denied) >= 1);
     sup.shutdown();
 }
+
+/// Global audit; a container annotated `io.tiercel.mode: enforce` is enforced, its
+/// neighbour is not; listenerMetadata works the same way.
+#[test]
+fn per_container_mode() {
+    require_env!();
+    let env = Env::new("mode");
+    let rules = env.dir.join("rules.yaml");
+    fs::write(
+        &rules,
+        "- rule: Secret opened\n  desc: t\n  condition: evt.type in (open, openat) and fd.name startswith /secret\n  output: Secret opened (file=%fd.name)\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let program = load_rules(&[rules]).unwrap();
+    assert_eq!(program.rules().len(), 1);
+    let policy = Policy {
+        mode: Mode::Audit,
+        deny: vec![Selector::Rule("Secret opened".into())],
+        ..Policy::default()
+    };
+    let sup = env.supervisor(program, policy, None);
+    let args = ["/bin/sh", "-c", "cat /secret/x || echo refused"];
+    let enforced = env.bundle("e", &args, FILE_CALLS, json!({"io.tiercel.mode": "enforce"}));
+    let audited = env.bundle("a", &args, FILE_CALLS, json!({}));
+    let by_metadata = env.bundle("m", &args, FILE_CALLS, json!({}));
+    let cfg_path = by_metadata.join("config.json");
+    let mut cfg: Value = serde_json::from_slice(&fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["linux"]["seccomp"]["listenerMetadata"] = json!("io.tiercel.mode=enforce");
+    fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let (_, out, _) = env.run(&enforced, &env.id("enf"), Duration::from_secs(60));
+    assert!(out.contains("refused") && !out.contains("top secret"), "{out}");
+    let (_, out, _) = env.run(&audited, &env.id("aud"), Duration::from_secs(60));
+    assert!(out.contains("top secret") && !out.contains("refused"), "{out}");
+    let (_, out, _) = env.run(&by_metadata, &env.id("md"), Duration::from_secs(60));
+    assert!(out.contains("refused") && !out.contains("top secret"), "{out}");
+    assert_eq!(get(&sup.stats().denied), 2);
+    sup.shutdown();
+}
