@@ -84,6 +84,8 @@ pub struct Engine {
     deny_table: Vec<bool>,
     enabled: Vec<bool>,
     any_deny: bool,
+    /// Some rule is below the configured minimum priority.
+    any_disabled: bool,
     sink: SinkSender,
     stats: Arc<Stats>,
     errors: RateLimit,
@@ -116,6 +118,7 @@ impl Engine {
         let deny_table = policy.deny_table(program.rules());
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
+        let any_disabled = enabled.iter().any(|&e| !e);
         Engine {
             program,
             matching,
@@ -123,6 +126,7 @@ impl Engine {
             deny_table,
             enabled,
             any_deny,
+            any_disabled,
             sink,
             stats,
             errors: RateLimit::new(Duration::from_secs(5), 5),
@@ -355,8 +359,9 @@ impl Session {
                 return;
             }
         };
-        // Enforcement must see a deny rule even when an alert-only rule matched first.
-        let matching = if mode == Mode::Enforce && engine.any_deny {
+        // Enforcement must see a deny rule even when an alert-only rule matched first,
+        // and a disabled (below `priority`) first match must not hide an enabled one.
+        let matching = if (mode == Mode::Enforce && engine.any_deny) || engine.any_disabled {
             RuleMatching::All
         } else {
             engine.matching
@@ -412,12 +417,8 @@ impl Session {
             return;
         }
         let deny_at = verdict.deny;
-        let all = engine.matching == RuleMatching::All;
-        for (k, &i) in self.matches.iter().enumerate() {
+        for (k, i) in alerted(&self.matches, deny_at, engine.matching) {
             let is_deny = deny_at == Some(k);
-            if !(all || k == 0 || is_deny) {
-                continue;
-            }
             let Some(rule) = engine.program.rules().get(i) else {
                 continue;
             };
@@ -427,6 +428,22 @@ impl Session {
             engine.sink.send(alert);
         }
     }
+}
+
+/// Which matches alert, as (position in `matches`, rule index): every match under
+/// `rule_matching: all`; otherwise the first, plus the denying one when it is another
+/// (every deny is an alert).
+fn alerted(
+    matches: &[usize],
+    deny_at: Option<usize>,
+    matching: RuleMatching,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let all = matching == RuleMatching::All;
+    matches
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(move |&(k, _)| all || k == 0 || deny_at == Some(k))
 }
 
 /// The alert for one matched rule (Falco's formatter from `tiercel_rules::output`).
@@ -452,5 +469,53 @@ fn make_alert(
             engine.alert_options,
         ),
         denied,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerted_matches() {
+        let m = [4, 7, 9];
+        let v: Vec<_> = alerted(&m, None, RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, Some(2), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4), (2, 9)]);
+        let v: Vec<_> = alerted(&m, Some(0), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, None, RuleMatching::All).collect();
+        assert_eq!(v.len(), 3);
+        assert_eq!(alerted(&[], None, RuleMatching::All).count(), 0);
+    }
+
+    #[test]
+    fn runtime_phase_tracks_exec() {
+        // Our own exe does not change: the phase stays active; an unknown pid is never
+        // in the runtime phase.
+        let mut p = RuntimePhase::new(Some(std::process::id()));
+        assert!(p.active());
+        let mut gone = RuntimePhase::new(None);
+        assert!(!gone.active());
+        // A child that execs: before exec same exe as ours, after exec another one.
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let mut c = RuntimePhase {
+            pid: child.id(),
+            exe: exe_id(std::process::id()),
+        };
+        let t = Instant::now();
+        while exe_id(child.id()) == exe_id(std::process::id())
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!c.active(), "exec ends the runtime phase");
+        assert!(!c.active(), "and it never comes back");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -487,7 +487,12 @@ fn per_container_mode() {
     };
     let sup = env.supervisor(program, policy, None);
     let args = ["/bin/sh", "-c", "cat /secret/x || echo refused"];
-    let enforced = env.bundle("e", &args, FILE_CALLS, json!({"io.tiercel.mode": "enforce"}));
+    let enforced = env.bundle(
+        "e",
+        &args,
+        FILE_CALLS,
+        json!({"io.tiercel.mode": "enforce"}),
+    );
     let audited = env.bundle("a", &args, FILE_CALLS, json!({}));
     let by_metadata = env.bundle("m", &args, FILE_CALLS, json!({}));
     let cfg_path = by_metadata.join("config.json");
@@ -496,11 +501,20 @@ fn per_container_mode() {
     fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
 
     let (_, out, _) = env.run(&enforced, &env.id("enf"), Duration::from_secs(60));
-    assert!(out.contains("refused") && !out.contains("top secret"), "{out}");
+    assert!(
+        out.contains("refused") && !out.contains("top secret"),
+        "{out}"
+    );
     let (_, out, _) = env.run(&audited, &env.id("aud"), Duration::from_secs(60));
-    assert!(out.contains("top secret") && !out.contains("refused"), "{out}");
+    assert!(
+        out.contains("top secret") && !out.contains("refused"),
+        "{out}"
+    );
     let (_, out, _) = env.run(&by_metadata, &env.id("md"), Duration::from_secs(60));
-    assert!(out.contains("refused") && !out.contains("top secret"), "{out}");
+    assert!(
+        out.contains("refused") && !out.contains("top secret"),
+        "{out}"
+    );
     assert_eq!(get(&sup.stats().denied), 2);
     sup.shutdown();
 }
