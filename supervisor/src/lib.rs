@@ -3,7 +3,6 @@
 
 pub mod event;
 // notify helper: seccomp notification loop, listenerPath server, decisions, outputs.
-mod adapter;
 pub mod config;
 pub mod decide;
 pub mod mem;

@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -433,7 +433,7 @@ fn accept_session(
 }
 
 /// Removes the socket file (at shutdown), if it is still ours.
-pub fn remove_socket(path: &PathBuf) {
+pub fn remove_socket(path: &Path) {
     if let Ok(m) = fs::symlink_metadata(path) {
         if m.file_type().is_socket() {
             let _ = fs::remove_file(path);
