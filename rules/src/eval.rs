@@ -1,1 +1,851 @@
-//! OWNER: compile/eval helper. STUB: evaluation of compiled filters.
+//! Evaluation of compiled filters.
+//!
+//! A [`crate::compile::Filter`] is a tree of [`Node`]s whose leaves are checks with a
+//! resolved left operand ([`Operand`]: a [`Field`] + [`FieldArg`], or a transformer) and
+//! a pre-built [`Matcher`] (typed constants, compiled regex, glob, hash set ...).
+//! Nothing is looked up by name and nothing is parsed here.
+//!
+//! Falco's rules, reproduced:
+//! * a missing value (`Event::extract` → `None`) makes every comparison false,
+//!   including `!=`; `exists` is false;
+//! * a [`Value::List`] from a single-valued field (the ancestors of `proc.aname` without
+//!   argument, client+server of `fd.ip`/`fd.port`/`fd.net`) matches if **any** element
+//!   matches;
+//! * for list-valued fields (`fd.types`, `getopt()`), `in` requires **all** elements in
+//!   the set and `intersects` **any**;
+//! * `and`/`or` short-circuit left to right.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+use crate::ast::{ListModifier, TransformKind};
+use crate::event::{Event, FieldArg, Value};
+use crate::fields::Field;
+
+/// A boolean node.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Check(Box<CheckNode>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CheckNode {
+    pub lhs: Operand,
+    /// The LHS produces a list (`fd.types`, `getopt()`): `in` = all, `intersects` = any.
+    pub lhs_is_list: bool,
+    pub matcher: Matcher,
+}
+
+/// Something that produces a value from an event.
+#[derive(Debug, Clone)]
+pub(crate) enum Operand {
+    Field { field: Field, arg: FieldArg },
+    Transform(Box<TransformNode>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TransformNode {
+    pub kind: TransformKind,
+    pub args: Vec<TArg>,
+    /// `getopt(...)[t]`.
+    pub index: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum TArg {
+    Operand(Operand),
+    Lit(String),
+    List(Vec<TArg>),
+}
+
+/// A typed constant from the rule text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Const {
+    Str(Box<str>),
+    Bytes(Box<[u8]>),
+    /// Every integer type, widened.
+    Int(i128),
+    Double(f64),
+    Bool(bool),
+    Ip(IpAddr),
+    Net(IpNet),
+}
+
+/// An IPv4/IPv6 network (`10.0.0.0/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let p = u32::from(self.prefix.min(32));
+                let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+                u32::from(n) & mask == u32::from(*a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let p = u32::from(self.prefix.min(128));
+                let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+                u128::from(n) & mask == u128::from(*a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrOp {
+    Contains,
+    /// Pattern stored lowercased.
+    IContains,
+    StartsWith,
+    EndsWith,
+    BContains,
+    BStartsWith,
+}
+
+/// How one value is tested.
+#[derive(Debug, Clone)]
+pub(crate) enum Matcher {
+    Exists,
+    Cmp(CmpOp, Const),
+    Str(StrOp, Box<[u8]>),
+    Glob(Glob),
+    Regex(Box<regex::Regex>),
+    Set(Box<SetMatcher>),
+    Pmatch(Vec<Vec<Glob>>),
+    /// `<op> oneof|anyof|allof (...)`: one matcher per list item.
+    Modifier(ListModifier, Vec<Matcher>),
+    /// Comparison with another operand (`val(x)` or a transformer); `glob`, `regex`,
+    /// `pmatch` ... against an operand are rejected at compile time.
+    Operand(CmpOp, Option<StrOp>, Box<Operand>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SetMatcher {
+    pub items: Vec<Const>,
+    /// Fast path for string sets.
+    pub strs: Option<StrSet>,
+    pub intersects: bool,
+}
+
+/// A string hash set with a fast non-cryptographic hasher (keys come from rule files).
+pub(crate) type StrSet = HashSet<Box<str>, BuildHasherDefault<FxHasher>>;
+
+/// The Fx hash (rustc's): fast for short keys; HashDoS is no concern for rule constants
+/// looked up with event strings, as the table is fixed at load time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// An fnmatch(3) pattern without FNM_PATHNAME (`*` also matches `/`), matched on bytes
+/// as glibc does in the C locale; `icase` = FNM_CASEFOLD (ASCII).
+#[derive(Debug, Clone)]
+pub(crate) struct Glob {
+    pat: Box<[u8]>,
+    icase: bool,
+}
+
+impl Glob {
+    pub fn new(pat: &str, icase: bool) -> Glob {
+        Glob {
+            pat: pat.as_bytes().into(),
+            icase,
+        }
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        fnmatch(&self.pat, s.as_bytes(), self.icase)
+    }
+}
+
+fn beq(a: u8, b: u8, icase: bool) -> bool {
+    a == b || (icase && a.eq_ignore_ascii_case(&b))
+}
+
+/// Matches one bracket expression at `p[i..]` (just after `[`) against `c`.
+/// Returns (matched, index after `]`), or None if the bracket is not closed (then `[`
+/// is an ordinary character, as in glibc).
+fn bracket(p: &[u8], mut i: usize, c: u8, icase: bool) -> Option<(bool, usize)> {
+    let mut negate = false;
+    if i < p.len() && (p[i] == b'!' || p[i] == b'^') {
+        negate = true;
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    let lc = c.to_ascii_lowercase();
+    loop {
+        if i >= p.len() {
+            return None;
+        }
+        let mut lo = p[i];
+        if lo == b']' && !first {
+            i += 1;
+            break;
+        }
+        first = false;
+        if lo == b'\\' && i + 1 < p.len() {
+            i += 1;
+            lo = p[i];
+        }
+        i += 1;
+        let mut hi = lo;
+        if i + 1 < p.len() && p[i] == b'-' && p[i + 1] != b']' {
+            hi = p[i + 1];
+            if hi == b'\\' && i + 2 < p.len() {
+                hi = p[i + 2];
+                i += 1;
+            }
+            i += 2;
+        }
+        if (lo <= c && c <= hi)
+            || (icase && lo.to_ascii_lowercase() <= lc && lc <= hi.to_ascii_lowercase())
+        {
+            matched = true;
+        }
+    }
+    Some((matched != negate, i))
+}
+
+fn fnmatch(p: &[u8], s: &[u8], icase: bool) -> bool {
+    let (mut pi, mut si) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    while pi < p.len() && p[pi] == b'*' {
+                        pi += 1;
+                    }
+                    if pi == p.len() {
+                        return true;
+                    }
+                    star = Some((pi, si));
+                    continue;
+                }
+                b'?' if si < s.len() => {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                b'[' if si < s.len() => {
+                    if let Some((ok, next)) = bracket(p, pi + 1, s[si], icase) {
+                        if ok {
+                            pi = next;
+                            si += 1;
+                            continue;
+                        }
+                    } else if s[si] == b'[' {
+                        pi += 1;
+                        si += 1;
+                        continue;
+                    }
+                }
+                b'\\' if pi + 1 < p.len() && si < s.len() && beq(p[pi + 1], s[si], icase) => {
+                    pi += 2;
+                    si += 1;
+                    continue;
+                }
+                c if si < s.len()
+                    && beq(c, s[si], icase)
+                    && c != b'?'
+                    && c != b'['
+                    && (c != b'\\' || pi + 1 == p.len()) =>
+                {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        } else if si == s.len() {
+            return true;
+        }
+        // Mismatch: backtrack to the last star, letting it eat one more byte.
+        match star {
+            Some((sp, ss)) if ss < s.len() => {
+                star = Some((sp, ss + 1));
+                pi = sp;
+                si = ss + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Splits a path into its non-empty components.
+pub(crate) fn path_components(p: &str) -> impl Iterator<Item = &str> {
+    p.split('/').filter(|c| !c.is_empty())
+}
+
+impl Node {
+    pub fn eval(&self, ev: &dyn Event) -> bool {
+        match self {
+            Node::And(v) => v.iter().all(|n| n.eval(ev)),
+            Node::Or(v) => v.iter().any(|n| n.eval(ev)),
+            Node::Not(n) => !n.eval(ev),
+            Node::Check(c) => c.eval(ev),
+        }
+    }
+}
+
+impl CheckNode {
+    fn eval(&self, ev: &dyn Event) -> bool {
+        let Some(v) = self.lhs.extract(ev) else {
+            return false;
+        };
+        if let Matcher::Exists = self.matcher {
+            return true;
+        }
+        match (&v, &self.matcher) {
+            (Value::List(items), Matcher::Set(set)) if self.lhs_is_list => {
+                if set.intersects {
+                    items.iter().any(|i| set.contains(i))
+                } else {
+                    items.iter().all(|i| set.contains(i))
+                }
+            }
+            (Value::List(items), m) => items.iter().any(|i| m.test(i, ev)),
+            (v, m) => m.test(v, ev),
+        }
+    }
+}
+
+impl Operand {
+    pub fn extract<'e>(&self, ev: &'e dyn Event) -> Option<Value<'e>> {
+        match self {
+            Operand::Field { field, arg } => ev.extract(*field, arg),
+            Operand::Transform(t) => t.apply(ev),
+        }
+    }
+}
+
+/// A value as text (strings as-is, numbers in decimal, IPs in canonical form).
+pub(crate) fn value_text<'a>(v: &'a Value<'_>) -> Cow<'a, str> {
+    match v {
+        Value::Str(s) => Cow::Borrowed(s.as_ref()),
+        Value::Bytes(b) => String::from_utf8_lossy(b),
+        Value::U64(n) | Value::Time(n) => Cow::Owned(n.to_string()),
+        Value::I64(n) => Cow::Owned(n.to_string()),
+        Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        Value::Ip(ip) => Cow::Owned(ip.to_string()),
+        Value::Double(d) => Cow::Owned(d.to_string()),
+        Value::List(items) => Cow::Owned(
+            items
+                .iter()
+                .map(|i| value_text(i).into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    }
+}
+
+fn value_bytes<'a>(v: &'a Value<'_>) -> Cow<'a, [u8]> {
+    match v {
+        Value::Bytes(b) => Cow::Borrowed(b.as_ref()),
+        Value::Str(s) => Cow::Borrowed(s.as_bytes()),
+        other => match value_text(other) {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        },
+    }
+}
+
+fn value_int(v: &Value<'_>) -> Option<i128> {
+    match v {
+        Value::U64(n) | Value::Time(n) => Some(i128::from(*n)),
+        Value::I64(n) => Some(i128::from(*n)),
+        Value::Bool(b) => Some(i128::from(*b)),
+        Value::Double(d) => Some(*d as i128),
+        Value::Str(s) => parse_int(s),
+        _ => None,
+    }
+}
+
+/// Decimal (optionally signed) or `0x` hex integer.
+pub(crate) fn parse_int(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let n = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        if h.is_empty() || h.len() > 32 {
+            return None;
+        }
+        i128::from_str_radix(h, 16).ok()?
+    } else {
+        if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) || body.len() > 38 {
+            return None;
+        }
+        body.parse::<i128>().ok()?
+    };
+    Some(if neg { -n } else { n })
+}
+
+fn ord_ok(op: CmpOp, o: Ordering) -> bool {
+    match op {
+        CmpOp::Eq => o == Ordering::Equal,
+        CmpOp::Ne => o != Ordering::Equal,
+        CmpOp::Lt => o == Ordering::Less,
+        CmpOp::Le => o != Ordering::Greater,
+        CmpOp::Gt => o == Ordering::Greater,
+        CmpOp::Ge => o != Ordering::Less,
+    }
+}
+
+fn cmp_const(v: &Value<'_>, op: CmpOp, c: &Const) -> bool {
+    match c {
+        Const::Str(s) => ord_ok(op, value_text(v).as_ref().cmp(s.as_ref())),
+        Const::Bytes(b) => ord_ok(op, value_bytes(v).as_ref().cmp(b.as_ref())),
+        Const::Int(n) => match v {
+            Value::Double(d) => (*d)
+                .partial_cmp(&(*n as f64))
+                .is_some_and(|o| ord_ok(op, o)),
+            _ => value_int(v).is_some_and(|x| ord_ok(op, x.cmp(n))),
+        },
+        Const::Double(d) => {
+            let x = match v {
+                Value::Double(x) => *x,
+                other => match value_int(other) {
+                    Some(n) => n as f64,
+                    None => return false,
+                },
+            };
+            x.partial_cmp(d).is_some_and(|o| ord_ok(op, o))
+        }
+        Const::Bool(b) => {
+            let x = match v {
+                Value::Bool(x) => *x,
+                Value::Str(s) => match s.as_ref() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return false,
+                },
+                other => match value_int(other) {
+                    Some(n) => n != 0,
+                    None => return false,
+                },
+            };
+            ord_ok(op, x.cmp(b))
+        }
+        Const::Ip(ip) => {
+            let x = match v {
+                Value::Ip(x) => *x,
+                Value::Str(s) => match s.parse::<IpAddr>() {
+                    Ok(x) => x,
+                    Err(_) => return false,
+                },
+                _ => return false,
+            };
+            let eq = canon_ip(x) == canon_ip(*ip);
+            match op {
+                CmpOp::Eq => eq,
+                CmpOp::Ne => !eq,
+                _ => false,
+            }
+        }
+        Const::Net(net) => {
+            let x = match v {
+                Value::Ip(x) => canon_ip(*x),
+                Value::Str(s) => match s.parse::<IpAddr>() {
+                    Ok(x) => canon_ip(x),
+                    Err(_) => return false,
+                },
+                _ => return false,
+            };
+            let inside = net.contains(&x);
+            match op {
+                CmpOp::Eq => inside,
+                CmpOp::Ne => !inside,
+                _ => false,
+            }
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses compare as IPv4.
+fn canon_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip,
+        },
+        v4 => v4,
+    }
+}
+
+fn memmem(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn str_op(v: &Value<'_>, op: StrOp, pat: &[u8]) -> bool {
+    match op {
+        StrOp::Contains | StrOp::BContains => memmem(&value_bytes(v), pat),
+        StrOp::IContains => {
+            // strcasestr: ASCII case-insensitive; `pat` is stored lowercased.
+            let hay = value_bytes(v);
+            pat.is_empty()
+                || hay
+                    .windows(pat.len())
+                    .any(|w| w.iter().zip(pat).all(|(a, b)| a.to_ascii_lowercase() == *b))
+        }
+        StrOp::StartsWith | StrOp::BStartsWith => value_bytes(v).starts_with(pat),
+        StrOp::EndsWith => value_bytes(v).ends_with(pat),
+    }
+}
+
+impl SetMatcher {
+    fn contains(&self, v: &Value<'_>) -> bool {
+        if let Some(strs) = &self.strs {
+            return strs.contains(value_text(v).as_ref());
+        }
+        self.items.iter().any(|c| cmp_const(v, CmpOp::Eq, c))
+    }
+}
+
+impl Matcher {
+    fn test(&self, v: &Value<'_>, ev: &dyn Event) -> bool {
+        match self {
+            Matcher::Exists => true,
+            Matcher::Cmp(op, c) => cmp_const(v, *op, c),
+            Matcher::Str(op, pat) => str_op(v, *op, pat),
+            Matcher::Glob(g) => g.matches(&value_text(v)),
+            Matcher::Regex(r) => r.is_match(&value_text(v)),
+            Matcher::Set(s) => s.contains(v),
+            Matcher::Pmatch(pats) => {
+                let t = value_text(v);
+                pats.iter().any(|p| {
+                    let mut comps = path_components(&t);
+                    p.iter().all(|g| comps.next().is_some_and(|c| g.matches(c)))
+                })
+            }
+            Matcher::Modifier(kind, items) => {
+                if items.is_empty() {
+                    return false;
+                }
+                match kind {
+                    ListModifier::AnyOf => items.iter().any(|m| m.test(v, ev)),
+                    ListModifier::AllOf => items.iter().all(|m| m.test(v, ev)),
+                    ListModifier::OneOf => items.iter().filter(|m| m.test(v, ev)).count() == 1,
+                }
+            }
+            Matcher::Operand(op, sop, rhs) => {
+                let Some(r) = rhs.extract(ev) else {
+                    return false;
+                };
+                let r = match r {
+                    Value::List(mut l) if !l.is_empty() => l.swap_remove(0),
+                    Value::List(_) => return false,
+                    r => r,
+                };
+                if let Some(sop) = sop {
+                    let pat = match sop {
+                        StrOp::IContains => value_text(&r).to_ascii_lowercase().into_bytes(),
+                        _ => value_bytes(&r).into_owned(),
+                    };
+                    return str_op(v, *sop, &pat);
+                }
+                cmp_values(v, *op, &r)
+            }
+        }
+    }
+}
+
+fn cmp_values(a: &Value<'_>, op: CmpOp, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Str(_), _) | (_, Value::Str(_)) | (Value::Bytes(_), _) | (_, Value::Bytes(_)) => {
+            ord_ok(op, value_bytes(a).as_ref().cmp(value_bytes(b).as_ref()))
+        }
+        (Value::Ip(x), Value::Ip(y)) => match op {
+            CmpOp::Eq => canon_ip(*x) == canon_ip(*y),
+            CmpOp::Ne => canon_ip(*x) != canon_ip(*y),
+            _ => false,
+        },
+        (Value::Double(_), _) | (_, Value::Double(_)) => match (as_f64(a), as_f64(b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).is_some_and(|o| ord_ok(op, o)),
+            _ => false,
+        },
+        _ => match (value_int(a), value_int(b)) {
+            (Some(x), Some(y)) => ord_ok(op, x.cmp(&y)),
+            _ => false,
+        },
+    }
+}
+
+fn as_f64(v: &Value<'_>) -> Option<f64> {
+    match v {
+        Value::Double(d) => Some(*d),
+        other => value_int(other).map(|n| n as f64),
+    }
+}
+
+impl TransformNode {
+    fn apply<'e>(&self, ev: &'e dyn Event) -> Option<Value<'e>> {
+        match self.kind {
+            TransformKind::ToLower
+            | TransformKind::ToUpper
+            | TransformKind::B64
+            | TransformKind::Basename
+            | TransformKind::Len => {
+                let v = self.args.first().and_then(|a| targ_value(a, ev))?;
+                Some(map_value(v, &|v| unary(self.kind, v)))
+            }
+            TransformKind::Join => {
+                let sep = match self.args.first() {
+                    Some(TArg::Lit(s)) => s.clone(),
+                    Some(a) => value_text(&targ_value(a, ev)?).into_owned(),
+                    None => String::new(),
+                };
+                let mut parts = Vec::new();
+                for a in &self.args[1..] {
+                    collect_texts(a, ev, &mut parts)?;
+                }
+                Some(Value::Str(Cow::Owned(parts.join(&sep))))
+            }
+            TransformKind::Concat => {
+                let mut parts = Vec::new();
+                for a in &self.args {
+                    collect_texts(a, ev, &mut parts)?;
+                }
+                Some(Value::Str(Cow::Owned(parts.concat())))
+            }
+            TransformKind::Getopt => {
+                let args = self.args.first().and_then(|a| targ_value(a, ev))?;
+                let optstring = match self.args.get(1) {
+                    Some(TArg::Lit(s)) => s.clone(),
+                    _ => return None,
+                };
+                let words: Vec<String> = match &args {
+                    Value::List(l) => l.iter().map(|v| value_text(v).into_owned()).collect(),
+                    v => value_text(v)
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
+                };
+                let opts = getopt(&words, &optstring);
+                match &self.index {
+                    Some(ix) => opts
+                        .into_iter()
+                        .find(|(k, _)| k == ix)
+                        .map(|(_, v)| Value::Str(Cow::Owned(v))),
+                    None => Some(Value::List(
+                        opts.into_iter()
+                            .map(|(k, _)| Value::Str(Cow::Owned(k)))
+                            .collect(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+fn targ_value<'e>(a: &TArg, ev: &'e dyn Event) -> Option<Value<'e>> {
+    match a {
+        TArg::Operand(o) => o.extract(ev),
+        TArg::Lit(s) => Some(Value::Str(Cow::Owned(s.clone()))),
+        TArg::List(_) => None,
+    }
+}
+
+fn collect_texts(a: &TArg, ev: &dyn Event, out: &mut Vec<String>) -> Option<()> {
+    match a {
+        TArg::List(items) => {
+            for i in items {
+                collect_texts(i, ev, out)?;
+            }
+        }
+        other => out.push(value_text(&targ_value(other, ev)?).into_owned()),
+    }
+    Some(())
+}
+
+fn map_value<'e>(v: Value<'e>, f: &dyn Fn(Value<'e>) -> Value<'e>) -> Value<'e> {
+    match v {
+        Value::List(items) => Value::List(items.into_iter().map(f).collect()),
+        v => f(v),
+    }
+}
+
+fn unary(kind: TransformKind, v: Value<'_>) -> Value<'_> {
+    match kind {
+        TransformKind::ToLower => Value::Str(Cow::Owned(value_text(&v).to_lowercase())),
+        TransformKind::ToUpper => Value::Str(Cow::Owned(value_text(&v).to_uppercase())),
+        TransformKind::Basename => {
+            let t = value_text(&v);
+            let b = t.rsplit('/').next().unwrap_or("");
+            Value::Str(Cow::Owned(b.to_owned()))
+        }
+        TransformKind::Len => match &v {
+            Value::List(l) => Value::U64(l.len() as u64),
+            other => Value::U64(value_bytes(other).len() as u64),
+        },
+        TransformKind::B64 => match b64_decode(&value_bytes(&v)) {
+            Some(bytes) => match String::from_utf8(bytes) {
+                Ok(s) => Value::Str(Cow::Owned(s)),
+                Err(e) => Value::Bytes(Cow::Owned(e.into_bytes())),
+            },
+            None => Value::Str(Cow::Owned(String::new())),
+        },
+        _ => v,
+    }
+}
+
+/// Standard base64 decoding (padding optional, whitespace ignored).
+pub(crate) fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// POSIX getopt over `words` (argv without argv[0]): `(option, argument)` pairs, in order.
+fn getopt(words: &[String], optstring: &str) -> Vec<(String, String)> {
+    let spec: Vec<char> = optstring.chars().collect();
+    let takes_arg = |c: char| -> Option<bool> {
+        let i = spec.iter().position(|&s| s == c && s != ':')?;
+        Some(spec.get(i + 1) == Some(&':'))
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = &words[i];
+        if w == "--" || !w.starts_with('-') || w.len() < 2 {
+            break;
+        }
+        let chars: Vec<char> = w.chars().skip(1).collect();
+        let mut j = 0;
+        while j < chars.len() {
+            let c = chars[j];
+            match takes_arg(c) {
+                Some(true) => {
+                    let rest: String = chars[j + 1..].iter().collect();
+                    let arg = if !rest.is_empty() {
+                        rest
+                    } else {
+                        i += 1;
+                        words.get(i).cloned().unwrap_or_default()
+                    };
+                    out.push((c.to_string(), arg));
+                    break;
+                }
+                Some(false) => out.push((c.to_string(), String::new())),
+                None => {}
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(p: &str, s: &str) -> bool {
+        Glob::new(p, false).matches(s)
+    }
+
+    #[test]
+    fn fnmatch_without_pathname() {
+        assert!(g("*.log", "/var/log/x.log"));
+        assert!(g("/etc/*", "/etc/a/b"));
+        assert!(g("a?c", "abc"));
+        assert!(!g("a?c", "ac"));
+        assert!(g("[abc]x", "bx"));
+        assert!(!g("[!abc]x", "bx"));
+        assert!(g("[a-c]x", "cx"));
+        assert!(g("\\*", "*"));
+        assert!(!g("\\*", "a"));
+        assert!(g("*", ""));
+        assert!(g("di[r]", "dir"));
+        assert!(!g("di[!r]", "dir"));
+        assert!(g("[", "["));
+        assert!(g("a*b*c", "aXXbYYc"));
+        assert!(!g("a*b*c", "aXXbYY"));
+        assert!(Glob::new("*.LOG", true).matches("x.log"));
+    }
+
+    #[test]
+    fn nets_and_ints() {
+        let n = IpNet {
+            addr: "10.0.0.0".parse().unwrap(),
+            prefix: 8,
+        };
+        assert!(n.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(!n.contains(&"11.1.2.3".parse().unwrap()));
+        assert_eq!(parse_int("0x1F"), Some(31));
+        assert_eq!(parse_int("-5"), Some(-5));
+        assert_eq!(parse_int("1.5"), None);
+    }
+
+    #[test]
+    fn b64_and_getopt() {
+        assert_eq!(b64_decode(b"YWFhLWJiYg==").unwrap(), b"aaa-bbb");
+        let w: Vec<String> = ["-n", "-t", "foo", "bar"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            getopt(&w, "nt:"),
+            vec![("n".into(), String::new()), ("t".into(), "foo".into())]
+        );
+    }
+}

@@ -77,7 +77,10 @@ mod tests {
     fn parse_and_print() {
         assert_eq!(Priority::parse("WARNING"), Some(Priority::Warning));
         assert_eq!(Priority::parse("info"), Some(Priority::Informational));
-        assert_eq!(Priority::parse("Informational").unwrap().as_str(), "Informational");
+        assert_eq!(
+            Priority::parse("Informational").unwrap().as_str(),
+            "Informational"
+        );
         assert_eq!(Priority::parse("warn"), None);
         assert!(Priority::Critical.at_least(Priority::Warning));
         assert!(!Priority::Debug.at_least(Priority::Warning));

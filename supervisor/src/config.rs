@@ -1,0 +1,290 @@
+//! The supervisor's YAML config file: Falco's keys where they apply (`rules_files`,
+//! `json_output`, `priority`, `rule_matching`, `file_output`, `stdout_output`,
+//! `syslog_output`, `http_output`) plus tiercel's own under `tiercel:` (`mode`, `deny`,
+//! `errno`, `socket`, `allow_mode_downgrade`, `queue`). Command-line flags override it.
+//! Unknown keys are ignored (a full `falco.yaml` loads); wrong types are errors.
+
+use std::path::{Path, PathBuf};
+
+use saphyr::{LoadableYamlNode, Yaml};
+use tiercel_rules::priority::Priority;
+use tiercel_rules::program::RuleMatching;
+
+use crate::decide::{parse_errno, Mode, Selector};
+
+/// What a config file sets (`None`: not set, the default or the flag applies).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileConfig {
+    pub rules_files: Vec<PathBuf>,
+    pub json_output: Option<bool>,
+    pub priority: Option<Priority>,
+    pub rule_matching: Option<RuleMatching>,
+    pub file_output_enabled: Option<bool>,
+    pub file_output_filename: Option<PathBuf>,
+    pub stdout_output: Option<bool>,
+    pub syslog_output: Option<bool>,
+    pub http_output_enabled: Option<bool>,
+    pub http_output_url: Option<String>,
+    pub mode: Option<Mode>,
+    pub deny: Vec<Selector>,
+    pub errno: Option<i32>,
+    pub socket: Option<PathBuf>,
+    pub allow_mode_downgrade: Option<bool>,
+    pub queue: Option<usize>,
+}
+
+fn err(key: &str, what: &str) -> String {
+    format!("config: {key}: {what}")
+}
+
+fn get_bool(map: &Yaml, key: &str, path: &str) -> Result<Option<bool>, String> {
+    match map.as_mapping_get(key) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| err(path, "expected true or false")),
+    }
+}
+
+fn get_str<'a>(map: &'a Yaml, key: &str, path: &str) -> Result<Option<&'a str>, String> {
+    match map.as_mapping_get(key) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| err(path, "expected a string")),
+    }
+}
+
+/// `enabled: bool` of a `{enabled: ...}` block.
+fn block_enabled(root: &Yaml, key: &str) -> Result<Option<bool>, String> {
+    match root.as_mapping_get(key) {
+        None => Ok(None),
+        Some(b) if b.is_null() => Ok(None),
+        Some(b) if b.as_mapping().is_some() => get_bool(b, "enabled", &format!("{key}.enabled")),
+        Some(_) => Err(err(key, "expected a mapping")),
+    }
+}
+
+fn string_list(v: &Yaml, path: &str) -> Result<Vec<String>, String> {
+    if let Some(s) = v.as_str() {
+        return Ok(vec![s.to_string()]);
+    }
+    let seq = v
+        .as_vec()
+        .ok_or_else(|| err(path, "expected a list of strings"))?;
+    seq.iter()
+        .map(|x| {
+            x.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| err(path, "expected a string"))
+        })
+        .collect()
+}
+
+/// Parses config text. `base` resolves relative paths (the file's directory).
+pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
+    let docs = Yaml::load_from_str(text).map_err(|e| format!("config: {e}"))?;
+    let mut c = FileConfig::default();
+    let Some(root) = docs.first() else {
+        return Ok(c);
+    };
+    if root.is_null() {
+        return Ok(c);
+    }
+    if root.as_mapping().is_none() {
+        return Err("config: the top level must be a mapping".into());
+    }
+    let rel = |p: &str| {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    for key in ["rules_files", "rules_file"] {
+        if let Some(v) = root.as_mapping_get(key) {
+            if !v.is_null() {
+                c.rules_files
+                    .extend(string_list(v, key)?.iter().map(|p| rel(p)));
+            }
+        }
+    }
+    c.json_output = get_bool(root, "json_output", "json_output")?;
+    if let Some(p) = get_str(root, "priority", "priority")? {
+        c.priority = Some(Priority::parse(p).ok_or_else(|| err("priority", "unknown priority"))?);
+    }
+    if let Some(m) = get_str(root, "rule_matching", "rule_matching")? {
+        c.rule_matching = Some(parse_rule_matching(m).map_err(|e| err("rule_matching", &e))?);
+    }
+    c.file_output_enabled = block_enabled(root, "file_output")?;
+    if let Some(b) = root.as_mapping_get("file_output") {
+        if let Some(f) = get_str(b, "filename", "file_output.filename")? {
+            c.file_output_filename = Some(rel(f));
+        }
+    }
+    c.stdout_output = block_enabled(root, "stdout_output")?;
+    c.syslog_output = block_enabled(root, "syslog_output")?;
+    c.http_output_enabled = block_enabled(root, "http_output")?;
+    if let Some(b) = root.as_mapping_get("http_output") {
+        c.http_output_url = get_str(b, "url", "http_output.url")?.map(str::to_string);
+    }
+    if let Some(t) = root.as_mapping_get("tiercel") {
+        if t.is_null() {
+            return Ok(c);
+        }
+        if t.as_mapping().is_none() {
+            return Err(err("tiercel", "expected a mapping"));
+        }
+        if let Some(m) = get_str(t, "mode", "tiercel.mode")? {
+            c.mode = Some(m.parse().map_err(|e: String| err("tiercel.mode", &e))?);
+        }
+        if let Some(d) = t.as_mapping_get("deny") {
+            if !d.is_null() {
+                for s in string_list(d, "tiercel.deny")? {
+                    c.deny
+                        .push(s.parse().map_err(|e: String| err("tiercel.deny", &e))?);
+                }
+            }
+        }
+        match t.as_mapping_get("errno") {
+            None => {}
+            Some(v) if v.is_null() => {}
+            Some(v) => {
+                let s = match (v.as_str(), v.as_integer()) {
+                    (Some(s), _) => s.to_string(),
+                    (None, Some(i)) => i.to_string(),
+                    _ => return Err(err("tiercel.errno", "expected a name or a number")),
+                };
+                c.errno = Some(parse_errno(&s).map_err(|e| err("tiercel.errno", &e))?);
+            }
+        }
+        if let Some(s) = get_str(t, "socket", "tiercel.socket")? {
+            c.socket = Some(rel(s));
+        }
+        c.allow_mode_downgrade =
+            get_bool(t, "allow_mode_downgrade", "tiercel.allow_mode_downgrade")?;
+        match t.as_mapping_get("queue") {
+            None => {}
+            Some(v) if v.is_null() => {}
+            Some(v) => {
+                let n = v
+                    .as_integer()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| err("tiercel.queue", "expected a positive integer"))?;
+                c.queue = Some(n as usize);
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// Reads and parses a config file.
+pub fn load(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `first` | `all` (Falco's `rule_matching`).
+pub fn parse_rule_matching(s: &str) -> Result<RuleMatching, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "first" => Ok(RuleMatching::First),
+        "all" => Ok(RuleMatching::All),
+        o => Err(format!(
+            "unknown rule_matching {o:?} (expected first or all)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_config() {
+        let c = parse(
+            r#"
+rules_files:
+  - rules.yaml
+  - /etc/tiercel/more.yaml
+json_output: true
+priority: warning
+rule_matching: all
+file_output:
+  enabled: true
+  keep_alive: false
+  filename: ./events.txt
+stdout_output:
+  enabled: false
+http_output:
+  enabled: true
+  url: http://localhost:2801/
+webserver:
+  enabled: true
+tiercel:
+  mode: enforce
+  deny: ["rule:Write below binary dir", "tag:T1"]
+  errno: EROFS
+  socket: /run/tiercel/tiercel.sock
+  queue: 100
+"#,
+            Path::new("/base"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.rules_files,
+            vec![
+                PathBuf::from("/base/rules.yaml"),
+                PathBuf::from("/etc/tiercel/more.yaml")
+            ]
+        );
+        assert_eq!(c.json_output, Some(true));
+        assert_eq!(c.priority, Some(Priority::Warning));
+        assert_eq!(c.rule_matching, Some(RuleMatching::All));
+        assert_eq!(c.file_output_enabled, Some(true));
+        assert_eq!(
+            c.file_output_filename,
+            Some(PathBuf::from("/base/./events.txt"))
+        );
+        assert_eq!(c.stdout_output, Some(false));
+        assert_eq!(c.http_output_url.as_deref(), Some("http://localhost:2801/"));
+        assert_eq!(c.mode, Some(Mode::Enforce));
+        assert_eq!(c.deny.len(), 2);
+        assert_eq!(c.errno, Some(libc::EROFS));
+        assert_eq!(c.socket, Some(PathBuf::from("/run/tiercel/tiercel.sock")));
+        assert_eq!(c.queue, Some(100));
+    }
+
+    #[test]
+    fn empty_and_errors() {
+        assert_eq!(parse("", Path::new("/")).unwrap(), FileConfig::default());
+        assert_eq!(
+            parse("# nothing\n", Path::new("/")).unwrap(),
+            FileConfig::default()
+        );
+        assert!(parse("- a\n", Path::new("/")).is_err());
+        assert!(parse("json_output: maybe\n", Path::new("/")).is_err());
+        assert!(parse("tiercel: {mode: loud}\n", Path::new("/")).is_err());
+        assert!(parse("tiercel: {errno: EWHAT}\n", Path::new("/")).is_err());
+        assert!(parse("priority: sometimes\n", Path::new("/")).is_err());
+        assert!(parse("rule_matching: best\n", Path::new("/")).is_err());
+        assert!(parse("a: [\n", Path::new("/")).is_err());
+        assert_eq!(
+            parse("tiercel: {errno: 13}\n", Path::new("/"))
+                .unwrap()
+                .errno,
+            Some(13)
+        );
+        assert_eq!(
+            parse("rules_file: r.yaml\n", Path::new("/x"))
+                .unwrap()
+                .rules_files,
+            vec![PathBuf::from("/x/r.yaml")]
+        );
+    }
+}

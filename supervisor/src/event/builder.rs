@@ -1,0 +1,1752 @@
+//! [`EventBuilder`] (one per session) and [`SyscallEvent`], the event the rules see.
+//!
+//! `build` reads every target-memory argument eagerly (before the notify loop's
+//! `ID_VALID` check) and opens `/proc/<tid>` as a directory handle; everything from `/proc`
+//! is read lazily, on the first `extract` of a field that needs it, through that handle
+//! (so a lazily read value never comes from a recycled pid: once the task is gone the
+//! handle's reads fail and the field is missing).
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tiercel_rules::event::{EventType, Field, FieldArg, Value};
+
+use super::decode::{self, Decoded, ParamVal, PathArg};
+use super::flags::{self as fl, AT_FDCWD};
+use super::mem::SockAddr;
+use super::path::{self, Resolved, RootCtx};
+use super::procfs::{self, ProcCache, ProcDir, Status, TaskInfo, UserDb};
+use super::sock::{self, SockInfo};
+use super::{ContainerInfo, Notif, ReadMem};
+
+/// Why no event could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("unsupported architecture {0:#x}")]
+    UnknownArch(u32),
+}
+
+/// State shared by the events of one session.
+#[derive(Debug)]
+pub struct Session {
+    pub container: ContainerInfo,
+    proc_root: PathBuf,
+    cache: Mutex<ProcCache>,
+    userdb: Mutex<Option<Arc<UserDb>>>,
+    hostname: String,
+    boot_ns: Option<u64>,
+}
+
+/// Builds events for one session (one listener fd).
+#[derive(Debug)]
+pub struct EventBuilder {
+    session: Arc<Session>,
+    num: u64,
+}
+
+impl EventBuilder {
+    pub fn new(container: ContainerInfo) -> Self {
+        let hostname = procfs::read_bounded(std::path::Path::new("/proc/sys/kernel/hostname"), 256)
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .unwrap_or_default();
+        EventBuilder {
+            session: Arc::new(Session {
+                container,
+                proc_root: PathBuf::from("/proc"),
+                cache: Mutex::new(ProcCache::default()),
+                userdb: Mutex::new(None),
+                hostname,
+                boot_ns: procfs::boot_time_ns(),
+            }),
+            num: 0,
+        }
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// Builds the event of a stopped call. All target-memory reads happen here.
+    pub fn build(&mut self, n: &Notif, mem: &dyn ReadMem) -> Result<SyscallEvent, BuildError> {
+        let d = decode::decode(n, mem).ok_or(BuildError::UnknownArch(n.arch))?;
+        self.num += 1;
+        let proc_dir = ProcDir::open_at(&self.session.proc_root, n.pid).ok();
+        if d.exec.is_some() {
+            let tgid = proc_dir
+                .as_ref()
+                .and_then(|p| p.status())
+                .map(|s| s.tgid)
+                .unwrap_or(n.pid);
+            if let Ok(mut c) = self.session.cache.lock() {
+                c.exec_started(tgid, n.pid);
+            }
+        }
+        let etype = EventType::from_name(d.name)
+            .or_else(|| d.kname.and_then(EventType::from_name))
+            .or_else(|| EventType::from_name("syscall"))
+            .unwrap_or(EventType(0));
+        let ts_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Ok(SyscallEvent {
+            session: self.session.clone(),
+            d,
+            etype,
+            num: self.num,
+            ts_ns,
+            tid: n.pid,
+            proc_dir,
+            norm: OnceCell::new(),
+            resolved: OnceCell::new(),
+            cwd: OnceCell::new(),
+            task: OnceCell::new(),
+            status: OnceCell::new(),
+            ancestors: OnceCell::new(),
+            exec_view: OnceCell::new(),
+            env: OnceCell::new(),
+            fdinfo: OnceCell::new(),
+            loginuid: OnceCell::new(),
+            userdb: OnceCell::new(),
+            typechar: OnceCell::new(),
+        })
+    }
+}
+
+/// What we know about the fd a call uses.
+#[derive(Debug, Clone, Default)]
+pub struct FdInfo {
+    /// File path (caller's view), or the socket tuple for sockets.
+    pub name: String,
+    pub typechar: char,
+    pub sock: Option<SockInfo>,
+}
+
+/// One event at syscall entry.
+#[derive(Debug)]
+pub struct SyscallEvent {
+    session: Arc<Session>,
+    d: Decoded,
+    etype: EventType,
+    num: u64,
+    ts_ns: u64,
+    tid: u32,
+    proc_dir: Option<ProcDir>,
+    norm: OnceCell<Vec<Option<Vec<u8>>>>,
+    resolved: OnceCell<Vec<Result<Resolved, String>>>,
+    cwd: OnceCell<Option<Vec<u8>>>,
+    task: OnceCell<Option<Arc<TaskInfo>>>,
+    status: OnceCell<Option<Status>>,
+    ancestors: OnceCell<Vec<Arc<TaskInfo>>>,
+    exec_view: OnceCell<Option<TaskInfo>>,
+    env: OnceCell<Vec<String>>,
+    fdinfo: OnceCell<Option<FdInfo>>,
+    loginuid: OnceCell<Option<i64>>,
+    userdb: OnceCell<Option<Arc<UserDb>>>,
+    typechar: OnceCell<Option<char>>,
+}
+
+fn s<'a>(x: impl Into<Cow<'a, str>>) -> Option<Value<'a>> {
+    Some(Value::Str(x.into()))
+}
+
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn ip_of(a: &SocketAddr) -> IpAddr {
+    match a.ip() {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+fn fmt_ep(a: &SocketAddr) -> String {
+    match ip_of(a) {
+        IpAddr::V4(v4) => format!("{}:{}", v4, a.port()),
+        IpAddr::V6(v6) => format!("{}:{}", v6, a.port()),
+    }
+}
+
+/// Days since the epoch → (year, month, day) (H. Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn fmt_time(ns: u64, date: bool, iso: bool) -> String {
+    let secs = (ns / 1_000_000_000) as i64;
+    let frac = ns % 1_000_000_000;
+    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let (h, mi, se) = (sod / 3600, (sod / 60) % 60, sod % 60);
+    if iso {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{frac:09}Z")
+    } else if date {
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}.{frac:09}")
+    } else {
+        format!("{h:02}:{mi:02}:{se:02}.{frac:09}")
+    }
+}
+
+fn typename(c: char) -> &'static str {
+    match c {
+        'f' => "file",
+        'd' => "directory",
+        '4' => "ipv4",
+        '6' => "ipv6",
+        'u' => "unix",
+        'p' => "pipe",
+        'e' => "event",
+        's' => "signalfd",
+        'l' => "eventpoll",
+        'i' => "inotify",
+        't' => "timerfd",
+        'n' => "netlink",
+        'b' => "bpf",
+        'r' => "userfaultfd",
+        'o' => "io_uring",
+        'm' => "memfd",
+        'c' => "pidfd",
+        _ => "unknown",
+    }
+}
+
+impl SyscallEvent {
+    // ---- raw access ---------------------------------------------------------------------
+
+    /// The decoded call.
+    pub fn decoded(&self) -> &Decoded {
+        &self.d
+    }
+
+    /// Falco's event type name (`openat`).
+    pub fn type_name(&self) -> &'static str {
+        self.d.name
+    }
+
+    /// The caller's thread id (supervisor's pid namespace).
+    pub fn tid(&self) -> u32 {
+        self.tid
+    }
+
+    /// A pointer argument of the call could not be read (the kernel will fail it with EFAULT).
+    pub fn fault(&self) -> bool {
+        self.d.fault
+    }
+
+    pub fn num(&self) -> u64 {
+        self.num
+    }
+
+    // ---- paths --------------------------------------------------------------------------
+
+    fn dirfd_link(&self, fd: i32) -> Option<Vec<u8>> {
+        let link = self
+            .proc_dir
+            .as_ref()?
+            .read_link(&format!("fd/{fd}"))
+            .ok()?;
+        link.starts_with(b"/").then_some(link)
+    }
+
+    /// The caller thread's cwd, in its view (no trailing `/`).
+    pub fn cwd_path(&self) -> Option<&[u8]> {
+        self.cwd
+            .get_or_init(|| {
+                let l = self.proc_dir.as_ref()?.read_link("cwd").ok()?;
+                l.starts_with(b"/").then_some(l)
+            })
+            .as_deref()
+    }
+
+    fn base_for(&self, p: &PathArg) -> Option<Vec<u8>> {
+        match p.dirfd {
+            None | Some(AT_FDCWD) => self.cwd_path().map(<[u8]>::to_vec),
+            Some(fd) => self.dirfd_link(fd),
+        }
+    }
+
+    /// Falco's normalised absolute path of path argument `i` (`fd.name` for opens).
+    pub fn norm_path(&self, i: usize) -> Option<&[u8]> {
+        let v = self.norm.get_or_init(|| {
+            self.d
+                .paths
+                .iter()
+                .map(|p| {
+                    if p.empty_path {
+                        return p.dirfd.and_then(|fd| self.dirfd_link(fd));
+                    }
+                    if p.raw.starts_with(b"/") {
+                        return Some(path::normalize(b"/", &p.raw));
+                    }
+                    Some(path::normalize(&self.base_for(p)?, &p.raw))
+                })
+                .collect()
+        });
+        v.get(i)?.as_deref()
+    }
+
+    /// Every path argument resolved inside the caller's root with symlinks followed as the
+    /// call would (for decisions), in argument order, with its parameter name.
+    pub fn resolved_paths(&self) -> impl Iterator<Item = (&PathArg, &Result<Resolved, String>)> {
+        let v = self
+            .resolved
+            .get_or_init(|| self.d.paths.iter().map(|p| self.resolve_one(p)).collect());
+        self.d.paths.iter().zip(v.iter())
+    }
+
+    /// The first path argument that the call creates or modifies, resolved in the root
+    /// (open for writing, creat, mkdir, the new name of link/rename/symlink...), else the
+    /// first path argument.
+    pub fn resolved_path(&self) -> Option<&Result<Resolved, String>> {
+        let all: Vec<_> = self.resolved_paths().collect();
+        all.iter()
+            .find(|(p, _)| p.modifies)
+            .or_else(|| all.first())
+            .map(|(_, r)| *r)
+    }
+
+    fn resolve_one(&self, p: &PathArg) -> Result<Resolved, String> {
+        let pd = self
+            .proc_dir
+            .as_ref()
+            .ok_or("caller's /proc entry is gone")?;
+        if p.empty_path {
+            let fd = p.dirfd.ok_or("AT_EMPTY_PATH without a dirfd")?;
+            let l = pd
+                .read_link(&format!("fd/{fd}"))
+                .map_err(|e| e.to_string())?;
+            let magic =
+                !l.starts_with(b"/") || l.ends_with(b" (deleted)") || l.starts_with(b"/memfd:");
+            return Ok(Resolved {
+                path: l,
+                exists: true,
+                is_dir: false,
+                followed_symlink: false,
+                magic,
+            });
+        }
+        let ctx = RootCtx {
+            root: pd.entry("root"),
+            proc_dir: Some(pd.path()),
+        };
+        let base = if p.raw.starts_with(b"/") {
+            b"/".to_vec()
+        } else {
+            self.base_for(p)
+                .ok_or("cannot read the caller's cwd or dirfd")?
+        };
+        path::resolve_in_root(&ctx, &base, &p.raw, p.follow_last).map_err(|e| e.to_string())
+    }
+
+    fn fd_path_norm(&self) -> Option<&[u8]> {
+        self.norm_path(self.d.fd_path?)
+    }
+
+    // ---- process ------------------------------------------------------------------------
+
+    fn caller(&self) -> Option<&Arc<TaskInfo>> {
+        self.task
+            .get_or_init(|| {
+                let pd = self.proc_dir.as_ref()?;
+                self.session.cache.lock().ok()?.get(pd)
+            })
+            .as_ref()
+    }
+
+    fn status(&self) -> Option<&Status> {
+        self.status
+            .get_or_init(|| self.proc_dir.as_ref()?.status())
+            .as_ref()
+    }
+
+    /// The process the event describes: the caller, or for execve* the new program.
+    fn me(&self) -> Option<Cow<'_, TaskInfo>> {
+        if self.d.exec.is_some() {
+            return self
+                .exec_view
+                .get_or_init(|| self.make_exec_view())
+                .as_ref()
+                .map(Cow::Borrowed);
+        }
+        self.caller().map(|t| Cow::Borrowed(&**t))
+    }
+
+    fn make_exec_view(&self) -> Option<TaskInfo> {
+        let e = self.d.exec.as_ref()?;
+        let caller = self.caller()?;
+        let mut t = (**caller).clone();
+        let exepath = self
+            .d
+            .paths
+            .last()
+            .and_then(|_| {
+                self.resolved_paths()
+                    .last()
+                    .and_then(|(_, r)| r.as_ref().ok())
+            })
+            .map(|r| lossy(&r.path).into_owned())
+            .or_else(|| {
+                self.norm_path(self.d.paths.len().checked_sub(1)?)
+                    .map(|p| lossy(p).into_owned())
+            })
+            .unwrap_or_default();
+        // comm: basename of the filename (execveat with AT_EMPTY_PATH: the fd number, as
+        // the kernel does), truncated to 15 bytes.
+        let base = if e.filename.is_empty() {
+            self.d.args[0].to_string().into_bytes()
+        } else {
+            path::basename(&e.filename).to_vec()
+        };
+        let mut comm = lossy(&base[..base.len().min(15)]).into_owned();
+        if comm.is_empty() {
+            comm = lossy(&e.filename).into_owned();
+        }
+        t.stat.comm = comm;
+        t.argv = e.argv.items.iter().map(|a| lossy(a).into_owned()).collect();
+        t.exepath = exepath;
+        Some(t)
+    }
+
+    /// `[parent, grandparent, ...]` of the process.
+    fn ancestors(&self) -> &[Arc<TaskInfo>] {
+        self.ancestors.get_or_init(|| {
+            let mut out = Vec::new();
+            let Some(me) = self.caller() else {
+                return out;
+            };
+            let Ok(mut cache) = self.session.cache.lock() else {
+                return out;
+            };
+            // A thread's parent is its thread group's parent (/proc/<tid>/stat ppid).
+            let (mut ppid, mut start) = (me.stat.ppid, me.stat.starttime);
+            while out.len() < procfs::MAX_ANCESTORS && ppid != 0 {
+                let Some(p) = cache.get_pid(&self.session.proc_root, ppid, start) else {
+                    break;
+                };
+                ppid = p.stat.ppid;
+                start = p.stat.starttime;
+                out.push(p);
+            }
+            out
+        })
+    }
+
+    /// Ancestor `n` (0 = the process itself).
+    fn ancestor(&self, n: i64) -> Option<Cow<'_, TaskInfo>> {
+        if n == 0 {
+            return self.me();
+        }
+        let i = usize::try_from(n - 1).ok()?;
+        self.ancestors().get(i).map(|a| Cow::Borrowed(&**a))
+    }
+
+    fn env(&self) -> &[String] {
+        self.env.get_or_init(|| {
+            if let Some(e) = &self.d.exec {
+                return e.envp.items.iter().map(|a| lossy(a).into_owned()).collect();
+            }
+            self.proc_dir
+                .as_ref()
+                .and_then(|p| procfs::read_bounded(&p.entry("environ"), procfs::MAX_ENVIRON).ok())
+                .map(|b| procfs::split_nul(&b))
+                .unwrap_or_default()
+        })
+    }
+
+    fn loginuid(&self) -> Option<i64> {
+        *self.loginuid.get_or_init(|| {
+            let b = self.proc_dir.as_ref()?.read("loginuid").ok()?;
+            let v: u32 = std::str::from_utf8(&b).ok()?.trim().parse().ok()?;
+            Some(if v == u32::MAX { -1 } else { i64::from(v) })
+        })
+    }
+
+    fn userdb(&self) -> Option<&UserDb> {
+        self.userdb
+            .get_or_init(|| {
+                let mut g = self.session.userdb.lock().ok()?;
+                if g.is_none() {
+                    let pd = self.proc_dir.as_ref()?;
+                    *g = Some(Arc::new(UserDb::load(&pd.entry("root"))));
+                }
+                g.clone()
+            })
+            .as_deref()
+    }
+
+    fn user_name(&self, uid: u32) -> Option<String> {
+        self.userdb()?.users.get(&uid).cloned()
+    }
+
+    fn group_name(&self, gid: u32) -> Option<String> {
+        self.userdb()?.groups.get(&gid).cloned()
+    }
+
+    fn duration_of(&self, t: &TaskInfo) -> Option<u64> {
+        Some(procfs::uptime_ns()?.saturating_sub(procfs::ticks_to_ns(t.stat.starttime)))
+    }
+
+    fn start_ts(&self, t: &TaskInfo) -> Option<u64> {
+        Some(self.session.boot_ns? + procfs::ticks_to_ns(t.stat.starttime))
+    }
+
+    // ---- fds ----------------------------------------------------------------------------
+
+    fn fdinfo(&self) -> Option<&FdInfo> {
+        self.fdinfo
+            .get_or_init(|| {
+                let fd = self.d.use_fd?;
+                let pd = self.proc_dir.as_ref()?;
+                let link = pd.read_link(&format!("fd/{fd}")).ok();
+                let l = link.as_deref().map(lossy).unwrap_or_default().into_owned();
+                if let Some(ino) = l.strip_prefix("socket:[").and_then(|x| x.strip_suffix(']')) {
+                    let si = ino.parse().ok().and_then(|i| sock::lookup(pd, i));
+                    let typechar = si
+                        .as_ref()
+                        .map(|s| s.typechar)
+                        .or_else(|| self.sockaddr_typechar())
+                        .unwrap_or('u');
+                    let mut info = FdInfo {
+                        name: String::new(),
+                        typechar,
+                        sock: si,
+                    };
+                    info.name = self.tuple_name(&info);
+                    return Some(info);
+                }
+                if link.is_none() {
+                    // Unknown fd (closed or never opened): the sockaddr still tells the family.
+                    let typechar = self.sockaddr_typechar()?;
+                    let mut info = FdInfo {
+                        name: String::new(),
+                        typechar,
+                        sock: None,
+                    };
+                    info.name = self.tuple_name(&info);
+                    return Some(info);
+                }
+                let typechar = if l.starts_with('/') {
+                    let dir = std::fs::metadata(pd.entry(&format!("fd/{fd}")))
+                        .map(|m| m.is_dir())
+                        .unwrap_or(false);
+                    if dir {
+                        'd'
+                    } else if l.starts_with("/memfd:") {
+                        'm'
+                    } else {
+                        'f'
+                    }
+                } else if l.starts_with("pipe:") {
+                    'p'
+                } else if l.contains("eventfd") {
+                    'e'
+                } else if l.contains("eventpoll") {
+                    'l'
+                } else if l.contains("inotify") {
+                    'i'
+                } else if l.contains("timerfd") {
+                    't'
+                } else if l.contains("signalfd") {
+                    's'
+                } else if l.contains("bpf") {
+                    'b'
+                } else if l.contains("userfaultfd") {
+                    'r'
+                } else if l.contains("io_uring") {
+                    'o'
+                } else if l.contains("pidfd") {
+                    'c'
+                } else {
+                    'f'
+                };
+                Some(FdInfo {
+                    name: l,
+                    typechar,
+                    sock: None,
+                })
+            })
+            .as_ref()
+    }
+
+    fn sockaddr_typechar(&self) -> Option<char> {
+        Some(match self.d.sockaddr.as_ref()? {
+            SockAddr::Inet(SocketAddr::V4(_)) => '4',
+            SockAddr::Inet(a @ SocketAddr::V6(_)) => {
+                if matches!(ip_of(a), IpAddr::V4(_)) {
+                    '4'
+                } else {
+                    '6'
+                }
+            }
+            SockAddr::Unix(_) => 'u',
+            SockAddr::Other(_) => return None,
+        })
+    }
+
+    /// Local endpoint (client for outbound calls).
+    fn local_ep(&self) -> Option<SocketAddr> {
+        self.fdinfo()?.sock.as_ref()?.local
+    }
+
+    /// Remote endpoint: the call's sockaddr (connect/sendto), else the socket's peer.
+    fn remote_ep(&self) -> Option<SocketAddr> {
+        if let Some(SockAddr::Inet(a)) = &self.d.sockaddr {
+            if self.d.name != "bind" {
+                return Some(*a);
+            }
+        }
+        let r = self.fdinfo()?.sock.as_ref()?.remote?;
+        (!r.ip().is_unspecified() || r.port() != 0).then_some(r)
+    }
+
+    /// Whether this end is the server (bind/listen/accept).
+    fn is_server(&self) -> bool {
+        matches!(self.d.name, "bind" | "listen" | "accept" | "accept4")
+    }
+
+    fn client_server(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        if self.is_server() {
+            let local = if self.d.name == "bind" {
+                match &self.d.sockaddr {
+                    Some(SockAddr::Inet(a)) => Some(*a),
+                    _ => self.local_ep(),
+                }
+            } else {
+                self.local_ep()
+            };
+            (self.remote_ep(), local)
+        } else {
+            (self.local_ep(), self.remote_ep())
+        }
+    }
+
+    fn tuple_name(&self, info: &FdInfo) -> String {
+        if info.typechar == 'u' {
+            if let Some(SockAddr::Unix(p)) = &self.d.sockaddr {
+                return lossy(p).into_owned();
+            }
+            return info
+                .sock
+                .as_ref()
+                .and_then(|s| s.unix_path.clone())
+                .unwrap_or_default();
+        }
+        let (c, sv) = {
+            let local = info.sock.as_ref().and_then(|s| s.local);
+            let remote = match &self.d.sockaddr {
+                Some(SockAddr::Inet(a)) if self.d.name != "bind" => Some(*a),
+                _ => info.sock.as_ref().and_then(|s| s.remote),
+            };
+            if self.is_server() {
+                (remote, local)
+            } else {
+                (local, remote)
+            }
+        };
+        let unspec = SocketAddr::from(([0, 0, 0, 0], 0));
+        format!(
+            "{}->{}",
+            fmt_ep(&c.unwrap_or(unspec)),
+            fmt_ep(&sv.unwrap_or(unspec))
+        )
+    }
+
+    /// `fd.typechar` of the event.
+    pub fn fd_typechar(&self) -> Option<char> {
+        *self.typechar.get_or_init(|| {
+            if let Some(i) = self.d.fd_path {
+                let flags = self.d.open_flags.unwrap_or(fl::O_CREAT | fl::O_WRONLY);
+                if flags & fl::O_DIRECTORY != 0 && !fl::open_creates(flags) {
+                    return Some('d');
+                }
+                if fl::open_creates(flags) {
+                    return Some('f');
+                }
+                // An existing directory opened without O_DIRECTORY.
+                let dir = self
+                    .resolved_paths()
+                    .nth(i)
+                    .and_then(|(_, r)| r.as_ref().ok())
+                    .map(|r| r.exists && r.is_dir)
+                    .unwrap_or(false);
+                return Some(if dir { 'd' } else { 'f' });
+            }
+            if self.d.name == "socket" {
+                return match self.d.args[0] {
+                    2 => Some('4'),
+                    10 => Some('6'),
+                    1 => Some('u'),
+                    16 => Some('n'),
+                    _ => None,
+                };
+            }
+            if self.d.name == "memfd_create" {
+                return Some('m');
+            }
+            self.fdinfo().map(|f| f.typechar)
+        })
+    }
+
+    fn has_fd(&self) -> bool {
+        self.d.fd_path.is_some() || self.d.use_fd.is_some() || self.d.returns_fd
+    }
+
+    /// The predicted return value if the call succeeds.
+    pub fn predicted_rawres(&self) -> i64 {
+        if let Some(r) = self.d.rawres {
+            return r;
+        }
+        if self.d.returns_fd {
+            return self.lowest_free_fd().unwrap_or(0);
+        }
+        0
+    }
+
+    /// The lowest fd number not open in the caller (what open/socket/dup return on success,
+    /// unless another thread races it).
+    fn lowest_free_fd(&self) -> Option<i64> {
+        let pd = self.proc_dir.as_ref()?;
+        let mut used: Vec<i64> = std::fs::read_dir(pd.entry("fd"))
+            .ok()?
+            .take(1 << 20)
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        used.sort_unstable();
+        let mut want = 0i64;
+        for u in used {
+            if u == want {
+                want += 1;
+            } else if u > want {
+                break;
+            }
+        }
+        Some(want)
+    }
+
+    // ---- parameters ---------------------------------------------------------------------
+
+    fn render_param(&self, p: &decode::Param) -> Option<String> {
+        Some(match &p.val {
+            ParamVal::Text(t) => t.clone(),
+            ParamVal::Path(i) => lossy(
+                self.norm_path(*i)
+                    .or_else(|| self.d.paths.get(*i).map(|x| x.raw.as_slice()))?,
+            )
+            .into_owned(),
+            ParamVal::Fd(fd) => fd.to_string(),
+            ParamVal::Uid(u) => self
+                .user_name(*u)
+                .unwrap_or_else(|| (*u as i32).to_string()),
+            ParamVal::Gid(g) => self
+                .group_name(*g)
+                .unwrap_or_else(|| (*g as i32).to_string()),
+            ParamVal::Sockaddr(Some(SockAddr::Inet(a))) => fmt_ep(a),
+            ParamVal::Sockaddr(Some(SockAddr::Unix(p))) => lossy(p).into_owned(),
+            ParamVal::Sockaddr(Some(SockAddr::Other(f))) => format!("family {f}"),
+            ParamVal::Sockaddr(None) => "NULL".to_string(),
+            ParamVal::Res => self.predicted_rawres().to_string(),
+        })
+    }
+
+    /// `evt.arg.NAME` / `evt.arg[N]`.
+    pub fn arg(&self, a: &FieldArg) -> Option<String> {
+        let p = match a {
+            FieldArg::Name(n) => self.d.params.iter().find(|p| *p.name == **n)?,
+            FieldArg::Index(i) => self.d.params.get(usize::try_from(*i).ok()?)?,
+            FieldArg::None => return None,
+        };
+        self.render_param(p)
+    }
+
+    /// `evt.rawarg.NAME`: the number for numeric parameters.
+    pub fn rawarg(&self, a: &FieldArg) -> Option<Value<'_>> {
+        let FieldArg::Name(n) = a else { return None };
+        let p = self.d.params.iter().find(|p| *p.name == **n)?;
+        match &p.val {
+            ParamVal::Fd(fd) => Some(Value::I64(*fd)),
+            ParamVal::Uid(u) | ParamVal::Gid(u) => Some(Value::U64(u64::from(*u))),
+            ParamVal::Res => Some(Value::I64(self.predicted_rawres())),
+            ParamVal::Path(i) => s(lossy(&self.d.paths.get(*i)?.raw).into_owned()),
+            ParamVal::Text(t) => Some(match t.parse::<i64>() {
+                Ok(v) => Value::I64(v),
+                Err(_) => Value::Str(Cow::Owned(t.clone())),
+            }),
+            ParamVal::Sockaddr(_) => self.render_param(p).map(|x| Value::Str(Cow::Owned(x))),
+        }
+    }
+
+    /// `evt.args`: `name=value` for every parameter, space separated.
+    pub fn args_string(&self) -> String {
+        let mut out = String::new();
+        for p in &self.d.params {
+            let v = match &p.val {
+                ParamVal::Uid(u) => match self.user_name(*u) {
+                    Some(n) => format!("{}({})", *u as i32, n),
+                    None => (*u as i32).to_string(),
+                },
+                ParamVal::Path(i) => {
+                    let raw = self
+                        .d
+                        .paths
+                        .get(*i)
+                        .map(|x| lossy(&x.raw).into_owned())
+                        .unwrap_or_default();
+                    match self.norm_path(*i) {
+                        Some(n) if n != raw.as_bytes() => format!("{}({})", raw, lossy(n)),
+                        _ => raw,
+                    }
+                }
+                _ => self.render_param(p).unwrap_or_else(|| "NULL".into()),
+            };
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(p.name);
+            out.push('=');
+            out.push_str(&v);
+        }
+        out
+    }
+
+    fn is_open(&self) -> bool {
+        matches!(
+            self.d.name,
+            "open" | "openat" | "openat2" | "open_by_handle_at"
+        )
+    }
+
+    // ---- field dispatch -----------------------------------------------------------------
+
+    /// The value of a field given by its Falco name (without argument), or `None`.
+    pub fn extract_named(&self, name: &str, arg: &FieldArg) -> Option<Value<'_>> {
+        self.extract_field(tiercel_rules::fields::lookup(name)?.field, arg)
+    }
+
+    /// The value of `field[arg]`, or `None` when this event has none.
+    pub fn extract_field(&self, name: Field, arg: &FieldArg) -> Option<Value<'_>> {
+        let idx = || match arg {
+            FieldArg::Index(i) => Some(*i),
+            _ => None,
+        };
+        match name {
+            // evt.*
+            Field::EvtNum => Some(Value::U64(self.num)),
+            Field::EvtType | Field::SyscallType => s(self.d.name),
+            Field::EvtDir => s("<"),
+            Field::EvtTypeIs => match arg {
+                FieldArg::Name(n) => Some(Value::U64(u64::from(**n == *self.d.name))),
+                _ => None,
+            },
+            Field::EvtSource => s("syscall"),
+            Field::EvtHostname => s(self.session.hostname.as_str()),
+            Field::EvtTime => s(fmt_time(self.ts_ns, false, false)),
+            Field::EvtTimeS => s(fmt_time(self.ts_ns, false, false)[..8].to_string()),
+            Field::EvtTimeIso8601 => s(fmt_time(self.ts_ns, true, true)),
+            Field::EvtDatetime => s(fmt_time(self.ts_ns, true, false)),
+            Field::EvtDatetimeS => s(fmt_time(self.ts_ns, true, false)[..19].to_string()),
+            Field::EvtRawtime => Some(Value::Time(self.ts_ns)),
+            Field::EvtRawtimeS => Some(Value::Time(self.ts_ns / 1_000_000_000)),
+            Field::EvtRawtimeNs => Some(Value::Time(self.ts_ns % 1_000_000_000)),
+            Field::EvtIsAsync => Some(Value::Bool(false)),
+            Field::EvtCount => Some(Value::U64(1)),
+            Field::EvtArgs | Field::EvtInfo => s(self.args_string()),
+            Field::EvtArg => self.arg(arg).map(|x| Value::Str(Cow::Owned(x))),
+            Field::EvtRawarg => self.rawarg(arg),
+            Field::EvtRes => s("SUCCESS"),
+            Field::EvtRawres => Some(Value::I64(self.predicted_rawres())),
+            Field::EvtFailed => Some(Value::Bool(false)),
+            Field::EvtCountError
+            | Field::EvtCountErrorFile
+            | Field::EvtCountErrorNet
+            | Field::EvtCountErrorMemory
+            | Field::EvtCountErrorOther => Some(Value::U64(0)),
+            Field::EvtCountExit => Some(Value::U64(1)),
+            Field::EvtIsIo
+            | Field::EvtIsIoRead
+            | Field::EvtIsIoWrite
+            | Field::EvtIsWait
+            | Field::EvtIsSyslog => Some(Value::Bool(false)),
+            Field::EvtIsOpenRead
+            | Field::EvtIsOpenWrite
+            | Field::EvtIsOpenExec
+            | Field::EvtIsOpenCreate => {
+                let f = match (self.is_open(), self.d.open_flags) {
+                    (true, Some(f)) => f,
+                    _ => return Some(Value::Bool(false)),
+                };
+                let acc = f & fl::O_ACCMODE;
+                Some(Value::Bool(match name {
+                    Field::EvtIsOpenRead => acc == 0 || acc == fl::O_RDWR,
+                    Field::EvtIsOpenWrite => acc == fl::O_WRONLY || acc == fl::O_RDWR,
+                    Field::EvtIsOpenExec => false,
+                    _ => fl::open_creates(f),
+                }))
+            }
+            Field::EvtAbspath => s(lossy(self.norm_path(0)?).into_owned()),
+            Field::EvtAbspathSrc => s(lossy(self.norm_path(0)?).into_owned()),
+            Field::EvtAbspathDst => s(lossy(self.norm_path(1)?).into_owned()),
+
+            // fd.*
+            Field::FdNum => {
+                if !self.has_fd() {
+                    return None;
+                }
+                if self.d.fd_path.is_some() || self.d.returns_fd {
+                    Some(Value::I64(self.predicted_rawres()))
+                } else {
+                    Some(Value::I64(i64::from(self.d.use_fd?)))
+                }
+            }
+            Field::FdTypechar => s(self.fd_typechar()?.to_string()),
+            Field::FdType => s(typename(self.fd_typechar()?)),
+            Field::FdName => {
+                if self.d.fd_path.is_some() {
+                    s(lossy(self.fd_path_norm()?).into_owned())
+                } else if self.d.name == "socket" {
+                    None
+                } else {
+                    s(self.fdinfo()?.name.clone())
+                }
+            }
+            Field::FdNameraw => {
+                let i = self.d.fd_path?;
+                s(lossy(&self.d.paths.get(i)?.raw).into_owned())
+            }
+            Field::FdDirectory | Field::FdFilename => {
+                let p: Cow<'_, [u8]> = match self.d.fd_path {
+                    Some(_) => Cow::Borrowed(self.fd_path_norm()?),
+                    None => {
+                        let f = self.fdinfo()?;
+                        if !matches!(f.typechar, 'f' | 'd') {
+                            return None;
+                        }
+                        Cow::Owned(f.name.clone().into_bytes())
+                    }
+                };
+                let part = if name == Field::FdDirectory {
+                    path::dirname(&p)
+                } else {
+                    path::basename(&p)
+                };
+                s(lossy(part).into_owned())
+            }
+            Field::FdSip | Field::FdRip => Some(Value::Ip(ip_of(
+                &self.server_or_remote(name == Field::FdRip)?,
+            ))),
+            Field::FdCip | Field::FdLip => Some(Value::Ip(ip_of(
+                &self.client_or_local(name == Field::FdLip)?,
+            ))),
+            Field::FdSport | Field::FdRport => Some(Value::U64(u64::from(
+                self.server_or_remote(name == Field::FdRport)?.port(),
+            ))),
+            Field::FdCport | Field::FdLport => Some(Value::U64(u64::from(
+                self.client_or_local(name == Field::FdLport)?.port(),
+            ))),
+            Field::FdSnet | Field::FdRnet => Some(Value::Ip(ip_of(
+                &self.server_or_remote(name == Field::FdRnet)?,
+            ))),
+            Field::FdCnet | Field::FdLnet => Some(Value::Ip(ip_of(
+                &self.client_or_local(name == Field::FdLnet)?,
+            ))),
+            Field::FdIp | Field::FdNet | Field::FdPort => {
+                let (c, sv) = self.client_server();
+                let items: Vec<Value<'_>> = [c, sv]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| {
+                        if name == Field::FdPort {
+                            Value::U64(u64::from(a.port()))
+                        } else {
+                            Value::Ip(ip_of(&a))
+                        }
+                    })
+                    .collect();
+                (!items.is_empty()).then_some(Value::List(items))
+            }
+            Field::FdL4proto => {
+                let f = self.fdinfo()?;
+                if let Some(p) = f.sock.as_ref().and_then(|x| x.l4proto) {
+                    return s(p);
+                }
+                None
+            }
+            Field::FdSockfamily => match self.fd_typechar()? {
+                '4' | '6' => s("ip"),
+                'u' => s("unix"),
+                _ => None,
+            },
+            Field::FdIsServer => {
+                let t = self.fd_typechar()?;
+                matches!(t, '4' | '6' | 'u').then_some(Value::Bool(self.is_server()))
+            }
+            Field::FdContainername => {
+                let n = self.extract_field(Field::FdName, &FieldArg::None)?;
+                let Value::Str(n) = n else { return None };
+                s(format!("{}:{}", self.container_id(), n))
+            }
+            Field::FdContainerdirectory => {
+                let n = self.extract_field(Field::FdDirectory, &FieldArg::None)?;
+                let Value::Str(n) = n else { return None };
+                s(format!("{}:{}", self.container_id(), n))
+            }
+            Field::FsPathName => {
+                let i = self
+                    .d
+                    .paths
+                    .iter()
+                    .position(|p| !matches!(p.param, "oldpath" | "target"))?;
+                s(lossy(self.norm_path(i)?).into_owned())
+            }
+            Field::FsPathNameraw => {
+                let p = self
+                    .d
+                    .paths
+                    .iter()
+                    .find(|p| !matches!(p.param, "oldpath" | "target"))?;
+                s(lossy(&p.raw).into_owned())
+            }
+            Field::FsPathSource
+            | Field::FsPathSourceraw
+            | Field::FsPathTarget
+            | Field::FsPathTargetraw => {
+                let src = matches!(name, Field::FsPathSource | Field::FsPathSourceraw);
+                let raw = matches!(name, Field::FsPathSourceraw | Field::FsPathTargetraw);
+                let pname = match (self.d.name, src) {
+                    ("symlink" | "symlinkat", true) => {
+                        return self
+                            .d
+                            .params
+                            .iter()
+                            .find(|p| p.name == "target")
+                            .and_then(|p| self.render_param(p))
+                            .map(|x| Value::Str(Cow::Owned(x)));
+                    }
+                    ("symlink" | "symlinkat", false) => "linkpath",
+                    (_, true) => "oldpath",
+                    (_, false) => "newpath",
+                };
+                let i = self.d.paths.iter().position(|p| p.param == pname)?;
+                if raw {
+                    s(lossy(&self.d.paths[i].raw).into_owned())
+                } else {
+                    s(lossy(self.norm_path(i)?).into_owned())
+                }
+            }
+
+            // proc.*
+            Field::ProcName => s(self.ancestor(idx().unwrap_or(0))?.stat.comm.clone()),
+            Field::ProcPname => s(self.ancestor(1)?.stat.comm.clone()),
+            Field::ProcAname => match arg {
+                FieldArg::Index(n) => s(self.ancestor(*n)?.stat.comm.clone()),
+                _ => Some(Value::List(
+                    self.ancestors()
+                        .iter()
+                        .map(|a| Value::Str(Cow::Owned(a.stat.comm.clone())))
+                        .collect(),
+                )),
+            },
+            Field::ProcExe => s(self.me()?.exe().to_string()),
+            Field::ProcPexe => s(self.ancestor(1)?.exe().to_string()),
+            Field::ProcAexe => match arg {
+                FieldArg::Index(n) => s(self.ancestor(*n)?.exe().to_string()),
+                _ => Some(Value::List(
+                    self.ancestors()
+                        .iter()
+                        .map(|a| Value::Str(Cow::Owned(a.exe().to_string())))
+                        .collect(),
+                )),
+            },
+            Field::ProcExepath => s(self.me()?.exepath.clone()),
+            Field::ProcPexepath => s(self.ancestor(1)?.exepath.clone()),
+            Field::ProcAexepath => match arg {
+                FieldArg::Index(n) => s(self.ancestor(*n)?.exepath.clone()),
+                _ => Some(Value::List(
+                    self.ancestors()
+                        .iter()
+                        .map(|a| Value::Str(Cow::Owned(a.exepath.clone())))
+                        .collect(),
+                )),
+            },
+            Field::ProcArgs => match arg {
+                FieldArg::Index(n) => s(self
+                    .me()?
+                    .argv
+                    .get(usize::try_from(*n).ok()?.checked_add(1)?)?
+                    .clone()),
+                _ => s(self.me()?.args()),
+            },
+            Field::ProcCmdline => s(self.me()?.cmdline()),
+            Field::ProcPcmdline => s(self.ancestor(1)?.cmdline()),
+            Field::ProcAcmdline => match arg {
+                FieldArg::Index(n) => s(self.ancestor(*n)?.cmdline()),
+                _ => Some(Value::List(
+                    self.ancestors()
+                        .iter()
+                        .map(|a| Value::Str(Cow::Owned(a.cmdline())))
+                        .collect(),
+                )),
+            },
+            Field::ProcCmdnargs => Some(Value::U64(self.me()?.argv.len().saturating_sub(1) as u64)),
+            Field::ProcCmdlenargs => Some(Value::U64(
+                self.me()?.argv.iter().skip(1).map(|a| a.len() as u64).sum(),
+            )),
+            Field::ProcExeline => {
+                let me = self.me()?;
+                let mut x = me.exe().to_string();
+                for a in me.argv.iter().skip(1) {
+                    x.push(' ');
+                    x.push_str(a);
+                }
+                s(x)
+            }
+            Field::ProcEnv | Field::ProcAenv => match arg {
+                FieldArg::Name(k) => {
+                    let pre = format!("{k}=");
+                    s(self
+                        .env()
+                        .iter()
+                        .find_map(|e| e.strip_prefix(pre.as_str()))?
+                        .to_string())
+                }
+                _ => s(self.env().join(" ")),
+            },
+            Field::ProcCwd => {
+                let mut c = lossy(self.cwd_path()?).into_owned();
+                if !c.ends_with('/') {
+                    c.push('/');
+                }
+                s(c)
+            }
+            Field::ProcTty => Some(Value::U64(u64::from(self.caller()?.stat.tty_nr))),
+            Field::ProcPid => Some(Value::I64(i64::from(self.status()?.tgid))),
+            Field::ProcPpid => Some(Value::I64(i64::from(self.caller()?.stat.ppid))),
+            Field::ProcApid => match arg {
+                FieldArg::Index(0) => Some(Value::I64(i64::from(self.status()?.tgid))),
+                FieldArg::Index(n) => Some(Value::I64(i64::from(self.ancestor(*n)?.tid))),
+                _ => Some(Value::List(
+                    self.ancestors()
+                        .iter()
+                        .map(|a| Value::I64(i64::from(a.tid)))
+                        .collect(),
+                )),
+            },
+            Field::ProcVpid => Some(Value::I64(i64::from(self.status()?.vpid))),
+            Field::ProcPvpid => {
+                let p = self.ancestor(1)?;
+                let pd = ProcDir::open_at(&self.session.proc_root, p.tid).ok()?;
+                Some(Value::I64(i64::from(pd.status()?.vpid)))
+            }
+            Field::ProcSid => Some(Value::I64(i64::from(self.caller()?.stat.session))),
+            Field::ProcVpgid => Some(Value::I64(i64::from(self.status()?.vpgid))),
+            Field::ProcIsSidLeader => Some(Value::Bool(
+                self.caller()?.stat.session == self.status()?.tgid,
+            )),
+            Field::ProcIsVpgidLeader => {
+                Some(Value::Bool(self.caller()?.stat.pgrp == self.status()?.tgid))
+            }
+            Field::ProcSname | Field::ProcSidExe | Field::ProcSidExepath => {
+                let me = self.caller()?;
+                let sid = me.stat.session;
+                let leader = if sid == self.status()?.tgid {
+                    Cow::Borrowed(&**me)
+                } else {
+                    Cow::Owned(
+                        (*self.session.cache.lock().ok()?.get_pid(
+                            &self.session.proc_root,
+                            sid,
+                            me.stat.starttime,
+                        )?)
+                        .clone(),
+                    )
+                };
+                match name {
+                    Field::ProcSname => s(leader.stat.comm.clone()),
+                    Field::ProcSidExe => s(leader.exe().to_string()),
+                    _ => s(leader.exepath.clone()),
+                }
+            }
+            Field::ProcDuration => Some(Value::Time(self.duration_of(self.caller()?)?)),
+            Field::ProcPpidDuration => Some(Value::Time(self.duration_of(&*self.ancestor(1)?)?)),
+            Field::ProcPidTs => Some(Value::Time(self.start_ts(self.caller()?)?)),
+            Field::ProcPpidTs => Some(Value::Time(self.start_ts(&*self.ancestor(1)?)?)),
+            Field::ProcIsExeFromMemfd => {
+                if self.d.exec.is_some() {
+                    let r = self.resolved_paths().last().map(|(_, r)| r)?;
+                    Some(Value::Bool(match r {
+                        Ok(r) => r.path.starts_with(b"/memfd:"),
+                        Err(_) => false,
+                    }))
+                } else {
+                    Some(Value::Bool(self.caller()?.exepath.starts_with("/memfd:")))
+                }
+            }
+            Field::ProcExeInoCtime
+            | Field::ProcExeInoMtime
+            | Field::ProcExeIno
+            | Field::ProcExeInoCtimeDurationProcStart => {
+                use std::os::unix::fs::MetadataExt;
+                let md = if self.d.exec.is_some() {
+                    let r = self.resolved_paths().last()?.1.as_ref().ok()?;
+                    let pd = self.proc_dir.as_ref()?;
+                    let mut hp = pd.entry("root").into_os_string();
+                    hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
+                    std::fs::metadata(hp).ok()?
+                } else {
+                    std::fs::metadata(self.proc_dir.as_ref()?.entry("exe")).ok()?
+                };
+                let ctime =
+                    (md.ctime() as u64).saturating_mul(1_000_000_000) + md.ctime_nsec() as u64;
+                match name {
+                    Field::ProcExeIno => Some(Value::U64(md.ino())),
+                    Field::ProcExeInoCtime => Some(Value::Time(ctime)),
+                    Field::ProcExeInoMtime => Some(Value::Time(
+                        (md.mtime() as u64).saturating_mul(1_000_000_000) + md.mtime_nsec() as u64,
+                    )),
+                    _ => {
+                        let start = if self.d.exec.is_some() {
+                            self.ts_ns
+                        } else {
+                            self.start_ts(self.caller()?)?
+                        };
+                        Some(Value::Time(start.saturating_sub(ctime)))
+                    }
+                }
+            }
+            Field::ThreadCapEffective => s(procfs::caps_to_string(self.status()?.cap_eff)),
+            Field::ThreadCapPermitted => s(procfs::caps_to_string(self.status()?.cap_prm)),
+            Field::ThreadCapInheritable => s(procfs::caps_to_string(self.status()?.cap_inh)),
+            Field::ThreadTid => Some(Value::I64(i64::from(self.tid))),
+            Field::ThreadVtid => Some(Value::I64(i64::from(self.status()?.vtid))),
+            Field::ThreadIsmain => Some(Value::Bool(self.status()?.tgid == self.tid)),
+
+            // user.* / group.*
+            Field::UserUid => Some(Value::U64(u64::from(self.status()?.uid[1]))),
+            Field::UserName => {
+                // A uid without an entry in the container's /etc/passwd has no name.
+                s(self.user_name(self.status()?.uid[1])?)
+            }
+            Field::UserLoginuid => Some(Value::I64(self.loginuid()?)),
+            Field::UserLoginname => {
+                let l = self.loginuid()?;
+                if l < 0 {
+                    return None;
+                }
+                s(self.user_name(l as u32)?)
+            }
+            Field::GroupGid => Some(Value::U64(u64::from(self.status()?.gid[1]))),
+            Field::GroupName => s(self.group_name(self.status()?.gid[1])?),
+
+            // container.*
+            Field::ContainerId => s(self.container_id()),
+            Field::ContainerFullId => s(self.session.container.id.as_str()),
+            Field::ContainerName => s(self.session.container.name.as_deref()?),
+            Field::ContainerImage => {
+                let c = &self.session.container;
+                let r = c.image_repository.as_deref()?;
+                s(match &c.image_tag {
+                    Some(t) => format!("{r}:{t}"),
+                    None => r.to_string(),
+                })
+            }
+            Field::ContainerImageRepository => {
+                s(self.session.container.image_repository.as_deref()?)
+            }
+            Field::ContainerImageTag => s(self.session.container.image_tag.as_deref()?),
+            Field::ContainerPrivileged => Some(Value::Bool(self.session.container.privileged?)),
+            _ => None,
+        }
+    }
+
+    fn container_id(&self) -> String {
+        let id = &self.session.container.id;
+        if id.is_empty() {
+            return "host".to_string();
+        }
+        id.chars().take(12).collect()
+    }
+
+    fn server_or_remote(&self, remote: bool) -> Option<SocketAddr> {
+        if remote {
+            self.remote_ep()
+        } else {
+            self.client_server().1
+        }
+    }
+
+    fn client_or_local(&self, local: bool) -> Option<SocketAddr> {
+        if local {
+            self.local_ep()
+        } else {
+            self.client_server().0
+        }
+    }
+}
+
+impl tiercel_rules::event::Event for SyscallEvent {
+    fn event_type(&self) -> EventType {
+        self.etype
+    }
+
+    fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
+        self.extract_field(field, arg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::mem::BufMem;
+    use crate::event::syscalls::{syscall_nr, AUDIT_ARCH_X86_64};
+    use std::process::{Child, Command};
+
+    struct Target {
+        child: Child,
+        dir: PathBuf,
+    }
+
+    impl Drop for Target {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A real process (`sh` that opens fd 5 on `dir/d` and execs `sleep`) in a temp cwd.
+    fn target(name: &str) -> Target {
+        let dir = std::env::temp_dir().join(format!("tiercel-ev-{}-{}", name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d/sub")).unwrap();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("exec 5<d; exec sleep 30")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        for _ in 0..400 {
+            let ok = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == "sleep")
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Target { child, dir }
+    }
+
+    fn notif(pid: u32, name: &str, args: [u64; 6]) -> Notif {
+        Notif {
+            id: 7,
+            pid,
+            arch: AUDIT_ARCH_X86_64,
+            nr: syscall_nr(name).unwrap(),
+            instruction_pointer: 0,
+            args,
+        }
+    }
+
+    fn get(ev: &SyscallEvent, f: &str) -> Option<String> {
+        get_arg(ev, f, FieldArg::None)
+    }
+
+    fn get_arg(ev: &SyscallEvent, f: &str, a: FieldArg) -> Option<String> {
+        ev.extract_named(f, &a).map(|v| match v {
+            Value::Str(s) => s.into_owned(),
+            Value::U64(n) => n.to_string(),
+            Value::I64(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Ip(i) => i.to_string(),
+            Value::Time(t) => t.to_string(),
+            Value::List(l) => format!("{l:?}"),
+            other => format!("{other:?}"),
+        })
+    }
+
+    fn builder() -> EventBuilder {
+        EventBuilder::new(ContainerInfo {
+            id: "0123456789abcdef0123".into(),
+            name: Some("web".into()),
+            image_repository: Some("docker.io/library/busybox".into()),
+            image_tag: Some("1.36".into()),
+            privileged: Some(false),
+            ..Default::default()
+        })
+    }
+
+    fn our_comm() -> String {
+        std::fs::read_to_string("/proc/self/comm")
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn open_write_relative_to_cwd() {
+        let t = target("open");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"d/sub/../../f.txt");
+        let mut b = builder();
+        let ev = b
+            .build(
+                &notif(pid, "openat", [(-100i64) as u64, p, 0o1101, 0o600, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        let d = t.dir.to_string_lossy().to_string();
+        assert_eq!(get(&ev, "evt.type").unwrap(), "openat");
+        assert_eq!(get(&ev, "evt.dir").unwrap(), "<");
+        assert_eq!(get(&ev, "evt.num").unwrap(), "1");
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/f.txt"));
+        assert_eq!(get(&ev, "fd.nameraw").unwrap(), "d/sub/../../f.txt");
+        assert_eq!(get(&ev, "fd.directory").unwrap(), d);
+        assert_eq!(get(&ev, "fd.filename").unwrap(), "f.txt");
+        assert_eq!(get(&ev, "fd.typechar").unwrap(), "f");
+        assert_eq!(get(&ev, "fd.type").unwrap(), "file");
+        assert_eq!(get(&ev, "fd.num").unwrap(), "3");
+        assert_eq!(get(&ev, "evt.rawres").unwrap(), "3");
+        assert_eq!(get(&ev, "evt.res").unwrap(), "SUCCESS");
+        assert_eq!(get(&ev, "evt.is_open_write").unwrap(), "true");
+        assert_eq!(get(&ev, "evt.is_open_read").unwrap(), "false");
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
+            "O_TRUNC|O_CREAT|O_WRONLY"
+        );
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("mode".into())).unwrap(),
+            "0600"
+        );
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("name".into())).unwrap(),
+            format!("{d}/f.txt")
+        );
+        assert!(get(&ev, "evt.args")
+            .unwrap()
+            .contains("flags=O_TRUNC|O_CREAT|O_WRONLY"));
+        assert_eq!(get(&ev, "proc.name").unwrap(), "sleep");
+        assert_eq!(get(&ev, "proc.cmdline").unwrap(), "sleep 30");
+        assert_eq!(get(&ev, "proc.exe").unwrap(), "sleep");
+        assert_eq!(get(&ev, "proc.args").unwrap(), "30");
+        assert_eq!(get_arg(&ev, "proc.args", FieldArg::Index(0)).unwrap(), "30");
+        assert!(get(&ev, "proc.exepath").unwrap().ends_with("/sleep"));
+        assert_eq!(get(&ev, "proc.cwd").unwrap(), format!("{d}/"));
+        assert_eq!(get(&ev, "proc.pname").unwrap(), our_comm());
+        assert_eq!(
+            get_arg(&ev, "proc.aname", FieldArg::Index(1)).unwrap(),
+            our_comm()
+        );
+        assert_eq!(
+            get_arg(&ev, "proc.aname", FieldArg::Index(0)).unwrap(),
+            "sleep"
+        );
+        assert_eq!(
+            get(&ev, "proc.ppid").unwrap(),
+            std::process::id().to_string()
+        );
+        assert_eq!(get(&ev, "proc.pid").unwrap(), pid.to_string());
+        assert!(get(&ev, "proc.aname").unwrap().contains(&our_comm()));
+        assert!(get(&ev, "proc.duration").unwrap().parse::<u64>().unwrap() < 60_000_000_000);
+        let uid = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .to_string();
+        assert_eq!(get(&ev, "user.uid").unwrap(), uid);
+        if uid == "0" {
+            assert_eq!(get(&ev, "user.name").unwrap(), "root");
+            assert!(get(&ev, "thread.cap_effective")
+                .unwrap()
+                .contains("CAP_SYS_ADMIN"));
+        }
+        assert_eq!(get(&ev, "container.id").unwrap(), "0123456789ab");
+        assert_eq!(
+            get(&ev, "container.image").unwrap(),
+            "docker.io/library/busybox:1.36"
+        );
+        assert_eq!(get(&ev, "container.privileged").unwrap(), "false");
+        // A second event counts up.
+        let ev2 = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev2, "evt.num").unwrap(), "2");
+        assert_eq!(get(&ev2, "evt.is_open_read").unwrap(), "true");
+        assert_eq!(
+            get_arg(&ev2, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
+            "O_RDONLY"
+        );
+        // Through the Event trait.
+        use tiercel_rules::event::{Event, Field};
+        assert_eq!(
+            ev.extract(Field::FdName, &FieldArg::None),
+            Some(Value::Str(Cow::Owned(format!("{d}/f.txt"))))
+        );
+        assert_eq!(
+            ev.extract(Field::ProcName, &FieldArg::None),
+            Some(Value::Str(Cow::Owned("sleep".into())))
+        );
+    }
+
+    #[test]
+    fn dirfd_directories_and_resolution() {
+        let t = target("dirfd");
+        let pid = t.child.id();
+        let d = t.dir.to_string_lossy().to_string();
+        std::os::unix::fs::symlink("sub", t.dir.join("d/link")).unwrap();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"link/x");
+        let sub = m.put_cstr(b"sub");
+        let mut b = builder();
+        // openat(5, "link/x") with fd 5 = dir/d
+        let ev = b
+            .build(&notif(pid, "openat", [5, p, 0o101, 0o644, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/d/link/x"));
+        let r = ev.resolved_path().unwrap().as_ref().unwrap();
+        assert_eq!(String::from_utf8_lossy(&r.path), format!("{d}/d/sub/x"));
+        assert!(!r.exists && r.followed_symlink);
+        // Opening an existing directory without O_DIRECTORY: 'd'.
+        let ev = b
+            .build(&notif(pid, "openat", [5, sub, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.typechar").unwrap(), "d");
+        assert_eq!(get(&ev, "fd.type").unwrap(), "directory");
+        // An fd-using call: fchmod(5) → fd.name is the directory.
+        let ev = b
+            .build(&notif(pid, "fchmod", [5, 0o755, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/d"));
+        assert_eq!(get(&ev, "fd.typechar").unwrap(), "d");
+        assert_eq!(get(&ev, "fd.num").unwrap(), "5");
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("mode".into())).unwrap(),
+            "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR"
+        );
+        // dup2(5, 1): the result is newfd.
+        let ev = b
+            .build(&notif(pid, "dup2", [5, 1, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "evt.rawres").unwrap(), "1");
+        // Rename: both paths, normalised and resolved.
+        let a = m.put_cstr(b"/etc/../tmp/a");
+        let bb = m.put_cstr(b"d/link/b");
+        let ev = b
+            .build(
+                &notif(
+                    pid,
+                    "renameat2",
+                    [(-100i64) as u64, a, (-100i64) as u64, bb, 0, 0],
+                ),
+                &m,
+            )
+            .unwrap();
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("oldpath".into())).unwrap(),
+            "/tmp/a"
+        );
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("newpath".into())).unwrap(),
+            format!("{d}/d/link/b")
+        );
+        assert_eq!(get(&ev, "fs.path.source").unwrap(), "/tmp/a");
+        let all: Vec<_> = ev.resolved_paths().collect();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            String::from_utf8_lossy(&all[1].1.as_ref().unwrap().path),
+            format!("{d}/d/sub/b")
+        );
+        assert!(get(&ev, "fd.name").is_none(), "rename has no fd");
+    }
+
+    #[test]
+    fn execve_post_exec_view() {
+        let t = target("exec");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let f = m.put_cstr(b"/bin/sh");
+        let a0 = m.put_cstr(b"sh");
+        let a1 = m.put_cstr(b"-c");
+        let a2 = m.put_cstr(b"echo a-very-long-argument");
+        let e0 = m.put_cstr(b"HOME=/root");
+        let argv = m.put_ptrs(crate::event::syscalls::Arch::X86_64, &[a0, a1, a2]);
+        let envp = m.put_ptrs(crate::event::syscalls::Arch::X86_64, &[e0]);
+        let mut b = builder();
+        let ev = b
+            .build(&notif(pid, "execve", [f, argv, envp, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "evt.type").unwrap(), "execve");
+        assert_eq!(get(&ev, "proc.name").unwrap(), "sh");
+        assert_eq!(get(&ev, "proc.exe").unwrap(), "sh");
+        assert_eq!(
+            get(&ev, "proc.args").unwrap(),
+            "-c echo a-very-long-argument"
+        );
+        assert_eq!(
+            get(&ev, "proc.cmdline").unwrap(),
+            "sh -c echo a-very-long-argument"
+        );
+        let real = std::fs::canonicalize("/bin/sh").unwrap();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), real.to_string_lossy());
+        // The parent is the caller's parent (the caller's pid stays the same across exec).
+        assert_eq!(get(&ev, "proc.pname").unwrap(), our_comm());
+        assert_eq!(
+            get_arg(&ev, "proc.env", FieldArg::Name("HOME".into())).unwrap(),
+            "/root"
+        );
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("filename".into())).unwrap(),
+            "/bin/sh"
+        );
+        assert_eq!(get(&ev, "evt.is_open_exec").unwrap(), "false");
+        assert!(get(&ev, "fd.num").is_none());
+        // comm is cut to 15 bytes.
+        let long = m.put_cstr(b"/usr/local/bin/a-very-long-program-name");
+        let ev = b
+            .build(&notif(pid, "execve", [long, argv, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "proc.name").unwrap(), "a-very-long-pro");
+    }
+
+    #[test]
+    fn network_from_sockaddr() {
+        let t = target("net");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let sin = m.put(&[2u8, 0, 0x01, 0xbb, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut b = builder();
+        let ev = b
+            .build(&notif(pid, "connect", [9, sin, 16, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.sip").unwrap(), "10.0.0.1");
+        assert_eq!(get(&ev, "fd.sport").unwrap(), "443");
+        assert_eq!(get(&ev, "fd.rport").unwrap(), "443");
+        assert_eq!(get(&ev, "fd.typechar").unwrap(), "4");
+        assert_eq!(get(&ev, "fd.type").unwrap(), "ipv4");
+        assert_eq!(get(&ev, "fd.name").unwrap(), "0.0.0.0:0->10.0.0.1:443");
+        assert_eq!(get(&ev, "fd.sockfamily").unwrap(), "ip");
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("addr".into())).unwrap(),
+            "10.0.0.1:443"
+        );
+        let ev = b
+            .build(&notif(pid, "socket", [17, 3, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("domain".into())).unwrap(),
+            "AF_PACKET"
+        );
+    }
+
+    #[test]
+    fn exec_through_fd_magic_links() {
+        // The test process stands in for the caller: execve("/proc/self/fd/N") and
+        // execveat(N, "", AT_EMPTY_PATH) on a file it holds open.
+        let dir = std::env::temp_dir().join(format!("tiercel-ev-magic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("prog"), b"#!/bin/sh\n").unwrap();
+        let f = std::fs::File::open(dir.join("prog")).unwrap();
+        use std::os::fd::AsRawFd;
+        let fd = f.as_raw_fd();
+        let me = std::process::id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(format!("/proc/self/fd/{fd}").as_bytes());
+        let empty = m.put_cstr(b"");
+        let a0 = m.put_cstr(b"prog");
+        let argv = m.put_ptrs(crate::event::syscalls::Arch::X86_64, &[a0]);
+        let mut b = builder();
+        let ev = b
+            .build(&notif(me, "execve", [p, argv, 0, 0, 0, 0]), &m)
+            .unwrap();
+        let want = dir.join("prog").to_string_lossy().to_string();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
+        assert_eq!(get(&ev, "proc.name").unwrap(), fd.to_string());
+        assert_eq!(get(&ev, "proc.is_exe_from_memfd").unwrap(), "false");
+        let ev = b
+            .build(
+                &notif(me, "execveat", [fd as u64, empty, argv, 0, 0x1000, 0]),
+                &m,
+            )
+            .unwrap();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
+            "AT_EMPTY_PATH"
+        );
+        let r = ev.resolved_path().unwrap().as_ref().unwrap();
+        assert_eq!(String::from_utf8_lossy(&r.path), want);
+        drop(f);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gone_task_fields_are_missing() {
+        let mut t = target("gone");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"rel");
+        let abs = m.put_cstr(b"/abs/../x");
+        let mut b = builder();
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        let ev2 = b
+            .build(
+                &notif(pid, "openat", [(-100i64) as u64, abs, 0, 0, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        t.child.kill().unwrap();
+        t.child.wait().unwrap();
+        assert!(get(&ev, "proc.name").is_none());
+        assert!(
+            get(&ev, "fd.name").is_none(),
+            "relative path needs the (gone) cwd"
+        );
+        assert_eq!(
+            get(&ev2, "fd.name").unwrap(),
+            "/x",
+            "absolute paths need no /proc"
+        );
+        // A tid that never existed.
+        let ev = b
+            .build(
+                &notif(u32::MAX - 1, "openat", [(-100i64) as u64, abs, 0, 0, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        assert_eq!(get(&ev, "fd.name").unwrap(), "/x");
+        assert!(get(&ev, "user.name").is_none());
+        assert!(b
+            .build(
+                &Notif {
+                    arch: 0xdead,
+                    ..notif(1, "open", [0; 6])
+                },
+                &m
+            )
+            .is_err());
+    }
+}

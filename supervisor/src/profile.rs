@@ -1,0 +1,994 @@
+//! The seccomp profile generator: which syscalls the loaded rules need notified, the
+//! `linux.seccomp` object that sends them to tiercel, and merging that into an existing
+//! profile (a bundle's `config.json`, or podman's/docker's `seccomp.json`).
+//!
+//! Decisions (documented for ARCHITECTURE.md):
+//! - Falco event types map to x86_64 syscall names ([`falco_event_syscalls`]): most are the
+//!   syscall's own name; `pread`/`pwrite`/`umount`/`prlimit` are the kernel's
+//!   `pread64`/`pwrite64`/`umount2`/`prlimit64`; meta events (`procexit`, `container` …) and
+//!   other-architecture names (`mmap2`, `socketcall` …) map to nothing.
+//! - A rule without an event-type restriction (or one matching more than
+//!   [`MANY_EVTTYPES`] types, i.e. a negated `evt.type`) is served with [`DECODED_SYSCALLS`]:
+//!   every syscall the event builder turns into a Falco event — files, exec, network,
+//!   credentials, namespaces, modules, mounts. Hot calls (`read`, `futex`, `mmap`, `close`,
+//!   thread creation …) are deliberately absent: notifying them would stall every workload.
+//! - `write` is never notified (runc refuses it, and it would deadlock runc's sync pipe);
+//!   NOTIFY is never the `defaultAction` (runc refuses that too).
+//! - Generated profiles list only the native architecture (`SCMP_ARCH_X86_64`): the runtime's
+//!   bad-arch action kills non-native calls in the kernel. Merged profiles keep their
+//!   architectures in audit mode and are cut to the native one in enforce mode.
+//! - Enforce mode refuses `io_uring_setup`/`io_uring_enter`/`io_uring_register` in the kernel
+//!   with `ENOSYS` (programs fall back to plain syscalls, which are watched).
+//! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::{json, Map, Value};
+use tiercel_rules::program::Program;
+
+/// The native seccomp architecture of the profiles we generate.
+pub const NATIVE_ARCH: &str = "SCMP_ARCH_X86_64";
+
+/// Syscalls that are never notified, whatever the rules say (runc refuses NOTIFY on
+/// `write`; notifying it could also deadlock the runtime's own sync pipe).
+pub const NEVER_NOTIFY: &[&str] = &["write"];
+
+/// Refused in the kernel in enforce mode (a bypass channel: io_uring does file and
+/// network operations without syscalls).
+pub const IO_URING: &[&str] = &["io_uring_setup", "io_uring_enter", "io_uring_register"];
+
+/// The errno io_uring calls get in enforce mode.
+pub const IO_URING_ERRNO: i64 = libc::ENOSYS as i64;
+
+/// A rule matching more event types than this (e.g. `evt.type != open`) is treated as
+/// unrestricted: it gets [`DECODED_SYSCALLS`], not every syscall of the table.
+pub const MANY_EVTTYPES: usize = 100;
+
+/// What rules without an event-type restriction are served with: every syscall the event
+/// builder decodes into a Falco event. Hot calls are left out on purpose.
+pub const DECODED_SYSCALLS: &[&str] = &[
+    // files: open, create, change, remove
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "truncate",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "fchown",
+    "fchownat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "utimensat",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "chdir",
+    "fchdir",
+    "chroot",
+    // exec
+    "execve",
+    "execveat",
+    "memfd_create",
+    // network
+    "socket",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "sendto",
+    "sendmsg",
+    "recvfrom",
+    "recvmsg",
+    // descriptors
+    "dup",
+    "dup2",
+    "dup3",
+    // credentials, namespaces, tracing, modules, bpf
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "capset",
+    "setns",
+    "unshare",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "bpf",
+    "userfaultfd",
+    // mounts
+    "mount",
+    "umount2",
+    "pivot_root",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "mount_setattr",
+];
+
+/// Falco event names whose x86_64 syscall has another name.
+const FALCO_ALIASES: &[(&str, &str)] = &[
+    ("pread", "pread64"),
+    ("pwrite", "pwrite64"),
+    ("umount", "umount2"),
+    ("prlimit", "prlimit64"),
+];
+
+/// Per-container mode, as in `io.tiercel.mode` and `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Report matches; every call continues.
+    #[default]
+    Audit,
+    /// Refuse matching calls with an errno; io_uring refused in the kernel.
+    Enforce,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Audit => "audit",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = ProfileError;
+    fn from_str(s: &str) -> Result<Mode, ProfileError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "audit" => Ok(Mode::Audit),
+            "enforce" => Ok(Mode::Enforce),
+            _ => Err(ProfileError::BadMode(s.chars().take(64).collect())),
+        }
+    }
+}
+
+/// The `listenerMetadata` string for `mode`.
+pub fn metadata_for(mode: Mode) -> String {
+    format!("mode={mode}")
+}
+
+/// Errors of profile generation and merging.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("invalid mode {0:?} (expected audit or enforce)")]
+    BadMode(String),
+    #[error("invalid seccomp profile: {0}")]
+    Invalid(String),
+    #[error(
+        "the seccomp profile already sends notifications to another agent (listenerPath {0:?}); \
+         only one notifying filter per container is possible (EBUSY)"
+    )]
+    OtherAgent(String),
+    #[error("the seccomp profile uses SCMP_ACT_NOTIFY as defaultAction, which runc refuses")]
+    NotifyDefault,
+}
+
+fn x86_64_table() -> &'static BTreeMap<&'static str, u32> {
+    static T: std::sync::OnceLock<BTreeMap<&'static str, u32>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        X86_64_TABLE
+            .split_ascii_whitespace()
+            .filter_map(|e| {
+                let (nr, name) = e.split_once(':')?;
+                Some((name, nr.parse().ok()?))
+            })
+            .collect()
+    })
+}
+
+/// The x86_64 number of syscall `name`.
+pub fn x86_64_syscall_nr(name: &str) -> Option<u32> {
+    x86_64_table().get(name).copied()
+}
+
+/// The x86_64 syscalls a Falco event type stands for (empty for meta events and names of
+/// other architectures).
+pub fn falco_event_syscalls(event: &str) -> Vec<&'static str> {
+    let name = FALCO_ALIASES
+        .iter()
+        .find(|(f, _)| *f == event)
+        .map_or(event, |(_, k)| k);
+    x86_64_table()
+        .get_key_value(name)
+        .map(|(k, _)| vec![*k])
+        .unwrap_or_default()
+}
+
+/// The syscalls to notify for rules with the given event-type restrictions (`None` = the
+/// rule applies to every event type). Sorted, de-duplicated, never `write`.
+pub fn notify_syscalls_for<'a, I, S>(rules: I) -> Vec<String>
+where
+    I: IntoIterator<Item = Option<S>>,
+    S: IntoIterator<Item = &'a str>,
+{
+    let mut out: BTreeSet<&'static str> = BTreeSet::new();
+    for types in rules {
+        let names: Vec<&str> = match types {
+            Some(t) => t.into_iter().collect(),
+            None => Vec::new(),
+        };
+        if names.is_empty() || names.len() > MANY_EVTTYPES {
+            out.extend(DECODED_SYSCALLS.iter().copied());
+        } else {
+            for n in names {
+                out.extend(falco_event_syscalls(n));
+            }
+        }
+    }
+    out.retain(|n| !NEVER_NOTIFY.contains(n) && x86_64_syscall_nr(n).is_some());
+    out.into_iter().map(str::to_owned).collect()
+}
+
+/// The syscalls the enabled rules of `program` can match (see the module doc for the
+/// mapping of event types and of rules without a restriction).
+pub fn notify_syscalls(program: &Program) -> Vec<String> {
+    notify_syscalls_for(program.rules().iter().map(|r| {
+        r.evttypes
+            .as_ref()
+            .map(|v| v.iter().map(|t| t.name()).collect::<Vec<_>>())
+    }))
+}
+
+/// A complete `linux.seccomp` object: allow everything, notify `syscalls`, native
+/// architecture only, io_uring refused in enforce mode.
+pub fn seccomp_object(
+    syscalls: &[String],
+    listener_path: &str,
+    metadata: Option<&str>,
+    mode: Mode,
+) -> Value {
+    let notify: Vec<&str> = syscalls
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !NEVER_NOTIFY.contains(s))
+        .filter(|s| mode == Mode::Audit || !IO_URING.contains(s))
+        .collect();
+    let mut rules = Vec::new();
+    if !notify.is_empty() {
+        rules.push(json!({"names": notify, "action": "SCMP_ACT_NOTIFY"}));
+    }
+    if mode == Mode::Enforce {
+        rules.push(io_uring_rule());
+    }
+    let mut o = Map::new();
+    o.insert("defaultAction".into(), json!("SCMP_ACT_ALLOW"));
+    o.insert("architectures".into(), json!([NATIVE_ARCH]));
+    o.insert("listenerPath".into(), json!(listener_path));
+    if let Some(m) = metadata {
+        o.insert("listenerMetadata".into(), json!(m));
+    }
+    o.insert("syscalls".into(), Value::Array(rules));
+    Value::Object(o)
+}
+
+fn io_uring_rule() -> Value {
+    json!({"names": IO_URING, "action": "SCMP_ACT_ERRNO", "errnoRet": IO_URING_ERRNO})
+}
+
+/// The result of [`merge_into`].
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The new `linux.seccomp` object (every field of the input that we did not need to
+    /// change is kept as it was).
+    pub seccomp: Value,
+    /// Human-readable notes: syscalls left un-notified and why.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Allow,
+    Notify,
+    Refuse,
+}
+
+fn classify(action: Option<&str>) -> Class {
+    match action {
+        Some("SCMP_ACT_ALLOW") | Some("SCMP_ACT_LOG") => Class::Allow,
+        Some("SCMP_ACT_NOTIFY") => Class::Notify,
+        _ => Class::Refuse,
+    }
+}
+
+fn rule_names(rule: &Value) -> Vec<String> {
+    let mut v: Vec<String> = match rule.get("names") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    // docker's older single-name form
+    if let Some(n) = rule.get("name").and_then(Value::as_str) {
+        v.push(n.to_owned());
+    }
+    v
+}
+
+fn with_names(rule: &Value, names: &[String]) -> Value {
+    let mut r = rule.clone();
+    if let Some(o) = r.as_object_mut() {
+        o.remove("name");
+        o.insert("names".into(), json!(names));
+    }
+    r
+}
+
+fn non_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => o.values().any(|x| non_empty(Some(x))),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// True when the rule applies only under conditions (arguments, or docker's
+/// capability/arch/kernel `includes`/`excludes`).
+fn conditional(rule: &Value) -> bool {
+    non_empty(rule.get("args"))
+        || non_empty(rule.get("includes"))
+        || non_empty(rule.get("excludes"))
+}
+
+/// Merges NOTIFY for `syscalls` into an existing `linux.seccomp` object (OCI form, or the
+/// docker/containers-common `seccomp.json` form).
+///
+/// - A call the profile refuses (explicitly, or by a refusing `defaultAction` without an
+///   allow rule) stays refused.
+/// - Each allow rule naming a wanted call is split: the call moves to a NOTIFY copy of the
+///   rule, keeping its `args`, `includes`, `excludes` and any other field.
+/// - Under an allowing `defaultAction`, wanted calls without an unconditional rule get a
+///   plain NOTIFY rule; calls the profile refuses only under conditions are left alone
+///   (reported in [`Merged::notes`]).
+/// - Enforce mode: io_uring is refused (removed from every rule, one ERRNO rule added) and
+///   the architectures are cut to the native one.
+pub fn merge_into(
+    existing: &Value,
+    syscalls: &[String],
+    listener_path: &str,
+    metadata: Option<&str>,
+    mode: Mode,
+) -> Result<Merged, ProfileError> {
+    let obj = existing
+        .as_object()
+        .ok_or_else(|| ProfileError::Invalid("linux.seccomp is not an object".into()))?;
+    let default = obj.get("defaultAction").and_then(Value::as_str);
+    let default_class = match default {
+        None => return Err(ProfileError::Invalid("no defaultAction".into())),
+        Some("SCMP_ACT_NOTIFY") => return Err(ProfileError::NotifyDefault),
+        Some(a) => classify(Some(a)),
+    };
+    let rules_in: &[Value] = match obj.get("syscalls") {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(ProfileError::Invalid("syscalls is not an array".into())),
+    };
+    let has_notify = rules_in
+        .iter()
+        .any(|r| classify(r.get("action").and_then(Value::as_str)) == Class::Notify);
+    if let Some(lp) = obj.get("listenerPath").and_then(Value::as_str) {
+        if has_notify && !lp.is_empty() && lp != listener_path {
+            return Err(ProfileError::OtherAgent(lp.to_owned()));
+        }
+    }
+
+    let enforce = mode == Mode::Enforce;
+    let want: BTreeSet<&str> = syscalls
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !NEVER_NOTIFY.contains(s))
+        .filter(|s| !enforce || !IO_URING.contains(s))
+        .collect();
+
+    let mut out_rules: Vec<Value> = Vec::with_capacity(rules_in.len() + 4);
+    let mut notified_uncond: BTreeSet<String> = BTreeSet::new();
+    let mut notified_cond: BTreeSet<String> = BTreeSet::new();
+    let mut refused_uncond: BTreeSet<String> = BTreeSet::new();
+    let mut refused_cond: BTreeSet<String> = BTreeSet::new();
+
+    for rule in rules_in {
+        let mut names = rule_names(rule);
+        if enforce {
+            names.retain(|n| !IO_URING.contains(&n.as_str()));
+        }
+        if names.is_empty() {
+            if rule_names(rule).is_empty() {
+                out_rules.push(rule.clone()); // keep what we do not understand
+            }
+            continue;
+        }
+        let cond = conditional(rule);
+        match classify(rule.get("action").and_then(Value::as_str)) {
+            Class::Allow => {
+                let (moved, kept): (Vec<String>, Vec<String>) =
+                    names.into_iter().partition(|n| want.contains(n.as_str()));
+                if !kept.is_empty() {
+                    out_rules.push(with_names(rule, &kept));
+                }
+                if !moved.is_empty() {
+                    let mut n = with_names(rule, &moved);
+                    if let Some(o) = n.as_object_mut() {
+                        o.insert("action".into(), json!("SCMP_ACT_NOTIFY"));
+                        o.remove("errnoRet");
+                        o.remove("errno");
+                    }
+                    out_rules.push(n);
+                    let set = if cond {
+                        &mut notified_cond
+                    } else {
+                        &mut notified_uncond
+                    };
+                    set.extend(moved);
+                }
+            }
+            Class::Notify => {
+                let set = if cond {
+                    &mut notified_cond
+                } else {
+                    &mut notified_uncond
+                };
+                set.extend(names.iter().cloned());
+                out_rules.push(with_names(rule, &names));
+            }
+            Class::Refuse => {
+                for n in names.iter().filter(|n| want.contains(n.as_str())) {
+                    let set = if cond {
+                        &mut refused_cond
+                    } else {
+                        &mut refused_uncond
+                    };
+                    set.insert(n.clone());
+                }
+                out_rules.push(with_names(rule, &names));
+            }
+        }
+    }
+
+    let mut notes = Vec::new();
+    if default_class == Class::Allow {
+        let mut plain = Vec::new();
+        for s in &want {
+            let s = s.to_string();
+            if notified_uncond.contains(&s) || refused_uncond.contains(&s) {
+                continue;
+            }
+            if refused_cond.contains(&s) {
+                notes.push(format!(
+                    "{s}: the profile refuses it under conditions; left as it was (not notified)"
+                ));
+                continue;
+            }
+            plain.push(s);
+        }
+        if !plain.is_empty() {
+            out_rules.push(json!({"names": plain, "action": "SCMP_ACT_NOTIFY"}));
+        }
+    } else {
+        for s in &want {
+            let s = s.to_string();
+            if !notified_uncond.contains(&s) && !notified_cond.contains(&s) {
+                notes.push(format!("{s}: refused by the profile; stays refused"));
+            }
+        }
+    }
+    if enforce {
+        out_rules.push(io_uring_rule());
+    }
+
+    let mut o = obj.clone();
+    o.insert("syscalls".into(), Value::Array(out_rules));
+    o.insert("listenerPath".into(), json!(listener_path));
+    match metadata {
+        Some(m) => {
+            o.insert("listenerMetadata".into(), json!(m));
+        }
+        None => {
+            o.remove("listenerMetadata");
+        }
+    }
+    if enforce {
+        if o.contains_key("archMap") {
+            o.insert(
+                "archMap".into(),
+                json!([{"architecture": NATIVE_ARCH, "subArchitectures": []}]),
+            );
+        }
+        if o.contains_key("architectures") || !o.contains_key("archMap") {
+            o.insert("architectures".into(), json!([NATIVE_ARCH]));
+        }
+    }
+    Ok(Merged {
+        seccomp: Value::Object(o),
+        notes,
+    })
+}
+
+/// Output form of `tiercel profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// The `linux.seccomp` object of an OCI `config.json` (also accepted by podman).
+    #[default]
+    Oci,
+    /// A containers-common/docker `seccomp.json`: merged into `--base`, by default
+    /// podman's own default profile, so its refusals stay.
+    Podman,
+}
+
+/// Where podman's (containers-common) default seccomp profile lives.
+pub const PODMAN_DEFAULT_PROFILE: &str = "/usr/share/containers/seccomp.json";
+
+/// `tiercel profile`: print the `linux.seccomp` object that sends the syscalls the rules
+/// need to the supervisor at `--socket`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProfileArgs {
+    /// Falco rule files, loaded in order (repeatable, like `falco -r`).
+    #[arg(short = 'r', long = "rules", required = true, num_args = 1.., action = clap::ArgAction::Append)]
+    pub rules: Vec<PathBuf>,
+    /// The supervisor's socket (`listenerPath`); must be absolute.
+    #[arg(long)]
+    pub socket: PathBuf,
+    /// Mode requested for containers using this profile.
+    #[arg(long, value_enum, default_value_t = Mode::Audit)]
+    pub mode: Mode,
+    /// `listenerMetadata` (default: `mode=<mode>`).
+    #[arg(long)]
+    pub metadata: Option<String>,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Oci)]
+    pub format: Format,
+    /// Merge into this profile instead of allowing everything else: a seccomp.json, a
+    /// `linux.seccomp` object, or a bundle's `config.json`.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Loads rule files like `falco -r a -r b`; an error lists the load's error diagnostics.
+pub fn load_program(rules: &[PathBuf]) -> anyhow::Result<Program> {
+    let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+    for r in rules {
+        loader.add_file(r);
+    }
+    let outcome = loader.finish();
+    for d in &outcome.diagnostics {
+        if d.severity == tiercel_rules::diag::Severity::Warning {
+            tracing::warn!(code = d.code, "{}", d.message);
+        }
+    }
+    match outcome.program {
+        Some(p) => Ok(p),
+        None => {
+            let errs: Vec<String> = outcome
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == tiercel_rules::diag::Severity::Error)
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .collect();
+            anyhow::bail!("the rules did not load:\n{}", errs.join("\n"))
+        }
+    }
+}
+
+/// Reads a profile to merge into: a `config.json` (its `linux.seccomp`, or `None` when it
+/// has none), a bare `linux.seccomp` object or a docker/podman `seccomp.json`.
+pub fn read_base(path: &Path) -> anyhow::Result<Option<Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if v.get("ociVersion").is_some() || v.get("process").is_some() || v.get("root").is_some() {
+        return Ok(v.get("linux").and_then(|l| l.get("seccomp")).cloned());
+    }
+    Ok(Some(v))
+}
+
+/// Builds the profile `args` asks for.
+pub fn build(args: &ProfileArgs, program: &Program) -> anyhow::Result<(Value, Vec<String>)> {
+    if !args.socket.is_absolute() {
+        anyhow::bail!("--socket must be an absolute path (runc and crun require it)");
+    }
+    let socket = args
+        .socket
+        .to_str()
+        .context("--socket is not valid UTF-8")?;
+    let syscalls = notify_syscalls(program);
+    let metadata = args
+        .metadata
+        .clone()
+        .unwrap_or_else(|| metadata_for(args.mode));
+    let base = match (&args.base, args.format) {
+        (Some(b), _) => read_base(b)?,
+        (None, Format::Podman) if Path::new(PODMAN_DEFAULT_PROFILE).exists() => {
+            read_base(Path::new(PODMAN_DEFAULT_PROFILE))?
+        }
+        (None, _) => None,
+    };
+    match base {
+        Some(b) => {
+            let m = merge_into(&b, &syscalls, socket, Some(&metadata), args.mode)?;
+            Ok((m.seccomp, m.notes))
+        }
+        None => Ok((
+            seccomp_object(&syscalls, socket, Some(&metadata), args.mode),
+            Vec::new(),
+        )),
+    }
+}
+
+/// `tiercel profile …`.
+pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
+    let program = load_program(&args.rules)?;
+    let (profile, notes) = build(&args, &program)?;
+    for n in &notes {
+        tracing::info!("{n}");
+    }
+    let mut text = serde_json::to_string_pretty(&profile)?;
+    text.push('\n');
+    match &args.output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// x86_64 syscalls as `nr:name` (Linux 6.1 `asm/unistd_64.h` plus 451..=469 from 6.18).
+/// Private until the event builder's tables are merged (`event::syscall_nr`).
+const X86_64_TABLE: &str = "\
+    0:read 1:write 2:open 3:close 4:stat 5:fstat 6:lstat \
+    7:poll 8:lseek 9:mmap 10:mprotect 11:munmap 12:brk 13:rt_sigaction \
+    14:rt_sigprocmask 15:rt_sigreturn 16:ioctl 17:pread64 18:pwrite64 19:readv 20:writev \
+    21:access 22:pipe 23:select 24:sched_yield 25:mremap 26:msync 27:mincore \
+    28:madvise 29:shmget 30:shmat 31:shmctl 32:dup 33:dup2 34:pause \
+    35:nanosleep 36:getitimer 37:alarm 38:setitimer 39:getpid 40:sendfile 41:socket \
+    42:connect 43:accept 44:sendto 45:recvfrom 46:sendmsg 47:recvmsg 48:shutdown \
+    49:bind 50:listen 51:getsockname 52:getpeername 53:socketpair 54:setsockopt 55:getsockopt \
+    56:clone 57:fork 58:vfork 59:execve 60:exit 61:wait4 62:kill \
+    63:uname 64:semget 65:semop 66:semctl 67:shmdt 68:msgget 69:msgsnd \
+    70:msgrcv 71:msgctl 72:fcntl 73:flock 74:fsync 75:fdatasync 76:truncate \
+    77:ftruncate 78:getdents 79:getcwd 80:chdir 81:fchdir 82:rename 83:mkdir \
+    84:rmdir 85:creat 86:link 87:unlink 88:symlink 89:readlink 90:chmod \
+    91:fchmod 92:chown 93:fchown 94:lchown 95:umask 96:gettimeofday 97:getrlimit \
+    98:getrusage 99:sysinfo 100:times 101:ptrace 102:getuid 103:syslog 104:getgid \
+    105:setuid 106:setgid 107:geteuid 108:getegid 109:setpgid 110:getppid 111:getpgrp \
+    112:setsid 113:setreuid 114:setregid 115:getgroups 116:setgroups 117:setresuid 118:getresuid \
+    119:setresgid 120:getresgid 121:getpgid 122:setfsuid 123:setfsgid 124:getsid 125:capget \
+    126:capset 127:rt_sigpending 128:rt_sigtimedwait 129:rt_sigqueueinfo 130:rt_sigsuspend 131:sigaltstack 132:utime \
+    133:mknod 134:uselib 135:personality 136:ustat 137:statfs 138:fstatfs 139:sysfs \
+    140:getpriority 141:setpriority 142:sched_setparam 143:sched_getparam 144:sched_setscheduler 145:sched_getscheduler 146:sched_get_priority_max \
+    147:sched_get_priority_min 148:sched_rr_get_interval 149:mlock 150:munlock 151:mlockall 152:munlockall 153:vhangup \
+    154:modify_ldt 155:pivot_root 156:_sysctl 157:prctl 158:arch_prctl 159:adjtimex 160:setrlimit \
+    161:chroot 162:sync 163:acct 164:settimeofday 165:mount 166:umount2 167:swapon \
+    168:swapoff 169:reboot 170:sethostname 171:setdomainname 172:iopl 173:ioperm 174:create_module \
+    175:init_module 176:delete_module 177:get_kernel_syms 178:query_module 179:quotactl 180:nfsservctl 181:getpmsg \
+    182:putpmsg 183:afs_syscall 184:tuxcall 185:security 186:gettid 187:readahead 188:setxattr \
+    189:lsetxattr 190:fsetxattr 191:getxattr 192:lgetxattr 193:fgetxattr 194:listxattr 195:llistxattr \
+    196:flistxattr 197:removexattr 198:lremovexattr 199:fremovexattr 200:tkill 201:time 202:futex \
+    203:sched_setaffinity 204:sched_getaffinity 205:set_thread_area 206:io_setup 207:io_destroy 208:io_getevents 209:io_submit \
+    210:io_cancel 211:get_thread_area 212:lookup_dcookie 213:epoll_create 214:epoll_ctl_old 215:epoll_wait_old 216:remap_file_pages \
+    217:getdents64 218:set_tid_address 219:restart_syscall 220:semtimedop 221:fadvise64 222:timer_create 223:timer_settime \
+    224:timer_gettime 225:timer_getoverrun 226:timer_delete 227:clock_settime 228:clock_gettime 229:clock_getres 230:clock_nanosleep \
+    231:exit_group 232:epoll_wait 233:epoll_ctl 234:tgkill 235:utimes 236:vserver 237:mbind \
+    238:set_mempolicy 239:get_mempolicy 240:mq_open 241:mq_unlink 242:mq_timedsend 243:mq_timedreceive 244:mq_notify \
+    245:mq_getsetattr 246:kexec_load 247:waitid 248:add_key 249:request_key 250:keyctl 251:ioprio_set \
+    252:ioprio_get 253:inotify_init 254:inotify_add_watch 255:inotify_rm_watch 256:migrate_pages 257:openat 258:mkdirat \
+    259:mknodat 260:fchownat 261:futimesat 262:newfstatat 263:unlinkat 264:renameat 265:linkat \
+    266:symlinkat 267:readlinkat 268:fchmodat 269:faccessat 270:pselect6 271:ppoll 272:unshare \
+    273:set_robust_list 274:get_robust_list 275:splice 276:tee 277:sync_file_range 278:vmsplice 279:move_pages \
+    280:utimensat 281:epoll_pwait 282:signalfd 283:timerfd_create 284:eventfd 285:fallocate 286:timerfd_settime \
+    287:timerfd_gettime 288:accept4 289:signalfd4 290:eventfd2 291:epoll_create1 292:dup3 293:pipe2 \
+    294:inotify_init1 295:preadv 296:pwritev 297:rt_tgsigqueueinfo 298:perf_event_open 299:recvmmsg 300:fanotify_init \
+    301:fanotify_mark 302:prlimit64 303:name_to_handle_at 304:open_by_handle_at 305:clock_adjtime 306:syncfs 307:sendmmsg \
+    308:setns 309:getcpu 310:process_vm_readv 311:process_vm_writev 312:kcmp 313:finit_module 314:sched_setattr \
+    315:sched_getattr 316:renameat2 317:seccomp 318:getrandom 319:memfd_create 320:kexec_file_load 321:bpf \
+    322:execveat 323:userfaultfd 324:membarrier 325:mlock2 326:copy_file_range 327:preadv2 328:pwritev2 \
+    329:pkey_mprotect 330:pkey_alloc 331:pkey_free 332:statx 333:io_pgetevents 334:rseq 424:pidfd_send_signal \
+    425:io_uring_setup 426:io_uring_enter 427:io_uring_register 428:open_tree 429:move_mount 430:fsopen 431:fsconfig \
+    432:fsmount 433:fspick 434:pidfd_open 435:clone3 436:close_range 437:openat2 438:pidfd_getfd \
+    439:faccessat2 440:process_madvise 441:epoll_pwait2 442:mount_setattr 443:quotactl_fd 444:landlock_create_ruleset 445:landlock_add_rule \
+    446:landlock_restrict_self 447:memfd_secret 448:process_mrelease 449:futex_waitv 450:set_mempolicy_home_node 451:cachestat 452:fchmodat2 \
+    453:map_shadow_stack 454:futex_wake 455:futex_wait 456:futex_requeue 457:statmount 458:listmount 459:lsm_get_self_attr \
+    460:lsm_set_self_attr 461:lsm_list_modules 462:mseal 463:setxattrat 464:getxattrat 465:listxattrat 466:removexattrat \
+    467:open_tree_attr 468:file_getattr 469:file_setattr";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_of(rule: &Value) -> Vec<&str> {
+        rule["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
+    }
+
+    fn rules_for<'a>(p: &'a Value, syscall: &str) -> Vec<&'a Value> {
+        p["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| names_of(r).contains(&syscall))
+            .collect()
+    }
+
+    #[test]
+    fn table_numbers() {
+        assert_eq!(x86_64_syscall_nr("read"), Some(0));
+        assert_eq!(x86_64_syscall_nr("openat"), Some(257));
+        assert_eq!(x86_64_syscall_nr("openat2"), Some(437));
+        assert_eq!(x86_64_syscall_nr("fchmodat2"), Some(452));
+        assert_eq!(x86_64_syscall_nr("mmap2"), None);
+        for s in DECODED_SYSCALLS.iter().chain(IO_URING) {
+            assert!(
+                x86_64_syscall_nr(s).is_some(),
+                "{s} is not an x86_64 syscall"
+            );
+        }
+    }
+
+    #[test]
+    fn event_types_map_to_syscalls() {
+        assert_eq!(falco_event_syscalls("pread"), vec!["pread64"]);
+        assert_eq!(falco_event_syscalls("umount"), vec!["umount2"]);
+        assert_eq!(falco_event_syscalls("openat"), vec!["openat"]);
+        assert!(falco_event_syscalls("procexit").is_empty());
+        assert!(falco_event_syscalls("socketcall").is_empty());
+    }
+
+    #[test]
+    fn notify_set_from_rules() {
+        let got = notify_syscalls_for(vec![
+            Some(vec!["open", "openat", "write", "procexit"]),
+            Some(vec!["execve"]),
+        ]);
+        assert_eq!(got, vec!["execve", "open", "openat"]);
+        // unrestricted rule: the decoded set, still never write
+        let all = notify_syscalls_for(vec![None::<Vec<&str>>]);
+        assert!(all.contains(&"openat".to_string()) && all.contains(&"connect".to_string()));
+        assert!(!all
+            .iter()
+            .any(|s| s == "write" || s == "read" || s == "futex"));
+        // a negated type list is treated as unrestricted
+        let many: Vec<&str> = x86_64_table().keys().copied().collect();
+        let neg = notify_syscalls_for(vec![Some(many)]);
+        assert_eq!(neg, all);
+    }
+
+    #[test]
+    fn fresh_object() {
+        let s = vec![
+            "openat".to_string(),
+            "write".to_string(),
+            "io_uring_enter".to_string(),
+        ];
+        let p = seccomp_object(&s, "/run/t.sock", Some("mode=enforce"), Mode::Enforce);
+        assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW");
+        assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
+        assert_eq!(p["listenerPath"], "/run/t.sock");
+        assert_eq!(p["listenerMetadata"], "mode=enforce");
+        let n = rules_for(&p, "openat");
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0]["action"], "SCMP_ACT_NOTIFY");
+        assert!(rules_for(&p, "write").is_empty());
+        let u = rules_for(&p, "io_uring_enter");
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0]["action"], "SCMP_ACT_ERRNO");
+        assert_eq!(u[0]["errnoRet"], IO_URING_ERRNO);
+        let a = seccomp_object(&s, "/run/t.sock", None, Mode::Audit);
+        assert!(a.get("listenerMetadata").is_none());
+        assert_eq!(
+            rules_for(&a, "io_uring_enter")[0]["action"],
+            "SCMP_ACT_NOTIFY"
+        );
+    }
+
+    #[test]
+    fn merge_default_errno_keeps_conditions() {
+        let existing = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 1,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "futureField": {"x": 1},
+            "syscalls": [
+                {"names": ["read", "openat", "socket"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}],
+                 "comment": "keep me"},
+                {"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["io_uring_setup"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        });
+        let want: Vec<String> = ["openat", "clone", "mount", "connect"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = merge_into(
+            &existing,
+            &want,
+            "/run/t.sock",
+            Some("mode=audit"),
+            Mode::Audit,
+        )
+        .unwrap();
+        let p = &m.seccomp;
+        assert_eq!(p["futureField"], json!({"x": 1}));
+        assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(p["architectures"], existing["architectures"]);
+        assert_eq!(p["listenerPath"], "/run/t.sock");
+        // openat moved out of the allow rule into a notify copy
+        let o = rules_for(p, "openat");
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0]["action"], "SCMP_ACT_NOTIFY");
+        assert_eq!(rules_for(p, "read")[0]["action"], "SCMP_ACT_ALLOW");
+        assert_eq!(rules_for(p, "socket")[0]["action"], "SCMP_ACT_ALLOW");
+        // clone keeps its argument condition and other fields
+        let c = rules_for(p, "clone");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0]["action"], "SCMP_ACT_NOTIFY");
+        assert_eq!(c[0]["args"], existing["syscalls"][1]["args"]);
+        assert_eq!(c[0]["comment"], "keep me");
+        // refused stays refused, not-allowed stays refused
+        let mnt = rules_for(p, "mount");
+        assert_eq!(mnt.len(), 1);
+        assert_eq!(mnt[0]["action"], "SCMP_ACT_ERRNO");
+        assert!(rules_for(p, "connect").is_empty());
+        assert!(m.notes.iter().any(|n| n.starts_with("connect")));
+        assert!(m.notes.iter().any(|n| n.starts_with("mount")));
+        // audit keeps io_uring allowed
+        assert_eq!(
+            rules_for(p, "io_uring_setup")[0]["action"],
+            "SCMP_ACT_ALLOW"
+        );
+    }
+
+    #[test]
+    fn merge_enforce_refuses_io_uring_and_cuts_arches() {
+        let existing = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["io_uring_setup", "getpid"], "action": "SCMP_ACT_LOG"},
+                {"names": ["unlink"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                 "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["mkdir"], "action": "SCMP_ACT_KILL"}
+            ]
+        });
+        let want: Vec<String> = [
+            "openat",
+            "unlink",
+            "mkdir",
+            "getpid",
+            "write",
+            "io_uring_enter",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = merge_into(&existing, &want, "/run/t.sock", None, Mode::Enforce).unwrap();
+        let p = &m.seccomp;
+        assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
+        // plain notify for calls only allowed by the default action
+        assert_eq!(rules_for(p, "openat")[0]["action"], "SCMP_ACT_NOTIFY");
+        // explicitly allowed (LOG) → notify
+        let g = rules_for(p, "getpid");
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0]["action"], "SCMP_ACT_NOTIFY");
+        // conditionally refused: left alone, with a note
+        let u = rules_for(p, "unlink");
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0]["action"], "SCMP_ACT_ERRNO");
+        assert!(m.notes.iter().any(|n| n.starts_with("unlink")));
+        // unconditionally refused: stays
+        let k = rules_for(p, "mkdir");
+        assert_eq!(k.len(), 1);
+        assert_eq!(k[0]["action"], "SCMP_ACT_KILL");
+        assert!(rules_for(p, "write").is_empty());
+        for s in IO_URING {
+            let r = rules_for(p, s);
+            assert_eq!(r.len(), 1, "{s}");
+            assert_eq!(r[0]["action"], "SCMP_ACT_ERRNO");
+        }
+    }
+
+    #[test]
+    fn merge_podman_profile() {
+        let Ok(text) = std::fs::read_to_string(PODMAN_DEFAULT_PROFILE) else {
+            eprintln!("skipped: {PODMAN_DEFAULT_PROFILE} not installed");
+            return;
+        };
+        let base: Value = serde_json::from_str(&text).unwrap();
+        let want: Vec<String> = ["openat", "chroot", "execve"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = merge_into(&base, &want, "/run/t.sock", None, Mode::Enforce).unwrap();
+        let p = &m.seccomp;
+        assert!(
+            p.get("architectures").is_none(),
+            "archMap profiles must not get architectures"
+        );
+        assert_eq!(p["archMap"].as_array().unwrap().len(), 1);
+        // chroot: allow-with-caps becomes notify-with-caps, refuse-without-caps stays
+        let c = rules_for(p, "chroot");
+        assert_eq!(c.len(), 2);
+        assert!(c.iter().any(|r| r["action"] == "SCMP_ACT_NOTIFY"
+            && r["includes"]["caps"] == json!(["CAP_SYS_CHROOT"])));
+        assert!(c.iter().any(|r| r["action"] == "SCMP_ACT_ERRNO"));
+    }
+
+    #[test]
+    fn merge_errors() {
+        let other = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/other.sock",
+            "syscalls": [{"names": ["openat"], "action": "SCMP_ACT_NOTIFY"}]});
+        assert!(matches!(
+            merge_into(&other, &[], "/run/t.sock", None, Mode::Audit),
+            Err(ProfileError::OtherAgent(_))
+        ));
+        // our own earlier merge is fine (idempotent)
+        let ours = merge_into(&other, &["openat".into()], "/other.sock", None, Mode::Audit)
+            .unwrap()
+            .seccomp;
+        assert_eq!(rules_for(&ours, "openat").len(), 1);
+        let nd = json!({"defaultAction": "SCMP_ACT_NOTIFY"});
+        assert!(matches!(
+            merge_into(&nd, &[], "/x", None, Mode::Audit),
+            Err(ProfileError::NotifyDefault)
+        ));
+        assert!(merge_into(&json!([]), &[], "/x", None, Mode::Audit).is_err());
+    }
+
+    #[test]
+    fn mode_parse() {
+        assert_eq!("Enforce".parse::<Mode>().unwrap(), Mode::Enforce);
+        assert_eq!("audit".parse::<Mode>().unwrap(), Mode::Audit);
+        assert!("x".parse::<Mode>().is_err());
+        assert_eq!(metadata_for(Mode::Enforce), "mode=enforce");
+    }
+}

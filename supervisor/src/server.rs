@@ -1,0 +1,560 @@
+//! The `listenerPath` server: a unix stream socket where runc/crun deliver, once per
+//! filter (container init and every exec), the container process state JSON with the
+//! seccomp listener fd in `SCM_RIGHTS`.
+//!
+//! - The socket's parent directory is created; the socket is mode 0600; a stale socket
+//!   is replaced, a live one (another supervisor) is an error.
+//! - Peers are authenticated with `SO_PEERCRED`: uid 0 or our own uid.
+//! - Each connection is read to EOF (the spec allows several `sendmsg`s) with a size
+//!   bound and no idle timeout (crun with `noNewPrivileges` sends at `start`). The fd
+//!   named `seccompFd` is kept; any other fd received is closed.
+//! - The JSON is untrusted and parsed leniently (crun sends `ociVersion: "0.2.0"`).
+//! - The connection's thread then becomes the session's thread.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::decide::{requested_mode, MODE_ANNOTATION};
+use crate::event::ContainerInfo;
+use crate::rate_limit::RateLimit;
+use crate::session::{Engine, Session};
+use crate::sys::{self, NotifyFd};
+
+/// The largest state message accepted (annotations can be large; runc's agent example
+/// uses 32 KiB, CRI-O 16 KiB).
+pub const MAX_STATE_BYTES: usize = 1 << 20;
+
+/// Connections being read at once (each holds a thread until its payload arrives).
+pub const MAX_PENDING_CONNECTIONS: usize = 256;
+
+/// The runtime-spec `ContainerProcessState`, leniently parsed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessState {
+    pub oci_version: String,
+    pub fds: Vec<String>,
+    /// The process that installed the filter (init, or the exec'd process).
+    pub pid: Option<u32>,
+    pub metadata: Option<String>,
+    pub id: String,
+    pub status: String,
+    /// The container's init pid (`state.pid`).
+    pub init_pid: Option<u32>,
+    pub bundle: Option<String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+fn as_u32(v: Option<&Value>) -> Option<u32> {
+    v.and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0)
+}
+
+fn as_string(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_string)
+}
+
+/// Parses the state JSON. Only a JSON object is required; every field is optional.
+pub fn parse_state(bytes: &[u8]) -> Result<ProcessState, String> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("state JSON: {e}"))?;
+    let obj = v.as_object().ok_or("state JSON: not an object")?;
+    let state = obj.get("state").and_then(Value::as_object);
+    let sget = |k: &str| state.and_then(|s| s.get(k));
+    let fds = obj
+        .get("fds")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let annotations = sget("annotations")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ProcessState {
+        oci_version: as_string(obj.get("ociVersion")).unwrap_or_default(),
+        fds,
+        pid: as_u32(obj.get("pid")),
+        metadata: as_string(obj.get("metadata")),
+        id: as_string(sget("id")).unwrap_or_default(),
+        status: as_string(sget("status")).unwrap_or_default(),
+        init_pid: as_u32(sget("pid")),
+        bundle: as_string(sget("bundle")),
+        annotations,
+    })
+}
+
+impl ProcessState {
+    /// Index of the listener fd among the received fds: the `seccompFd` entry of `fds`,
+    /// or the only fd when `fds` is missing.
+    pub fn seccomp_fd_index(&self, received: usize) -> Option<usize> {
+        if self.fds.is_empty() {
+            return (received == 1).then_some(0);
+        }
+        self.fds
+            .iter()
+            .position(|n| n == "seccompFd")
+            .filter(|&i| i < received)
+    }
+
+    /// Container identity from the state: annotations (CRI, containerd, nerdctl,
+    /// podman) and, for podman, containers/storage's `containers.json`.
+    pub fn container_info(&self) -> ContainerInfo {
+        let a = |k: &str| self.annotations.get(k).filter(|s| !s.is_empty()).cloned();
+        let mut name = a("io.kubernetes.cri.container-name")
+            .or_else(|| a("io.kubernetes.container.name"))
+            .or_else(|| a("nerdctl/name").map(|n| n.trim_start_matches('/').to_string()))
+            .or_else(|| a("io.kubernetes.cri-o.ContainerName"));
+        let mut image = a("io.kubernetes.cri.image-name")
+            .or_else(|| a("io.kubernetes.cri-o.ImageName"))
+            .or_else(|| a("org.opencontainers.image.ref.name"));
+        if name.is_none() || image.is_none() {
+            if let Some((n, i)) = self
+                .bundle
+                .as_deref()
+                .and_then(|b| podman_names(b, &self.id))
+            {
+                name = name.or(n);
+                image = image.or(i);
+            }
+        }
+        let (image_repository, image_tag) = match image {
+            Some(img) => {
+                let (r, t) = split_image(&img);
+                (Some(r), t)
+            }
+            None => (None, None),
+        };
+        ContainerInfo {
+            id: self.id.clone(),
+            name,
+            image_repository,
+            image_tag,
+            privileged: None,
+            init_pid: self.init_pid,
+            bundle: self.bundle.clone(),
+        }
+    }
+}
+
+/// `repo[:tag][@digest]` → (repo, tag).
+fn split_image(img: &str) -> (String, Option<String>) {
+    let no_digest = img.split('@').next().unwrap_or(img);
+    let slash = no_digest.rfind('/').map_or(0, |i| i + 1);
+    match no_digest[slash..].rfind(':') {
+        Some(c) => (
+            no_digest[..slash + c].to_string(),
+            Some(no_digest[slash + c + 1..].to_string()),
+        ),
+        None => (no_digest.to_string(), None),
+    }
+}
+
+/// podman: `…/overlay-containers/<id>/userdata` is the bundle; `containers.json` one
+/// level above `<id>` has `names` and `metadata` (a JSON string with `image-name`).
+fn podman_names(bundle: &str, id: &str) -> Option<(Option<String>, Option<String>)> {
+    let b = Path::new(bundle);
+    if b.file_name()? != "userdata" || b.parent()?.file_name()? != id || id.is_empty() {
+        return None;
+    }
+    let file = b.parent()?.parent()?.join("containers.json");
+    let meta = fs::metadata(&file).ok()?;
+    if meta.len() > 64 << 20 {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&fs::read(&file).ok()?).ok()?;
+    let c = v
+        .as_array()?
+        .iter()
+        .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?;
+    let name = c
+        .get("names")
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let image = c
+        .get("metadata")
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        .and_then(|m| {
+            m.get("image-name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    Some((name, image))
+}
+
+/// Binds the socket: parent directory created, stale socket replaced, mode 0600.
+pub fn bind(path: &Path) -> io::Result<UnixListener> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            fs::create_dir_all(dir)?;
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+    }
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{}: another supervisor is listening", path.display()),
+                ))
+            }
+            Err(_) => fs::remove_file(path)?,
+        },
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: exists and is not a socket", path.display()),
+            ))
+        }
+        Err(_) => {}
+    }
+    let l = UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+/// Reads one connection to EOF: the payload (at most [`MAX_STATE_BYTES`]) and the fds.
+/// Returns `None` when `shutdown` became readable first.
+fn read_connection(
+    conn: &UnixStream,
+    shutdown: &UnixStream,
+) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
+    let mut data = Vec::with_capacity(4096);
+    let mut fds = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let (ev, stop) = match sys::poll2(conn.as_fd(), Some(shutdown.as_fd()), sys::POLLIN, -1) {
+            Ok(r) => r,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        if stop != 0 {
+            return Ok(None);
+        }
+        if ev == 0 {
+            continue;
+        }
+        let r = match sys::recv_with_fds(conn.as_fd(), &mut buf, &mut fds) {
+            Ok(r) => r,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        if r.truncated {
+            tracing::warn!(
+                "state message carried more than {} fds; extras dropped",
+                sys::MAX_RECV_FDS
+            );
+        }
+        if fds.len() > sys::MAX_RECV_FDS {
+            fds.truncate(sys::MAX_RECV_FDS);
+        }
+        if r.len == 0 {
+            return Ok(Some((data, fds)));
+        }
+        if data.len() + r.len > MAX_STATE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("state message larger than {MAX_STATE_BYTES} bytes"),
+            ));
+        }
+        data.extend_from_slice(&buf[..r.len]);
+        // runc 1.1.x never closes its end (it sends on a dup and leaks the original
+        // until Go's GC runs), while its init waits on a notified call: a complete JSON
+        // document ends the message without waiting for EOF.
+        if is_complete_json(&data) {
+            return Ok(Some((data, fds)));
+        }
+    }
+}
+
+/// True when `data` is one whole JSON value (an incomplete one fails with an EOF error;
+/// anything else, complete or invalid, ends the read and is judged by [`parse_state`]).
+fn is_complete_json(data: &[u8]) -> bool {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(data) {
+        Ok(_) => true,
+        Err(e) => !e.is_eof(),
+    }
+}
+
+/// Accepts connections until `shutdown` becomes readable.
+pub(crate) fn accept_loop(listener: UnixListener, engine: Arc<Engine>, shutdown: Arc<UnixStream>) {
+    let pending = Arc::new(AtomicUsize::new(0));
+    let limit = Arc::new(RateLimit::new(Duration::from_secs(5), 5));
+    let my_uid = sys::geteuid();
+    loop {
+        let (ev, stop) = match sys::poll2(listener.as_fd(), Some(shutdown.as_fd()), sys::POLLIN, -1)
+        {
+            Ok(r) => r,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => {
+                tracing::error!("listener poll: {e}; no more containers will be accepted");
+                return;
+            }
+        };
+        if stop != 0 {
+            return;
+        }
+        if ev == 0 {
+            continue;
+        }
+        let conn = match listener.accept() {
+            Ok((c, _)) => c,
+            Err(e) => {
+                if let Some(n) = limit.check() {
+                    tracing::warn!(suppressed = n, "accept: {e}");
+                }
+                if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                continue;
+            }
+        };
+        match sys::peer_cred(conn.as_fd()) {
+            Ok(c) if c.uid == 0 || c.uid == my_uid => {}
+            Ok(c) => {
+                if let Some(n) = limit.check() {
+                    tracing::warn!(
+                        uid = c.uid,
+                        pid = c.pid,
+                        suppressed = n,
+                        "refused connection from an unauthorised peer"
+                    );
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("SO_PEERCRED: {e}; connection refused");
+                continue;
+            }
+        }
+        if pending.load(Ordering::Relaxed) >= MAX_PENDING_CONNECTIONS {
+            if let Some(n) = limit.check() {
+                tracing::warn!(
+                    suppressed = n,
+                    "too many connections waiting for their state; refused one"
+                );
+            }
+            continue;
+        }
+        pending.fetch_add(1, Ordering::Relaxed);
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        let pending = pending.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tiercel-session".into())
+            .spawn(move || {
+                let session = accept_session(&conn, &engine, &shutdown);
+                pending.fetch_sub(1, Ordering::Relaxed);
+                drop(conn);
+                if let Some(s) = session {
+                    s.run(shutdown.as_fd());
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start a session thread: {e}");
+        }
+    }
+}
+
+/// Reads and checks one connection's state; builds its session.
+fn accept_session(
+    conn: &UnixStream,
+    engine: &Arc<Engine>,
+    shutdown: &UnixStream,
+) -> Option<Session> {
+    let (data, mut fds) = match read_connection(conn, shutdown) {
+        Ok(Some(x)) => x,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!("reading container state: {e}");
+            return None;
+        }
+    };
+    let state = match parse_state(&data) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(fds = fds.len(), "{e}; connection dropped");
+            return None;
+        }
+    };
+    let Some(idx) = state.seccomp_fd_index(fds.len()) else {
+        tracing::warn!(container = %state.id, fds = fds.len(), "no seccompFd in the state message");
+        return None;
+    };
+    // Keep the listener fd; every other received fd is closed when `fds` drops.
+    let fd = fds.swap_remove(idx);
+    drop(fds);
+    let notify = match NotifyFd::new(fd) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(container = %state.id, "{e}");
+            return None;
+        }
+    };
+    let (requested, bad) = requested_mode(
+        state.annotations.get(MODE_ANNOTATION).map(String::as_str),
+        state.metadata.as_deref(),
+    );
+    for b in bad {
+        tracing::warn!(container = %state.id, "{b}; ignored");
+    }
+    let policy = engine.policy();
+    let mode = policy.container_mode(requested);
+    if requested.is_some_and(|r| r < policy.mode && !policy.allow_downgrade) {
+        tracing::warn!(container = %state.id, "container asked for audit mode; global enforce mode kept");
+    }
+    tracing::debug!(
+        container = %state.id,
+        status = %state.status,
+        pid = state.pid,
+        init_pid = state.init_pid,
+        "listener fd received"
+    );
+    let info = state.container_info();
+    Some(Session::new(notify, info, state.pid, mode, engine.clone()))
+}
+
+/// Removes the socket file (at shutdown), if it is still ours.
+pub fn remove_socket(path: &PathBuf) {
+    if let Ok(m) = fs::symlink_metadata(path) {
+        if m.file_type().is_socket() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_state() {
+        let s = parse_state(br#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":4422,"metadata":"MKNOD=1","state":{"ociVersion":"1.0.2","id":"oci-container1","status":"creating","pid":4422,"bundle":"/containers/redis","annotations":{"myannotation":"myvalue","n":3}}}"#).unwrap();
+        assert_eq!(s.pid, Some(4422));
+        assert_eq!(s.init_pid, Some(4422));
+        assert_eq!(s.id, "oci-container1");
+        assert_eq!(s.status, "creating");
+        assert_eq!(s.metadata.as_deref(), Some("MKNOD=1"));
+        assert_eq!(
+            s.annotations.get("myannotation").map(String::as_str),
+            Some("myvalue")
+        );
+        assert!(!s.annotations.contains_key("n"));
+        assert_eq!(s.seccomp_fd_index(1), Some(0));
+        assert_eq!(s.seccomp_fd_index(0), None);
+    }
+
+    #[test]
+    fn lenient_and_hostile_states() {
+        let s = parse_state(br#"{"ociVersion":"0.2.0","pid":-1,"state":"x"}"#).unwrap();
+        assert_eq!(s.pid, None);
+        assert_eq!(s.id, "");
+        assert_eq!(s.seccomp_fd_index(1), Some(0));
+        assert_eq!(s.seccomp_fd_index(2), None);
+        assert!(parse_state(b"[]").is_err());
+        assert!(parse_state(b"{").is_err());
+        let deep = "[".repeat(100_000);
+        assert!(parse_state(deep.as_bytes()).is_err());
+        let s = parse_state(br#"{"fds":["other","seccompFd"]}"#).unwrap();
+        assert_eq!(s.seccomp_fd_index(2), Some(1));
+        assert_eq!(s.seccomp_fd_index(1), None);
+    }
+
+    #[test]
+    fn message_completeness() {
+        assert!(!is_complete_json(b"{\"ociVersion\":\"1.0.2\",\"fds\":["));
+        assert!(!is_complete_json(b"  "));
+        assert!(is_complete_json(b"{\"a\":1}"));
+        assert!(is_complete_json(b"{\"a\":1}\n"));
+        assert!(
+            is_complete_json(b"{\"a\":}"),
+            "invalid input ends the read too"
+        );
+    }
+
+    #[test]
+    fn images() {
+        assert_eq!(
+            split_image("docker.io/library/nginx:1.25"),
+            ("docker.io/library/nginx".into(), Some("1.25".into()))
+        );
+        assert_eq!(
+            split_image("localhost:5000/busybox"),
+            ("localhost:5000/busybox".into(), None)
+        );
+        assert_eq!(split_image("busybox@sha256:abc"), ("busybox".into(), None));
+    }
+
+    #[test]
+    fn container_info_from_annotations() {
+        let mut s = ProcessState {
+            id: "0123456789abcdef".into(),
+            ..Default::default()
+        };
+        s.annotations
+            .insert("io.kubernetes.cri.container-name".into(), "web".into());
+        s.annotations
+            .insert("io.kubernetes.cri.image-name".into(), "nginx:1".into());
+        let i = s.container_info();
+        assert_eq!(i.name.as_deref(), Some("web"));
+        assert_eq!(i.image_repository.as_deref(), Some("nginx"));
+        assert_eq!(i.image_tag.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn podman_storage_lookup() {
+        let root = std::env::temp_dir().join(format!("tiercel-podman-{}", std::process::id()));
+        let ud = root.join("overlay-containers/abc/userdata");
+        fs::create_dir_all(&ud).unwrap();
+        fs::write(
+            root.join("overlay-containers/containers.json"),
+            r#"[{"id":"abc","names":["mybox"],"metadata":"{\"image-name\":\"localhost/bb:latest\"}"}]"#,
+        )
+        .unwrap();
+        let s = ProcessState {
+            id: "abc".into(),
+            bundle: Some(ud.to_string_lossy().into()),
+            ..Default::default()
+        };
+        let i = s.container_info();
+        assert_eq!(i.name.as_deref(), Some("mybox"));
+        assert_eq!(i.image_repository.as_deref(), Some("localhost/bb"));
+        assert_eq!(i.image_tag.as_deref(), Some("latest"));
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn bind_replaces_stale_and_refuses_live() {
+        let dir = std::env::temp_dir().join(format!("tiercel-bind-{}/sub", std::process::id()));
+        let path = dir.join("s.sock");
+        let l = bind(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(bind(&path).is_err(), "a live socket must not be replaced");
+        drop(l);
+        let _l2 = bind(&path).unwrap();
+        remove_socket(&path);
+        assert!(!path.exists());
+        fs::write(&path, b"x").unwrap();
+        assert!(bind(&path).is_err());
+        let _ = fs::remove_dir_all(dir.parent().unwrap());
+    }
+}

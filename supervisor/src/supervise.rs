@@ -1,0 +1,394 @@
+//! `tiercel supervise`: the daemon. Loads rules, listens on the `listenerPath` socket,
+//! runs one session per received listener fd, writes alerts; SIGINT/SIGTERM end it
+//! (outputs flushed, socket removed).
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tiercel_rules::diag::Severity;
+use tiercel_rules::loader::{Loader, LoaderOptions};
+use tiercel_rules::priority::Priority;
+use tiercel_rules::program::{Program, RuleMatching};
+
+use crate::config::{self, FileConfig};
+use crate::decide::{parse_errno, Mode, Policy, Selector};
+use crate::server;
+use crate::session::{Engine, Stats};
+use crate::sinks::{SinkConfig, Sinks};
+use crate::sys;
+
+/// Arguments of `tiercel supervise`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SuperviseArgs {
+    /// The listenerPath socket to listen on (created; parent directory too).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Falco rule files, loaded in order (like `falco -r`).
+    #[arg(short = 'r', long = "rules", value_name = "RULES")]
+    pub rules: Vec<PathBuf>,
+    /// audit: report only; enforce: refuse calls matching a --deny selector.
+    #[arg(long, value_parser = parse_mode)]
+    pub mode: Option<Mode>,
+    /// Which matches deny in enforce mode: rule:NAME, tag:TAG or priority:P (P or more severe). Repeatable.
+    #[arg(long = "deny", value_name = "SELECTOR", value_parser = parse_selector)]
+    pub deny: Vec<Selector>,
+    /// The errno a denied call fails with (name or number; default EPERM).
+    #[arg(long, value_name = "NAME")]
+    pub errno: Option<String>,
+    /// Append one Falco JSON alert per line to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+    /// A YAML config file (Falco-style keys plus `tiercel:`); flags override it.
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Alert on the first matching rule (Falco's default) or on all.
+    #[arg(long, value_name = "first|all", value_parser = parse_matching)]
+    pub rule_matching: Option<RuleMatching>,
+    /// Let a container's `io.tiercel.mode` annotation / listenerMetadata lower the mode.
+    #[arg(long)]
+    pub allow_mode_downgrade: bool,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse()
+}
+fn parse_selector(s: &str) -> Result<Selector, String> {
+    s.parse()
+}
+fn parse_matching(s: &str) -> Result<RuleMatching, String> {
+    config::parse_rule_matching(s)
+}
+
+/// Everything a running supervisor needs (built from flags and the config file).
+#[derive(Debug)]
+pub struct SupervisorConfig {
+    pub socket: PathBuf,
+    pub program: Program,
+    pub matching: RuleMatching,
+    pub policy: Policy,
+    pub sinks: SinkConfig,
+}
+
+/// A running supervisor (library form of `tiercel supervise`, used by tests).
+pub struct Supervisor {
+    socket: PathBuf,
+    shutdown_tx: UnixStream,
+    accept: Option<JoinHandle<()>>,
+    sinks: Option<Sinks>,
+    stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervisor {
+    /// Binds the socket, starts the outputs and the accept loop.
+    pub fn start(cfg: SupervisorConfig) -> anyhow::Result<Supervisor> {
+        sys::notif_sizes().context("this kernel has no seccomp user notification")?;
+        let sinks = Sinks::start(cfg.sinks).context("opening alert outputs")?;
+        let listener = server::bind(&cfg.socket)
+            .with_context(|| format!("listening on {}", cfg.socket.display()))?;
+        let stats = Arc::new(Stats::default());
+        let engine = Arc::new(Engine::new(
+            cfg.program,
+            cfg.matching,
+            cfg.policy,
+            sinks.sender(),
+            stats.clone(),
+        ));
+        let (shutdown_tx, shutdown_rx) = UnixStream::pair().context("socketpair")?;
+        let shutdown_rx = Arc::new(shutdown_rx);
+        let accept = std::thread::Builder::new()
+            .name("tiercel-accept".into())
+            .spawn(move || server::accept_loop(listener, engine, shutdown_rx))
+            .context("starting the accept thread")?;
+        Ok(Supervisor {
+            socket: cfg.socket,
+            shutdown_tx,
+            accept: Some(accept),
+            sinks: Some(sinks),
+            stats,
+        })
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// Waits until everything queued so far is written to the outputs.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.sinks.as_ref().is_some_and(|s| s.flush(timeout))
+    }
+
+    /// Stops accepting, ends the sessions (their containers' notified calls then fail
+    /// with ENOSYS), flushes and closes the outputs, removes the socket.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = (&self.shutdown_tx).write_all(&[1]);
+        if let Some(a) = self.accept.take() {
+            let _ = a.join();
+        }
+        server::remove_socket(&self.socket);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.stats.sessions_active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let s = &self.stats;
+        tracing::info!(
+            sessions = s.sessions_started.load(Ordering::Relaxed),
+            notifications = s.notifications.load(Ordering::Relaxed),
+            continued = s.continued.load(Ordering::Relaxed),
+            denied = s.denied.load(Ordering::Relaxed),
+            gone = s.gone.load(Ordering::Relaxed),
+            alerts = s.alerts.load(Ordering::Relaxed),
+            panics = s.panics.load(Ordering::Relaxed),
+            mean_handling_us = s.mean_handling_us().unwrap_or(0.0),
+            "supervisor stopped"
+        );
+        if let Some(sinks) = self.sinks.take() {
+            sinks.shutdown(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if self.accept.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Loads rule files into a program; errors (with Falco's diagnostics) fail the start.
+pub fn load_rules(files: &[PathBuf]) -> anyhow::Result<Program> {
+    let mut loader = Loader::new(LoaderOptions::default());
+    for f in files {
+        if f.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(f)
+                .with_context(|| format!("{}", f.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            for e in entries {
+                loader.add_file(&e);
+            }
+        } else {
+            loader.add_file(f);
+        }
+    }
+    let outcome = loader.finish();
+    let mut errors = 0;
+    for d in &outcome.diagnostics {
+        match d.severity {
+            Severity::Error => {
+                errors += 1;
+                tracing::error!(code = d.code, "{}", d.message);
+            }
+            Severity::Warning => tracing::warn!(code = d.code, "{}", d.message),
+        }
+    }
+    match outcome.program {
+        Some(p) => Ok(p),
+        None if errors == 0 => {
+            tracing::warn!(
+                "the rules loader returned no program and no error; running with no rules"
+            );
+            Ok(Program::default())
+        }
+        None => bail!("{errors} error(s) in the rule files"),
+    }
+}
+
+/// Merges the flags over the config file.
+pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
+    let file = match &args.config {
+        Some(p) => config::load(p).map_err(anyhow::Error::msg)?,
+        None => FileConfig::default(),
+    };
+    let socket = args
+        .socket
+        .clone()
+        .or(file.socket.clone())
+        .context("no socket: pass --socket PATH (or tiercel.socket in the config)")?;
+    let rules = if args.rules.is_empty() {
+        file.rules_files.clone()
+    } else {
+        args.rules.clone()
+    };
+    if rules.is_empty() {
+        tracing::warn!("no rule files given (-r): no alerts will be raised");
+    }
+    let program = load_rules(&rules)?;
+    let errno = match &args.errno {
+        Some(e) => parse_errno(e).map_err(anyhow::Error::msg)?,
+        None => file.errno.unwrap_or(libc::EPERM),
+    };
+    let deny = if args.deny.is_empty() {
+        file.deny.clone()
+    } else {
+        args.deny.clone()
+    };
+    let policy = Policy {
+        mode: args.mode.or(file.mode).unwrap_or_default(),
+        deny,
+        errno,
+        allow_downgrade: args.allow_mode_downgrade || file.allow_mode_downgrade.unwrap_or(false),
+        min_priority: file.priority.unwrap_or(Priority::Debug),
+    };
+    if policy.mode == Mode::Enforce && policy.deny.is_empty() {
+        tracing::warn!("enforce mode without any --deny selector: nothing will be refused");
+    }
+    let alerts = args.alerts.clone().or_else(|| {
+        file.file_output_enabled
+            .unwrap_or(false)
+            .then(|| file.file_output_filename.clone())
+            .flatten()
+    });
+    let http_url = if file.http_output_enabled.unwrap_or(false) {
+        file.http_output_url.clone()
+    } else {
+        None
+    };
+    Ok(SupervisorConfig {
+        socket,
+        program,
+        matching: args
+            .rule_matching
+            .or(file.rule_matching)
+            .unwrap_or_default(),
+        policy,
+        sinks: SinkConfig {
+            stdout: file.stdout_output.unwrap_or(true),
+            stdout_json: file.json_output.unwrap_or(false),
+            file: alerts,
+            syslog: file.syslog_output.unwrap_or(false),
+            http_url,
+            queue: file.queue.unwrap_or(4096),
+        },
+    })
+}
+
+/// Runs `tiercel supervise` until SIGINT or SIGTERM.
+pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
+    // Block the signals before any thread starts, so only the sigwait below takes them.
+    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM]).context("blocking signals")?;
+    let cfg = build_config(&args)?;
+    let rules = cfg.program.rules().len();
+    let mode = cfg.policy.mode;
+    let sup = Supervisor::start(cfg)?;
+    tracing::info!(
+        socket = %sup.socket().display(),
+        rules,
+        mode = %mode,
+        "tiercel supervisor ready on {}",
+        sup.socket().display()
+    );
+    let sig = signals.wait().context("waiting for signals")?;
+    tracing::info!(signal = sig, "stopping");
+    sup.shutdown();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: SuperviseArgs,
+    }
+
+    #[test]
+    fn cli_contract() {
+        let c = Cli::try_parse_from([
+            "x",
+            "--socket",
+            "/run/t.sock",
+            "-r",
+            "a.yaml",
+            "-r",
+            "b.yaml",
+            "--mode",
+            "enforce",
+            "--deny",
+            "rule:R",
+            "--deny",
+            "priority:warning",
+            "--errno",
+            "EACCES",
+            "--alerts",
+            "/tmp/a.json",
+            "--config",
+            "/etc/c.yaml",
+            "--rule-matching",
+            "all",
+        ])
+        .unwrap();
+        assert_eq!(c.a.socket, Some(PathBuf::from("/run/t.sock")));
+        assert_eq!(c.a.rules.len(), 2);
+        assert_eq!(c.a.mode, Some(Mode::Enforce));
+        assert_eq!(c.a.deny.len(), 2);
+        assert_eq!(c.a.rule_matching, Some(RuleMatching::All));
+        assert!(Cli::try_parse_from(["x", "--mode", "loud"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--deny", "nope"]).is_err());
+    }
+
+    #[test]
+    fn flags_override_config() {
+        let dir = std::env::temp_dir().join(format!("tiercel-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("c.yaml");
+        std::fs::write(
+            &cfg,
+            "tiercel: {mode: enforce, errno: EROFS, socket: s.sock, deny: ['tag:x']}\nrule_matching: all\n",
+        )
+        .unwrap();
+        let args = SuperviseArgs {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let c = build_config(&args).unwrap();
+        assert_eq!(c.socket, dir.join("s.sock"));
+        assert_eq!(c.policy.mode, Mode::Enforce);
+        assert_eq!(c.policy.errno, libc::EROFS);
+        assert_eq!(c.matching, RuleMatching::All);
+        let args = SuperviseArgs {
+            config: Some(cfg),
+            mode: Some(Mode::Audit),
+            errno: Some("EPERM".into()),
+            socket: Some("/x.sock".into()),
+            ..Default::default()
+        };
+        let c = build_config(&args).unwrap();
+        assert_eq!(c.policy.mode, Mode::Audit);
+        assert_eq!(c.policy.errno, libc::EPERM);
+        assert_eq!(c.socket, PathBuf::from("/x.sock"));
+        assert_eq!(c.policy.deny.len(), 1);
+        assert!(
+            build_config(&SuperviseArgs::default()).is_err(),
+            "no socket"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

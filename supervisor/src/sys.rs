@@ -1,0 +1,511 @@
+//! The supervisor's only `unsafe`: thin, safe wrappers over the system calls the notify
+//! loop and the listenerPath server need (seccomp notification ioctls, `poll`,
+//! `recvmsg` with `SCM_RIGHTS`, `SO_PEERCRED`, `process_vm_readv`, signal masks).
+//!
+//! Every wrapper takes and returns `OwnedFd`/`BorrowedFd`, never a bare descriptor
+//! number, and every `unsafe` block states why it is sound.
+
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+use crate::event::Notif;
+
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (uapi `linux/seccomp.h`, Linux 6.6).
+pub const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+
+/// Size of the zeroed buffers handed to RECV/SEND: the kernel copies *its* struct size,
+/// which may be larger than the one this program was built with.
+const NOTIF_BUF: usize = 512;
+
+#[repr(C, align(8))]
+struct AlignedBuf([u8; NOTIF_BUF]);
+
+/// The kernel's `struct seccomp_notif_sizes`, queried once.
+#[derive(Debug, Clone, Copy)]
+pub struct NotifSizes {
+    pub notif: usize,
+    pub resp: usize,
+    pub data: usize,
+}
+
+/// `seccomp(SECCOMP_GET_NOTIF_SIZES)`, cached. Fails when the kernel has no user
+/// notification or reports sizes larger than the buffers used here.
+pub fn notif_sizes() -> io::Result<NotifSizes> {
+    static SIZES: OnceLock<Result<NotifSizes, i32>> = OnceLock::new();
+    let r = SIZES.get_or_init(|| {
+        let mut s = MaybeUninit::<libc::seccomp_notif_sizes>::zeroed();
+        // SAFETY: SECCOMP_GET_NOTIF_SIZES writes one `struct seccomp_notif_sizes` to the
+        // pointer, which points to a live, writable value of exactly that type.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_GET_NOTIF_SIZES as libc::c_ulong,
+                0 as libc::c_ulong,
+                s.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EINVAL));
+        }
+        // SAFETY: the call succeeded, so the kernel initialised the struct (it was also
+        // zeroed beforehand, so every byte is initialised either way).
+        let s = unsafe { s.assume_init() };
+        let sizes = NotifSizes {
+            notif: usize::from(s.seccomp_notif),
+            resp: usize::from(s.seccomp_notif_resp),
+            data: usize::from(s.seccomp_data),
+        };
+        if sizes.notif > NOTIF_BUF || sizes.resp > NOTIF_BUF {
+            return Err(libc::E2BIG);
+        }
+        Ok(sizes)
+    });
+    r.map_err(io::Error::from_raw_os_error)
+}
+
+/// A seccomp user-notification listener fd (`anon_inode:seccomp notify`).
+#[derive(Debug)]
+pub struct NotifyFd {
+    fd: OwnedFd,
+}
+
+impl AsFd for NotifyFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// What an answer to a notification says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Run the call (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`).
+    Continue,
+    /// Fail the call with this (positive) errno; it never runs.
+    Errno(i32),
+}
+
+impl NotifyFd {
+    /// Wraps an fd; checks that it really is a seccomp notify fd.
+    pub fn new(fd: OwnedFd) -> io::Result<NotifyFd> {
+        if !is_seccomp_notify_fd(fd.as_fd()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "received fd is not a seccomp notify fd",
+            ));
+        }
+        notif_sizes()?;
+        Ok(NotifyFd { fd })
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_SET_FLAGS(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)`. `EINVAL` or
+    /// `ENOTTY` on kernels before 6.6: the caller falls back to the default wake-up.
+    pub fn set_sync_wakeup(&self) -> io::Result<()> {
+        // SAFETY: SET_FLAGS takes its flags by value in the ioctl argument (despite the
+        // `_IOW` encoding); no memory is passed. The fd is a live, owned descriptor.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
+                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP as libc::c_ulong,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_RECV`. Blocks when nothing is pending (poll first).
+    /// `ENOENT`: the caller was interrupted or died before the copy; receive again.
+    pub fn recv(&self) -> io::Result<Notif> {
+        notif_sizes()?;
+        let mut buf = AlignedBuf([0u8; NOTIF_BUF]);
+        // SAFETY: `buf` is a zeroed, 8-aligned, writable buffer of NOTIF_BUF bytes, at
+        // least as large as the kernel's `struct seccomp_notif` (checked in notif_sizes),
+        // so the kernel's copy_to_user stays inside it.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV as _,
+                buf.0.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the buffer is 8-aligned, initialised (zeroed, then written by the
+        // kernel) and larger than `seccomp_notif`, a plain-old-data struct for which any
+        // bit pattern is valid.
+        let n: libc::seccomp_notif =
+            unsafe { std::ptr::read(buf.0.as_ptr().cast::<libc::seccomp_notif>()) };
+        Ok(Notif {
+            id: n.id,
+            pid: n.pid,
+            arch: n.data.arch,
+            nr: n.data.nr,
+            instruction_pointer: n.data.instruction_pointer,
+            args: n.data.args,
+        })
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_SEND`. `ENOENT`: the caller was interrupted (the call will be
+    /// re-issued with a new id) or died.
+    pub fn send(&self, id: u64, answer: Answer) -> io::Result<()> {
+        notif_sizes()?;
+        let resp = match answer {
+            Answer::Continue => libc::seccomp_notif_resp {
+                id,
+                val: 0,
+                error: 0,
+                flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+            },
+            Answer::Errno(e) => libc::seccomp_notif_resp {
+                id,
+                val: 0,
+                error: -e.abs(),
+                flags: 0,
+            },
+        };
+        let mut buf = AlignedBuf([0u8; NOTIF_BUF]);
+        // SAFETY: `seccomp_notif_resp` is plain old data no larger than the aligned
+        // buffer; writing it at offset 0 stays in bounds.
+        unsafe { std::ptr::write(buf.0.as_mut_ptr().cast::<libc::seccomp_notif_resp>(), resp) };
+        // SAFETY: the kernel reads its `struct seccomp_notif_resp` (at most NOTIF_BUF
+        // bytes, checked in notif_sizes) from the live buffer; the rest is zero.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+                buf.0.as_mut_ptr(),
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: `Ok(true)` while the notification is pending.
+    pub fn id_valid(&self, id: u64) -> io::Result<bool> {
+        // SAFETY: ID_VALID reads one u64 from the pointer, which points to a live local.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+                &id as *const u64,
+            )
+        };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            Ok(false)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// True when `fd` is a seccomp user-notification fd (`anon_inode:seccomp notify`).
+pub fn is_seccomp_notify_fd(fd: BorrowedFd<'_>) -> bool {
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    match std::fs::read_link(path) {
+        Ok(target) => target.as_os_str().as_encoded_bytes() == b"anon_inode:seccomp notify",
+        Err(_) => false,
+    }
+}
+
+/// Events for [`poll`].
+pub const POLLIN: i16 = libc::POLLIN;
+pub const POLLHUP: i16 = libc::POLLHUP;
+pub const POLLERR: i16 = libc::POLLERR;
+pub const POLLNVAL: i16 = libc::POLLNVAL;
+
+/// `poll(2)` on up to two fds; returns their `revents`. `timeout_ms < 0` waits forever.
+/// `EINTR` is returned to the caller.
+pub fn poll2(
+    a: BorrowedFd<'_>,
+    b: Option<BorrowedFd<'_>>,
+    events: i16,
+    timeout_ms: i32,
+) -> io::Result<(i16, i16)> {
+    let mut fds = [
+        libc::pollfd {
+            fd: a.as_raw_fd(),
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.map_or(-1, |b| b.as_raw_fd()),
+            events,
+            revents: 0,
+        },
+    ];
+    let n: libc::nfds_t = if b.is_some() { 2 } else { 1 };
+    // SAFETY: `fds` is a live array of `n` (≤ 2) initialised pollfd structs; the fds are
+    // borrowed for the duration of the call, so they stay open.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), n, timeout_ms) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((fds[0].revents, fds[1].revents))
+}
+
+/// Maximum number of fds accepted in one `SCM_RIGHTS` message; more are discarded by
+/// the kernel (`MSG_CTRUNC`).
+pub const MAX_RECV_FDS: usize = 8;
+
+/// What one [`recv_with_fds`] call returned.
+#[derive(Debug)]
+pub struct RecvFds {
+    /// Bytes of payload; 0 at EOF.
+    pub len: usize,
+    /// Control data was truncated (more fds than [`MAX_RECV_FDS`]); the extra fds were
+    /// dropped by the kernel.
+    pub truncated: bool,
+}
+
+/// `recvmsg(2)` with `MSG_CMSG_CLOEXEC`, collecting `SCM_RIGHTS` fds into `fds` (each one
+/// owned, so anything the caller does not keep is closed).
+pub fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<RecvFds> {
+    // u64 storage keeps the control buffer aligned for cmsghdr.
+    const CMSG_WORDS: usize = 64;
+    let mut cbuf = [0u64; CMSG_WORDS];
+    // SAFETY: CMSG_SPACE is a pure computation on its argument.
+    let space = unsafe { libc::CMSG_SPACE((MAX_RECV_FDS * size_of::<libc::c_int>()) as u32) };
+    let space = (space as usize).min(CMSG_WORDS * 8);
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain old data; all-zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points to one live iovec over `buf` and to a live, aligned control
+    // buffer of `space` bytes; the kernel writes only inside them.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
+    // SAFETY: `msg` was filled by a successful recvmsg; the CMSG_* macros walk the
+    // control buffer within msg_controllen, which the kernel set to what it wrote.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR returned a non-null header inside the buffer.
+        let hdr = unsafe { &*cmsg };
+        if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS {
+            // SAFETY: pure computation of the header length for zero payload bytes.
+            let base = unsafe { libc::CMSG_LEN(0) } as usize;
+            let payload = (hdr.cmsg_len as usize).saturating_sub(base);
+            let count = payload / size_of::<libc::c_int>();
+            // SAFETY: CMSG_DATA points at the payload of this header, which holds
+            // `count` ints written by the kernel inside the control buffer.
+            let data = unsafe { libc::CMSG_DATA(cmsg) }.cast::<libc::c_int>();
+            for i in 0..count {
+                // SAFETY: `i < count`, inside the payload; read_unaligned because the
+                // payload alignment is not guaranteed for `c_int` reads.
+                let raw = unsafe { std::ptr::read_unaligned(data.add(i)) };
+                if raw >= 0 {
+                    // SAFETY: SCM_RIGHTS installed `raw` as a new descriptor owned by this
+                    // process and nothing else refers to it: taking ownership is sound.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+        }
+        // SAFETY: `cmsg` is a valid header within `msg`'s control buffer.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok(RecvFds {
+        len: n as usize,
+        truncated,
+    })
+}
+
+/// The peer of a connected unix socket (`SO_PEERCRED`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerCred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub fn peer_cred(sock: BorrowedFd<'_>) -> io::Result<PeerCred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED writes at most `len` bytes (one ucred) into the live local.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(PeerCred {
+        pid: cred.pid,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
+}
+
+/// This process's effective uid.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `process_vm_readv(2)` with one local and one remote iovec. The caller keeps the
+/// remote range inside one page (a single remote iovec never splits: a range that
+/// crosses into an unmapped page returns nothing).
+pub fn vm_read(pid: u32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as usize as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: the local iovec covers exactly the live, writable `buf`; the remote iovec is
+    // only an address in the other process, checked by the kernel (EFAULT), never
+    // dereferenced here.
+    let n = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// A set of signals blocked in this thread (and inherited by threads spawned after).
+#[derive(Clone, Copy)]
+pub struct BlockedSignals {
+    set: libc::sigset_t,
+}
+
+impl std::fmt::Debug for BlockedSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockedSignals")
+    }
+}
+
+/// Blocks `signals` in the calling thread, so that [`BlockedSignals::wait`] can take
+/// them synchronously. Call before spawning threads.
+pub fn block_signals(signals: &[i32]) -> io::Result<BlockedSignals> {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set behind the pointer.
+    unsafe { libc::sigemptyset(set.as_mut_ptr()) };
+    for &s in signals {
+        // SAFETY: the set was initialised by sigemptyset above.
+        if unsafe { libc::sigaddset(set.as_mut_ptr(), s) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: initialised by sigemptyset/sigaddset.
+    let set = unsafe { set.assume_init() };
+    // SAFETY: `set` is a valid sigset; the old mask is not requested (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(BlockedSignals { set })
+}
+
+impl BlockedSignals {
+    /// Waits for one of the blocked signals; returns its number.
+    pub fn wait(&self) -> io::Result<i32> {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `self.set` is a valid sigset and `sig` a live out-parameter.
+        let rc = unsafe { libc::sigwait(&self.set, &mut sig) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(sig)
+    }
+}
+
+/// Raises `sig` in this process (for tests and for waking [`BlockedSignals::wait`]).
+pub fn raise_process_signal(sig: i32) -> io::Result<()> {
+    // SAFETY: kill on our own pid with a valid signal number has no memory effects.
+    let rc = unsafe { libc::kill(libc::getpid(), sig) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn sizes_are_known() {
+        let s = notif_sizes().expect("kernel with user notification");
+        assert!(s.notif >= size_of::<libc::seccomp_notif>());
+        assert!(s.resp >= size_of::<libc::seccomp_notif_resp>());
+        assert!(s.data > 0);
+    }
+
+    #[test]
+    fn not_a_notify_fd() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(!is_seccomp_notify_fd(a.as_fd()));
+        let fd: OwnedFd = a.into();
+        assert!(NotifyFd::new(fd).is_err());
+    }
+
+    #[test]
+    fn scm_rights_roundtrip_and_peercred() {
+        use std::io::Write;
+        let (a, b) = UnixStream::pair().unwrap();
+        let cred = peer_cred(a.as_fd()).unwrap();
+        assert_eq!(cred.uid, geteuid());
+        (&b).write_all(b"hello").unwrap();
+        drop(b);
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        let r = recv_with_fds(a.as_fd(), &mut buf, &mut fds).unwrap();
+        assert_eq!(&buf[..r.len], b"hello");
+        assert!(fds.is_empty());
+        let r = recv_with_fds(a.as_fd(), &mut buf, &mut fds).unwrap();
+        assert_eq!(r.len, 0);
+    }
+
+    #[test]
+    fn vm_read_self() {
+        let src = b"some bytes\0".to_vec();
+        let mut out = [0u8; 11];
+        let n = vm_read(std::process::id(), src.as_ptr() as u64, &mut out).unwrap();
+        assert_eq!(n, 11);
+        assert_eq!(&out, &src[..]);
+        assert!(vm_read(std::process::id(), 8, &mut out).is_err());
+    }
+}
