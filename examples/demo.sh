@@ -61,7 +61,7 @@ run_scenario() {
     sup_pid=$!
     for _ in $(seq 100); do [ -S "$sock" ] && break; kill -0 "$sup_pid" 2>/dev/null || break; sleep 0.1; done
     if [ ! -S "$sock" ]; then echo "demo: supervisor did not start:"; cat "$work/$mode/stderr.log"; exit 1; fi
-    say "ready: $(grep -m1 -i ready "$work/$mode/stderr.log" || echo "socket $sock is up")"
+    say "ready: $(grep -m1 -i ready "$work/$mode/stderr.log" | sed 's/\x1b\[[0-9;]*m//g' || echo "socket $sock is up")"
 
     say "generating the container's seccomp profile: tiercel profile -r $(basename "$RULES") --socket $sock"
     "$TIERCEL" profile -r "$RULES" --socket "$sock" --mode "$mode" > "$work/$mode/seccomp.json"
@@ -81,7 +81,9 @@ run_scenario() {
     runc delete --force "$cid" 2>/dev/null || true
     cid=""
     say "container exit status: $rc"
+    local written=no alerted=no
     if [ -e "$bundle/rootfs/bin/evil" ]; then
+        written=yes
         say "host view: $bundle/rootfs/bin/evil EXISTS"
     else
         say "host view: $bundle/rootfs/bin/evil does not exist"
@@ -91,6 +93,7 @@ run_scenario() {
     sleep 0.5
     bold "$(echo "$mode" | tr a-z A-Z) mode: tail $log"
     if [ -s "$log" ]; then
+        alerted=yes
         tail -n 5 "$log" | sed 's/^/   /'
         say ""
         say "rule(s): $(jq -r '.rule' "$log" | sort | uniq -c | tr '\n' ' ')"
@@ -101,11 +104,18 @@ run_scenario() {
     kill "$sup_pid" 2>/dev/null || true
     wait "$sup_pid" 2>/dev/null || true
     sup_pid=""
+    case "$mode/$written/$alerted" in
+        audit/yes/yes) VERDICT+=("audit: the write went through and was reported") ;;
+        enforce/no/yes) VERDICT+=("enforce: the write was refused inside the container and reported") ;;
+        *) VERDICT+=("$mode: UNEXPECTED (file written: $written, alert raised: $alerted)"); FAILED=1 ;;
+    esac
 }
+VERDICT=()
+FAILED=0
 
 run_scenario audit
 run_scenario enforce
 
 bold "demo finished"
-say "audit: the write went through and was reported; enforce: the write was refused"
-say "(Operation not permitted inside the container) and reported; other work ran in both."
+for v in "${VERDICT[@]}"; do say "$v"; done
+exit "$FAILED"
