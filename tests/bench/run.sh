@@ -183,8 +183,8 @@ for cfg in $CONFIGS; do
     for wl in $WORKLOADS; do
         : > "$work/runs.txt"
         for n in $(seq "$RUNS"); do run_once "$cfg" "$wl" "$sock" "$seccomp" "$n" >> "$work/runs.txt"; done
-        MED[$cfg/$wl]=$(awk '{print $1}' "$work/runs.txt" | grep -v -- - | median)
-        P99[$cfg/$wl]=$(awk '{print $2}' "$work/runs.txt" | grep -v -- - | median)
+        MED[$cfg/$wl]=$(awk '{print $1}' "$work/runs.txt" | { grep -v -- - || true; } | median)
+        P99[$cfg/$wl]=$(awk '{print $2}' "$work/runs.txt" | { grep -v -- - || true; } | median)
         WALL[$cfg/$wl]=$(awk '{print $3}' "$work/runs.txt" | median)
         START[$cfg/$wl]=$(awk '{print $4}' "$work/runs.txt" | median)
         log "$cfg/$wl: median ${MED[$cfg/$wl]} ns, p99 ${P99[$cfg/$wl]} ns, wall ${WALL[$cfg/$wl]} ms"
@@ -247,7 +247,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ 
     echo "| config | runc create (median over all runs) | agent CPU (ms, whole config) | agent peak RSS (KiB) |"
     echo "|---|---|---|---|"
     for c in $CONFIGS; do
-        s=$(for wl in $WORKLOADS; do echo "${START[$c/$wl]:-}"; done | grep -v '^$' | median)
+        s=$(for wl in $WORKLOADS; do echo "${START[$c/$wl]:-}"; done | { grep -v '^$' || true; } | median)
         echo "| $c | $s | ${CPU[$c]:--} | ${RSS[$c]:--} |"
     done
     echo
