@@ -285,13 +285,7 @@ pub fn fields(a: FieldsArgs) -> Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         for f in all {
-            writeln!(
-                out,
-                "{:<40} {:<10} {}",
-                f.name,
-                format!("{:?}", f.ftype),
-                f.desc
-            )?;
+            writeln!(out, "{:<40} {:<10} {}", f.name, format!("{:?}", f.ftype), f.desc)?;
         }
     }
     Ok(ExitCode::SUCCESS)
