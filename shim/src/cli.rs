@@ -43,6 +43,11 @@ pub struct Invocation {
     pub config: Option<PathBuf>,
     /// `create`/`run`: the container id (the first positional argument).
     pub id: Option<String>,
+    /// The shim's own global flag `--tiercel-config FILE` (e.g. from podman's
+    /// `--runtime-flag tiercel-config=FILE`); removed before the runtime sees the arguments.
+    pub tiercel_config: Option<PathBuf>,
+    /// The arguments for the runtime: everything but the shim's own flags.
+    pub runtime_args: Vec<OsString>,
 }
 
 impl Invocation {
@@ -70,6 +75,37 @@ fn flag(arg: &OsStr) -> Option<(String, Option<OsString>)> {
 
 /// Scans the arguments (without argv\[0\]).
 pub fn parse(args: &[OsString]) -> Invocation {
+    let mut own = None;
+    let mut rest = Vec::with_capacity(args.len());
+    let mut k = 0;
+    // only among the global flags, before the subcommand
+    while k < args.len() {
+        let a = &args[k];
+        let Some((name, inline)) = flag(a).filter(|_| a.as_bytes() != b"--") else { break };
+        if name == "tiercel-config" {
+            own = inline.or_else(|| {
+                k += 1;
+                args.get(k).cloned()
+            });
+        } else {
+            rest.push(a.clone());
+            if GLOBAL_WITH_VALUE.contains(&name.as_str()) && inline.is_none() {
+                k += 1;
+                if let Some(v) = args.get(k) {
+                    rest.push(v.clone());
+                }
+            }
+        }
+        k += 1;
+    }
+    rest.extend(args[k.min(args.len())..].iter().cloned());
+    let mut inv = scan(&rest);
+    inv.tiercel_config = own.map(PathBuf::from);
+    inv.runtime_args = rest;
+    inv
+}
+
+fn scan(args: &[OsString]) -> Invocation {
     let mut inv = Invocation::default();
     let mut i = 0;
     // global flags, up to the subcommand
@@ -186,5 +222,22 @@ mod tests {
         let i = p(&["--root", "create", "list"]);
         assert_eq!(i.command.as_deref(), Some("list"));
         assert_eq!(p(&[]), Invocation::default());
+    }
+
+    #[test]
+    fn own_flag_is_removed() {
+        let i = p(&["--tiercel-config=/etc/x.yaml", "--root", "/r", "create", "--bundle", "/b", "id"]);
+        assert_eq!(i.tiercel_config, Some(PathBuf::from("/etc/x.yaml")));
+        assert_eq!(i.bundle, Some(PathBuf::from("/b")));
+        let want: Vec<OsString> =
+            ["--root", "/r", "create", "--bundle", "/b", "id"].iter().map(OsString::from).collect();
+        assert_eq!(i.runtime_args, want);
+        let i = p(&["--log", "/l", "--tiercel-config", "/y", "state", "id"]);
+        assert_eq!(i.tiercel_config, Some(PathBuf::from("/y")));
+        assert_eq!(i.runtime_args.len(), 4);
+        // after the subcommand it is not ours
+        let i = p(&["exec", "id", "--tiercel-config=/z"]);
+        assert_eq!(i.tiercel_config, None);
+        assert_eq!(i.runtime_args.len(), 3);
     }
 }

@@ -4,7 +4,10 @@
 //! with the arguments unchanged, so exit codes, stdio and signals are the runtime's own.
 //!
 //! Configuration: `/etc/tiercel/shim.yaml` (or `$TIERCEL_SHIM_CONFIG`) plus `TIERCEL_*`
-//! environment overrides; see `tiercel::engines::IntegrationConfig`.
+//! environment overrides; see `tiercel::engines::IntegrationConfig`. The shim's one own
+//! flag, the global `--tiercel-config FILE`, names the file (podman: `--runtime-flag
+//! tiercel-config=FILE`, since conmon does not pass the environment on) and is removed
+//! from the arguments the runtime gets.
 //!
 //! Messages go to stderr prefixed `tiercel-shim:` and, when the engine passed `--log`, to
 //! the runtime's log file in its format (containerd and conmon show that file's last error
@@ -12,6 +15,7 @@
 
 mod cli;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,13 @@ const EXIT_NO_RUNTIME: u8 = 127;
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let inv = cli::parse(&args);
-    let cfg = match IntegrationConfig::load() {
+    let mut env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("TIERCEL_"))
+        .collect();
+    if let Some(c) = &inv.tiercel_config {
+        env.insert("TIERCEL_SHIM_CONFIG".into(), c.to_string_lossy().into_owned());
+    }
+    let cfg = match IntegrationConfig::load_with(&env) {
         Ok(c) => c,
         Err(e) if inv.edits_bundle() => {
             report(&inv, "error", &format!("configuration: {e}"));
@@ -53,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    exec_runtime(&cfg.runtime, &args, &inv)
+    exec_runtime(&cfg.runtime, &inv.runtime_args, &inv)
 }
 
 /// Writes a message to stderr and to the runtime's `--log` file.
