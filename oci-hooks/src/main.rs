@@ -70,7 +70,8 @@ fn run(stage: &str) -> anyhow::Result<()> {
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 256
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         && s != "."
         && s != ".."
 }
@@ -83,8 +84,12 @@ fn tiercel_listener(cfg: &IntegrationConfig, config: &Value) -> Option<PathBuf> 
     let notifies = seccomp
         .get("syscalls")
         .and_then(Value::as_array)
-        .is_some_and(|r| r.iter().any(|r| r.get("action") == Some(&json!("SCMP_ACT_NOTIFY"))));
-    let ours = path == cfg.socket || (path.parent().is_some() && path.parent() == cfg.socket.parent());
+        .is_some_and(|r| {
+            r.iter()
+                .any(|r| r.get("action") == Some(&json!("SCMP_ACT_NOTIFY")))
+        });
+    let ours =
+        path == cfg.socket || (path.parent().is_some() && path.parent() == cfg.socket.parent());
     (notifies && ours && path.is_absolute()).then_some(path)
 }
 
@@ -94,7 +99,13 @@ fn socket_key(socket: &Path) -> String {
         .to_string_lossy()
         .trim_start_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -130,7 +141,11 @@ fn lock_state(cfg: &IntegrationConfig, budget: Duration) -> anyhow::Result<Dirs>
             Err(e) => bail!("locking {}: {e}", lock_path.display()),
         }
     }
-    Ok(Dirs { containers, supervisors, _lock: lock })
+    Ok(Dirs {
+        containers,
+        supervisors,
+        _lock: lock,
+    })
 }
 
 fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()> {
@@ -155,7 +170,12 @@ fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()>
 
     if !engines::supervisor_listening(&socket) {
         let left = cfg.start_timeout.saturating_sub(started.elapsed());
-        match spawn_supervisor(cfg, &socket, &dirs.supervisors.join(format!("{key}.log")), left) {
+        match spawn_supervisor(
+            cfg,
+            &socket,
+            &dirs.supervisors.join(format!("{key}.log")),
+            left,
+        ) {
             Ok(pid) => {
                 std::fs::write(&pid_file, format!("{pid}\n"))
                     .with_context(|| format!("writing {}", pid_file.display()))?;
@@ -163,7 +183,10 @@ fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()>
             }
             Err(e) => match cfg.on_missing_for(mode) {
                 OnMissing::FailClosed => {
-                    return Err(e.context(format!("container {id}: no supervisor on {}", socket.display())))
+                    return Err(e.context(format!(
+                        "container {id}: no supervisor on {}",
+                        socket.display()
+                    )))
                 }
                 OnMissing::FailOpen => {
                     // The runtime itself will still refuse to start a container whose
@@ -179,7 +202,8 @@ fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()>
         }
     }
     let file = dirs.containers.join(format!("{id}.json"));
-    std::fs::write(&file, record.to_string()).with_context(|| format!("writing {}", file.display()))?;
+    std::fs::write(&file, record.to_string())
+        .with_context(|| format!("writing {}", file.display()))?;
     Ok(())
 }
 
@@ -189,7 +213,10 @@ fn supervisor_binary(cfg: &IntegrationConfig) -> PathBuf {
     if cfg.supervisor.components().count() > 1 {
         return cfg.supervisor.clone();
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
         let p = dir.join(&cfg.supervisor);
         if p.is_file() {
             return p;
@@ -267,7 +294,11 @@ fn stop(cfg: &IntegrationConfig, id: &str) -> anyhow::Result<()> {
     };
     let _ = std::fs::remove_file(&file);
     let record: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let Some(socket) = record.get("socket").and_then(Value::as_str).map(PathBuf::from) else {
+    let Some(socket) = record
+        .get("socket")
+        .and_then(Value::as_str)
+        .map(PathBuf::from)
+    else {
         return Ok(());
     };
     // Other containers still on this socket keep their supervisor.
@@ -285,7 +316,12 @@ fn stop(cfg: &IntegrationConfig, id: &str) -> anyhow::Result<()> {
         return Ok(()); // a supervisor the hook did not start: not ours to stop
     };
     let _ = std::fs::remove_file(&pid_file);
-    if let Some(pid) = pid_text.trim().parse::<i32>().ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = pid_text
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         if is_our_supervisor(pid.as_raw_nonzero().get(), &socket) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
             let end = Instant::now() + Duration::from_secs(3);
@@ -302,7 +338,9 @@ fn stop(cfg: &IntegrationConfig, id: &str) -> anyhow::Result<()> {
 
 /// Guards against pid reuse: the process must be a `supervise` bound to `socket`.
 fn is_our_supervisor(pid: i32, socket: &Path) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
     let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
     let sock = socket.to_string_lossy();
     args.iter().any(|a| *a == b"supervise") && args.iter().any(|a| *a == sock.as_bytes())
@@ -337,12 +375,17 @@ mod tests {
         );
         assert!(tiercel_listener(&cfg, &c("/run/tiercel/c1.sock", "SCMP_ACT_NOTIFY")).is_some());
         assert!(tiercel_listener(&cfg, &c("/run/other/agent.sock", "SCMP_ACT_NOTIFY")).is_none());
-        assert!(tiercel_listener(&cfg, &c("/run/tiercel/tiercel.sock", "SCMP_ACT_ALLOW")).is_none());
+        assert!(
+            tiercel_listener(&cfg, &c("/run/tiercel/tiercel.sock", "SCMP_ACT_ALLOW")).is_none()
+        );
         assert!(tiercel_listener(&cfg, &json!({})).is_none());
     }
 
     #[test]
     fn keys() {
-        assert_eq!(socket_key(Path::new("/run/tiercel/a b.sock")), "run_tiercel_a_b.sock");
+        assert_eq!(
+            socket_key(Path::new("/run/tiercel/a b.sock")),
+            "run_tiercel_a_b.sock"
+        );
     }
 }

@@ -63,7 +63,11 @@ fn flag(arg: &OsStr) -> Option<(String, Option<OsString>)> {
     if b.len() < 2 || b[0] != b'-' || b == b"--" {
         return None;
     }
-    let body = if b.starts_with(b"--") { &b[2..] } else { &b[1..] };
+    let body = if b.starts_with(b"--") {
+        &b[2..]
+    } else {
+        &b[1..]
+    };
     match body.iter().position(|&c| c == b'=') {
         Some(i) => Some((
             String::from_utf8_lossy(&body[..i]).into_owned(),
@@ -81,7 +85,9 @@ pub fn parse(args: &[OsString]) -> Invocation {
     // only among the global flags, before the subcommand
     while k < args.len() {
         let a = &args[k];
-        let Some((name, inline)) = flag(a).filter(|_| a.as_bytes() != b"--") else { break };
+        let Some((name, inline)) = flag(a).filter(|_| a.as_bytes() != b"--") else {
+            break;
+        };
         if name == "tiercel-config" {
             own = inline.or_else(|| {
                 k += 1;
@@ -179,9 +185,21 @@ mod tests {
     #[test]
     fn containerd_create() {
         let i = p(&[
-            "--root", "/run/containerd/runc/k8s.io", "--log", "/run/x/log.json", "--log-format",
-            "json", "--systemd-cgroup", "create", "--bundle", "/run/b", "--pid-file", "/run/pid",
-            "--console-socket", "/tmp/c.sock", "abc",
+            "--root",
+            "/run/containerd/runc/k8s.io",
+            "--log",
+            "/run/x/log.json",
+            "--log-format",
+            "json",
+            "--systemd-cgroup",
+            "create",
+            "--bundle",
+            "/run/b",
+            "--pid-file",
+            "/run/pid",
+            "--console-socket",
+            "/tmp/c.sock",
+            "abc",
         ]);
         assert_eq!(i.command.as_deref(), Some("create"));
         assert_eq!(i.bundle, Some(PathBuf::from("/run/b")));
@@ -193,7 +211,14 @@ mod tests {
 
     #[test]
     fn conmon_and_short_forms() {
-        let i = p(&["--log-format=json", "--log=/l", "create", "-b=/b", "--pid-file=/p", "id1"]);
+        let i = p(&[
+            "--log-format=json",
+            "--log=/l",
+            "create",
+            "-b=/b",
+            "--pid-file=/p",
+            "id1",
+        ]);
         assert_eq!(i.bundle, Some(PathBuf::from("/b")));
         assert_eq!(i.log, Some(PathBuf::from("/l")));
         assert_eq!(i.id.as_deref(), Some("id1"));
@@ -226,11 +251,21 @@ mod tests {
 
     #[test]
     fn own_flag_is_removed() {
-        let i = p(&["--tiercel-config=/etc/x.yaml", "--root", "/r", "create", "--bundle", "/b", "id"]);
+        let i = p(&[
+            "--tiercel-config=/etc/x.yaml",
+            "--root",
+            "/r",
+            "create",
+            "--bundle",
+            "/b",
+            "id",
+        ]);
         assert_eq!(i.tiercel_config, Some(PathBuf::from("/etc/x.yaml")));
         assert_eq!(i.bundle, Some(PathBuf::from("/b")));
-        let want: Vec<OsString> =
-            ["--root", "/r", "create", "--bundle", "/b", "id"].iter().map(OsString::from).collect();
+        let want: Vec<OsString> = ["--root", "/r", "create", "--bundle", "/b", "id"]
+            .iter()
+            .map(OsString::from)
+            .collect();
         assert_eq!(i.runtime_args, want);
         let i = p(&["--log", "/l", "--tiercel-config", "/y", "state", "id"]);
         assert_eq!(i.tiercel_config, Some(PathBuf::from("/y")));

@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         .filter(|(k, _)| k.starts_with("TIERCEL_"))
         .collect();
     if let Some(c) = &inv.tiercel_config {
-        env.insert("TIERCEL_SHIM_CONFIG".into(), c.to_string_lossy().into_owned());
+        env.insert(
+            "TIERCEL_SHIM_CONFIG".into(),
+            c.to_string_lossy().into_owned(),
+        );
     }
     let cfg = match IntegrationConfig::load_with(&env) {
         Ok(c) => c,
@@ -49,7 +52,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // Never let a configuration problem break state/kill/delete of running
             // containers: pass through to the runtime we can still determine.
-            report(&inv, "warning", &format!("configuration: {e}; passing the command through"));
+            report(
+                &inv,
+                "warning",
+                &format!("configuration: {e}; passing the command through"),
+            );
             let mut c = IntegrationConfig::default();
             if let Some(r) = std::env::var_os("TIERCEL_RUNTIME") {
                 c.runtime = r.into();

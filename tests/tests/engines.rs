@@ -71,7 +71,11 @@ struct Bins {
 fn prereq(test: &str) -> Option<Bins> {
     if !require(test, "must run as root", is_root())
         || !require(test, "runc not installed", have("runc"))
-        || !require(test, "busybox-static not installed", busybox_static().is_some())
+        || !require(
+            test,
+            "busybox-static not installed",
+            busybox_static().is_some(),
+        )
     {
         return None;
     }
@@ -95,7 +99,11 @@ fn prereq(test: &str) -> Option<Bins> {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique(tag: &str) -> String {
-    format!("tce-{tag}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "tce-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 struct Out {
@@ -106,7 +114,11 @@ struct Out {
 
 impl std::fmt::Debug for Out {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -150,13 +162,17 @@ fn run(cmd: &mut Command, timeout: Duration) -> Out {
 
 /// A busybox-static root filesystem.
 fn make_rootfs(root: &Path) {
-    for d in ["bin", "sbin", "usr/bin", "etc", "tmp", "proc", "dev", "sys", "root"] {
+    for d in [
+        "bin", "sbin", "usr/bin", "etc", "tmp", "proc", "dev", "sys", "root",
+    ] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     let bb = busybox_static().unwrap();
     fs::copy(&bb, root.join("bin/busybox")).unwrap();
-    for a in ["sh", "touch", "echo", "cat", "ls", "sleep", "mkdir", "rm", "true", "id"] {
+    for a in [
+        "sh", "touch", "echo", "cat", "ls", "sleep", "mkdir", "rm", "true", "id",
+    ] {
         symlink("busybox", root.join("bin").join(a)).unwrap();
     }
     fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
@@ -170,7 +186,10 @@ struct Bundle {
 
 impl Bundle {
     fn new(script: &str) -> Bundle {
-        let dir = tempfile::Builder::new().prefix("tiercel-eng-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("tiercel-eng-")
+            .tempdir()
+            .unwrap();
         make_rootfs(&dir.path().join("rootfs"));
         let o = run(
             Command::new("runc").arg("spec").current_dir(dir.path()),
@@ -189,8 +208,7 @@ impl Bundle {
         self.dir.path()
     }
     fn config(&self) -> Value {
-        serde_json::from_str(&fs::read_to_string(self.path().join("config.json")).unwrap())
-            .unwrap()
+        serde_json::from_str(&fs::read_to_string(self.path().join("config.json")).unwrap()).unwrap()
     }
     fn edit(&self, f: impl FnOnce(&mut Value)) {
         let mut c = self.config();
@@ -218,7 +236,10 @@ fn rules_file(dir: &Path) -> PathBuf {
 
 impl Sup {
     fn start(b: &Bins, mode: &str) -> Sup {
-        let dir = tempfile::Builder::new().prefix("tiercel-engsup-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("tiercel-engsup-")
+            .tempdir()
+            .unwrap();
         let socket = dir.path().join("run/tiercel.sock");
         let rules = rules_file(dir.path());
         let child = Command::new(&b.tiercel)
@@ -227,17 +248,32 @@ impl Sup {
             .arg(&socket)
             .arg("-r")
             .arg(&rules)
-            .args(["--mode", mode, "--deny", &format!("rule:{RULE_NAME}"), "--alerts"])
+            .args([
+                "--mode",
+                mode,
+                "--deny",
+                &format!("rule:{RULE_NAME}"),
+                "--alerts",
+            ])
             .arg(dir.path().join("alerts.json"))
             .stdin(Stdio::null())
             .stdout(fs::File::create(dir.path().join("out.log")).unwrap())
             .stderr(fs::File::create(dir.path().join("err.log")).unwrap())
             .spawn()
             .unwrap();
-        let s = Sup { child, dir, socket, rules };
+        let s = Sup {
+            child,
+            dir,
+            socket,
+            rules,
+        };
         let end = Instant::now() + Duration::from_secs(30);
         while UnixStream::connect(&s.socket).is_err() {
-            assert!(Instant::now() < end, "supervisor did not listen: {}", s.log());
+            assert!(
+                Instant::now() < end,
+                "supervisor did not listen: {}",
+                s.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         s
@@ -252,7 +288,9 @@ impl Sup {
 
 impl Drop for Sup {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let end = Instant::now() + Duration::from_secs(3);
         while Instant::now() < end {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -278,7 +316,10 @@ fn wait_alert(path: &Path) -> Value {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         let found = read_alerts(path).into_iter().find(|a| {
-            a["rule"] == RULE_NAME && a["output"].as_str().is_some_and(|o| o.contains("/bin/evil"))
+            a["rule"] == RULE_NAME
+                && a["output"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("/bin/evil"))
         });
         if let Some(a) = found {
             return a;
@@ -295,14 +336,23 @@ fn wait_alert(path: &Path) -> Value {
 
 /// The container's own output shows what happened to the write.
 fn check_outcome(mode: &str, out: &Out, evil_on_host: bool) {
-    assert!(out.stdout.contains("tmp-ok"), "other work must be unaffected: {out:?}");
+    assert!(
+        out.stdout.contains("tmp-ok"),
+        "other work must be unaffected: {out:?}"
+    );
     match mode {
         "audit" => {
-            assert!(out.stdout.contains("touch-rc=0"), "audit lets the write run: {out:?}");
+            assert!(
+                out.stdout.contains("touch-rc=0"),
+                "audit lets the write run: {out:?}"
+            );
             assert!(evil_on_host, "audit: /bin/evil must exist");
         }
         _ => {
-            assert!(out.stdout.contains("touch-rc=1"), "enforce refuses the write: {out:?}");
+            assert!(
+                out.stdout.contains("touch-rc=1"),
+                "enforce refuses the write: {out:?}"
+            );
             assert!(
                 out.stderr.contains("Operation not permitted")
                     || out.stdout.contains("Operation not permitted"),
@@ -329,7 +379,10 @@ fn shim_config(dir: &Path, socket: &Path, rules: &Path, extra: &str) -> PathBuf 
 }
 
 fn which(prog: &str) -> String {
-    let o = run(Command::new("sh").args(["-c", &format!("command -v {prog}")]), Duration::from_secs(5));
+    let o = run(
+        Command::new("sh").args(["-c", &format!("command -v {prog}")]),
+        Duration::from_secs(5),
+    );
     o.stdout.trim().to_string()
 }
 
@@ -338,7 +391,11 @@ fn runc_delete(root: Option<&Path>, id: &str) {
     if let Some(r) = root {
         c.arg("--root").arg(r);
     }
-    let _ = c.args(["delete", "--force", id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = c
+        .args(["delete", "--force", id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Strips logrus' `time="…"` so two error lines can be compared.
@@ -357,34 +414,66 @@ fn no_time(s: &str) -> String {
 
 #[test]
 fn shim_passes_version_and_list_through() {
-    let Some(b) = prereq("shim_passes_version_and_list_through") else { return };
+    let Some(b) = prereq("shim_passes_version_and_list_through") else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let env = [("TIERCEL_RUNTIME", which("runc"))];
     for args in [
         vec!["--version".to_string()],
         vec!["-v".into()],
-        vec!["--root".into(), root.path().display().to_string(), "list".into()],
-        vec!["--root".into(), root.path().display().to_string(), "list".into(), "-f".into(), "json".into()],
-        vec!["--root".into(), root.path().display().to_string(), "state".into(), "nonexistent".into()],
+        vec![
+            "--root".into(),
+            root.path().display().to_string(),
+            "list".into(),
+        ],
+        vec![
+            "--root".into(),
+            root.path().display().to_string(),
+            "list".into(),
+            "-f".into(),
+            "json".into(),
+        ],
+        vec![
+            "--root".into(),
+            root.path().display().to_string(),
+            "state".into(),
+            "nonexistent".into(),
+        ],
         vec!["no-such-command".into()],
         vec!["--help".into()],
     ] {
         let direct = run(Command::new("runc").args(&args), Duration::from_secs(20));
-        let shim = run(Command::new(&b.shim).args(&args).envs(env.clone()), Duration::from_secs(20));
+        let shim = run(
+            Command::new(&b.shim).args(&args).envs(env.clone()),
+            Duration::from_secs(20),
+        );
         assert_eq!(direct.code, shim.code, "exit code of {args:?}: {shim:?}");
         assert_eq!(direct.stdout, shim.stdout, "stdout of {args:?}");
-        assert_eq!(no_time(&direct.stderr), no_time(&shim.stderr), "stderr of {args:?}");
+        assert_eq!(
+            no_time(&direct.stderr),
+            no_time(&shim.stderr),
+            "stderr of {args:?}"
+        );
     }
 }
 
 #[test]
 fn shim_passes_state_kill_delete_through() {
-    let Some(b) = prereq("shim_passes_state_kill_delete_through") else { return };
+    let Some(b) = prereq("shim_passes_state_kill_delete_through") else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let bundle = Bundle::new("sleep 30");
     let id = unique("pass");
     let runc = |args: &[&str]| {
-        run(Command::new("runc").arg("--root").arg(root.path()).args(args), Duration::from_secs(30))
+        run(
+            Command::new("runc")
+                .arg("--root")
+                .arg(root.path())
+                .args(args),
+            Duration::from_secs(30),
+        )
     };
     let shim = |args: &[&str]| {
         run(
@@ -397,8 +486,23 @@ fn shim_passes_state_kill_delete_through() {
         )
     };
     // created by runc itself (no seccomp involved)
-    let o = runc(&["run", "-d", "--bundle", bundle.path().to_str().unwrap(), &id]);
-    assert_eq!(o.code, 0, "{o:?}");
+    // (the detached container keeps its stdio: give it /dev/null, not our pipes)
+    let st = Command::new("runc")
+        .arg("--root")
+        .arg(root.path())
+        .args([
+            "run",
+            "-d",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            &id,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
     let a = runc(&["state", &id]);
     let s = shim(&["state", &id]);
     assert_eq!((a.code, &a.stdout), (s.code, &s.stdout));
@@ -433,7 +537,9 @@ fn shim_passes_state_kill_delete_through() {
 
 #[test]
 fn shim_without_supervisor_fails_closed() {
-    let Some(b) = prereq("shim_without_supervisor_fails_closed") else { return };
+    let Some(b) = prereq("shim_without_supervisor_fails_closed") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let rules = rules_file(dir.path());
     let socket = dir.path().join("nobody.sock");
@@ -457,26 +563,46 @@ fn shim_without_supervisor_fails_closed() {
     );
     runc_delete(Some(root.path()), &id);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stderr.contains("no tiercel supervisor is listening"), "{o:?}");
+    assert!(
+        o.stderr.contains("no tiercel supervisor is listening"),
+        "{o:?}"
+    );
     assert!(o.stderr.contains("fail-closed"), "{o:?}");
-    assert!(!o.stdout.contains("touch-rc"), "the container must not run: {o:?}");
+    assert!(
+        !o.stdout.contains("touch-rc"),
+        "the container must not run: {o:?}"
+    );
     assert!(!bundle.host("/tmp/ok").exists());
-    assert_eq!(fs::read_to_string(bundle.path().join("config.json")).unwrap(), before);
+    assert_eq!(
+        fs::read_to_string(bundle.path().join("config.json")).unwrap(),
+        before
+    );
     // the runtime's log file carries the error for containerd/conmon, in runc's format
-    let line: Value = serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    let line: Value =
+        serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
     assert_eq!(line["level"], "error");
-    assert!(line["msg"].as_str().unwrap().contains("no tiercel supervisor"));
+    assert!(line["msg"]
+        .as_str()
+        .unwrap()
+        .contains("no tiercel supervisor"));
     assert!(line["time"].is_string());
 }
 
 #[test]
 fn shim_without_supervisor_fails_open_when_configured() {
-    let Some(b) = prereq("shim_without_supervisor_fails_open_when_configured") else { return };
+    let Some(b) = prereq("shim_without_supervisor_fails_open_when_configured") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let rules = rules_file(dir.path());
     let socket = dir.path().join("nobody.sock");
     // audit defaults to fail-open; say it explicitly for an enforce container too
-    let cfg = shim_config(dir.path(), &socket, &rules, "on_missing_supervisor: fail-open\n");
+    let cfg = shim_config(
+        dir.path(),
+        &socket,
+        &rules,
+        "on_missing_supervisor: fail-open\n",
+    );
     let bundle = Bundle::new(SCRIPT);
     bundle.edit(|c| c["annotations"] = json!({"io.tiercel.mode": "enforce"}));
     let root = tempfile::tempdir().unwrap();
@@ -495,12 +621,17 @@ fn shim_without_supervisor_fails_open_when_configured() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stderr.contains("UNWATCHED"), "a loud line: {o:?}");
     assert!(o.stdout.contains("touch-rc=0"), "{o:?}");
-    assert!(bundle.config()["linux"].get("seccomp").is_none(), "config left as it was");
+    assert!(
+        bundle.config()["linux"].get("seccomp").is_none(),
+        "config left as it was"
+    );
 }
 
 #[test]
 fn shim_refuses_a_profile_with_another_agent() {
-    let Some(b) = prereq("shim_refuses_a_profile_with_another_agent") else { return };
+    let Some(b) = prereq("shim_refuses_a_profile_with_another_agent") else {
+        return;
+    };
     let sup = Sup::start(&b, "audit");
     let dir = tempfile::tempdir().unwrap();
     let cfg = shim_config(dir.path(), &sup.socket, &sup.rules, "");
@@ -524,7 +655,10 @@ fn shim_refuses_a_profile_with_another_agent() {
     );
     runc_delete(Some(root.path()), &id);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stderr.contains("another agent") && o.stderr.contains("EBUSY"), "{o:?}");
+    assert!(
+        o.stderr.contains("another agent") && o.stderr.contains("EBUSY"),
+        "{o:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -561,13 +695,24 @@ fn shim_runc(mode: &str) {
     let bundle_s = bundle.path().to_str().unwrap().to_string();
     let pid_file = dir.path().join("pid").display().to_string();
     // create with the container's stdio on files, as containerd gives it pipes
-    let status = shim(&["create", "--bundle", &bundle_s, "--pid-file", &pid_file, &id])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success(), "create: {}", fs::read_to_string(&err).unwrap());
+    let status = shim(&[
+        "create",
+        "--bundle",
+        &bundle_s,
+        "--pid-file",
+        &pid_file,
+        &id,
+    ])
+    .stdin(Stdio::null())
+    .stdout(fs::File::create(&out).unwrap())
+    .stderr(fs::File::create(&err).unwrap())
+    .status()
+    .unwrap();
+    assert!(
+        status.success(),
+        "create: {}",
+        fs::read_to_string(&err).unwrap()
+    );
     let o = run(&mut shim(&["start", &id]), Duration::from_secs(30));
     assert_eq!(o.code, 0, "{o:?}");
     let end = Instant::now() + Duration::from_secs(20);
@@ -576,7 +721,11 @@ fn shim_runc(mode: &str) {
         if s.stdout.contains("\"stopped\"") {
             break;
         }
-        assert!(Instant::now() < end, "container did not finish: {s:?}\n{}", sup.log());
+        assert!(
+            Instant::now() < end,
+            "container did not finish: {s:?}\n{}",
+            sup.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let o = run(&mut shim(&["delete", &id]), Duration::from_secs(30));
@@ -620,7 +769,9 @@ fn shim_runc_enforce() {
 
 #[test]
 fn shim_keeps_the_existing_profile_refusals() {
-    let Some(b) = prereq("shim_keeps_the_existing_profile_refusals") else { return };
+    let Some(b) = prereq("shim_keeps_the_existing_profile_refusals") else {
+        return;
+    };
     let sup = Sup::start(&b, "audit");
     let dir = tempfile::tempdir().unwrap();
     let cfg = shim_config(dir.path(), &sup.socket, &sup.rules, "");
@@ -649,7 +800,10 @@ fn shim_keeps_the_existing_profile_refusals() {
     );
     runc_delete(Some(root.path()), &id);
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains("mkdir-rc=1") && o.stderr.contains("Permission denied"), "{o:?}");
+    assert!(
+        o.stdout.contains("mkdir-rc=1") && o.stderr.contains("Permission denied"),
+        "{o:?}"
+    );
     assert!(o.stdout.contains("touch-rc=0"), "{o:?}");
     wait_alert(&sup.alerts_path());
     let sc = &bundle.config()["linux"]["seccomp"];
@@ -679,14 +833,24 @@ fn podman_ready(test: &str) -> bool {
         make_rootfs(&dir.path().join("rootfs"));
         let tar = dir.path().join("rootfs.tar");
         let o = run(
-            Command::new("tar").arg("-C").arg(dir.path().join("rootfs")).arg("-cf").arg(&tar).arg("."),
+            Command::new("tar")
+                .arg("-C")
+                .arg(dir.path().join("rootfs"))
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
             Duration::from_secs(60),
         );
         if o.code != 0 {
             return Err(format!("tar: {o:?}"));
         }
-        let o = run(Command::new("podman").arg("import").arg(&tar).arg(IMAGE), Duration::from_secs(120));
-        (o.code == 0).then_some(()).ok_or_else(|| format!("podman import: {o:?}"))
+        let o = run(
+            Command::new("podman").arg("import").arg(&tar).arg(IMAGE),
+            Duration::from_secs(120),
+        );
+        (o.code == 0)
+            .then_some(())
+            .ok_or_else(|| format!("podman import: {o:?}"))
     });
     match r {
         Ok(()) => true,
@@ -703,7 +867,11 @@ fn podman_run(name: &str, extra: &[&str], runtime: &[&str], mode: &str) -> Out {
         .args(extra)
         .args([IMAGE, "sh", "-c", SCRIPT]);
     let o = run(&mut c, Duration::from_secs(120));
-    let _ = Command::new("podman").args(["rm", "-f", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = Command::new("podman")
+        .args(["rm", "-f", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     o
 }
 
@@ -715,8 +883,14 @@ fn podman_check(mode: &str, name: &str, o: &Out, alerts: &Path) {
     check_outcome(mode, o, evil);
     let a = wait_alert(alerts);
     let text = a.to_string();
-    assert!(text.contains(name), "container name {name} in the alert: {a}");
-    assert!(text.contains("localhost/tiercel-e2e-engines"), "image in the alert: {a}");
+    assert!(
+        text.contains(name),
+        "container name {name} in the alert: {a}"
+    );
+    assert!(
+        text.contains("localhost/tiercel-e2e-engines"),
+        "image in the alert: {a}"
+    );
     if mode == "enforce" {
         assert_eq!(a["tiercel"]["action"], "deny", "{a}");
     }
@@ -776,7 +950,12 @@ fn podman_shim(mode: &str) {
     let name = unique(&format!("podshim-{mode}"));
     let runtime = b.shim.display().to_string();
     let flag = format!("tiercel-config={}", cfg.display());
-    let o = podman_run(&name, &[], &["--runtime", &runtime, "--runtime-flag", &flag], mode);
+    let o = podman_run(
+        &name,
+        &[],
+        &["--runtime", &runtime, "--runtime-flag", &flag],
+        mode,
+    );
     podman_check(mode, &name, &o, &sup.alerts_path());
 }
 
@@ -815,7 +994,10 @@ fn podman_hooks(mode: &str) {
         return;
     }
     let _g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::Builder::new().prefix("tiercel-enghook-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("tiercel-enghook-")
+        .tempdir()
+        .unwrap();
     let rules = rules_file(dir.path());
     let socket = dir.path().join("run/tiercel.sock");
     let alerts = dir.path().join("alerts.json");
@@ -843,7 +1025,10 @@ fn podman_hooks(mode: &str) {
         Duration::from_secs(30),
     );
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(!socket.exists(), "no supervisor before the container starts");
+    assert!(
+        !socket.exists(),
+        "no supervisor before the container starts"
+    );
     let name = unique(&format!("podhook-{mode}"));
     let hooks_s = hooks.display().to_string();
     let o = podman_run(
@@ -902,7 +1087,10 @@ fn crun_direct(mode: &str, no_new_privileges: bool) {
     });
     let root = tempfile::tempdir().unwrap();
     let id = unique(&format!("crun-{mode}"));
-    let crun = format!("crun --root {} --cgroup-manager=disabled", root.path().display());
+    let crun = format!(
+        "crun --root {} --cgroup-manager=disabled",
+        root.path().display()
+    );
     let b_s = bundle.path().display();
     // With noNewPrivileges crun applies seccomp at `start`: the connection made at create
     // gets its payload only then — create, wait, start.
@@ -918,7 +1106,10 @@ fn crun_direct(mode: &str, no_new_privileges: bool) {
     let script = format!(
         "umount -R /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup || exit 10; {body}"
     );
-    let o = run(Command::new("unshare").args(["-m", "sh", "-c", &script]), Duration::from_secs(60));
+    let o = run(
+        Command::new("unshare").args(["-m", "sh", "-c", &script]),
+        Duration::from_secs(60),
+    );
     assert_eq!(o.code, 0, "{o:?}\n{}", sup.log());
     check_outcome(mode, &o, bundle.host("/bin/evil").exists());
     let a = wait_alert(&sup.alerts_path());
@@ -948,8 +1139,13 @@ fn repo() -> PathBuf {
 fn deploy_files_are_valid() {
     let deploy = repo().join("deploy");
     // docker: a runtimes entry whose path is the shim
-    let d: Value = serde_json::from_str(&fs::read_to_string(deploy.join("docker/daemon.json")).unwrap()).unwrap();
-    assert_eq!(d["runtimes"]["tiercel"]["path"], "/usr/local/bin/tiercel-shim");
+    let d: Value =
+        serde_json::from_str(&fs::read_to_string(deploy.join("docker/daemon.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        d["runtimes"]["tiercel"]["path"],
+        "/usr/local/bin/tiercel-shim"
+    );
     // hooks.d: version 1.0.0, known stages, never precreate (CRI-O rejects it)
     for e in fs::read_dir(repo().join("oci-hooks/hooks.d")).unwrap() {
         let p = e.unwrap().path();
@@ -959,8 +1155,15 @@ fn deploy_files_are_valid() {
         assert!(v["when"].as_object().is_some_and(|w| !w.is_empty()));
         for s in v["stages"].as_array().unwrap() {
             assert!(
-                ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
-                    .contains(&s.as_str().unwrap()),
+                [
+                    "prestart",
+                    "createRuntime",
+                    "createContainer",
+                    "startContainer",
+                    "poststart",
+                    "poststop"
+                ]
+                .contains(&s.as_str().unwrap()),
                 "{}: stage {s}",
                 p.display()
             );
@@ -968,7 +1171,10 @@ fn deploy_files_are_valid() {
     }
     // TOML and YAML parse (python3's tomllib and PyYAML, when present)
     let py = |code: &str, file: &Path| {
-        run(Command::new("python3").args(["-c", code]).arg(file), Duration::from_secs(20))
+        run(
+            Command::new("python3").args(["-c", code]).arg(file),
+            Duration::from_secs(20),
+        )
     };
     let toml = "import sys,tomllib; d=tomllib.load(open(sys.argv[1],'rb')); print(d)";
     for f in ["containerd/config.toml", "podman/containers.conf"] {
@@ -980,21 +1186,38 @@ fn deploy_files_are_valid() {
         assert!(o.stdout.contains("tiercel"), "{f}");
     }
     let o = py("import yaml", Path::new("/dev/null"));
-    if !require("deploy_files_are_valid", "PyYAML missing (python3-yaml)", o.code == 0) {
+    if !require(
+        "deploy_files_are_valid",
+        "PyYAML missing (python3-yaml)",
+        o.code == 0,
+    ) {
         return;
     }
-    let yaml = "import sys,yaml,json; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))";
+    let yaml =
+        "import sys,yaml,json; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))";
     for f in ["kubernetes/runtimeclass.yaml", "kubernetes/daemonset.yaml"] {
         let o = py(yaml, &deploy.join(f));
         assert_eq!(o.code, 0, "{f}: {o:?}");
         let docs: Value = serde_json::from_str(&o.stdout).unwrap();
         for d in docs.as_array().unwrap().iter().filter(|d| !d.is_null()) {
-            assert!(d["apiVersion"].is_string() && d["kind"].is_string(), "{f}: {d}");
+            assert!(
+                d["apiVersion"].is_string() && d["kind"].is_string(),
+                "{f}: {d}"
+            );
         }
         if f.ends_with("runtimeclass.yaml") {
-            assert!(docs.as_array().unwrap().iter().any(|d| d["kind"] == "RuntimeClass" && d["handler"] == "tiercel"));
+            assert!(docs
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["kind"] == "RuntimeClass" && d["handler"] == "tiercel"));
         } else {
-            let ds = docs.as_array().unwrap().iter().find(|d| d["kind"] == "DaemonSet").unwrap();
+            let ds = docs
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["kind"] == "DaemonSet")
+                .unwrap();
             let spec = &ds["spec"]["template"]["spec"];
             assert_eq!(spec["hostPID"], true);
             assert_eq!(spec["containers"][0]["securityContext"]["privileged"], true);
@@ -1005,7 +1228,9 @@ fn deploy_files_are_valid() {
 #[test]
 fn containerfile_builds_and_runs() {
     let test = "containerfile_builds_and_runs";
-    if !require(test, "must run as root", is_root()) || !require(test, "podman not installed", have("podman")) {
+    if !require(test, "must run as root", is_root())
+        || !require(test, "podman not installed", have("podman"))
+    {
         return;
     }
     let musl = target_dir().join("x86_64-unknown-linux-musl/release");
@@ -1023,15 +1248,32 @@ fn containerfile_builds_and_runs() {
     for b in bins {
         fs::copy(musl.join(b), ctx.path().join("bin").join(b)).unwrap();
     }
-    fs::copy(repo().join("Containerfile"), ctx.path().join("Containerfile")).unwrap();
+    fs::copy(
+        repo().join("Containerfile"),
+        ctx.path().join("Containerfile"),
+    )
+    .unwrap();
     let o = run(
-        Command::new("cp").arg("-r").arg(repo().join("examples/rules")).arg(ctx.path().join("rules")),
+        Command::new("cp")
+            .arg("-r")
+            .arg(repo().join("examples/rules"))
+            .arg(ctx.path().join("rules")),
         Duration::from_secs(20),
     );
     assert_eq!(o.code, 0, "{o:?}");
     let tag = "localhost/tiercel-e2e-image:test";
     let o = run(
-        Command::new("podman").args(["build", "--build-arg", "BIN=bin", "-t", tag]).arg(ctx.path()),
+        Command::new("podman")
+            .args([
+                "build",
+                "--build-arg",
+                "BIN=bin",
+                "--build-arg",
+                "RULES=rules",
+                "-t",
+                tag,
+            ])
+            .arg(ctx.path()),
         Duration::from_secs(300),
     );
     assert_eq!(o.code, 0, "podman build: {o:?}");
@@ -1039,9 +1281,18 @@ fn containerfile_builds_and_runs() {
         Command::new("podman")
             .args(["run", "--rm", "--runtime", "runc"])
             .args(PODMAN_FLAGS)
-            .args([tag, "rules", "check", "-r", "/etc/tiercel/rules/seed-write-below-binary-dir.yaml"]),
+            .args([
+                tag,
+                "rules",
+                "check",
+                "-r",
+                "/etc/tiercel/rules/seed-write-below-binary-dir.yaml",
+            ]),
         Duration::from_secs(60),
     );
-    let _ = Command::new("podman").args(["rmi", "-f", tag]).stdout(Stdio::null()).status();
+    let _ = Command::new("podman")
+        .args(["rmi", "-f", tag])
+        .stdout(Stdio::null())
+        .status();
     assert_eq!(o.code, 0, "the image runs tiercel: {o:?}");
 }
