@@ -234,7 +234,7 @@ impl IntegrationConfig {
                         .map(PathBuf::from)
                         .collect()
                 }
-                "TIERCEL_MODE" => self.mode = v.parse().map_err(|e| bad(k, format!("{e}")))?,
+                "TIERCEL_MODE" => self.mode = v.parse().map_err(|e| bad(k, e))?,
                 "TIERCEL_ON_MISSING" => {
                     self.on_missing = Some(OnMissing::parse(v).ok_or_else(|| {
                         bad(k, format!("{v:?} (expected fail-closed or fail-open)"))
