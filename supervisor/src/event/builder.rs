@@ -86,6 +86,7 @@ impl EventBuilder {
             }
         }
         let etype = EventType::from_name(d.name)
+            .or_else(|| d.kname.and_then(EventType::from_name))
             .or_else(|| EventType::from_name("syscall"))
             .unwrap_or(EventType(0));
         let ts_ns = SystemTime::now()
@@ -1238,8 +1239,8 @@ impl SyscallEvent {
             // user.* / group.*
             Field::UserUid => Some(Value::U64(u64::from(self.status()?.uid[1]))),
             Field::UserName => {
-                let uid = self.status()?.uid[1];
-                s(self.user_name(uid).unwrap_or_else(|| uid.to_string()))
+                // A uid without an entry in the container's /etc/passwd has no name.
+                s(self.user_name(self.status()?.uid[1])?)
             }
             Field::UserLoginuid => Some(Value::I64(self.loginuid()?)),
             Field::UserLoginname => {
@@ -1250,10 +1251,7 @@ impl SyscallEvent {
                 s(self.user_name(l as u32)?)
             }
             Field::GroupGid => Some(Value::U64(u64::from(self.status()?.gid[1]))),
-            Field::GroupName => {
-                let gid = self.status()?.gid[1];
-                s(self.group_name(gid).unwrap_or_else(|| gid.to_string()))
-            }
+            Field::GroupName => s(self.group_name(self.status()?.gid[1])?),
 
             // container.*
             Field::ContainerId => s(self.container_id()),
@@ -1659,6 +1657,48 @@ mod tests {
             get_arg(&ev, "evt.arg", FieldArg::Name("domain".into())).unwrap(),
             "AF_PACKET"
         );
+    }
+
+    #[test]
+    fn exec_through_fd_magic_links() {
+        // The test process stands in for the caller: execve("/proc/self/fd/N") and
+        // execveat(N, "", AT_EMPTY_PATH) on a file it holds open.
+        let dir = std::env::temp_dir().join(format!("tiercel-ev-magic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("prog"), b"#!/bin/sh\n").unwrap();
+        let f = std::fs::File::open(dir.join("prog")).unwrap();
+        use std::os::fd::AsRawFd;
+        let fd = f.as_raw_fd();
+        let me = std::process::id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(format!("/proc/self/fd/{fd}").as_bytes());
+        let empty = m.put_cstr(b"");
+        let a0 = m.put_cstr(b"prog");
+        let argv = m.put_ptrs(crate::event::syscalls::Arch::X86_64, &[a0]);
+        let mut b = builder();
+        let ev = b
+            .build(&notif(me, "execve", [p, argv, 0, 0, 0, 0]), &m)
+            .unwrap();
+        let want = dir.join("prog").to_string_lossy().to_string();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
+        assert_eq!(get(&ev, "proc.name").unwrap(), fd.to_string());
+        assert_eq!(get(&ev, "proc.is_exe_from_memfd").unwrap(), "false");
+        let ev = b
+            .build(
+                &notif(me, "execveat", [fd as u64, empty, argv, 0, 0x1000, 0]),
+                &m,
+            )
+            .unwrap();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
+            "AT_EMPTY_PATH"
+        );
+        let r = ev.resolved_path().unwrap().as_ref().unwrap();
+        assert_eq!(String::from_utf8_lossy(&r.path), want);
+        drop(f);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
