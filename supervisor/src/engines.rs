@@ -91,7 +91,12 @@ impl Default for IntegrationConfig {
 }
 
 fn default_runtime() -> PathBuf {
-    for p in ["/usr/bin/runc", "/usr/sbin/runc", "/usr/local/bin/runc", "/usr/local/sbin/runc"] {
+    for p in [
+        "/usr/bin/runc",
+        "/usr/sbin/runc",
+        "/usr/local/bin/runc",
+        "/usr/local/sbin/runc",
+    ] {
         if Path::new(p).exists() {
             return PathBuf::from(p);
         }
@@ -132,7 +137,10 @@ impl IntegrationConfig {
             Ok(text) => Self::from_yaml(&text, &path.display().to_string())?,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Self::default(),
             Err(e) => {
-                return Err(ConfigError::Io { path: path.display().to_string(), source: e })
+                return Err(ConfigError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })
             }
         };
         cfg.apply_env(env)?;
@@ -142,14 +150,21 @@ impl IntegrationConfig {
     /// Parses the YAML form (unknown keys are an error, so typos do not go unnoticed).
     pub fn from_yaml(text: &str, name: &str) -> Result<IntegrationConfig, ConfigError> {
         use saphyr::{LoadableYamlNode, Yaml};
-        let bad = |msg: String| ConfigError::Invalid { path: name.to_owned(), msg };
+        let bad = |msg: String| ConfigError::Invalid {
+            path: name.to_owned(),
+            msg,
+        };
         let docs = Yaml::load_from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut cfg = IntegrationConfig::default();
-        let Some(doc) = docs.first() else { return Ok(cfg) };
+        let Some(doc) = docs.first() else {
+            return Ok(cfg);
+        };
         if doc.is_null() {
             return Ok(cfg);
         }
-        let map = doc.as_mapping().ok_or_else(|| bad("expected a mapping".into()))?;
+        let map = doc
+            .as_mapping()
+            .ok_or_else(|| bad("expected a mapping".into()))?;
         let string = |k: &str, v: &Yaml| -> Result<String, ConfigError> {
             v.as_str()
                 .map(str::to_owned)
@@ -164,17 +179,22 @@ impl IntegrationConfig {
             }
         };
         for (k, v) in map {
-            let key = k.as_str().ok_or_else(|| bad("keys must be strings".into()))?;
+            let key = k
+                .as_str()
+                .ok_or_else(|| bad("keys must be strings".into()))?;
             match key {
                 "runtime" => cfg.runtime = string(key, v)?.into(),
                 "socket" => cfg.socket = string(key, v)?.into(),
                 "rules" => cfg.rules = strings(key, v)?.into_iter().map(PathBuf::from).collect(),
                 "mode" => {
-                    cfg.mode = string(key, v)?.parse().map_err(|e| bad(format!("mode: {e}")))?
+                    cfg.mode = string(key, v)?
+                        .parse()
+                        .map_err(|e| bad(format!("mode: {e}")))?
                 }
                 "allow_annotation_downgrade" => {
-                    cfg.allow_annotation_downgrade =
-                        v.as_bool().ok_or_else(|| bad(format!("{key}: expected true/false")))?
+                    cfg.allow_annotation_downgrade = v
+                        .as_bool()
+                        .ok_or_else(|| bad(format!("{key}: expected true/false")))?
                 }
                 "on_missing_supervisor" => {
                     let s = string(key, v)?;
@@ -199,19 +219,26 @@ impl IntegrationConfig {
     }
 
     fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-        let bad = |k: &str, msg: String| ConfigError::Invalid { path: format!("${k}"), msg };
+        let bad = |k: &str, msg: String| ConfigError::Invalid {
+            path: format!("${k}"),
+            msg,
+        };
         for (k, v) in env {
             match k.as_str() {
                 "TIERCEL_RUNTIME" => self.runtime = v.into(),
                 "TIERCEL_SOCKET" => self.socket = v.into(),
                 "TIERCEL_RULES" => {
-                    self.rules = v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect()
+                    self.rules = v
+                        .split(':')
+                        .filter(|s| !s.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
                 }
-                "TIERCEL_MODE" => self.mode = v.parse().map_err(|e| bad(k, format!("{e}")))?,
+                "TIERCEL_MODE" => self.mode = v.parse().map_err(|e| bad(k, e))?,
                 "TIERCEL_ON_MISSING" => {
-                    self.on_missing = Some(
-                        OnMissing::parse(v).ok_or_else(|| bad(k, format!("{v:?} (expected fail-closed or fail-open)")))?,
-                    )
+                    self.on_missing = Some(OnMissing::parse(v).ok_or_else(|| {
+                        bad(k, format!("{v:?} (expected fail-closed or fail-open)"))
+                    })?)
                 }
                 "TIERCEL_SUPERVISOR" => self.supervisor = v.into(),
                 "TIERCEL_STATE_DIR" => self.state_dir = v.into(),
@@ -229,7 +256,9 @@ impl IntegrationConfig {
         let asked = annotations
             .and_then(|a| a.get(MODE_ANNOTATION))
             .and_then(Value::as_str);
-        let Some(asked) = asked else { return (self.mode, None) };
+        let Some(asked) = asked else {
+            return (self.mode, None);
+        };
         match asked.parse::<Mode>() {
             Err(_) => (
                 self.mode,
@@ -264,7 +293,10 @@ pub fn read_bounded(path: &Path) -> std::io::Result<String> {
     let mut s = String::new();
     f.take(MAX_FILE + 1).read_to_string(&mut s)?;
     if s.len() as u64 > MAX_FILE {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "file too large"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "file too large",
+        ));
     }
     Ok(s)
 }
@@ -305,7 +337,11 @@ pub fn runtime_log(log: Option<&Path>, json_format: bool, level: &str, msg: &str
     } else {
         format!("time=\"{time}\" level={level} msg={msg:?}\n")
     };
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -379,7 +415,10 @@ pub fn split_image(image: &str) -> (String, Option<String>) {
     match no_digest[last_slash..].rfind(':') {
         Some(i) => {
             let at = last_slash + i;
-            (no_digest[..at].to_owned(), Some(no_digest[at + 1..].to_owned()))
+            (
+                no_digest[..at].to_owned(),
+                Some(no_digest[at + 1..].to_owned()),
+            )
         }
         None => (no_digest.to_owned(), None),
     }
@@ -395,7 +434,10 @@ pub fn read_bundle_config(path: &Path) -> std::io::Result<Value> {
 /// keeping the original file's permissions.
 pub fn write_bundle_config(path: &Path, config: &Value) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config.json");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.json");
     let tmp = dir.join(format!(".{name}.tiercel.{}", std::process::id()));
     let mut text = serde_json::to_vec(config).map_err(std::io::Error::other)?;
     text.push(b'\n');
@@ -415,7 +457,10 @@ mod tests {
     use serde_json::json;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -432,7 +477,10 @@ mod tests {
         let c = IntegrationConfig::load_with(&env(&[("TIERCEL_SHIM_CONFIG", f.to_str().unwrap())]))
             .unwrap();
         assert_eq!(c.runtime, PathBuf::from("/usr/bin/crun"));
-        assert_eq!(c.rules, vec![PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]);
+        assert_eq!(
+            c.rules,
+            vec![PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]
+        );
         assert_eq!(c.mode, Mode::Enforce);
         assert_eq!(c.on_missing, Some(OnMissing::FailOpen));
         assert_eq!(c.start_timeout, Duration::from_millis(500));
@@ -450,8 +498,10 @@ mod tests {
         let e = IntegrationConfig::load_with(&env(&[("TIERCEL_SHIM_CONFIG", f.to_str().unwrap())]))
             .unwrap_err();
         assert!(e.to_string().contains("unknown key"), "{e}");
-        assert!(IntegrationConfig::load_with(&env(&[("TIERCEL_SHIM_CONFIG", "/nonexistent/x")]))
-            .is_err());
+        assert!(
+            IntegrationConfig::load_with(&env(&[("TIERCEL_SHIM_CONFIG", "/nonexistent/x")]))
+                .is_err()
+        );
         assert!(IntegrationConfig::load_with(&env(&[("TIERCEL_MODE", "loud")])).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -467,16 +517,26 @@ mod tests {
         assert_eq!(m, Mode::Enforce);
         assert!(why.unwrap().contains("downgrade"));
         c.allow_annotation_downgrade = true;
-        assert_eq!(c.container_mode(Some(&json!({"io.tiercel.mode": "audit"}))).0, Mode::Audit);
+        assert_eq!(
+            c.container_mode(Some(&json!({"io.tiercel.mode": "audit"})))
+                .0,
+            Mode::Audit
+        );
         assert_eq!(c.on_missing_for(Mode::Enforce), OnMissing::FailClosed);
         assert_eq!(c.on_missing_for(Mode::Audit), OnMissing::FailOpen);
     }
 
     #[test]
     fn images() {
-        assert_eq!(split_image("localhost/busybox:latest"), ("localhost/busybox".into(), Some("latest".into())));
+        assert_eq!(
+            split_image("localhost/busybox:latest"),
+            ("localhost/busybox".into(), Some("latest".into()))
+        );
         assert_eq!(split_image("reg:5000/a/b"), ("reg:5000/a/b".into(), None));
-        assert_eq!(split_image("reg:5000/a/b:1.2@sha256:ab"), ("reg:5000/a/b".into(), Some("1.2".into())));
+        assert_eq!(
+            split_image("reg:5000/a/b:1.2@sha256:ab"),
+            ("reg:5000/a/b".into(), Some("1.2".into()))
+        );
         assert_eq!(split_image("nginx"), ("nginx".into(), None));
     }
 
@@ -495,7 +555,10 @@ mod tests {
             podman_container_info(&bundle),
             Some(("web".to_string(), "localhost/busybox:latest".to_string()))
         );
-        assert_eq!(podman_container_info(&root.join("overlay-containers/nope/userdata")), None);
+        assert_eq!(
+            podman_container_info(&root.join("overlay-containers/nope/userdata")),
+            None
+        );
         assert_eq!(podman_container_info(Path::new("/")), None);
         std::fs::remove_dir_all(&root).unwrap();
     }
@@ -512,7 +575,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tiercel-bundle-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("config.json");
-        std::fs::write(&p, r#"{"ociVersion":"1.0.2","x-future":{"a":[1,2]},"linux":{}}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"ociVersion":"1.0.2","x-future":{"a":[1,2]},"linux":{}}"#,
+        )
+        .unwrap();
         let mut v = read_bundle_config(&p).unwrap();
         v["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW"});
         write_bundle_config(&p, &v).unwrap();
