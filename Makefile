@@ -41,7 +41,7 @@ clippy:
 lint: fmt clippy
 
 unit:
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --exclude tiercel-e2e
 
 e2e: release
 	TIERCEL_BIN=$(RELEASE_BIN) $(CARGO) test -p tiercel-e2e -- --test-threads=1 $(E2E_ARGS)
@@ -49,10 +49,10 @@ e2e: release
 test:
 	@bash scripts/test.sh
 
-demo: release
+demo: setup release
 	TIERCEL_BIN=$(RELEASE_BIN) DEMO_NO_BUILD=1 bash examples/demo.sh
 
-bench: release
+bench: setup release
 	TIERCEL_BIN=$(RELEASE_BIN) bash tests/bench/run.sh
 
 fuzz:
