@@ -311,9 +311,9 @@ fn read_alerts(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Waits (up to 10 s) for an alert of [`RULE_NAME`] about /bin/evil.
+/// Waits (up to 20 s) for an alert of [`RULE_NAME`] about /bin/evil.
 fn wait_alert(path: &Path) -> Value {
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(20);
     loop {
         let found = read_alerts(path).into_iter().find(|a| {
             a["rule"] == RULE_NAME
