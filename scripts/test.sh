@@ -32,6 +32,7 @@ step "rustfmt --check"              $CARGO fmt --all -- --check
 step "clippy -D warnings"           $CARGO clippy --workspace --all-targets -- -D warnings
 step "unit + data-driven tests"     $CARGO test --workspace --exclude tiercel-e2e
 step "release build"                $CARGO build --release --workspace --bins
+step "static (musl) build for the image" $CARGO build --release --target x86_64-unknown-linux-musl -p tiercel -p tiercel-shim -p tiercel-hook
 export TIERCEL_BIN="$CARGO_TARGET_DIR/release/tiercel"
 if [ "$(id -u)" -ne 0 ] && [ -z "${CI:-}" ]; then
     echo "SKIP: end-to-end tests need root (runc); run 'sudo make e2e'"
