@@ -13,3 +13,4 @@ pub mod session;
 pub mod sinks;
 pub mod supervise;
 pub mod sys;
+pub mod engines;

@@ -22,7 +22,6 @@
 //! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -148,41 +147,7 @@ const FALCO_ALIASES: &[(&str, &str)] = &[
     ("prlimit", "prlimit64"),
 ];
 
-/// Per-container mode, as in `io.tiercel.mode` and `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Mode {
-    /// Report matches; every call continues.
-    #[default]
-    Audit,
-    /// Refuse matching calls with an errno; io_uring refused in the kernel.
-    Enforce,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Audit => "audit",
-            Mode::Enforce => "enforce",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Mode {
-    type Err = ProfileError;
-    fn from_str(s: &str) -> Result<Mode, ProfileError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "audit" => Ok(Mode::Audit),
-            "enforce" => Ok(Mode::Enforce),
-            _ => Err(ProfileError::BadMode(s.chars().take(64).collect())),
-        }
-    }
-}
+pub use crate::decide::Mode;
 
 /// The `listenerMetadata` string for `mode`.
 pub fn metadata_for(mode: Mode) -> String {
@@ -192,8 +157,6 @@ pub fn metadata_for(mode: Mode) -> String {
 /// Errors of profile generation and merging.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("invalid mode {0:?} (expected audit or enforce)")]
-    BadMode(String),
     #[error("invalid seccomp profile: {0}")]
     Invalid(String),
     #[error(
@@ -572,7 +535,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub socket: PathBuf,
     /// Mode requested for containers using this profile.
-    #[arg(long, value_enum, default_value_t = Mode::Audit)]
+    #[arg(long, default_value_t = Mode::Audit)]
     pub mode: Mode,
     /// `listenerMetadata` (default: `mode=<mode>`).
     #[arg(long)]

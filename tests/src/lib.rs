@@ -183,7 +183,12 @@ pub fn runtime_env(test: &str) -> Option<PathBuf> {
         return None;
     }
     let probe = probe_bin();
-    require(test, "probe not built (gcc and glibc static libs needed)", probe.is_some()).then_some(probe?)
+    require(
+        test,
+        "probe not built (gcc and glibc static libs needed)",
+        probe.is_some(),
+    )
+    .then_some(probe?)
 }
 
 /// Checks root, runc, busybox-static, the tiercel binary and the probe.

@@ -10,7 +10,10 @@ use tiercel_rules::parser::{dump_tree, line_col, parse, FALCO_MAX_DEPTH};
 fn check_span(s: &str, sp: Span) {
     let (a, b) = (sp.start as usize, sp.end as usize);
     assert!(a <= b && b <= s.len(), "span {a}..{b} out of {}", s.len());
-    assert!(s.is_char_boundary(a) && s.is_char_boundary(b), "span {a}..{b} splits a char");
+    assert!(
+        s.is_char_boundary(a) && s.is_char_boundary(b),
+        "span {a}..{b} splits a char"
+    );
 }
 
 fn check_field_expr(s: &str, f: &FieldExpr) {
@@ -71,7 +74,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             assert!(e.offset <= s.len());
-            assert!(s.is_char_boundary(e.offset), "error offset {} splits a char", e.offset);
+            assert!(
+                s.is_char_boundary(e.offset),
+                "error offset {} splits a char",
+                e.offset
+            );
             assert_eq!(line_col(&s, e.offset), (e.line, e.col));
             assert!(!e.message.is_empty());
         }

@@ -46,6 +46,7 @@ pub struct Session {
 pub struct EventBuilder {
     session: Arc<Session>,
     num: u64,
+    pin_proc_at_build: bool,
 }
 
 impl EventBuilder {
@@ -63,7 +64,18 @@ impl EventBuilder {
                 boot_ns: procfs::boot_time_ns(),
             }),
             num: 0,
+            pin_proc_at_build: true,
         }
+    }
+
+    /// Whether `build` opens `/proc/<tid>` right away (default: yes). Opening it costs a
+    /// few µs per event; with `false` it is opened on the first field that needs `/proc`.
+    /// While the notification is pending the caller is stopped and its tid cannot be
+    /// reused (a killed caller invalidates the notification: `ID_VALID` fails), so lazy
+    /// opening is safe for evaluation; call [`SyscallEvent::pin_proc`] before answering if
+    /// fields may be read after the answer (output formatting).
+    pub fn set_pin_proc_at_build(&mut self, pin: bool) {
+        self.pin_proc_at_build = pin;
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -74,11 +86,15 @@ impl EventBuilder {
     pub fn build(&mut self, n: &Notif, mem: &dyn ReadMem) -> Result<SyscallEvent, BuildError> {
         let d = decode::decode(n, mem).ok_or(BuildError::UnknownArch(n.arch))?;
         self.num += 1;
-        let proc_dir = ProcDir::open_at(&self.session.proc_root, n.pid).ok();
+        let proc_dir = OnceCell::new();
+        if self.pin_proc_at_build || d.exec.is_some() {
+            let _ = proc_dir.set(ProcDir::open_at(&self.session.proc_root, n.pid).ok());
+        }
         if d.exec.is_some() {
             let tgid = proc_dir
-                .as_ref()
-                .and_then(|p| p.status())
+                .get()
+                .and_then(Option::as_ref)
+                .and_then(|p: &ProcDir| p.status())
                 .map(|s| s.tgid)
                 .unwrap_or(n.pid);
             if let Ok(mut c) = self.session.cache.lock() {
@@ -126,6 +142,9 @@ pub struct FdInfo {
     pub sock: Option<SockInfo>,
 }
 
+/// One lazily walked ancestor level.
+type AncestorSlot = OnceCell<Option<Arc<TaskInfo>>>;
+
 /// One event at syscall entry.
 #[derive(Debug)]
 pub struct SyscallEvent {
@@ -135,13 +154,13 @@ pub struct SyscallEvent {
     num: u64,
     ts_ns: u64,
     tid: u32,
-    proc_dir: Option<ProcDir>,
+    proc_dir: OnceCell<Option<ProcDir>>,
     norm: OnceCell<Vec<Option<Vec<u8>>>>,
     resolved: OnceCell<Vec<Result<Resolved, String>>>,
     cwd: OnceCell<Option<Vec<u8>>>,
     task: OnceCell<Option<Arc<TaskInfo>>>,
     status: OnceCell<Option<Status>>,
-    ancestors: OnceCell<Vec<Arc<TaskInfo>>>,
+    ancestors: OnceCell<Box<[AncestorSlot]>>,
     exec_view: OnceCell<Option<TaskInfo>>,
     env: OnceCell<Vec<String>>,
     fdinfo: OnceCell<Option<FdInfo>>,
@@ -230,6 +249,18 @@ fn typename(c: char) -> &'static str {
 impl SyscallEvent {
     // ---- raw access ---------------------------------------------------------------------
 
+    fn pd(&self) -> Option<&ProcDir> {
+        self.proc_dir
+            .get_or_init(|| ProcDir::open_at(&self.session.proc_root, self.tid).ok())
+            .as_ref()
+    }
+
+    /// Opens the caller's `/proc/<tid>` handle now (if not yet), so that fields read later,
+    /// after the notification is answered, still describe this task or nothing.
+    pub fn pin_proc(&self) {
+        let _ = self.pd();
+    }
+
     /// The decoded call.
     pub fn decoded(&self) -> &Decoded {
         &self.d
@@ -257,11 +288,7 @@ impl SyscallEvent {
     // ---- paths --------------------------------------------------------------------------
 
     fn dirfd_link(&self, fd: i32) -> Option<Vec<u8>> {
-        let link = self
-            .proc_dir
-            .as_ref()?
-            .read_link(&format!("fd/{fd}"))
-            .ok()?;
+        let link = self.pd()?.read_link(&format!("fd/{fd}")).ok()?;
         link.starts_with(b"/").then_some(link)
     }
 
@@ -269,7 +296,7 @@ impl SyscallEvent {
     pub fn cwd_path(&self) -> Option<&[u8]> {
         self.cwd
             .get_or_init(|| {
-                let l = self.proc_dir.as_ref()?.read_link("cwd").ok()?;
+                let l = self.pd()?.read_link("cwd").ok()?;
                 l.starts_with(b"/").then_some(l)
             })
             .as_deref()
@@ -289,6 +316,9 @@ impl SyscallEvent {
                 .paths
                 .iter()
                 .map(|p| {
+                    if p.unreadable {
+                        return None;
+                    }
                     if p.empty_path {
                         return p.dirfd.and_then(|fd| self.dirfd_link(fd));
                     }
@@ -323,10 +353,10 @@ impl SyscallEvent {
     }
 
     fn resolve_one(&self, p: &PathArg) -> Result<Resolved, String> {
-        let pd = self
-            .proc_dir
-            .as_ref()
-            .ok_or("caller's /proc entry is gone")?;
+        if p.unreadable {
+            return Err("the path could not be read from the caller's memory".into());
+        }
+        let pd = self.pd().ok_or("caller's /proc entry is gone")?;
         if p.empty_path {
             let fd = p.dirfd.ok_or("AT_EMPTY_PATH without a dirfd")?;
             let l = pd
@@ -364,16 +394,14 @@ impl SyscallEvent {
     fn caller(&self) -> Option<&Arc<TaskInfo>> {
         self.task
             .get_or_init(|| {
-                let pd = self.proc_dir.as_ref()?;
+                let pd = self.pd()?;
                 self.session.cache.lock().ok()?.get(pd)
             })
             .as_ref()
     }
 
     fn status(&self) -> Option<&Status> {
-        self.status
-            .get_or_init(|| self.proc_dir.as_ref()?.status())
-            .as_ref()
+        self.status.get_or_init(|| self.pd()?.status()).as_ref()
     }
 
     /// The process the event describes: the caller, or for execve* the new program.
@@ -424,28 +452,39 @@ impl SyscallEvent {
         Some(t)
     }
 
-    /// `[parent, grandparent, ...]` of the process.
-    fn ancestors(&self) -> &[Arc<TaskInfo>] {
-        self.ancestors.get_or_init(|| {
-            let mut out = Vec::new();
-            let Some(me) = self.caller() else {
-                return out;
-            };
-            let Ok(mut cache) = self.session.cache.lock() else {
-                return out;
-            };
-            // A thread's parent is its thread group's parent (/proc/<tid>/stat ppid).
-            let (mut ppid, mut start) = (me.stat.ppid, me.stat.starttime);
-            while out.len() < procfs::MAX_ANCESTORS && ppid != 0 {
-                let Some(p) = cache.get_pid(&self.session.proc_root, ppid, start) else {
-                    break;
+    /// Ancestor at depth `i` (0 = parent), walked on demand, one level at a time.
+    fn ancestor_level(&self, i: usize) -> Option<&Arc<TaskInfo>> {
+        if i >= procfs::MAX_ANCESTORS {
+            return None;
+        }
+        let levels = self.ancestors.get_or_init(|| {
+            (0..procfs::MAX_ANCESTORS)
+                .map(|_| OnceCell::new())
+                .collect()
+        });
+        levels[i]
+            .get_or_init(|| {
+                // A thread's parent is its thread group's parent (/proc/<tid>/stat ppid).
+                let child: &Arc<TaskInfo> = if i == 0 {
+                    self.caller()?
+                } else {
+                    self.ancestor_level(i - 1)?
                 };
-                ppid = p.stat.ppid;
-                start = p.stat.starttime;
-                out.push(p);
-            }
-            out
-        })
+                let (ppid, start) = (child.stat.ppid, child.stat.starttime);
+                if ppid == 0 {
+                    return None;
+                }
+                let mut cache = self.session.cache.lock().ok()?;
+                cache.get_pid(&self.session.proc_root, ppid, start)
+            })
+            .as_ref()
+    }
+
+    /// `[parent, grandparent, ...]` of the process.
+    fn ancestors(&self) -> Vec<&Arc<TaskInfo>> {
+        (0..procfs::MAX_ANCESTORS)
+            .map_while(|i| self.ancestor_level(i))
+            .collect()
     }
 
     /// Ancestor `n` (0 = the process itself).
@@ -454,7 +493,7 @@ impl SyscallEvent {
             return self.me();
         }
         let i = usize::try_from(n - 1).ok()?;
-        self.ancestors().get(i).map(|a| Cow::Borrowed(&**a))
+        self.ancestor_level(i).map(|a| Cow::Borrowed(&**a))
     }
 
     fn env(&self) -> &[String] {
@@ -462,8 +501,7 @@ impl SyscallEvent {
             if let Some(e) = &self.d.exec {
                 return e.envp.items.iter().map(|a| lossy(a).into_owned()).collect();
             }
-            self.proc_dir
-                .as_ref()
+            self.pd()
                 .and_then(|p| procfs::read_bounded(&p.entry("environ"), procfs::MAX_ENVIRON).ok())
                 .map(|b| procfs::split_nul(&b))
                 .unwrap_or_default()
@@ -472,7 +510,7 @@ impl SyscallEvent {
 
     fn loginuid(&self) -> Option<i64> {
         *self.loginuid.get_or_init(|| {
-            let b = self.proc_dir.as_ref()?.read("loginuid").ok()?;
+            let b = self.pd()?.read("loginuid").ok()?;
             let v: u32 = std::str::from_utf8(&b).ok()?.trim().parse().ok()?;
             Some(if v == u32::MAX { -1 } else { i64::from(v) })
         })
@@ -483,7 +521,7 @@ impl SyscallEvent {
             .get_or_init(|| {
                 let mut g = self.session.userdb.lock().ok()?;
                 if g.is_none() {
-                    let pd = self.proc_dir.as_ref()?;
+                    let pd = self.pd()?;
                     *g = Some(Arc::new(UserDb::load(&pd.entry("root"))));
                 }
                 g.clone()
@@ -513,7 +551,7 @@ impl SyscallEvent {
         self.fdinfo
             .get_or_init(|| {
                 let fd = self.d.use_fd?;
-                let pd = self.proc_dir.as_ref()?;
+                let pd = self.pd()?;
                 let link = pd.read_link(&format!("fd/{fd}")).ok();
                 let l = link.as_deref().map(lossy).unwrap_or_default().into_owned();
                 if let Some(ino) = l.strip_prefix("socket:[").and_then(|x| x.strip_suffix(']')) {
@@ -722,7 +760,7 @@ impl SyscallEvent {
     /// The lowest fd number not open in the caller (what open/socket/dup return on success,
     /// unless another thread races it).
     fn lowest_free_fd(&self) -> Option<i64> {
-        let pd = self.proc_dir.as_ref()?;
+        let pd = self.pd()?;
         let mut used: Vec<i64> = std::fs::read_dir(pd.entry("fd"))
             .ok()?
             .take(1 << 20)
@@ -745,11 +783,13 @@ impl SyscallEvent {
     fn render_param(&self, p: &decode::Param) -> Option<String> {
         Some(match &p.val {
             ParamVal::Text(t) => t.clone(),
-            ParamVal::Path(i) => lossy(
-                self.norm_path(*i)
-                    .or_else(|| self.d.paths.get(*i).map(|x| x.raw.as_slice()))?,
-            )
-            .into_owned(),
+            ParamVal::Path(i) => {
+                let pa = self.d.paths.get(*i)?;
+                if pa.unreadable {
+                    return None;
+                }
+                lossy(self.norm_path(*i).unwrap_or(pa.raw.as_slice())).into_owned()
+            }
             ParamVal::Fd(fd) => fd.to_string(),
             ParamVal::Uid(u) => self
                 .user_name(*u)
@@ -1204,12 +1244,12 @@ impl SyscallEvent {
                 use std::os::unix::fs::MetadataExt;
                 let md = if self.d.exec.is_some() {
                     let r = self.resolved_paths().last()?.1.as_ref().ok()?;
-                    let pd = self.proc_dir.as_ref()?;
+                    let pd = self.pd()?;
                     let mut hp = pd.entry("root").into_os_string();
                     hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
                     std::fs::metadata(hp).ok()?
                 } else {
-                    std::fs::metadata(self.proc_dir.as_ref()?.entry("exe")).ok()?
+                    std::fs::metadata(self.pd()?.entry("exe")).ok()?
                 };
                 let ctime =
                     (md.ctime() as u64).saturating_mul(1_000_000_000) + md.ctime_nsec() as u64;
@@ -1488,10 +1528,21 @@ mod tests {
         );
         assert_eq!(get(&ev, "container.privileged").unwrap(), "false");
         // A second event counts up.
+        // An unreadable path: no fd.name, no resolution, a fault to decide on.
+        let bad = b
+            .build(
+                &notif(pid, "openat", [(-100i64) as u64, 0xdead_0000, 1, 0, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        assert!(bad.fault());
+        assert!(get(&bad, "fd.name").is_none());
+        assert!(get_arg(&bad, "evt.arg", FieldArg::Name("name".into())).is_none());
+        assert!(bad.resolved_path().unwrap().is_err());
         let ev2 = b
             .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
             .unwrap();
-        assert_eq!(get(&ev2, "evt.num").unwrap(), "2");
+        assert_eq!(get(&ev2, "evt.num").unwrap(), "3");
         assert_eq!(get(&ev2, "evt.is_open_read").unwrap(), "true");
         assert_eq!(
             get_arg(&ev2, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
@@ -1699,6 +1750,87 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&r.path), want);
         drop(f);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `cargo test --release -p tiercel --lib event::builder::tests::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bench() {
+        let t = target("bench");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/usr/bin/../bin/x");
+        let n = notif(pid, "openat", [(-100i64) as u64, p, 0o1101, 0o644, 0, 0]);
+        let mut b = builder();
+        let rounds = 20_000u32;
+        let cases: [(&str, &[Field]); 3] = [
+            ("build only", &[]),
+            (
+                "evt.type + fd.name (absolute)",
+                &[Field::EvtType, Field::FdName],
+            ),
+            (
+                "+ is_open_write fd.typechar proc.name proc.cmdline proc.pname user.name",
+                &[
+                    Field::EvtType,
+                    Field::FdName,
+                    Field::EvtIsOpenWrite,
+                    Field::FdTypechar,
+                    Field::ProcName,
+                    Field::ProcCmdline,
+                    Field::ProcPname,
+                    Field::UserName,
+                ],
+            ),
+        ];
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(ProcDir::open(pid).unwrap());
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("open /proc/<pid> only: {us:.2} us");
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(decode::decode(&n, &m).unwrap());
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("decode only: {us:.2} us");
+        for f in [
+            Field::ProcName,
+            Field::ProcPname,
+            Field::UserName,
+            Field::UserUid,
+            Field::FdTypechar,
+            Field::ProcCwd,
+        ] {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds / 4 {
+                let ev = b.build(&n, &m).unwrap();
+                std::hint::black_box(ev.extract_field(f, &FieldArg::None));
+            }
+            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds / 4);
+            println!("build + {}: {us:.2} us/event", f.name());
+        }
+        let mut lazy = builder();
+        lazy.set_pin_proc_at_build(false);
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            let ev = lazy.build(&n, &m).unwrap();
+            std::hint::black_box(ev.extract_field(Field::FdName, &FieldArg::None));
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("lazy /proc handle, evt.type + fd.name (absolute): {us:.2} us/event");
+        for (label, fields) in cases {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                let ev = b.build(&n, &m).unwrap();
+                for f in fields {
+                    std::hint::black_box(ev.extract_field(*f, &FieldArg::None));
+                }
+            }
+            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+            println!("{label}: {us:.2} us/event");
+        }
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct PathArg {
     pub empty_path: bool,
     /// Whether the call creates or changes the directory entry (write-class decision input).
     pub modifies: bool,
+    /// The path could not be read from the target (no NUL within PATH_MAX, bad pointer):
+    /// the kernel fails the call (EFAULT/ENAMETOOLONG); it has no value.
+    pub unreadable: bool,
 }
 
 /// How an exit parameter is rendered (`evt.arg.X`, `evt.args`).
@@ -134,14 +137,14 @@ impl Ctx<'_> {
         modifies: bool,
         at_flags: u64,
     ) -> Param {
-        let raw = match mem::read_path(self.mem, addr) {
-            Ok(p) => p,
+        let (raw, unreadable) = match mem::read_path(self.mem, addr) {
+            Ok(p) => (p, false),
             Err(_) => {
                 self.d.fault = true;
-                Vec::new()
+                (Vec::new(), true)
             }
         };
-        let empty_path = raw.is_empty() && at_flags & AT_EMPTY_PATH != 0 && !self.d.fault;
+        let empty_path = raw.is_empty() && at_flags & AT_EMPTY_PATH != 0 && !unreadable;
         self.d.paths.push(PathArg {
             param,
             raw,
@@ -149,6 +152,7 @@ impl Ctx<'_> {
             follow_last,
             empty_path,
             modifies,
+            unreadable,
         });
         Param {
             name: param,

@@ -252,8 +252,17 @@ impl ProcCache {
     /// Info about the task behind `dir` (validated by start time).
     pub fn get(&mut self, dir: &ProcDir) -> Option<Arc<TaskInfo>> {
         let stat = dir.stat()?;
-        let key = (dir.tid, stat.starttime);
-        if self.exec_pending.remove(&dir.tid).is_some() {
+        self.get_with(dir.tid, stat, |stat| Some(read_task(dir, stat)))
+    }
+
+    fn get_with(
+        &mut self,
+        tid: u32,
+        stat: Stat,
+        read: impl FnOnce(Stat) -> Option<TaskInfo>,
+    ) -> Option<Arc<TaskInfo>> {
+        let key = (tid, stat.starttime);
+        if self.exec_pending.remove(&tid).is_some() {
             self.entries.remove(&key);
         }
         if let Some(e) = self.entries.get(&key) {
@@ -261,15 +270,19 @@ impl ProcCache {
                 self.hits += 1;
                 return Some(e.clone());
             }
-            // comm/ppid/session changed (reparenting, prctl): refresh the volatile part.
-            let mut n = (**e).clone();
-            n.stat = stat;
-            let n = Arc::new(n);
-            self.entries.insert(key, n.clone());
-            return Some(n);
+            if e.stat.comm == stat.comm {
+                // Reparenting or a new session: refresh the volatile part only.
+                self.hits += 1;
+                let mut n = (**e).clone();
+                n.stat = stat;
+                let n = Arc::new(n);
+                self.entries.insert(key, n.clone());
+                return Some(n);
+            }
+            // A new comm: an exec we did not see (or prctl); read everything again.
         }
         self.misses += 1;
-        let info = Arc::new(read_task(dir, stat));
+        let info = Arc::new(read(stat)?);
         self.insert(key, info.clone());
         Some(info)
     }
@@ -286,9 +299,19 @@ impl ProcCache {
         if pid == 0 {
             return None;
         }
-        let dir = ProcDir::open_at(proc_root, pid).ok()?;
-        let t = self.get(&dir)?;
-        (t.stat.starttime <= not_after).then_some(t)
+        // The hit path reads only `stat` (its start time identifies the process); the
+        // directory is opened on a miss, and its `stat` re-checked against the first read.
+        let stat = Stat::parse(
+            &read_bounded(&proc_root.join(format!("{pid}/stat")), MAX_PROC_FILE).ok()?,
+        )?;
+        if stat.starttime > not_after {
+            return None;
+        }
+        self.get_with(pid, stat, |stat| {
+            let dir = ProcDir::open_at(proc_root, pid).ok()?;
+            let again = dir.stat()?;
+            (again.starttime == stat.starttime).then(|| read_task(&dir, again))
+        })
     }
 
     /// An exec by a thread of `tgid` (and by `tid`) is about to run: forget what we know.
