@@ -392,6 +392,11 @@ fn accept_session(
             return None;
         }
     };
+    if data.is_empty() && fds.is_empty() {
+        // A liveness probe (connect and close), not a runtime.
+        tracing::debug!("empty connection");
+        return None;
+    }
     let state = match parse_state(&data) {
         Ok(s) => s,
         Err(e) => {
