@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tiercel_rules::event::{Event, Field, FieldArg, Value};
@@ -144,6 +144,48 @@ impl Engine {
     }
 }
 
+/// The current engine, swappable at run time (rules reload): sessions check a
+/// generation counter (one atomic load per notification) and take the lock only when it
+/// changed.
+pub struct EngineCell {
+    generation: AtomicU64,
+    current: Mutex<Arc<Engine>>,
+}
+
+impl std::fmt::Debug for EngineCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineCell")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineCell {
+    pub fn new(engine: Engine) -> Arc<EngineCell> {
+        Arc::new(EngineCell {
+            generation: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(engine)),
+        })
+    }
+
+    /// The current engine and its generation.
+    pub fn load(&self) -> (u64, Arc<Engine>) {
+        let guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        (self.generation.load(Ordering::Acquire), guard.clone())
+    }
+
+    /// Replaces the engine; sessions pick it up at their next notification.
+    pub fn store(&self, engine: Engine) {
+        let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(engine);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
 /// Tracks whether the process that installed the filter has exec'd yet: until then the
 /// calls come from the runtime (runc init / crun) and its startContainer hooks.
 #[derive(Debug)]
@@ -186,8 +228,12 @@ pub struct Session {
     fd: NotifyFd,
     container: String,
     builder: EventBuilder,
+    /// What the container asked for (annotation / listenerMetadata).
+    requested: Option<Mode>,
     mode: Mode,
     phase: RuntimePhase,
+    cell: Arc<EngineCell>,
+    generation: u64,
     engine: Arc<Engine>,
     matches: Vec<usize>,
 }
@@ -211,16 +257,21 @@ impl Session {
         fd: NotifyFd,
         container: ContainerInfo,
         pid: Option<u32>,
-        mode: Mode,
-        engine: Arc<Engine>,
+        requested: Option<Mode>,
+        cell: Arc<EngineCell>,
     ) -> Session {
+        let (generation, engine) = cell.load();
         let cap = engine.program.rules().len().min(64);
+        let mode = engine.policy.container_mode(requested);
         Session {
             fd,
             container: container.id.clone(),
             builder: EventBuilder::new(container),
             mode,
             phase: RuntimePhase::new(pid),
+            requested,
+            cell,
+            generation,
             engine,
             matches: Vec::with_capacity(cap),
         }
@@ -290,9 +341,20 @@ impl Session {
         tracing::info!(container = %self.container, notifications = handled, "session ended");
     }
 
+    /// Picks up a reloaded engine (and the mode it implies for this container).
+    fn refresh(&mut self) {
+        if self.cell.generation() != self.generation {
+            let (g, e) = self.cell.load();
+            self.generation = g;
+            self.mode = e.policy.container_mode(self.requested);
+            self.engine = e;
+        }
+    }
+
     /// Handles one notification; never panics, always answers (unless the caller is gone).
     fn handle(&mut self, n: Notif) {
         let start = Instant::now();
+        self.refresh();
         let engine = self.engine.clone();
         engine.stats.notifications.fetch_add(1, Ordering::Relaxed);
         let sent = Cell::new(false);

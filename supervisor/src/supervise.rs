@@ -20,7 +20,7 @@ use tiercel_rules::program::{Program, RuleMatching};
 use crate::config::{self, FileConfig};
 use crate::decide::{parse_errno, Mode, Policy, Selector};
 use crate::server;
-use crate::session::{Engine, Stats};
+use crate::session::{Engine, EngineCell, Stats};
 use crate::sinks::{SinkConfig, Sinks};
 use crate::sys;
 
@@ -84,6 +84,7 @@ pub struct Supervisor {
     accept: Option<JoinHandle<()>>,
     sinks: Option<Sinks>,
     stats: Arc<Stats>,
+    engine: Arc<EngineCell>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -102,7 +103,7 @@ impl Supervisor {
         let listener = server::bind(&cfg.socket)
             .with_context(|| format!("listening on {}", cfg.socket.display()))?;
         let stats = Arc::new(Stats::default());
-        let engine = Arc::new(Engine::new(
+        let engine = EngineCell::new(Engine::new(
             cfg.program,
             cfg.matching,
             cfg.policy,
@@ -110,6 +111,7 @@ impl Supervisor {
             sinks.sender(),
             stats.clone(),
         ));
+        let cell = engine.clone();
         let (shutdown_tx, shutdown_rx) = UnixStream::pair().context("socketpair")?;
         let shutdown_rx = Arc::new(shutdown_rx);
         let accept = std::thread::Builder::new()
@@ -122,7 +124,25 @@ impl Supervisor {
             accept: Some(accept),
             sinks: Some(sinks),
             stats,
+            engine: cell,
         })
+    }
+
+    /// Swaps in new rules and policy (SIGHUP). Running sessions pick them up at their
+    /// next notification; the socket and the outputs stay as they are.
+    pub fn reload(&self, cfg: SupervisorConfig) {
+        let Some(sinks) = &self.sinks else { return };
+        if cfg.socket != self.socket {
+            tracing::warn!("the socket path changed; restart the supervisor to move it");
+        }
+        self.engine.store(Engine::new(
+            cfg.program,
+            cfg.matching,
+            cfg.policy,
+            cfg.alert_options,
+            sinks.sender(),
+            self.stats.clone(),
+        ));
     }
 
     pub fn socket(&self) -> &Path {
@@ -306,10 +326,11 @@ fn rate_limit_panic_messages() {
     }));
 }
 
-/// Runs `tiercel supervise` until SIGINT or SIGTERM.
+/// Runs `tiercel supervise` until SIGINT or SIGTERM (SIGHUP reloads rules and policy).
 pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     // Block the signals before any thread starts, so only the sigwait below takes them.
-    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM]).context("blocking signals")?;
+    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+        .context("blocking signals")?;
     rate_limit_panic_messages();
     let cfg = build_config(&args)?;
     let rules = cfg.program.rules().len();
@@ -322,8 +343,24 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
         "tiercel supervisor ready on {}",
         sup.socket().display()
     );
-    let sig = signals.wait().context("waiting for signals")?;
-    tracing::info!(signal = sig, "stopping");
+    loop {
+        let sig = signals.wait().context("waiting for signals")?;
+        if sig != libc::SIGHUP {
+            tracing::info!(signal = sig, "stopping");
+            break;
+        }
+        // Falco reloads on SIGHUP: rules and policy are re-read; on any error the
+        // running rules stay.
+        match build_config(&args) {
+            Ok(cfg) => {
+                let rules = cfg.program.rules().len();
+                let mode = cfg.policy.mode;
+                sup.reload(cfg);
+                tracing::info!(rules, mode = %mode, "rules reloaded");
+            }
+            Err(e) => tracing::error!("reload failed, keeping the running rules: {e:#}"),
+        }
+    }
     sup.shutdown();
     Ok(())
 }

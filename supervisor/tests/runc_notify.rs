@@ -518,3 +518,70 @@ fn per_container_mode() {
     assert_eq!(get(&sup.stats().denied), 2);
     sup.shutdown();
 }
+
+/// Rules and policy swapped at run time apply to a session already running.
+#[test]
+fn reload_applies_to_running_sessions() {
+    require_env!();
+    let env = Env::new("reload");
+    let rules = env.dir.join("rules.yaml");
+    fs::write(
+        &rules,
+        "- rule: Secret opened\n  desc: t\n  condition: evt.type in (open, openat) and fd.name startswith /secret\n  output: Secret opened (file=%fd.name)\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let sup = env.supervisor(Program::default(), Policy::default(), None);
+    let s = sup.stats().clone();
+    // A long-lived container that reads the secret every time /tmp/go appears.
+    let b = env.bundle(
+        "b",
+        &["/bin/sh", "-c", "while true; do if [ -e /tmp/go ]; then rm /tmp/go; cat /secret/x >/tmp/out 2>&1 || echo refused >/tmp/out; touch /tmp/done; fi; usleep 20000; done"],
+        FILE_CALLS,
+        json!({}),
+    );
+    let id = env.id("reload");
+    let st = env
+        .runc()
+        .args(["run", "-d", "--bundle"])
+        .arg(&b)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tmp = b.join("rootfs/tmp");
+    let round = || {
+        let _ = fs::remove_file(tmp.join("done"));
+        fs::write(tmp.join("go"), "").unwrap();
+        wait_for("the container's round", Duration::from_secs(20), || {
+            tmp.join("done").exists()
+        });
+        fs::read_to_string(tmp.join("out")).unwrap()
+    };
+    let before = round();
+    assert!(before.contains("top secret"), "{before}");
+    sup.reload(SupervisorConfig {
+        socket: env.socket.clone(),
+        program: load_rules(&[rules]).unwrap(),
+        matching: RuleMatching::First,
+        policy: Policy {
+            mode: Mode::Enforce,
+            deny: vec![Selector::Rule("Secret opened".into())],
+            ..Policy::default()
+        },
+        alert_options: Default::default(),
+        sinks: SinkConfig::default(),
+    });
+    let after = round();
+    assert!(after.contains("refused"), "{after}");
+    assert_eq!(get(&s.sessions_started), 1, "same session before and after");
+    assert_eq!(get(&s.denied), 1);
+    let _ = env.runc().args(["kill", &id, "KILL"]).status();
+    wait_for("the session to end", Duration::from_secs(20), || {
+        get(&s.sessions_active) == 0
+    });
+    let _ = env.runc().args(["delete", "-f", &id]).status();
+    sup.shutdown();
+}
