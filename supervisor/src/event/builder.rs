@@ -37,6 +37,8 @@ pub struct Session {
     proc_root: PathBuf,
     cache: Mutex<ProcCache>,
     userdb: Mutex<Option<Arc<UserDb>>>,
+    /// The container root's overlay upperdir (`None` inside: not an overlay), read once.
+    upperdir: Mutex<Option<Option<PathBuf>>>,
     hostname: String,
     boot_ns: Option<u64>,
 }
@@ -60,6 +62,7 @@ impl EventBuilder {
                 proc_root: PathBuf::from("/proc"),
                 cache: Mutex::new(ProcCache::default()),
                 userdb: Mutex::new(None),
+                upperdir: Mutex::new(None),
                 hostname,
                 boot_ns: procfs::boot_time_ns(),
             }),
@@ -545,6 +548,88 @@ impl SyscallEvent {
         Some(self.session.boot_ns? + procfs::ticks_to_ns(t.stat.starttime))
     }
 
+    // ---- the executable ---------------------------------------------------------------
+
+    fn upperdir(&self) -> Option<PathBuf> {
+        let mut g = self.session.upperdir.lock().ok()?;
+        if g.is_none() {
+            let pd = self.pd()?;
+            let mi = procfs::read_bounded(&pd.entry("mountinfo"), 1 << 20).ok()?;
+            *g = Some(super::overlay::root_upperdir(&String::from_utf8_lossy(&mi)));
+        }
+        g.clone().flatten()
+    }
+
+    /// The executable the event's process runs (for execve*: the one about to run):
+    /// its path in the caller's view and a host path reaching it.
+    fn exe_file(&self) -> Option<(Vec<u8>, PathBuf)> {
+        let pd = self.pd()?;
+        if self.d.exec.is_some() {
+            let r = self.resolved_paths().last()?.1.as_ref().ok()?;
+            if r.magic {
+                return Some((r.path.clone(), PathBuf::new()));
+            }
+            let mut hp = pd.entry("root").into_os_string();
+            hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
+            Some((r.path.clone(), PathBuf::from(hp)))
+        } else {
+            Some((self.caller()?.exepath.clone().into_bytes(), pd.entry("exe")))
+        }
+    }
+
+    fn exe_is_memfd(&self) -> Option<bool> {
+        Some(self.exe_file()?.0.starts_with(b"/memfd:"))
+    }
+
+    /// Whether the executable is on the overlay's upper layer (written after the
+    /// container started). `None` when the root is not an overlay we can see.
+    fn exe_is_upper(&self) -> Option<bool> {
+        let up = self.upperdir()?;
+        let (p, _) = self.exe_file()?;
+        if p.starts_with(b"/memfd:") || !p.starts_with(b"/") {
+            return Some(false);
+        }
+        let mut hp = up.into_os_string();
+        hp.push(std::ffi::OsStr::new(&*lossy(&p)));
+        Some(std::fs::symlink_metadata(hp).is_ok())
+    }
+
+    /// Whether the caller may write the executable (mode bits and CAP_DAC_OVERRIDE; a
+    /// read-only mount is not considered).
+    fn exe_is_writable(&self) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let (_, hp) = self.exe_file()?;
+        let md = std::fs::metadata(hp).ok()?;
+        let st = self.status()?;
+        if st.cap_eff & (1 << 1) != 0 {
+            return Some(true);
+        }
+        let mode = md.mode();
+        Some(if md.uid() == st.uid[1] {
+            mode & 0o200 != 0
+        } else if md.gid() == st.gid[1] {
+            mode & 0o020 != 0
+        } else {
+            mode & 0o002 != 0
+        })
+    }
+
+    fn exe_flags(&self) -> u32 {
+        let mut f = 0;
+        if self.exe_is_writable() == Some(true) {
+            f |= fl::PPM_EXE_WRITABLE;
+        }
+        match self.exe_is_upper() {
+            Some(true) => f |= fl::PPM_EXE_UPPER_LAYER,
+            Some(false) if self.exe_is_memfd() != Some(true) => f |= fl::PPM_EXE_LOWER_LAYER,
+            _ => {}
+        }
+        if self.exe_is_memfd() == Some(true) {
+            f |= fl::PPM_EXE_FROM_MEMFD;
+        }
+        f
+    }
+
     // ---- fds ----------------------------------------------------------------------------
 
     fn fdinfo(&self) -> Option<&FdInfo> {
@@ -802,6 +887,7 @@ impl SyscallEvent {
             ParamVal::Sockaddr(Some(SockAddr::Other(f))) => format!("family {f}"),
             ParamVal::Sockaddr(None) => "NULL".to_string(),
             ParamVal::Res => self.predicted_rawres().to_string(),
+            ParamVal::ExeFlags => fl::render_or_num(fl::EXECVE_FLAGS, self.exe_flags()),
         })
     }
 
@@ -829,6 +915,7 @@ impl SyscallEvent {
                 Err(_) => Value::Str(Cow::Owned(t.clone())),
             }),
             ParamVal::Sockaddr(_) => self.render_param(p).map(|x| Value::Str(Cow::Owned(x))),
+            ParamVal::ExeFlags => Some(Value::U64(u64::from(self.exe_flags()))),
         }
     }
 
@@ -1226,17 +1313,9 @@ impl SyscallEvent {
             Field::ProcPpidDuration => Some(Value::Time(self.duration_of(&*self.ancestor(1)?)?)),
             Field::ProcPidTs => Some(Value::Time(self.start_ts(self.caller()?)?)),
             Field::ProcPpidTs => Some(Value::Time(self.start_ts(&*self.ancestor(1)?)?)),
-            Field::ProcIsExeFromMemfd => {
-                if self.d.exec.is_some() {
-                    let r = self.resolved_paths().last().map(|(_, r)| r)?;
-                    Some(Value::Bool(match r {
-                        Ok(r) => r.path.starts_with(b"/memfd:"),
-                        Err(_) => false,
-                    }))
-                } else {
-                    Some(Value::Bool(self.caller()?.exepath.starts_with("/memfd:")))
-                }
-            }
+            Field::ProcIsExeFromMemfd => Some(Value::Bool(self.exe_is_memfd()?)),
+            Field::ProcIsExeUpperLayer => Some(Value::Bool(self.exe_is_upper()?)),
+            Field::ProcIsExeWritable => Some(Value::Bool(self.exe_is_writable()?)),
             Field::ProcExeInoCtime
             | Field::ProcExeInoMtime
             | Field::ProcExeIno
@@ -1742,10 +1821,12 @@ mod tests {
             )
             .unwrap();
         assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
-        assert_eq!(
-            get_arg(&ev, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
-            "AT_EMPTY_PATH"
-        );
+        // Exe flags: the test runs as root (CAP_DAC_OVERRIDE) or owns the file.
+        assert!(get_arg(&ev, "evt.arg", FieldArg::Name("flags".into()))
+            .unwrap()
+            .starts_with("EXE_WRITABLE"));
+        assert_eq!(get(&ev, "proc.is_exe_writable").unwrap(), "true");
+        assert_eq!(get(&ev, "proc.is_exe_from_memfd").unwrap(), "false");
         let r = ev.resolved_path().unwrap().as_ref().unwrap();
         assert_eq!(String::from_utf8_lossy(&r.path), want);
         drop(f);

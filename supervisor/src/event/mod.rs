@@ -64,6 +64,7 @@ pub mod builder;
 pub mod decode;
 pub mod flags;
 pub mod mem;
+pub mod overlay;
 pub mod path;
 pub mod procfs;
 pub mod sock;
