@@ -1460,10 +1460,15 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
+        // Wait until `sleep` sits in its sleep syscall (clock_nanosleep or nanosleep), so
+        // its start-up (locale files...) no longer opens fds.
         for _ in 0..400 {
             let ok = std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|c| c.trim() == "sleep")
-                .unwrap_or(false);
+                .unwrap_or(false)
+                && std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+                    .map(|c| c.starts_with("230 ") || c.starts_with("35 "))
+                    .unwrap_or(false);
             if ok {
                 break;
             }
