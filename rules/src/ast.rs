@@ -269,3 +269,136 @@ impl ListModifier {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// libsinsp `ast::as_string` (the `string_visitor`), as `Display`.
+// `and`/`or` print as `(a and b)`, values through `escape_str`, field arguments as
+// `[arg]` (omitted when empty, as libsinsp does), transformer arguments joined by `,`.
+
+fn join_display<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    sep: &str,
+) -> fmt::Result {
+    for (i, it) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(sep)?;
+        }
+        write!(f, "{it}")?;
+    }
+    Ok(())
+}
+
+fn write_arg(f: &mut fmt::Formatter<'_>, arg: &Option<String>) -> fmt::Result {
+    match arg {
+        Some(a) if !a.is_empty() => write!(f, "[{}]", crate::parser::escape_str(a)),
+        _ => Ok(()),
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::And(children, _) | Expr::Or(children, _) => {
+                let op = if matches!(self, Expr::And(..)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                f.write_str("(")?;
+                join_display(f, children, op)?;
+                f.write_str(")")
+            }
+            Expr::Not(child, _) => write!(f, "not {child}"),
+            Expr::Ident(name, _) => f.write_str(name),
+            Expr::Check(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.lhs, self.op)?;
+        if let Some(m) = self.modifier {
+            write!(f, " {}", m.as_str())?;
+        }
+        match &self.rhs {
+            Rhs::None => Ok(()),
+            rhs => write!(f, " {rhs}"),
+        }
+    }
+}
+
+impl fmt::Display for FieldExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldExpr::Field(fr) => write!(f, "{fr}"),
+            FieldExpr::Transform(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        write_arg(f, &self.arg)
+    }
+}
+
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.kind.name())?;
+        join_display(f, &self.args, ",")?;
+        f.write_str(")")?;
+        write_arg(f, &self.index)
+    }
+}
+
+impl fmt::Display for TransformArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransformArg::Field(fe) => write!(f, "{fe}"),
+            TransformArg::Literal(l) => write!(f, "{l}"),
+            TransformArg::List(items, _) => {
+                f.write_str("(")?;
+                join_display(f, items, ",")?;
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::parser::escape_str(&self.text))
+    }
+}
+
+impl fmt::Display for Rhs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rhs::None => Ok(()),
+            Rhs::Value(l) => write!(f, "{l}"),
+            Rhs::List(items, _) => {
+                f.write_str("(")?;
+                join_display(f, items, ", ")?;
+                f.write_str(")")
+            }
+            Rhs::ListIdent(name, _) => f.write_str(&crate::parser::escape_str(name)),
+            Rhs::Val(fr) => write!(f, "val({fr})"),
+            Rhs::Transform(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl fmt::Display for TransformKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for ListModifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

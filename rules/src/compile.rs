@@ -8,7 +8,6 @@
 //! condition are collected. The event-type set of the condition is computed with
 //! libsinsp's De Morgan push-down (`filter/ppm_codes.cpp`).
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use crate::ast::{
@@ -642,7 +641,7 @@ impl Compiler {
                     _ => StrOp::IContains,
                 };
                 let pat = if sop == StrOp::IContains {
-                    text.to_lowercase().into_bytes()
+                    text.to_ascii_lowercase().into_bytes()
                 } else {
                     text.as_bytes().to_vec()
                 };
@@ -734,7 +733,7 @@ impl Compiler {
                         Const::Str(s) => Some(s.clone()),
                         _ => None,
                     })
-                    .collect::<HashSet<_>>(),
+                    .collect::<crate::eval::StrSet>(),
             )
         } else {
             None

@@ -268,7 +268,13 @@ impl Diagnostic {
         s.push_str("------\n");
         s.push_str(&self.snippet);
         s.push_str("------\n");
-        let _ = writeln!(s, "{} ({}): {}", self.code, code_str(self.code), self.message);
+        let _ = writeln!(
+            s,
+            "{} ({}): {}",
+            self.code,
+            code_str(self.code),
+            self.message
+        );
         if let Some(h) = &self.hint {
             let _ = writeln!(s, "hint: {h}");
         }
@@ -335,7 +341,10 @@ pub fn snippet(src: &str, idx: &LineIndex, pos: Pos, width: usize) -> String {
     let to = (col + half).min(line.len().saturating_sub(1));
     let mut text: String = line[from..=to].iter().collect();
     if from > 0 {
-        text.replace_range(..text.char_indices().nth(3).map_or(text.len(), |x| x.0), "...");
+        text.replace_range(
+            ..text.char_indices().nth(3).map_or(text.len(), |x| x.0),
+            "...",
+        );
     }
     if to + 1 < line.len() {
         let n = text.chars().count();
@@ -398,10 +407,16 @@ pub fn render_json(files: &[String], diags: &[Diagnostic]) -> serde_json::Value 
         .iter()
         .map(|f| {
             let mine: Vec<&Diagnostic> = diags.iter().filter(|d| &d.origin == f).collect();
-            let errors: Vec<serde_json::Value> =
-                mine.iter().filter(|d| d.is_error()).map(|d| d.to_json()).collect();
-            let warnings: Vec<serde_json::Value> =
-                mine.iter().filter(|d| !d.is_error()).map(|d| d.to_json()).collect();
+            let errors: Vec<serde_json::Value> = mine
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_json())
+                .collect();
+            let warnings: Vec<serde_json::Value> = mine
+                .iter()
+                .filter(|d| !d.is_error())
+                .map(|d| d.to_json())
+                .collect();
             serde_json::json!({
                 "name": f,
                 "successful": errors.is_empty(),
@@ -422,7 +437,10 @@ mod tests {
         let src = "- rule: x\n  condition: a and b\n";
         let idx = LineIndex::new(src);
         let p = idx.pos(src, src.find("b\n").unwrap());
-        assert_eq!(snippet(src, &idx, p, 160), "  condition: a and b\n                   ^\n");
+        assert_eq!(
+            snippet(src, &idx, p, 160),
+            "  condition: a and b\n                   ^\n"
+        );
         let long = format!("x: {}\n", "y".repeat(300));
         let idx = LineIndex::new(&long);
         let p = idx.pos(&long, 200);
@@ -433,12 +451,23 @@ mod tests {
         // Past the end: no panic, points at the last line.
         let p = idx.pos(&long, long.len() + 10);
         assert!(snippet(&long, &idx, p, 160).contains('^'));
-        assert_eq!(snippet("", &LineIndex::new(""), Pos::default(), 160), "<No context available>\n");
+        assert_eq!(
+            snippet("", &LineIndex::new(""), Pos::default(), 160),
+            "<No context available>\n"
+        );
     }
 
     #[test]
     fn render_forms() {
-        let ctx = Context::file("r.yaml").child(ItemType::Rule, "r", Pos { offset: 2, line: 0, col: 2 });
+        let ctx = Context::file("r.yaml").child(
+            ItemType::Rule,
+            "r",
+            Pos {
+                offset: 2,
+                line: 0,
+                col: 2,
+            },
+        );
         let d = Diagnostic {
             severity: Severity::Error,
             code: codes::LOAD_ERR_VALIDATE,

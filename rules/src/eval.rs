@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use crate::ast::{ListModifier, TransformKind};
@@ -143,88 +144,114 @@ pub(crate) enum Matcher {
 pub(crate) struct SetMatcher {
     pub items: Vec<Const>,
     /// Fast path for string sets.
-    pub strs: Option<HashSet<Box<str>>>,
+    pub strs: Option<StrSet>,
     pub intersects: bool,
 }
 
-/// An fnmatch(3) pattern without FNM_PATHNAME (`*` also matches `/`).
+/// A string hash set with a fast non-cryptographic hasher (keys come from rule files).
+pub(crate) type StrSet = HashSet<Box<str>, BuildHasherDefault<FxHasher>>;
+
+/// The Fx hash (rustc's): fast for short keys; HashDoS is no concern for rule constants
+/// looked up with event strings, as the table is fixed at load time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// An fnmatch(3) pattern without FNM_PATHNAME (`*` also matches `/`), matched on bytes
+/// as glibc does in the C locale; `icase` = FNM_CASEFOLD (ASCII).
 #[derive(Debug, Clone)]
 pub(crate) struct Glob {
-    pat: Vec<char>,
+    pat: Box<[u8]>,
     icase: bool,
 }
 
 impl Glob {
     pub fn new(pat: &str, icase: bool) -> Glob {
-        let pat = if icase {
-            pat.to_lowercase().chars().collect()
-        } else {
-            pat.chars().collect()
-        };
-        Glob { pat, icase }
+        Glob {
+            pat: pat.as_bytes().into(),
+            icase,
+        }
     }
 
     pub fn matches(&self, s: &str) -> bool {
-        if self.icase {
-            let l: Vec<char> = s.to_lowercase().chars().collect();
-            fnmatch(&self.pat, &l)
-        } else {
-            let v: Vec<char> = s.chars().collect();
-            fnmatch(&self.pat, &v)
-        }
+        fnmatch(&self.pat, s.as_bytes(), self.icase)
     }
 }
 
-/// Matches one bracket expression at `p` (just after `[`) against `c`.
+fn beq(a: u8, b: u8, icase: bool) -> bool {
+    a == b || (icase && a.eq_ignore_ascii_case(&b))
+}
+
+/// Matches one bracket expression at `p[i..]` (just after `[`) against `c`.
 /// Returns (matched, index after `]`), or None if the bracket is not closed (then `[`
 /// is an ordinary character, as in glibc).
-fn bracket(p: &[char], mut i: usize, c: char) -> Option<(bool, usize)> {
+fn bracket(p: &[u8], mut i: usize, c: u8, icase: bool) -> Option<(bool, usize)> {
     let mut negate = false;
-    if i < p.len() && (p[i] == '!' || p[i] == '^') {
+    if i < p.len() && (p[i] == b'!' || p[i] == b'^') {
         negate = true;
         i += 1;
     }
     let mut matched = false;
     let mut first = true;
+    let lc = c.to_ascii_lowercase();
     loop {
         if i >= p.len() {
             return None;
         }
         let mut lo = p[i];
-        if lo == ']' && !first {
+        if lo == b']' && !first {
             i += 1;
             break;
         }
         first = false;
-        if lo == '\\' && i + 1 < p.len() {
+        if lo == b'\\' && i + 1 < p.len() {
             i += 1;
             lo = p[i];
         }
         i += 1;
         let mut hi = lo;
-        if i + 1 < p.len() && p[i] == '-' && p[i + 1] != ']' {
+        if i + 1 < p.len() && p[i] == b'-' && p[i + 1] != b']' {
             hi = p[i + 1];
-            if hi == '\\' && i + 2 < p.len() {
+            if hi == b'\\' && i + 2 < p.len() {
                 hi = p[i + 2];
                 i += 1;
             }
             i += 2;
         }
-        if lo <= c && c <= hi {
+        if (lo <= c && c <= hi)
+            || (icase && lo.to_ascii_lowercase() <= lc && lc <= hi.to_ascii_lowercase())
+        {
             matched = true;
         }
     }
     Some((matched != negate, i))
 }
 
-fn fnmatch(p: &[char], s: &[char]) -> bool {
+fn fnmatch(p: &[u8], s: &[u8], icase: bool) -> bool {
     let (mut pi, mut si) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
         if pi < p.len() {
             match p[pi] {
-                '*' => {
-                    while pi < p.len() && p[pi] == '*' {
+                b'*' => {
+                    while pi < p.len() && p[pi] == b'*' {
                         pi += 1;
                     }
                     if pi == p.len() {
@@ -233,34 +260,34 @@ fn fnmatch(p: &[char], s: &[char]) -> bool {
                     star = Some((pi, si));
                     continue;
                 }
-                '?' if si < s.len() => {
+                b'?' if si < s.len() => {
                     pi += 1;
                     si += 1;
                     continue;
                 }
-                '[' if si < s.len() => {
-                    if let Some((ok, next)) = bracket(p, pi + 1, s[si]) {
+                b'[' if si < s.len() => {
+                    if let Some((ok, next)) = bracket(p, pi + 1, s[si], icase) {
                         if ok {
                             pi = next;
                             si += 1;
                             continue;
                         }
-                    } else if s[si] == '[' {
+                    } else if s[si] == b'[' {
                         pi += 1;
                         si += 1;
                         continue;
                     }
                 }
-                '\\' if pi + 1 < p.len() && si < s.len() && p[pi + 1] == s[si] => {
+                b'\\' if pi + 1 < p.len() && si < s.len() && beq(p[pi + 1], s[si], icase) => {
                     pi += 2;
                     si += 1;
                     continue;
                 }
                 c if si < s.len()
-                    && c == s[si]
-                    && c != '?'
-                    && c != '['
-                    && (c != '\\' || pi + 1 == p.len()) =>
+                    && beq(c, s[si], icase)
+                    && c != b'?'
+                    && c != b'['
+                    && (c != b'\\' || pi + 1 == p.len()) =>
                 {
                     pi += 1;
                     si += 1;
@@ -271,7 +298,7 @@ fn fnmatch(p: &[char], s: &[char]) -> bool {
         } else if si == s.len() {
             return true;
         }
-        // Mismatch: backtrack to the last star, letting it eat one more character.
+        // Mismatch: backtrack to the last star, letting it eat one more byte.
         match star {
             Some((sp, ss)) if ss < s.len() => {
                 star = Some((sp, ss + 1));
@@ -493,8 +520,12 @@ fn str_op(v: &Value<'_>, op: StrOp, pat: &[u8]) -> bool {
     match op {
         StrOp::Contains | StrOp::BContains => memmem(&value_bytes(v), pat),
         StrOp::IContains => {
-            let t = value_text(v).to_lowercase();
-            memmem(t.as_bytes(), pat)
+            // strcasestr: ASCII case-insensitive; `pat` is stored lowercased.
+            let hay = value_bytes(v);
+            pat.is_empty()
+                || hay
+                    .windows(pat.len())
+                    .any(|w| w.iter().zip(pat).all(|(a, b)| a.to_ascii_lowercase() == *b))
         }
         StrOp::StartsWith | StrOp::BStartsWith => value_bytes(v).starts_with(pat),
         StrOp::EndsWith => value_bytes(v).ends_with(pat),
@@ -521,9 +552,9 @@ impl Matcher {
             Matcher::Set(s) => s.contains(v),
             Matcher::Pmatch(pats) => {
                 let t = value_text(v);
-                let comps: Vec<&str> = path_components(&t).collect();
                 pats.iter().any(|p| {
-                    p.len() <= comps.len() && p.iter().zip(&comps).all(|(g, c)| g.matches(c))
+                    let mut comps = path_components(&t);
+                    p.iter().all(|g| comps.next().is_some_and(|c| g.matches(c)))
                 })
             }
             Matcher::Modifier(kind, items) => {
@@ -547,7 +578,7 @@ impl Matcher {
                 };
                 if let Some(sop) = sop {
                     let pat = match sop {
-                        StrOp::IContains => value_text(&r).to_lowercase().into_bytes(),
+                        StrOp::IContains => value_text(&r).to_ascii_lowercase().into_bytes(),
                         _ => value_bytes(&r).into_owned(),
                     };
                     return str_op(v, *sop, &pat);

@@ -39,7 +39,8 @@ pub enum JsonEventError {
 #[derive(Debug, Clone)]
 pub struct JsonEvent {
     etype: EventType,
-    values: HashMap<(Field, FieldArg), Value<'static>>,
+    /// Per field, its (argument, value) pairs: lookups never allocate.
+    values: HashMap<Field, Vec<(FieldArg, Value<'static>)>>,
 }
 
 impl JsonEvent {
@@ -58,9 +59,13 @@ impl JsonEvent {
             let value = convert(info.ftype, val).ok_or_else(|| {
                 JsonEventError::BadValue(k.clone(), val.to_string(), info.ftype.name())
             })?;
-            values.insert((info.field, farg), value);
+            insert(&mut values, info.field, farg, value);
         }
-        let etype = match values.get(&(Field::EvtType, FieldArg::None)) {
+        let etype = match values
+            .get(&Field::EvtType)
+            .and_then(|v| v.first())
+            .map(|(_, v)| v)
+        {
             Some(Value::Str(s)) => EventType::from_name(s).ok_or(JsonEventError::NoEventType)?,
             _ => return Err(JsonEventError::NoEventType),
         };
@@ -82,7 +87,20 @@ impl JsonEvent {
                 }
             }
         }
-        self.values.insert((field, arg), value);
+        insert(&mut self.values, field, arg, value);
+    }
+}
+
+fn insert(
+    map: &mut HashMap<Field, Vec<(FieldArg, Value<'static>)>>,
+    field: Field,
+    arg: FieldArg,
+    value: Value<'static>,
+) {
+    let v = map.entry(field).or_default();
+    match v.iter_mut().find(|(a, _)| *a == arg) {
+        Some(slot) => slot.1 = value,
+        None => v.push((arg, value)),
     }
 }
 
@@ -151,7 +169,7 @@ impl Event for JsonEvent {
 
     fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
         // Values are cloned shallowly: borrowed strings point into the event.
-        let v = self.values.get(&(field, arg.clone()))?;
+        let (_, v) = self.values.get(&field)?.iter().find(|(a, _)| a == arg)?;
         Some(borrow(v))
     }
 }

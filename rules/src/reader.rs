@@ -159,8 +159,14 @@ pub struct CheckOnlyRule {
 pub enum Item {
     EngineVersion(EngineVersionItem),
     PluginVersions(PluginVersionsItem),
-    List { item: ListItem, append: bool },
-    Macro { item: MacroItem, append: bool },
+    List {
+        item: ListItem,
+        append: bool,
+    },
+    Macro {
+        item: MacroItem,
+        append: bool,
+    },
     Rule(Box<RuleItem>),
     RuleAppend(Box<RuleUpdate>),
     RuleReplace(Box<RuleUpdate>),
@@ -172,7 +178,10 @@ pub enum Item {
     },
     CheckOnlyRule(Box<CheckOnlyRule>),
     /// An item that failed to read: remembered to avoid cascades ("no such macro").
-    Failed { kind: ItemType, name: String },
+    Failed {
+        kind: ItemType,
+        name: String,
+    },
 }
 
 /// A reading error: code, message, context, hint.
@@ -208,7 +217,9 @@ fn is_identifier(s: &str) -> bool {
 fn is_barestr(s: &str) -> bool {
     !s.is_empty()
         && s.chars().all(|c| {
-            !matches!(c, '(' | ')' | '"' | '\'' | '=' | ',') && !c.is_ascii_whitespace() && c != '\x0b'
+            !matches!(c, '(' | ')' | '"' | '\'' | '=' | ',')
+                && !c.is_ascii_whitespace()
+                && c != '\x0b'
         })
 }
 
@@ -389,7 +400,10 @@ impl Reader<'_> {
         let ctx = parent.child(ItemType::RequiredEngineVersion, "", item.span.start);
         let v = decode_str(item, "required_engine_version", &ctx)?;
         let s = v.text.as_str();
-        let version = if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) && s.parse::<u32>().is_ok() {
+        let version = if !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_digit())
+            && s.parse::<u32>().is_ok()
+        {
             (0, s.parse::<u64>().unwrap_or(0), 0)
         } else {
             match parse_semver(s) {
@@ -420,20 +434,35 @@ impl Reader<'_> {
                 return fail("Plugin version must be a mapping", &tmp);
             }
             let name = decode_str(plugin, "name", &tmp)?.text;
-            let pctx = ctx.child(ItemType::RequiredPluginVersionsEntry, &name, plugin.span.start);
+            let pctx = ctx.child(
+                ItemType::RequiredPluginVersionsEntry,
+                &name,
+                plugin.span.start,
+            );
             let version = decode_str(plugin, "version", &pctx)?.text;
             let mut alternatives = vec![PluginReq { name, version }];
             if let Some(alts) = plugin.get("alternatives") {
                 let Some(alts) = alts.as_seq() else {
-                    return fail("Value of plugin version alternatives must be a sequence", &pctx);
+                    return fail(
+                        "Value of plugin version alternatives must be a sequence",
+                        &pctx,
+                    );
                 };
                 for req in alts {
-                    let t = pctx.child(ItemType::RequiredPluginVersionsAlternative, "", req.span.start);
+                    let t = pctx.child(
+                        ItemType::RequiredPluginVersionsAlternative,
+                        "",
+                        req.span.start,
+                    );
                     if req.as_map().is_none() {
                         return fail("Plugin version alternative must be a mapping", &t);
                     }
                     let name = decode_str(req, "name", &t)?.text;
-                    let t = pctx.child(ItemType::RequiredPluginVersionsAlternative, &name, req.span.start);
+                    let t = pctx.child(
+                        ItemType::RequiredPluginVersionsAlternative,
+                        &name,
+                        req.span.start,
+                    );
                     let version = decode_str(req, "version", &t)?.text;
                     alternatives.push(PluginReq { name, version });
                 }
@@ -528,7 +557,9 @@ impl Reader<'_> {
                     return Err(f);
                 }
             };
-            let cond_node = item.get("condition").map_or(item.span.start, |n| n.span.start);
+            let cond_node = item
+                .get("condition")
+                .map_or(item.span.start, |n| n.span.start);
             let cond_ctx = ctx.child(ItemType::MacroCondition, "", cond_node);
             let mut append = decode_opt_bool(item, "append", &ctx)?.unwrap_or(false);
             if append {
@@ -569,7 +600,9 @@ impl Reader<'_> {
                     kind: ItemType::Rule,
                     name: name.clone(),
                 });
-                let only_missing = fails.iter().all(|f| f.msg.starts_with("Item has no mapping"));
+                let only_missing = fails
+                    .iter()
+                    .all(|f| f.msg.starts_with("Item has no mapping"));
                 let mut fails = fails.into_iter();
                 let first = fails.next();
                 for f in fails {
@@ -607,7 +640,9 @@ impl Reader<'_> {
         moved: Option<&Document>,
     ) -> Result<Option<Item>, Vec<Fail>> {
         let one = |f: Fail| vec![f];
-        let has_append_flag = decode_opt_bool(item, "append", ctx).map_err(one)?.unwrap_or(false);
+        let has_append_flag = decode_opt_bool(item, "append", ctx)
+            .map_err(one)?
+            .unwrap_or(false);
         if has_append_flag {
             self.warn(codes::LOAD_DEPRECATED_ITEM, WARNING_APPEND, ctx);
         }
@@ -701,7 +736,8 @@ impl Reader<'_> {
                         v.warn_evttypes = Some(decode_bool(item, "warn_evttypes", ctx)?);
                     }
                     if check_expected(exp, ctx, &or, "replace", "skip-if-unknown-filter")? {
-                        v.skip_if_unknown_filter = Some(decode_bool(item, "skip-if-unknown-filter", ctx)?);
+                        v.skip_if_unknown_filter =
+                            Some(decode_bool(item, "skip-if-unknown-filter", ctx)?);
                     }
                     if check_expected(exp, ctx, &or, "replace", "capture")? {
                         v.capture = Some(decode_bool(item, "capture", ctx)?);
@@ -793,7 +829,8 @@ impl Reader<'_> {
             let cond_ctx = ctx.child(
                 ItemType::RuleCondition,
                 "",
-                item.get("condition").map_or(item.span.start, |n| n.span.start),
+                item.get("condition")
+                    .map_or(item.span.start, |n| n.span.start),
             );
             let output_ctx = ctx.child(
                 ItemType::RuleOutput,
@@ -802,7 +839,8 @@ impl Reader<'_> {
             );
             output.text = output.text.trim().to_string();
             let priority = decode_priority(item, ctx)?;
-            let source = decode_opt_str(item, "source", ctx)?.map_or("syscall".to_string(), |t| t.text);
+            let source =
+                decode_opt_str(item, "source", ctx)?.map_or("syscall".to_string(), |t| t.text);
             let enabled = decode_opt_bool(item, "enabled", ctx)?.unwrap_or(true);
             let warn_evttypes = decode_opt_bool(item, "warn_evttypes", ctx)?.unwrap_or(true);
             let skip_if_unknown_filter =
@@ -840,7 +878,12 @@ impl Reader<'_> {
         r.map(Some).map_err(one)
     }
 
-    fn read_exceptions(&mut self, item: &Node, parent: &Context, append: bool) -> R<Vec<ExceptionInfo>> {
+    fn read_exceptions(
+        &mut self,
+        item: &Node,
+        parent: &Context,
+        append: bool,
+    ) -> R<Vec<ExceptionInfo>> {
         let mut out: Vec<ExceptionInfo> = Vec::new();
         let Some(exs) = item.get("exceptions") else {
             return Ok(out);
@@ -925,7 +968,12 @@ const ERROR_OVERRIDE_APPEND: &str = "Keys 'override' and 'append: true' cannot b
 
 /// Falco `decode_val` for strings: required, non-null, scalar, non-empty.
 fn decode_str(item: &Node, key: &str, ctx: &Context) -> R<Text> {
-    decode_text(item, key, ctx, ctx.innermost().map_or("", |l| l.file.as_str()))
+    decode_text(
+        item,
+        key,
+        ctx,
+        ctx.innermost().map_or("", |l| l.file.as_str()),
+    )
 }
 
 fn decode_text(item: &Node, key: &str, ctx: &Context, file: &str) -> R<Text> {
@@ -962,7 +1010,10 @@ fn decode_bool(item: &Node, key: &str, ctx: &Context) -> R<bool> {
         Some(b) => Ok(b),
         None => {
             let val = item.get(key).map_or(Pos::default(), |v| v.span.start);
-            fail("Can't decode YAML scalar value", &ctx.child(ItemType::ValueFor, key, val))
+            fail(
+                "Can't decode YAML scalar value",
+                &ctx.child(ItemType::ValueFor, key, val),
+            )
         }
     }
 }
@@ -980,7 +1031,10 @@ fn decode_u64(item: &Node, key: &str, ctx: &Context) -> R<u64> {
         Ok(n) => Ok(n),
         Err(_) => {
             let val = item.get(key).map_or(Pos::default(), |v| v.span.start);
-            fail("Can't decode YAML scalar value", &ctx.child(ItemType::ValueFor, key, val))
+            fail(
+                "Can't decode YAML scalar value",
+                &ctx.child(ItemType::ValueFor, key, val),
+            )
         }
     }
 }
@@ -1053,7 +1107,10 @@ fn decode_overrides(
         match op {
             "append" => {
                 if !can_append {
-                    return fail(format!("Key '{key}' cannot be appended to, use 'replace' instead"), &kctx);
+                    return fail(
+                        format!("Key '{key}' cannot be appended to, use 'replace' instead"),
+                        &kctx,
+                    );
                 }
                 oa.push(key);
             }
@@ -1082,7 +1139,12 @@ fn decode_overrides(
 }
 
 /// Falco `decode_exception_info_entry`. `Ok(None)` when optional and absent.
-fn decode_ex_entry(val: Option<&Node>, key: &str, ctx: &Context, optional: bool) -> R<Option<ExEntry>> {
+fn decode_ex_entry(
+    val: Option<&Node>,
+    key: &str,
+    ctx: &Context,
+    optional: bool,
+) -> R<Option<ExEntry>> {
     let Some(val) = val else {
         if optional {
             return Ok(None);
@@ -1138,15 +1200,23 @@ mod tests {
     }
 
     fn msgs(d: &[Diagnostic]) -> Vec<String> {
-        d.iter().map(|d| format!("{} {}", d.code, d.message)).collect()
+        d.iter()
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect()
     }
 
     #[test]
     fn shapes() {
         let (_, d) = read("This is not yaml");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Rules content is not yaml"]);
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Rules content is not yaml"]
+        );
         let (_, d) = read("foo: bar");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Rules content is not yaml array of objects"]);
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Rules content is not yaml array of objects"]
+        );
         let (_, d) = read("- foo");
         assert_eq!(
             msgs(&d),
@@ -1159,14 +1229,28 @@ mod tests {
     #[test]
     fn list_macro_rule_errors() {
         let (_, d) = read("- list:\n  items: [foo]\n");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Mapping for key 'list' is empty"]);
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Mapping for key 'list' is empty"]
+        );
         let (_, d) = read("- list: bad_list\n  no_items: foo\n");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'items'"]);
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'items'"]
+        );
         assert_eq!(d[0].context.locs[1].item_name, "bad_list");
         let (_, d) = read("- macro: bad_macro\n  nope: 1\n- macro: good\n  condition: a\n");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'condition'"]);
-        let (_, d) = read("- rule: no output rule\n  desc: d\n  condition: evt.type=open\n  priority: INFO\n");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'output'"]);
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'condition'"]
+        );
+        let (_, d) = read(
+            "- rule: no output rule\n  desc: d\n  condition: evt.type=open\n  priority: INFO\n",
+        );
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'output'"]
+        );
         let (_, d) = read("- rule: r\n  desc: d\n  condition: c\n  output: o\n  priority: loud\n");
         assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Invalid priority"]);
         let (_, d) = read("- required_engine_version: not-a-number\n");
@@ -1179,8 +1263,13 @@ mod tests {
     #[test]
     fn items_keep_text() {
         let (items, d) = read("- list: ports\n  items: [80, 0644, \"a b\"]\n  priority: x\n");
-        assert_eq!(msgs(&d), ["LOAD_UNKNOWN_KEY Unknown key 'priority'. The key will be ignored."]);
-        let Item::List { item, append } = &items[0] else { panic!() };
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_UNKNOWN_KEY Unknown key 'priority'. The key will be ignored."]
+        );
+        let Item::List { item, append } = &items[0] else {
+            panic!()
+        };
         assert!(!append);
         let t: Vec<&str> = item.items.iter().map(|t| t.text.as_str()).collect();
         assert_eq!(t, ["80", "0644", "a b"]);
@@ -1189,24 +1278,32 @@ mod tests {
     #[test]
     fn overrides() {
         let base = "- rule: r\n  desc: d\n  condition: c\n  output: o\n  priority: INFO\n";
-        let (_, d) = read(&format!("{base}- rule: r\n  priority: ERROR\n  override:\n    priority: append\n"));
+        let (_, d) = read(&format!(
+            "{base}- rule: r\n  priority: ERROR\n  override:\n    priority: append\n"
+        ));
         assert_eq!(
             msgs(&d),
             ["LOAD_ERR_YAML_VALIDATE Key 'priority' cannot be appended to, use 'replace' instead"]
         );
-        let (_, d) = read(&format!("{base}- rule: r\n  desc: x\n  override:\n    desc: replace\n    condition: append\n"));
+        let (_, d) = read(&format!(
+            "{base}- rule: r\n  desc: x\n  override:\n    desc: replace\n    condition: append\n"
+        ));
         assert_eq!(
             msgs(&d),
             ["LOAD_ERR_YAML_VALIDATE An append override for 'condition' was specified but 'condition' is not defined"]
         );
-        let (_, d) = read(&format!("{base}- rule: r\n  desc: x\n  priority: WARNING\n  override:\n    desc: replace\n"));
+        let (_, d) = read(&format!(
+            "{base}- rule: r\n  desc: x\n  priority: WARNING\n  override:\n    desc: replace\n"
+        ));
         assert_eq!(
             msgs(&d),
             ["LOAD_ERR_YAML_VALIDATE Unexpected key 'priority': no corresponding entry under 'override' is defined."]
         );
         let (_, d) = read(&format!("{base}- rule: r\n  condition: and x\n  append: true\n  override:\n    condition: append\n"));
         assert_eq!(d.len(), 2);
-        assert!(d[1].message.starts_with("Keys 'override' and 'append: true' cannot be used together."));
+        assert!(d[1]
+            .message
+            .starts_with("Keys 'override' and 'append: true' cannot be used together."));
         let (items, d) = read(&format!("{base}- rule: r\n  enabled: false\n"));
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].code, "LOAD_DEPRECATED_ITEM");
@@ -1221,7 +1318,10 @@ mod tests {
     #[test]
     fn exceptions_read() {
         let (_, d) = read("- rule: r\n  desc: d\n  condition: c\n  output: o\n  priority: INFO\n  exceptions:\n    - fields: [a.b]\n");
-        assert_eq!(msgs(&d), ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'name'"]);
+        assert_eq!(
+            msgs(&d),
+            ["LOAD_ERR_YAML_VALIDATE Item has no mapping for key 'name'"]
+        );
         let (items, d) = read(
             "- rule: r\n  desc: d\n  condition: c\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: [proc.name, fd.name]\n      comps: [=, in]\n      values:\n        - [a, [b, c]]\n",
         );

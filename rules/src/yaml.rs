@@ -22,6 +22,8 @@
 //! Nesting depth is capped at [`MAX_DEPTH`] and the number of nodes (aliases are copied)
 //! at [`MAX_NODES`]; exceeding either is a parse error, never a panic or a blow-up.
 
+use std::collections::HashMap;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 /// Maximum nesting depth of YAML collections.
@@ -248,18 +250,23 @@ struct Builder<'a> {
     src: &'a str,
     idx: &'a LineIndex,
     line_base: usize,
-    anchors: std::collections::HashMap<usize, Node>,
+    anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// Lines we indented (see [`load_all`]): line → number of spaces added.
+    adjust: &'a HashMap<usize, usize>,
 }
 
 impl Builder<'_> {
     fn pos(&self, m: saphyr_parser::Marker) -> Pos {
         let line = m.line().saturating_sub(1) + self.line_base;
-        let offset = self.idx.offset(self.src, line, m.col());
+        let col = m
+            .col()
+            .saturating_sub(self.adjust.get(&line).copied().unwrap_or(0));
+        let offset = self.idx.offset(self.src, line, col);
         Pos {
             offset,
             line: line as u32,
-            col: m.col() as u32,
+            col: col as u32,
         }
     }
 }
@@ -303,32 +310,59 @@ fn attach(stack: &mut [Frame], node: Node) -> Option<Node> {
 }
 
 /// Parses every document of `src` (yaml-cpp's `LoadAll`, with the quirk described above).
+///
+/// yaml-cpp does not check the indentation of flow collections; saphyr does (a closing
+/// `]` at the column of the enclosing key is "invalid indentation" for it, and the
+/// upstream sandbox rules file has such lines). On that error we indent the offending
+/// line a little more and parse again, translating columns back, up to a bounded number
+/// of times.
 pub fn load_all(src: &str) -> Result<Vec<Document>, YamlError> {
     let idx = LineIndex::new(src);
-    let mut docs = Vec::new();
-    let mut line_base = 0usize;
-    let mut split = false;
-    let mut b = Builder {
-        src,
-        idx: &idx,
-        line_base: 0,
-        anchors: Default::default(),
-        nodes: 0,
-    };
-    loop {
-        let start = idx.offset(src, line_base, 0);
-        let sub = &src[start..];
-        b.line_base = line_base;
-        b.anchors.clear();
-        match parse_stream(&mut b, sub, &mut docs, split)? {
-            None => return Ok(docs),
-            Some(restart_line) => {
-                line_base = restart_line;
-                split = true;
+    let mut work = src.to_string();
+    let mut adjust: HashMap<usize, usize> = HashMap::new();
+    let mut first_err: Option<YamlError> = None;
+    for _ in 0..MAX_INDENT_FIXES {
+        let widx = LineIndex::new(&work);
+        let mut docs = Vec::new();
+        let mut line_base = 0usize;
+        let mut split = false;
+        let mut b = Builder {
+            src,
+            idx: &idx,
+            line_base: 0,
+            anchors: Default::default(),
+            nodes: 0,
+            adjust: &adjust,
+        };
+        let err = loop {
+            let start = widx.offset(&work, line_base, 0);
+            let sub = &work[start..];
+            b.line_base = line_base;
+            b.anchors.clear();
+            match parse_stream(&mut b, sub, &mut docs, split) {
+                Err(e) => break e,
+                Ok(None) => return Ok(docs),
+                Ok(Some(restart_line)) => {
+                    line_base = restart_line;
+                    split = true;
+                }
             }
+        };
+        let line = err.pos.line as usize;
+        let done = adjust.get(&line).copied().unwrap_or(0);
+        if !err.what.contains("invalid indentation") || done >= 32 {
+            return Err(first_err.unwrap_or(err));
         }
+        first_err.get_or_insert(err);
+        let at = widx.offset(&work, line, 0);
+        work.insert_str(at, "  ");
+        adjust.insert(line, done + 2);
     }
+    Err(first_err.unwrap_or_else(|| limit_err(Pos::default(), "too many indentation fixes")))
 }
+
+/// How many lines may be re-indented (see [`load_all`]).
+const MAX_INDENT_FIXES: usize = 10_000;
 
 /// Parses one stream. `Ok(Some(line))` asks to restart at `line` (the yaml-cpp quirk).
 fn parse_stream(
@@ -394,7 +428,11 @@ fn parse_stream(
             Event::StreamEnd => break,
             Event::DocumentEnd => None,
             Event::Alias(id) => {
-                let node = b.anchors.get(&id).cloned().unwrap_or_else(|| Node::null(sp));
+                let node = b
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| Node::null(sp));
                 b.nodes += count_nodes(&node);
                 if b.nodes > MAX_NODES {
                     return Err(limit_err(sp.start, "too many YAML nodes (alias expansion)"));
@@ -559,7 +597,10 @@ mod tests {
         assert_eq!(docs[0].root.as_seq().unwrap().len(), 4);
         assert!(!docs[0].implicit_split);
         assert!(docs[1].implicit_split);
-        assert_eq!(docs[1].root.get("priority").unwrap().as_scalar(), Some("WARNING"));
+        assert_eq!(
+            docs[1].root.get("priority").unwrap().as_scalar(),
+            Some("WARNING")
+        );
         assert_eq!(docs[1].root.span.start.line, 13);
         assert_eq!(docs[1].root.span.start.col, 0);
     }
@@ -567,10 +608,27 @@ mod tests {
     #[test]
     fn real_errors_are_errors() {
         let e = load_all("this : is : not : yaml").unwrap_err();
-        assert_eq!(e.message, "yaml-cpp: error at line 1, column 11: illegal map value");
+        assert_eq!(
+            e.message,
+            "yaml-cpp: error at line 1, column 11: illegal map value"
+        );
         assert!(load_all("a: [1, 2\n").is_err());
         // A root map followed by text at column 0 is not the quirk.
         assert!(load_all("a: b\n- c\n").is_err());
+    }
+
+    #[test]
+    fn flow_indentation_is_lenient_like_yaml_cpp() {
+        let src = "- list: l\n  items: [\n    a,\n    b\n  ]\n- list: m\n  items: [c]\n";
+        let docs = load_all(src).unwrap();
+        let seq = docs[0].root.as_seq().unwrap();
+        assert_eq!(seq.len(), 2);
+        let b = &seq[0].get("items").unwrap().as_seq().unwrap()[1];
+        assert_eq!(b.as_scalar(), Some("b"));
+        assert_eq!((b.span.start.line, b.span.start.col), (3, 4));
+        assert_eq!(&src[b.span.start.offset..b.span.start.offset + 1], "b");
+        let c = &seq[1].get("items").unwrap().as_seq().unwrap()[0];
+        assert_eq!(&src[c.span.start.offset..c.span.start.offset + 1], "c");
     }
 
     #[test]
@@ -579,7 +637,11 @@ mod tests {
         assert!(load_all(&deep).is_err());
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..12 {
-            let p = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            let p = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
             bomb.push_str(&format!(
                 "b{i}: &b{i} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
             ));
@@ -612,11 +674,19 @@ mod tests {
 
     #[test]
     fn map_offsets_every_style() {
-        check_map("c: a and\n   b or c\n", "c", &[("b or", "b or"), ("c", "c\n")]);
+        check_map(
+            "c: a and\n   b or c\n",
+            "c",
+            &[("b or", "b or"), ("c", "c\n")],
+        );
         check_map("c: 'it''s x'\n", "c", &[("s x", "s x"), ("x", "x'")]);
         check_map("c: \"q \\\" z\"\n", "c", &[("z", "z\"")]);
         check_map("c: |\n  one\n  two\n", "c", &[("two", "two")]);
-        check_map("c: >\n  one\n  two\n\n  three\n", "c", &[("two", "two"), ("three", "three")]);
+        check_map(
+            "c: >\n  one\n  two\n\n  three\n",
+            "c",
+            &[("two", "two"), ("three", "three")],
+        );
         check_map("c: >-\n    (a and\n     b)\n", "c", &[("b)", "b)")]);
     }
 }

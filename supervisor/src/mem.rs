@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn exact_max_accepted() {
-        let mut v = vec![b'x'; 200];
+        let mut v = [b'x'; 200];
         v[100] = 0;
         let me = TargetMem::new(std::process::id());
         assert_eq!(me.read_cstr(v.as_ptr() as u64, 100).unwrap().len(), 100);

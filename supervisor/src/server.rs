@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,6 +276,21 @@ fn read_connection(
             ));
         }
         data.extend_from_slice(&buf[..r.len]);
+        // runc 1.1.x never closes its end (it sends on a dup and leaks the original
+        // until Go's GC runs), while its init waits on a notified call: a complete JSON
+        // document ends the message without waiting for EOF.
+        if is_complete_json(&data) {
+            return Ok(Some((data, fds)));
+        }
+    }
+}
+
+/// True when `data` is one whole JSON value (an incomplete one fails with an EOF error;
+/// anything else, complete or invalid, ends the read and is judged by [`parse_state`]).
+fn is_complete_json(data: &[u8]) -> bool {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(data) {
+        Ok(_) => true,
+        Err(e) => !e.is_eof(),
     }
 }
 
@@ -418,7 +433,7 @@ fn accept_session(
 }
 
 /// Removes the socket file (at shutdown), if it is still ours.
-pub fn remove_socket(path: &PathBuf) {
+pub fn remove_socket(path: &Path) {
     if let Ok(m) = fs::symlink_metadata(path) {
         if m.file_type().is_socket() {
             let _ = fs::remove_file(path);
@@ -461,6 +476,18 @@ mod tests {
         let s = parse_state(br#"{"fds":["other","seccompFd"]}"#).unwrap();
         assert_eq!(s.seccomp_fd_index(2), Some(1));
         assert_eq!(s.seccomp_fd_index(1), None);
+    }
+
+    #[test]
+    fn message_completeness() {
+        assert!(!is_complete_json(b"{\"ociVersion\":\"1.0.2\",\"fds\":["));
+        assert!(!is_complete_json(b"  "));
+        assert!(is_complete_json(b"{\"a\":1}"));
+        assert!(is_complete_json(b"{\"a\":1}\n"));
+        assert!(
+            is_complete_json(b"{\"a\":}"),
+            "invalid input ends the read too"
+        );
     }
 
     #[test]

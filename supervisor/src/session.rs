@@ -21,14 +21,14 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-use tiercel_rules::event::{Event, Field, FieldArg};
+use tiercel_rules::event::{Event, Field, FieldArg, Value};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
-use crate::adapter;
 use crate::decide::{decide, Mode, Policy};
+use crate::event::builder::{EventBuilder, SyscallEvent};
 use crate::event::{ContainerInfo, Notif};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
@@ -51,6 +51,10 @@ pub struct Stats {
     pub alerts: AtomicU64,
     /// Sum of RECV-return → SEND-return times, ns.
     pub handling_ns: AtomicU64,
+    /// Of which: building the event (memory reads, /proc) and ID_VALID, ns.
+    pub build_ns: AtomicU64,
+    /// Of which: rule evaluation and decision, ns.
+    pub eval_ns: AtomicU64,
     /// Notifications answered while the runtime (pre-exec) was running.
     pub runtime_phase: AtomicU64,
 }
@@ -58,8 +62,17 @@ pub struct Stats {
 impl Stats {
     /// Mean RECV → SEND time in µs, when anything was answered.
     pub fn mean_handling_us(&self) -> Option<f64> {
+        self.mean_us(&self.handling_ns)
+    }
+
+    /// Mean (build + ID_VALID, evaluation) parts of [`Stats::mean_handling_us`].
+    pub fn mean_parts_us(&self) -> Option<(f64, f64)> {
+        Some((self.mean_us(&self.build_ns)?, self.mean_us(&self.eval_ns)?))
+    }
+
+    fn mean_us(&self, total: &AtomicU64) -> Option<f64> {
         let n = self.continued.load(Ordering::Relaxed) + self.denied.load(Ordering::Relaxed);
-        (n > 0).then(|| self.handling_ns.load(Ordering::Relaxed) as f64 / n as f64 / 1000.0)
+        (n > 0).then(|| total.load(Ordering::Relaxed) as f64 / n as f64 / 1000.0)
     }
 }
 
@@ -71,9 +84,13 @@ pub struct Engine {
     deny_table: Vec<bool>,
     enabled: Vec<bool>,
     any_deny: bool,
+    /// Some rule is below the configured minimum priority.
+    any_disabled: bool,
     sink: SinkSender,
     stats: Arc<Stats>,
     errors: RateLimit,
+    hostname: String,
+    alert_options: AlertOptions,
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,12 +108,17 @@ impl Engine {
         program: Program,
         matching: RuleMatching,
         policy: Policy,
+        alert_options: AlertOptions,
         sink: SinkSender,
         stats: Arc<Stats>,
     ) -> Engine {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
         let deny_table = policy.deny_table(program.rules());
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
+        let any_disabled = enabled.iter().any(|&e| !e);
         Engine {
             program,
             matching,
@@ -104,9 +126,12 @@ impl Engine {
             deny_table,
             enabled,
             any_deny,
+            any_disabled,
             sink,
             stats,
             errors: RateLimit::new(Duration::from_secs(5), 5),
+            hostname,
+            alert_options,
         }
     }
 
@@ -129,7 +154,7 @@ struct RuntimePhase {
 
 impl RuntimePhase {
     fn new(pid: Option<u32>) -> RuntimePhase {
-        let exe = pid.and_then(|p| exe_id(p));
+        let exe = pid.and_then(exe_id);
         RuntimePhase {
             pid: pid.unwrap_or(0),
             exe,
@@ -159,7 +184,8 @@ fn exe_id(pid: u32) -> Option<(u64, u64)> {
 /// One listener fd and what is known about its container.
 pub struct Session {
     fd: NotifyFd,
-    container: ContainerInfo,
+    container: String,
+    builder: EventBuilder,
     mode: Mode,
     phase: RuntimePhase,
     engine: Arc<Engine>,
@@ -169,7 +195,7 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("container", &self.container.id)
+            .field("container", &self.container)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -191,7 +217,8 @@ impl Session {
         let cap = engine.program.rules().len().min(64);
         Session {
             fd,
-            container,
+            container: container.id.clone(),
+            builder: EventBuilder::new(container),
             mode,
             phase: RuntimePhase::new(pid),
             engine,
@@ -206,7 +233,7 @@ impl Session {
         stats.sessions_active.fetch_add(1, Ordering::Relaxed);
         let sync = self.fd.set_sync_wakeup();
         tracing::info!(
-            container = %self.container.id,
+            container = %self.container,
             mode = %self.mode,
             sync_wakeup = sync.is_ok(),
             "session started"
@@ -223,11 +250,12 @@ impl Session {
                 Ok(r) => r,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) => {
-                    tracing::error!(container = %self.container.id, "poll: {e}; ending session");
+                    tracing::error!(container = %self.container, "poll: {e}; ending session");
                     break;
                 }
             };
             if stop != 0 {
+                tracing::debug!(container = %self.container, revents = stop, "shutdown");
                 break;
             }
             if ev & sys::POLLIN != 0 {
@@ -243,22 +271,23 @@ impl Session {
                         stats.recv_errors.fetch_add(1, Ordering::Relaxed);
                         errors += 1;
                         if errors >= MAX_RECV_ERRORS {
-                            tracing::error!(container = %self.container.id, "RECV keeps failing ({e}); ending session");
+                            tracing::error!(container = %self.container, "RECV keeps failing ({e}); ending session");
                             break;
                         }
                         if let Some(n) = self.engine.errors.check() {
-                            tracing::warn!(container = %self.container.id, suppressed = n, "RECV: {e}");
+                            tracing::warn!(container = %self.container, suppressed = n, "RECV: {e}");
                         }
                     }
                 }
                 continue;
             }
             if ev & (sys::POLLHUP | sys::POLLERR | sys::POLLNVAL) != 0 {
+                tracing::debug!(container = %self.container, revents = ev, "listener closed");
                 break;
             }
         }
         stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
-        tracing::info!(container = %self.container.id, notifications = handled, "session ended");
+        tracing::info!(container = %self.container, notifications = handled, "session ended");
     }
 
     /// Handles one notification; never panics, always answers (unless the caller is gone).
@@ -280,7 +309,7 @@ impl Session {
             }
             if let Some(s) = engine.errors.check() {
                 tracing::error!(
-                    container = %self.container.id,
+                    container = %self.container,
                     nr = n.nr,
                     suppressed = s,
                     "internal error while handling a notification (answered with the fallback)"
@@ -293,7 +322,7 @@ impl Session {
     fn process(&mut self, n: &Notif, sent: &Cell<bool>, start: Instant) {
         let engine = &*self.engine;
         let mem = TargetMem::new(n.pid);
-        let event = adapter::build(n, &mem, &self.container);
+        let built = self.builder.build(n, &mem);
         // The memory read above is only meaningful if the caller is still waiting on
         // this very call (not a reused TID).
         match self.fd.id_valid(n.id) {
@@ -312,8 +341,27 @@ impl Session {
         }
         let runtime = self.phase.active();
         let mode = if runtime { Mode::Audit } else { self.mode };
-        // Enforcement must see a deny rule even when an alert-only rule matched first.
-        let matching = if mode == Mode::Enforce && engine.any_deny {
+        let built_at = Instant::now();
+        let event = match built {
+            Ok(e) => e,
+            Err(e) => {
+                // Not decodable (an architecture the filter should have refused in the
+                // kernel): fail open in audit, closed in enforce.
+                let answer = match mode {
+                    Mode::Audit => Answer::Continue,
+                    Mode::Enforce => Answer::Errno(engine.policy.errno),
+                };
+                let _ = self.fd.send(n.id, answer);
+                sent.set(true);
+                if let Some(s) = engine.errors.check() {
+                    tracing::warn!(container = %self.container, suppressed = s, "{e}; answered {answer:?}");
+                }
+                return;
+            }
+        };
+        // Enforcement must see a deny rule even when an alert-only rule matched first,
+        // and a disabled (below `priority`) first match must not hide an enabled one.
+        let matching = if (mode == Mode::Enforce && engine.any_deny) || engine.any_disabled {
             RuleMatching::All
         } else {
             engine.matching
@@ -323,6 +371,7 @@ impl Session {
         self.matches
             .retain(|&i| engine.enabled.get(i).copied().unwrap_or(false));
         let verdict = decide(mode, &engine.deny_table, &self.matches);
+        let decided_at = Instant::now();
         let answer = match verdict.deny {
             Some(_) => Answer::Errno(engine.policy.errno),
             None => Answer::Continue,
@@ -331,10 +380,17 @@ impl Session {
         sent.set(true);
         match res {
             Ok(()) => {
-                engine
-                    .stats
-                    .handling_ns
+                let st = &engine.stats;
+                st.handling_ns
                     .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                st.build_ns.fetch_add(
+                    built_at.duration_since(start).as_nanos() as u64,
+                    Ordering::Relaxed,
+                );
+                st.eval_ns.fetch_add(
+                    decided_at.duration_since(built_at).as_nanos() as u64,
+                    Ordering::Relaxed,
+                );
                 match answer {
                     Answer::Continue => engine.stats.continued.fetch_add(1, Ordering::Relaxed),
                     Answer::Errno(_) => engine.stats.denied.fetch_add(1, Ordering::Relaxed),
@@ -361,65 +417,105 @@ impl Session {
             return;
         }
         let deny_at = verdict.deny;
-        let all = engine.matching == RuleMatching::All;
-        for (k, &i) in self.matches.iter().enumerate() {
+        for (k, i) in alerted(&self.matches, deny_at, engine.matching) {
             let is_deny = deny_at == Some(k);
-            if !(all || k == 0 || is_deny) {
-                continue;
-            }
             let Some(rule) = engine.program.rules().get(i) else {
                 continue;
             };
             let denied = is_deny.then_some(engine.policy.errno);
-            let alert = make_alert(rule, &event, &self.container, denied);
+            let alert = make_alert(engine, rule, &event, denied);
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
     }
 }
 
-/// The alert for one matched rule. Renders the rule's output with the event.
-/// (Minimal rendering until `tiercel_rules::output` provides Falco's formatter; this
-/// function is the one place to swap.)
+/// Which matches alert, as (position in `matches`, rule index): every match under
+/// `rule_matching: all`; otherwise the first, plus the denying one when it is another
+/// (every deny is an alert).
+fn alerted(
+    matches: &[usize],
+    deny_at: Option<usize>,
+    matching: RuleMatching,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let all = matching == RuleMatching::All;
+    matches
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(move |&(k, _)| all || k == 0 || deny_at == Some(k))
+}
+
+/// The alert for one matched rule (Falco's formatter from `tiercel_rules::output`).
 fn make_alert(
+    engine: &Engine,
     rule: &CompiledRule,
-    event: &adapter::MiniEvent,
-    container: &ContainerInfo,
+    event: &SyscallEvent,
     denied: Option<i32>,
 ) -> Alert {
-    let mut fields = Map::new();
-    let mut text = String::new();
-    let get = |f: Field| -> Value {
-        match event.extract(f, &FieldArg::None) {
-            Some(tiercel_rules::event::Value::Str(s)) => Value::String(s.into_owned()),
-            _ => Value::Null,
-        }
+    let time_ns = match event.extract(Field::EvtRawtime, &FieldArg::None) {
+        Some(Value::Time(t)) => t,
+        _ => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
     };
-    let cid: String = container.id.chars().take(12).collect();
-    for (name, v) in [
-        ("evt.type", Value::String(event.name().to_string())),
-        ("proc.name", get(Field::ProcName)),
-        ("fd.name", get(Field::FdName)),
-        ("container.id", Value::String(cid)),
-    ] {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        let shown = match &v {
-            Value::String(s) => s.clone(),
-            _ => "<NA>".to_string(),
-        };
-        text.push_str(&format!("{name}={shown}"));
-        fields.insert(name.to_string(), v);
-    }
     Alert {
-        time: SystemTime::now(),
-        rule: rule.name.clone(),
-        priority: rule.priority,
-        source: rule.source.clone(),
-        tags: rule.tags.clone(),
-        output: format!("{} ({text})", rule.name),
-        output_fields: fields,
+        alert: tiercel_rules::output::Alert::new(
+            rule,
+            event,
+            time_ns,
+            &engine.hostname,
+            engine.alert_options,
+        ),
         denied,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerted_matches() {
+        let m = [4, 7, 9];
+        let v: Vec<_> = alerted(&m, None, RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, Some(2), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4), (2, 9)]);
+        let v: Vec<_> = alerted(&m, Some(0), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, None, RuleMatching::All).collect();
+        assert_eq!(v.len(), 3);
+        assert_eq!(alerted(&[], None, RuleMatching::All).count(), 0);
+    }
+
+    #[test]
+    fn runtime_phase_tracks_exec() {
+        // Our own exe does not change: the phase stays active; an unknown pid is never
+        // in the runtime phase.
+        let mut p = RuntimePhase::new(Some(std::process::id()));
+        assert!(p.active());
+        let mut gone = RuntimePhase::new(None);
+        assert!(!gone.active());
+        // A child that execs: before exec same exe as ours, after exec another one.
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let mut c = RuntimePhase {
+            pid: child.id(),
+            exe: exe_id(std::process::id()),
+        };
+        let t = Instant::now();
+        while exe_id(child.id()) == exe_id(std::process::id())
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!c.active(), "exec ends the runtime phase");
+        assert!(!c.active(), "and it never comes back");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

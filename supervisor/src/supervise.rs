@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tiercel_rules::diag::Severity;
 use tiercel_rules::loader::{Loader, LoaderOptions};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::{Program, RuleMatching};
 
@@ -72,6 +73,7 @@ pub struct SupervisorConfig {
     pub program: Program,
     pub matching: RuleMatching,
     pub policy: Policy,
+    pub alert_options: AlertOptions,
     pub sinks: SinkConfig,
 }
 
@@ -104,6 +106,7 @@ impl Supervisor {
             cfg.program,
             cfg.matching,
             cfg.policy,
+            cfg.alert_options,
             sinks.sender(),
             stats.clone(),
         ));
@@ -276,6 +279,7 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             .or(file.rule_matching)
             .unwrap_or_default(),
         policy,
+        alert_options: file.alert_options(),
         sinks: SinkConfig {
             stdout: file.stdout_output.unwrap_or(true),
             stdout_json: file.json_output.unwrap_or(false),
@@ -287,10 +291,26 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
     })
 }
 
+/// Sessions catch panics (answering with the fallback), but the default hook would
+/// still print every one: a container able to trigger one could flood stderr.
+fn rate_limit_panic_messages() {
+    let limit = crate::rate_limit::RateLimit::new(Duration::from_secs(10), 3);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(suppressed) = limit.check() {
+            if suppressed > 0 {
+                eprintln!("tiercel: {suppressed} panic message(s) suppressed");
+            }
+            previous(info);
+        }
+    }));
+}
+
 /// Runs `tiercel supervise` until SIGINT or SIGTERM.
 pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     // Block the signals before any thread starts, so only the sigwait below takes them.
     let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM]).context("blocking signals")?;
+    rate_limit_panic_messages();
     let cfg = build_config(&args)?;
     let rules = cfg.program.rules().len();
     let mode = cfg.policy.mode;

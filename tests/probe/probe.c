@@ -1,0 +1,1050 @@
+/*
+ * probe: tiercel's in-container test program (static, no libc beyond glibc-static).
+ *
+ * Modes:
+ *   probe attack [RACE_TRIES]   try every known way of creating or changing a file below
+ *                               /bin /sbin /usr/bin /usr/sbin; one line per attempt:
+ *                                 RESULT <name> ok
+ *                                 RESULT <name> errno <NAME> <n>
+ *                                 RESULT <name> signal <n>
+ *                               then "SUMMARY attempts=A ok=O refused=R".
+ *   probe setup ROOT            (host side) create the victim files the attack mode changes
+ *   probe check ROOT            (host side) report every change to the victims and every new
+ *                               p_* entry below ROOT's binary dirs; exit 1 if anything changed
+ *   probe list                  the attempt names, one a line
+ *   probe loop-getppid N | loop-openat-read N | loop-openat-write N | loop-execve N |
+ *         loop-connect N        syscall loops for the benchmark; prints
+ *                               "LOOP <name> n=N total_ns=T mean_ns=M median_ns=X p99_ns=Y"
+ *   probe noop                  exit 0 (target of loop-execve)
+ *   probe write PATH            open(PATH, O_WRONLY|O_CREAT) and print the result
+ *   probe packet-socket         socket(AF_PACKET, SOCK_RAW, ETH_P_ALL)
+ *   probe longpath              paths longer than PATH_MAX and unterminated at a page end
+ *   probe garbage               syscalls with garbage pointers
+ *   probe storm THREADS N       THREADS threads each doing N notified calls
+ *   probe sleep SECONDS         sleep (target for kill / exec tests)
+ *
+ * Build: gcc -static -no-pie -O2 -pthread -o probe probe.c
+ * The binary is 64-bit; the i386 attempts issue `int $0x80` with paths in static buffers
+ * (below 4 GiB because the binary is not position independent).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/io_uring.h>
+#include <linux/openat2.h>
+#include <net/ethernet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+static const char *ORIGINAL = "original\n";
+#define VICTIM_MTIME 1000000000
+
+/* ---------------------------------------------------------------- result reporting */
+
+static int n_attempts, n_ok, n_refused;
+
+static void report_line(const char *name, int status)
+{
+    /* status: 0 = ok, >0 errno, <0 -signal */
+    n_attempts++;
+    if (status == 0) {
+        n_ok++;
+        printf("RESULT %s ok\n", name);
+    } else if (status > 0) {
+        n_refused++;
+        const char *en = strerrorname_np(status);
+        printf("RESULT %s errno %s %d\n", name, en ? en : "?", status);
+    } else {
+        n_refused++;
+        printf("RESULT %s signal %d\n", name, -status);
+    }
+    fflush(stdout);
+}
+
+/* An attempt returns 0 on success or an errno value. */
+typedef int (*attempt_fn)(void);
+
+static int rc(long r) { return r < 0 ? errno : 0; }
+
+static int bindfd(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        fprintf(stderr, "probe: cannot open %s: %s\n", dir, strerror(errno));
+    }
+    return fd;
+}
+
+static int mksrc(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    (void)!write(fd, "evil\n", 5);
+    close(fd);
+    return 0;
+}
+
+static int open_close(const char *path, int flags)
+{
+    int fd = open(path, flags, 0755);
+    if (fd < 0) {
+        return errno;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- attempts */
+
+static int a_open_creat(void) { return open_close("/bin/p_open_creat", O_WRONLY | O_CREAT); }
+static int a_open_creat_excl(void) { return open_close("/usr/bin/p_open_excl", O_WRONLY | O_CREAT | O_EXCL); }
+static int a_open_rdwr(void) { return open_close("/bin/v_open_rdwr", O_RDWR); }
+static int a_open_trunc(void) { return open_close("/sbin/v_open_trunc", O_WRONLY | O_TRUNC); }
+static int a_open_append(void) { return open_close("/usr/sbin/v_open_append", O_WRONLY | O_APPEND); }
+static int a_open_rdonly_creat(void) { return open_close("/bin/p_rdonly_creat", O_RDONLY | O_CREAT); }
+static int a_creat(void)
+{
+    int fd = creat("/sbin/p_creat", 0755);
+    if (fd < 0) return errno;
+    close(fd);
+    return 0;
+}
+static int a_openat_dirfd(void)
+{
+    int d = bindfd("/bin");
+    if (d < 0) return errno;
+    int fd = openat(d, "p_openat_dirfd", O_WRONLY | O_CREAT, 0755);
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0) close(fd);
+    close(d);
+    return e;
+}
+static int a_openat_cwd(void)
+{
+    if (chdir("/usr/bin") < 0) return errno;
+    int fd = openat(AT_FDCWD, "p_openat_cwd", O_WRONLY | O_CREAT, 0755);
+    if (fd < 0) return errno;
+    close(fd);
+    return 0;
+}
+static int a_fchdir_rel(void)
+{
+    int d = bindfd("/sbin");
+    if (d < 0) return errno;
+    if (fchdir(d) < 0) return errno;
+    return open_close("p_fchdir_rel", O_WRONLY | O_CREAT);
+}
+static int a_dotdot_abs(void) { return open_close("/tmp/../bin/p_dotdot_abs", O_WRONLY | O_CREAT); }
+static int a_dotdot_rel(void)
+{
+    if (chdir("/tmp") < 0) return errno;
+    return open_close("../usr/sbin/p_dotdot_rel", O_WRONLY | O_CREAT);
+}
+static int a_dotdot_escape(void) { return open_close("/../../../bin/p_dotdot_escape", O_WRONLY | O_CREAT); }
+static int a_slashes(void) { return open_close("//bin///./p_slashes", O_WRONLY | O_CREAT); }
+static int a_symlink_dir(void)
+{
+    unlink("/tmp/l_bin");
+    if (symlink("/bin", "/tmp/l_bin") < 0) return errno;
+    return open_close("/tmp/l_bin/p_symlink_dir", O_WRONLY | O_CREAT);
+}
+static int a_symlink_rel_dir(void)
+{
+    unlink("/tmp/l_relbin");
+    if (symlink("../usr/bin", "/tmp/l_relbin") < 0) return errno;
+    return open_close("/tmp/l_relbin/p_symlink_rel_dir", O_WRONLY | O_CREAT);
+}
+static int a_symlink_file(void)
+{
+    unlink("/tmp/l_victim");
+    if (symlink("/bin/v_symlink_file", "/tmp/l_victim") < 0) return errno;
+    return open_close("/tmp/l_victim", O_WRONLY | O_TRUNC);
+}
+static int a_symlink_dangling(void)
+{
+    unlink("/tmp/l_dangling");
+    if (symlink("/bin/p_symlink_dangling", "/tmp/l_dangling") < 0) return errno;
+    return open_close("/tmp/l_dangling", O_WRONLY | O_CREAT);
+}
+static int a_magiclink_file(void)
+{
+    int p = open("/bin/v_magiclink_file", O_PATH);
+    if (p < 0) return errno;
+    char buf[64];
+    snprintf(buf, sizeof buf, "/proc/self/fd/%d", p);
+    return open_close(buf, O_WRONLY | O_TRUNC);
+}
+static int a_magiclink_dir(void)
+{
+    int p = open("/bin", O_PATH | O_DIRECTORY);
+    if (p < 0) return errno;
+    char buf[64];
+    snprintf(buf, sizeof buf, "/proc/self/fd/%d/p_magiclink_dir", p);
+    return open_close(buf, O_WRONLY | O_CREAT);
+}
+static int a_proc_root(void) { return open_close("/proc/self/root/bin/p_proc_root", O_WRONLY | O_CREAT); }
+static int a_proc_cwd(void)
+{
+    if (chdir("/sbin") < 0) return errno;
+    return open_close("/proc/self/cwd/p_proc_cwd", O_WRONLY | O_CREAT);
+}
+static int a_openat2(void)
+{
+    struct open_how how = {.flags = O_WRONLY | O_CREAT, .mode = 0755};
+    long fd = syscall(SYS_openat2, AT_FDCWD, "/bin/p_openat2", &how, sizeof how);
+    if (fd < 0) return errno;
+    close((int)fd);
+    return 0;
+}
+static int a_openat2_dirfd(void)
+{
+    int d = bindfd("/usr/bin");
+    if (d < 0) return errno;
+    struct open_how how = {.flags = O_RDWR | O_CREAT, .mode = 0755};
+    long fd = syscall(SYS_openat2, d, "p_openat2_dirfd", &how, sizeof how);
+    if (fd < 0) return errno;
+    close((int)fd);
+    return 0;
+}
+static int a_o_tmpfile(void)
+{
+    int fd = open("/bin", O_TMPFILE | O_WRONLY, 0755);
+    if (fd < 0) return errno;
+    char buf[64];
+    snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+    int r = linkat(AT_FDCWD, buf, AT_FDCWD, "/bin/p_o_tmpfile", AT_SYMLINK_FOLLOW);
+    return rc(r);
+}
+static int a_rename(void)
+{
+    mksrc("/tmp/s_rename");
+    return rc(rename("/tmp/s_rename", "/bin/p_rename"));
+}
+static int a_rename_over(void)
+{
+    mksrc("/tmp/s_rename_over");
+    return rc(rename("/tmp/s_rename_over", "/bin/v_rename_over"));
+}
+static int a_rename_out(void) { return rc(rename("/bin/v_rename_out", "/tmp/stolen")); }
+static int a_renameat(void)
+{
+    mksrc("/tmp/s_renameat");
+    int t = bindfd("/tmp"), b = bindfd("/sbin");
+    if (t < 0 || b < 0) return errno;
+    return rc(renameat(t, "s_renameat", b, "p_renameat"));
+}
+static int a_renameat2(void)
+{
+    mksrc("/tmp/s_renameat2");
+    return rc(renameat2(AT_FDCWD, "/tmp/s_renameat2", AT_FDCWD, "/usr/sbin/p_renameat2", 0));
+}
+static int a_renameat2_exchange(void)
+{
+    mksrc("/tmp/s_exchange");
+    return rc(renameat2(AT_FDCWD, "/tmp/s_exchange", AT_FDCWD, "/bin/v_renameat2_exchange", RENAME_EXCHANGE));
+}
+static int a_rename_dir(void)
+{
+    mkdir("/tmp/s_rename_dir", 0755);
+    return rc(rename("/tmp/s_rename_dir", "/bin/p_rename_dir"));
+}
+static int a_link(void)
+{
+    mksrc("/tmp/s_link");
+    return rc(link("/tmp/s_link", "/bin/p_link"));
+}
+static int a_linkat(void)
+{
+    mksrc("/tmp/s_linkat");
+    int t = bindfd("/tmp"), b = bindfd("/usr/bin");
+    if (t < 0 || b < 0) return errno;
+    return rc(linkat(t, "s_linkat", b, "p_linkat", 0));
+}
+/* A hard link out of a binary dir, then a write through it: the same inode changes. */
+static int a_link_out(void)
+{
+    unlink("/tmp/l_out");
+    if (link("/bin/v_link_out", "/tmp/l_out") < 0) return errno;
+    return open_close("/tmp/l_out", O_WRONLY | O_TRUNC);
+}
+/* Move a parent of a binary dir away and put a new one in its place. */
+static int a_rename_parent(void)
+{
+    if (rename("/usr", "/tmp/usr_moved") < 0) return errno;
+    if (mkdir("/usr", 0755) < 0 || mkdir("/usr/bin", 0755) < 0) return errno;
+    return open_close("/usr/bin/p_rename_parent", O_WRONLY | O_CREAT);
+}
+static int a_linkat_empty(void)
+{
+    mksrc("/tmp/s_linkat_empty");
+    int fd = open("/tmp/s_linkat_empty", O_RDONLY);
+    if (fd < 0) return errno;
+    return rc(linkat(fd, "", AT_FDCWD, "/bin/p_linkat_empty", AT_EMPTY_PATH));
+}
+static int a_symlink(void) { return rc(symlink("/tmp/evil", "/bin/p_symlink")); }
+static int a_symlinkat(void)
+{
+    int b = bindfd("/sbin");
+    if (b < 0) return errno;
+    return rc(symlinkat("/tmp/evil", b, "p_symlinkat"));
+}
+static int a_mknod_reg(void) { return rc(mknod("/bin/p_mknod_reg", S_IFREG | 0755, 0)); }
+static int a_mknod_fifo(void) { return rc(mknod("/usr/bin/p_mknod_fifo", S_IFIFO | 0644, 0)); }
+static int a_mknodat(void)
+{
+    int b = bindfd("/bin");
+    if (b < 0) return errno;
+    return rc(mknodat(b, "p_mknodat", S_IFREG | 0755, 0));
+}
+static int a_mknod_chr(void) { return rc(mknod("/bin/p_mknod_chr", S_IFCHR | 0666, makedev(1, 3))); }
+static int a_mkdir(void) { return rc(mkdir("/bin/p_mkdir", 0755)); }
+static int a_mkdirat(void)
+{
+    int b = bindfd("/usr/sbin");
+    if (b < 0) return errno;
+    return rc(mkdirat(b, "p_mkdirat", 0755));
+}
+static int a_unlink(void) { return rc(unlink("/bin/v_unlink")); }
+static int a_unlinkat(void)
+{
+    int b = bindfd("/bin");
+    if (b < 0) return errno;
+    return rc(unlinkat(b, "v_unlinkat", 0));
+}
+static int a_unlinkat_dir(void) { return rc(unlinkat(AT_FDCWD, "/bin/vd_unlinkat_dir", AT_REMOVEDIR)); }
+static int a_rmdir(void) { return rc(rmdir("/sbin/vd_rmdir")); }
+static int a_truncate(void) { return rc(truncate("/bin/v_truncate", 0)); }
+static int a_chmod(void) { return rc(chmod("/bin/v_chmod", 04777)); }
+static int a_fchmodat(void)
+{
+    int b = bindfd("/bin");
+    if (b < 0) return errno;
+    return rc(fchmodat(b, "v_fchmodat", 0777, 0));
+}
+static int a_fchmodat2(void) { return rc(syscall(SYS_fchmodat2, AT_FDCWD, "/bin/v_fchmodat2", 0777, 0)); }
+static int a_fchmod_fd(void)
+{
+    int fd = open("/bin/v_fchmod_fd", O_RDONLY);
+    if (fd < 0) return errno;
+    return rc(fchmod(fd, 04777));
+}
+static int a_chown(void) { return rc(chown("/bin/v_chown", 0, 1)); }
+static int a_lchown(void) { return rc(lchown("/bin/v_lchown", 0, 1)); }
+static int a_fchownat(void)
+{
+    int b = bindfd("/bin");
+    if (b < 0) return errno;
+    return rc(fchownat(b, "v_fchownat", 0, 1, 0));
+}
+static int a_fchown_fd(void)
+{
+    int fd = open("/bin/v_fchown_fd", O_RDONLY);
+    if (fd < 0) return errno;
+    return rc(fchown(fd, 0, 1));
+}
+static int a_utimensat(void)
+{
+    struct timespec ts[2] = {{.tv_sec = 12345}, {.tv_sec = 12345}};
+    return rc(utimensat(AT_FDCWD, "/bin/v_utimensat", ts, 0));
+}
+static int a_utimes(void)
+{
+    struct timeval tv[2] = {{.tv_sec = 12345}, {.tv_sec = 12345}};
+    return rc(syscall(SYS_utimes, "/bin/v_utimes", tv));
+}
+static int a_utime(void)
+{
+    long t[2] = {12345, 12345};
+    return rc(syscall(SYS_utime, "/bin/v_utime", t));
+}
+static int a_futimens_fd(void)
+{
+    int fd = open("/bin/v_futimens_fd", O_RDONLY);
+    if (fd < 0) return errno;
+    struct timespec ts[2] = {{.tv_sec = 12345}, {.tv_sec = 12345}};
+    return rc(futimens(fd, ts));
+}
+static int a_setxattr(void) { return rc(setxattr("/bin/v_setxattr", "user.tiercel", "1", 1, 0)); }
+static int a_lsetxattr(void) { return rc(lsetxattr("/bin/v_lsetxattr", "user.tiercel", "1", 1, 0)); }
+static int a_fsetxattr_fd(void)
+{
+    int fd = open("/bin/v_fsetxattr_fd", O_RDONLY);
+    if (fd < 0) return errno;
+    return rc(fsetxattr(fd, "user.tiercel", "1", 1, 0));
+}
+static int a_mount_tmpfs(void) { return rc(mount("none", "/bin", "tmpfs", 0, NULL)); }
+static int a_mount_bind(void)
+{
+    mkdir("/tmp/s_bind", 0755);
+    return rc(mount("/tmp/s_bind", "/usr/bin", NULL, MS_BIND, NULL));
+}
+
+/* i386 ABI through int $0x80: paths in static buffers below 4 GiB. */
+static char p32_open[] = "/bin/p_i386_open";
+static char p32_creat[] = "/bin/p_i386_creat";
+static char p32_mkdir[] = "/bin/p_i386_mkdir";
+static char p32_src[] = "/tmp/s_i386_rename";
+static char p32_rename[] = "/bin/p_i386_rename";
+static char p32_symlink[] = "/bin/p_i386_symlink";
+static char p32_chmod[] = "/bin/v_i386_chmod";
+static char p32_unlink[] = "/bin/v_i386_unlink";
+
+static long sys32(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(nr), "b"(a), "c"(b), "d"(c)
+                     : "memory", "r8", "r9", "r10", "r11");
+    return ret;
+}
+static int r32(long r) { return r < 0 && r > -4096 ? (int)-r : 0; }
+static int a_i386_open(void)
+{
+    long r = sys32(5, (long)p32_open, O_WRONLY | O_CREAT, 0755);
+    return r32(r);
+}
+static int a_i386_creat(void) { return r32(sys32(8, (long)p32_creat, 0755, 0)); }
+static int a_i386_mkdir(void) { return r32(sys32(39, (long)p32_mkdir, 0755, 0)); }
+static int a_i386_rename(void)
+{
+    mksrc(p32_src);
+    return r32(sys32(38, (long)p32_src, (long)p32_rename, 0));
+}
+static int a_i386_symlink(void) { return r32(sys32(83, (long)p32_src, (long)p32_symlink, 0)); }
+static int a_i386_chmod(void) { return r32(sys32(15, (long)p32_chmod, 04777, 0)); }
+static int a_i386_unlink(void) { return r32(sys32(10, (long)p32_unlink, 0, 0)); }
+
+/* io_uring: submit one operation, wait for its completion, return its result. */
+static int uring_one(void (*fill)(struct io_uring_sqe *))
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    long fd = syscall(SYS_io_uring_setup, 4, &p);
+    if (fd < 0) return errno;
+    size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
+    size_t cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    if (p.features & IORING_FEAT_SINGLE_MMAP) {
+        if (cq_sz > sq_sz) sq_sz = cq_sz;
+        cq_sz = sq_sz;
+    }
+    char *sq = mmap(NULL, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, (int)fd, IORING_OFF_SQ_RING);
+    if (sq == MAP_FAILED) return errno;
+    char *cq = sq;
+    if (!(p.features & IORING_FEAT_SINGLE_MMAP)) {
+        cq = mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, (int)fd, IORING_OFF_CQ_RING);
+        if (cq == MAP_FAILED) return errno;
+    }
+    struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+                                     MAP_SHARED | MAP_POPULATE, (int)fd, IORING_OFF_SQES);
+    if (sqes == MAP_FAILED) return errno;
+    uint32_t *sq_tail = (uint32_t *)(sq + p.sq_off.tail);
+    uint32_t *sq_mask = (uint32_t *)(sq + p.sq_off.ring_mask);
+    uint32_t *sq_array = (uint32_t *)(sq + p.sq_off.array);
+    uint32_t tail = *sq_tail;
+    uint32_t idx = tail & *sq_mask;
+    memset(&sqes[idx], 0, sizeof sqes[idx]);
+    fill(&sqes[idx]);
+    sqes[idx].user_data = 42;
+    sq_array[idx] = idx;
+    __atomic_store_n(sq_tail, tail + 1, __ATOMIC_RELEASE);
+    long r = syscall(SYS_io_uring_enter, (int)fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+    if (r < 0) return errno;
+    uint32_t *cq_head = (uint32_t *)(cq + p.cq_off.head);
+    uint32_t *cq_tail = (uint32_t *)(cq + p.cq_off.tail);
+    uint32_t *cq_mask = (uint32_t *)(cq + p.cq_off.ring_mask);
+    struct io_uring_cqe *cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+    uint32_t head = __atomic_load_n(cq_head, __ATOMIC_ACQUIRE);
+    if (head == __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE)) return EAGAIN;
+    int res = cqes[head & *cq_mask].res;
+    __atomic_store_n(cq_head, head + 1, __ATOMIC_RELEASE);
+    close((int)fd);
+    return res < 0 ? -res : 0;
+}
+static void fill_openat(struct io_uring_sqe *s)
+{
+    s->opcode = IORING_OP_OPENAT;
+    s->fd = AT_FDCWD;
+    s->addr = (uint64_t)(uintptr_t) "/bin/p_uring_openat";
+    s->len = 0755;
+    s->open_flags = O_WRONLY | O_CREAT;
+}
+static void fill_mkdirat(struct io_uring_sqe *s)
+{
+    s->opcode = IORING_OP_MKDIRAT;
+    s->fd = AT_FDCWD;
+    s->addr = (uint64_t)(uintptr_t) "/bin/p_uring_mkdirat";
+    s->len = 0755;
+}
+static void fill_renameat(struct io_uring_sqe *s)
+{
+    mksrc("/tmp/s_uring_rename");
+    s->opcode = IORING_OP_RENAMEAT;
+    s->fd = AT_FDCWD;
+    s->addr = (uint64_t)(uintptr_t) "/tmp/s_uring_rename";
+    s->len = AT_FDCWD;
+    s->addr2 = (uint64_t)(uintptr_t) "/bin/p_uring_renameat";
+}
+static void fill_unlinkat(struct io_uring_sqe *s)
+{
+    s->opcode = IORING_OP_UNLINKAT;
+    s->fd = AT_FDCWD;
+    s->addr = (uint64_t)(uintptr_t) "/bin/v_uring_unlinkat";
+}
+static int a_uring_openat(void) { return uring_one(fill_openat); }
+static int a_uring_mkdirat(void) { return uring_one(fill_mkdirat); }
+static int a_uring_renameat(void) { return uring_one(fill_renameat); }
+static int a_uring_unlinkat(void) { return uring_one(fill_unlinkat); }
+
+/* TOCTOU: a second thread flips the path buffer between a harmless and a protected path
+ * while the main thread opens it. Success = the protected file exists afterwards. */
+static int race_tries = 2000;
+static char race_buf[64];
+static atomic_int race_stop;
+static void *race_flipper(void *arg)
+{
+    (void)arg;
+    const char *a = "/tmp/p_race_ok_____", *b = "/bin/p_race_path___";
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        memcpy(race_buf, a, 20);
+        __asm__ volatile("" ::: "memory");
+        memcpy(race_buf, b, 20);
+        __asm__ volatile("" ::: "memory");
+    }
+    return NULL;
+}
+static int a_race_path(void)
+{
+    pthread_t t;
+    memcpy(race_buf, "/tmp/p_race_ok_____", 20);
+    atomic_store(&race_stop, 0);
+    if (pthread_create(&t, NULL, race_flipper, NULL) != 0) return EAGAIN;
+    int hit = 0, i;
+    for (i = 0; i < race_tries && !hit; i++) {
+        int fd = open(race_buf, O_WRONLY | O_CREAT, 0755);
+        if (fd >= 0) close(fd);
+        struct stat st;
+        if (stat("/bin/p_race_path___", &st) == 0) hit = 1;
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE race_path tries=%d bypass=%d\n", i, hit);
+    return hit ? 0 : EPERM;
+}
+/* The same with the filesystem: a symlink flips between /tmp/s_safe and /bin. */
+static void *race_linker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        symlink("/tmp/s_safe", "/tmp/l_swap.new");
+        rename("/tmp/l_swap.new", "/tmp/l_swap");
+        symlink("/bin", "/tmp/l_swap.new");
+        rename("/tmp/l_swap.new", "/tmp/l_swap");
+    }
+    return NULL;
+}
+static int a_race_symlink(void)
+{
+    pthread_t t;
+    mkdir("/tmp/s_safe", 0755);
+    atomic_store(&race_stop, 0);
+    if (pthread_create(&t, NULL, race_linker, NULL) != 0) return EAGAIN;
+    int hit = 0, i;
+    for (i = 0; i < race_tries && !hit; i++) {
+        int fd = open("/tmp/l_swap/p_race_symlink", O_WRONLY | O_CREAT, 0755);
+        if (fd >= 0) close(fd);
+        struct stat st;
+        if (stat("/bin/p_race_symlink", &st) == 0) hit = 1;
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE race_symlink tries=%d bypass=%d\n", i, hit);
+    return hit ? 0 : EPERM;
+}
+
+struct attempt {
+    const char *name;
+    attempt_fn fn;
+    const char *victim; /* host-side victim to create: "f:PATH" file, "d:PATH" dir, NULL */
+};
+
+static const struct attempt ATTEMPTS[] = {
+    {"open_creat", a_open_creat, NULL},
+    {"open_creat_excl", a_open_creat_excl, NULL},
+    {"open_rdwr", a_open_rdwr, "f:/bin/v_open_rdwr"},
+    {"open_trunc", a_open_trunc, "f:/sbin/v_open_trunc"},
+    {"open_append", a_open_append, "f:/usr/sbin/v_open_append"},
+    {"open_rdonly_creat", a_open_rdonly_creat, NULL},
+    {"creat", a_creat, NULL},
+    {"openat_dirfd", a_openat_dirfd, NULL},
+    {"openat_cwd", a_openat_cwd, NULL},
+    {"fchdir_rel", a_fchdir_rel, NULL},
+    {"dotdot_abs", a_dotdot_abs, NULL},
+    {"dotdot_rel", a_dotdot_rel, NULL},
+    {"dotdot_escape", a_dotdot_escape, NULL},
+    {"slashes", a_slashes, NULL},
+    {"symlink_dir", a_symlink_dir, NULL},
+    {"symlink_rel_dir", a_symlink_rel_dir, NULL},
+    {"symlink_file", a_symlink_file, "f:/bin/v_symlink_file"},
+    {"symlink_dangling", a_symlink_dangling, NULL},
+    {"magiclink_file", a_magiclink_file, "f:/bin/v_magiclink_file"},
+    {"magiclink_dir", a_magiclink_dir, NULL},
+    {"proc_root", a_proc_root, NULL},
+    {"proc_cwd", a_proc_cwd, NULL},
+    {"openat2", a_openat2, NULL},
+    {"openat2_dirfd", a_openat2_dirfd, NULL},
+    {"o_tmpfile_linkat", a_o_tmpfile, NULL},
+    {"rename", a_rename, NULL},
+    {"rename_over", a_rename_over, "f:/bin/v_rename_over"},
+    {"rename_out", a_rename_out, "f:/bin/v_rename_out"},
+    {"renameat", a_renameat, NULL},
+    {"renameat2", a_renameat2, NULL},
+    {"renameat2_exchange", a_renameat2_exchange, "f:/bin/v_renameat2_exchange"},
+    {"rename_dir", a_rename_dir, NULL},
+    {"link", a_link, NULL},
+    {"linkat", a_linkat, NULL},
+    {"linkat_empty_path", a_linkat_empty, NULL},
+    {"link_out_then_write", a_link_out, "f:/bin/v_link_out"},
+    {"symlink", a_symlink, NULL},
+    {"symlinkat", a_symlinkat, NULL},
+    {"mknod_reg", a_mknod_reg, NULL},
+    {"mknod_fifo", a_mknod_fifo, NULL},
+    {"mknodat", a_mknodat, NULL},
+    {"mknod_chr", a_mknod_chr, NULL},
+    {"mkdir", a_mkdir, NULL},
+    {"mkdirat", a_mkdirat, NULL},
+    {"unlink", a_unlink, "f:/bin/v_unlink"},
+    {"unlinkat", a_unlinkat, "f:/bin/v_unlinkat"},
+    {"unlinkat_dir", a_unlinkat_dir, "d:/bin/vd_unlinkat_dir"},
+    {"rmdir", a_rmdir, "d:/sbin/vd_rmdir"},
+    {"truncate", a_truncate, "f:/bin/v_truncate"},
+    {"chmod", a_chmod, "f:/bin/v_chmod"},
+    {"fchmodat", a_fchmodat, "f:/bin/v_fchmodat"},
+    {"fchmodat2", a_fchmodat2, "f:/bin/v_fchmodat2"},
+    {"fchmod_fd", a_fchmod_fd, "f:/bin/v_fchmod_fd"},
+    {"chown", a_chown, "f:/bin/v_chown"},
+    {"lchown", a_lchown, "f:/bin/v_lchown"},
+    {"fchownat", a_fchownat, "f:/bin/v_fchownat"},
+    {"fchown_fd", a_fchown_fd, "f:/bin/v_fchown_fd"},
+    {"utimensat", a_utimensat, "f:/bin/v_utimensat"},
+    {"utimes", a_utimes, "f:/bin/v_utimes"},
+    {"utime", a_utime, "f:/bin/v_utime"},
+    {"futimens_fd", a_futimens_fd, "f:/bin/v_futimens_fd"},
+    {"setxattr", a_setxattr, "f:/bin/v_setxattr"},
+    {"lsetxattr", a_lsetxattr, "f:/bin/v_lsetxattr"},
+    {"fsetxattr_fd", a_fsetxattr_fd, "f:/bin/v_fsetxattr_fd"},
+    {"mount_tmpfs", a_mount_tmpfs, NULL},
+    {"mount_bind", a_mount_bind, NULL},
+    {"i386_open", a_i386_open, NULL},
+    {"i386_creat", a_i386_creat, NULL},
+    {"i386_mkdir", a_i386_mkdir, NULL},
+    {"i386_rename", a_i386_rename, NULL},
+    {"i386_symlink", a_i386_symlink, NULL},
+    {"i386_chmod", a_i386_chmod, "f:/bin/v_i386_chmod"},
+    {"i386_unlink", a_i386_unlink, "f:/bin/v_i386_unlink"},
+    {"io_uring_openat", a_uring_openat, NULL},
+    {"io_uring_mkdirat", a_uring_mkdirat, NULL},
+    {"io_uring_renameat", a_uring_renameat, NULL},
+    {"io_uring_unlinkat", a_uring_unlinkat, "f:/bin/v_uring_unlinkat"},
+    {"race_path", a_race_path, NULL},
+    {"race_symlink", a_race_symlink, NULL},
+    /* last: it moves /usr away */
+    {"rename_parent", a_rename_parent, "f:/usr/bin/v_rename_parent"},
+};
+#define N_ATTEMPTS (sizeof ATTEMPTS / sizeof ATTEMPTS[0])
+
+/* Run one attempt in a child (a kill by seccomp or a hang must not end the probe). */
+static int run_isolated(const struct attempt *a)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return errno;
+    if (pid == 0) {
+        alarm(20);
+        int e = a->fn();
+        fflush(stdout);
+        _exit(e > 255 ? 255 : e);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) return errno;
+    }
+    if (WIFSIGNALED(st)) return -WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static int mode_attack(int argc, char **argv)
+{
+    if (argc > 2) race_tries = atoi(argv[2]);
+    const char *only = argc > 3 ? argv[3] : NULL;
+    for (size_t i = 0; i < N_ATTEMPTS; i++) {
+        if (only && strcmp(only, ATTEMPTS[i].name) != 0) continue;
+        report_line(ATTEMPTS[i].name, run_isolated(&ATTEMPTS[i]));
+    }
+    printf("SUMMARY attempts=%d ok=%d refused=%d\n", n_attempts, n_ok, n_refused);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- host side: victims */
+
+static const char *BIN_DIRS[] = {"bin", "sbin", "usr/bin", "usr/sbin"};
+
+static int mode_setup(const char *root)
+{
+    char path[PATH_MAX];
+    for (size_t i = 0; i < N_ATTEMPTS; i++) {
+        const char *v = ATTEMPTS[i].victim;
+        if (!v) continue;
+        snprintf(path, sizeof path, "%s%s", root, v + 2);
+        if (v[0] == 'd') {
+            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                perror(path);
+                return 1;
+            }
+        } else {
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+            if (fd < 0) {
+                perror(path);
+                return 1;
+            }
+            if (write(fd, ORIGINAL, strlen(ORIGINAL)) < 0) return 1;
+            fchmod(fd, 0755);
+            (void)!fchown(fd, 0, 0);
+            close(fd);
+        }
+        struct timespec ts[2] = {{.tv_sec = VICTIM_MTIME}, {.tv_sec = VICTIM_MTIME}};
+        utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+    }
+    return 0;
+}
+
+static int mode_check(const char *root)
+{
+    char path[PATH_MAX];
+    int changed = 0;
+    for (size_t i = 0; i < N_ATTEMPTS; i++) {
+        const char *v = ATTEMPTS[i].victim;
+        if (!v) continue;
+        snprintf(path, sizeof path, "%s%s", root, v + 2);
+        struct stat st;
+        const char *why = NULL;
+        if (lstat(path, &st) < 0) {
+            why = "missing";
+        } else if (v[0] == 'd') {
+            if (!S_ISDIR(st.st_mode)) why = "type";
+        } else {
+            char buf[64] = {0};
+            int fd = open(path, O_RDONLY | O_NOFOLLOW);
+            ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+            if (fd >= 0) close(fd);
+            char xl[256];
+            ssize_t xn = llistxattr(path, xl, sizeof xl);
+            if (!S_ISREG(st.st_mode)) why = "type";
+            else if (n != (ssize_t)strlen(ORIGINAL) || memcmp(buf, ORIGINAL, (size_t)n) != 0) why = "content";
+            else if ((st.st_mode & 07777) != 0755) why = "mode";
+            else if (st.st_uid != 0 || st.st_gid != 0) why = "owner";
+            else if (st.st_mtime != VICTIM_MTIME) why = "mtime";
+            else if (xn > 0) why = "xattr";
+        }
+        if (why) {
+            printf("CHANGED %s %s (attempt %s)\n", v + 2, why, ATTEMPTS[i].name);
+            changed++;
+        }
+    }
+    for (size_t d = 0; d < sizeof BIN_DIRS / sizeof BIN_DIRS[0]; d++) {
+        snprintf(path, sizeof path, "%s/%s", root, BIN_DIRS[d]);
+        DIR *dir = opendir(path);
+        if (!dir) continue;
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL) {
+            if (strncmp(e->d_name, "p_", 2) == 0) {
+                printf("CHANGED /%s/%s created\n", BIN_DIRS[d], e->d_name);
+                changed++;
+            }
+        }
+        closedir(dir);
+    }
+    printf("CHECK changed=%d\n", changed);
+    return changed ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- benchmark loops */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int listen_fd = -1;
+static struct sockaddr_in listen_addr;
+
+static int op_getppid(void) { return getppid() >= 0 ? 0 : -1; }
+static int op_openat_read(void)
+{
+    int fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
+}
+static int op_openat_write(void)
+{
+    int fd = openat(AT_FDCWD, "/tmp/bench_write", O_WRONLY | O_CREAT, 0644);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
+}
+static char *self_exe;
+static int op_execve(void)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        char *args[] = {self_exe, "noop", NULL};
+        char *env[] = {NULL};
+        execve(self_exe, args, env);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0) return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+static int op_connect(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    int r = connect(s, (struct sockaddr *)&listen_addr, sizeof listen_addr);
+    if (r == 0) {
+        int a = accept(listen_fd, NULL, NULL);
+        if (a >= 0) close(a);
+    }
+    close(s);
+    return r;
+}
+static int setup_listener(void)
+{
+    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (listen_fd < 0) return -1;
+    memset(&listen_addr, 0, sizeof listen_addr);
+    listen_addr.sin_family = AF_INET;
+    listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof listen_addr) < 0) return -1;
+    socklen_t l = sizeof listen_addr;
+    if (getsockname(listen_fd, (struct sockaddr *)&listen_addr, &l) < 0) return -1;
+    return listen(listen_fd, 128);
+}
+
+static int mode_loop(const char *name, long n)
+{
+    int (*op)(void) = NULL;
+    if (!strcmp(name, "loop-getppid")) op = op_getppid;
+    else if (!strcmp(name, "loop-openat-read")) op = op_openat_read;
+    else if (!strcmp(name, "loop-openat-write")) op = op_openat_write;
+    else if (!strcmp(name, "loop-execve")) op = op_execve;
+    else if (!strcmp(name, "loop-connect")) {
+        if (setup_listener() < 0) {
+            perror("listener");
+            return 1;
+        }
+        op = op_connect;
+    }
+    if (!op || n <= 0) {
+        fprintf(stderr, "probe: bad loop %s %ld\n", name, n);
+        return 2;
+    }
+    uint64_t *t = calloc((size_t)n, sizeof *t);
+    if (!t) return 1;
+    long warm = n / 20 + 1, errs = 0;
+    for (long i = 0; i < warm; i++) op();
+    uint64_t start = now_ns();
+    for (long i = 0; i < n; i++) {
+        uint64_t a = now_ns();
+        if (op() != 0) errs++;
+        t[i] = now_ns() - a;
+    }
+    uint64_t total = now_ns() - start;
+    qsort(t, (size_t)n, sizeof *t, cmp_u64);
+    printf("LOOP %s n=%ld total_ns=%llu mean_ns=%llu median_ns=%llu p99_ns=%llu errors=%ld\n", name, n,
+           (unsigned long long)total, (unsigned long long)(total / (uint64_t)n), (unsigned long long)t[n / 2],
+           (unsigned long long)t[(n * 99) / 100], errs);
+    return errs ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- robustness modes */
+
+static void show(const char *what, long r)
+{
+    if (r < 0) {
+        const char *en = strerrorname_np(errno);
+        printf("CALL %s errno %s %d\n", what, en ? en : "?", errno);
+    } else {
+        printf("CALL %s ok\n", what);
+    }
+    fflush(stdout);
+}
+
+static int mode_longpath(void)
+{
+    /* 1. a path longer than PATH_MAX: 3000 components "aa/" (9000 bytes). */
+    size_t len = 9000;
+    char *p = malloc(len + 1);
+    if (!p) return 1;
+    p[0] = '/';
+    for (size_t i = 1; i < len; i++) p[i] = (i % 3 == 0) ? '/' : 'a';
+    p[len] = 0;
+    show("open_longer_than_path_max", open(p, O_WRONLY | O_CREAT, 0644));
+    show("rename_longer_than_path_max", rename(p, p));
+    /* 2. exactly PATH_MAX-1 bytes plus NUL: allowed length, nonexistent. */
+    p[PATH_MAX - 1] = 0;
+    show("open_path_max_minus_1", open(p, O_RDONLY));
+    /* 3. unterminated at a page end followed by an unmapped page. */
+    long pg = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return 1;
+    munmap(m + pg, (size_t)pg);
+    memset(m, 'b', (size_t)pg);
+    m[0] = '/';
+    show("open_unterminated_page_end", open(m, O_WRONLY | O_CREAT, 0644));
+    /* 4. a short path ending exactly at the page end (NUL is the last byte). */
+    strcpy(m + pg - 16, "/tmp/page_end_x");
+    show("open_path_at_page_end", open(m + pg - 16, O_WRONLY | O_CREAT, 0644));
+    printf("DONE longpath\n");
+    return 0;
+}
+
+static int mode_garbage(void)
+{
+    char *bad1 = (char *)1, *bad2 = (char *)0xffffffffffff0000ull, *bad3 = (char *)0x7ffffffff000ull;
+    show("open_ptr_1", syscall(SYS_open, bad1, O_WRONLY | O_CREAT, 0644));
+    show("openat_kernel_ptr", syscall(SYS_openat, AT_FDCWD, bad2, O_RDONLY));
+    show("openat_unmapped_ptr", syscall(SYS_openat, AT_FDCWD, bad3, O_WRONLY | O_CREAT));
+    show("openat_null", syscall(SYS_openat, AT_FDCWD, NULL, O_RDONLY));
+    show("openat_bad_dirfd", syscall(SYS_openat, 0x7fffffff, "x", O_WRONLY | O_CREAT, 0644));
+    show("openat2_bad_how", syscall(SYS_openat2, AT_FDCWD, "/tmp/g", bad1, 24));
+    show("openat2_huge_size", syscall(SYS_openat2, AT_FDCWD, "/tmp/g", bad3, 1 << 20));
+    show("rename_bad", syscall(SYS_rename, bad1, bad2));
+    show("renameat2_bad", syscall(SYS_renameat2, -12345, bad3, AT_FDCWD, bad1, 0xffff));
+    show("link_bad", syscall(SYS_link, bad2, bad3));
+    show("symlink_bad", syscall(SYS_symlink, bad1, bad1));
+    show("unlinkat_bad", syscall(SYS_unlinkat, AT_FDCWD, bad3, 0));
+    show("mkdir_bad", syscall(SYS_mkdir, bad2, 0755));
+    show("chmod_bad", syscall(SYS_chmod, bad1, 0777));
+    show("execve_bad_path", syscall(SYS_execve, bad3, NULL, NULL));
+    char *argv_bad[] = {bad1, bad2, NULL};
+    show("execve_bad_argv", syscall(SYS_execve, "/bin/true", argv_bad, bad3));
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    show("connect_bad_addr", syscall(SYS_connect, s, bad1, 16));
+    show("connect_huge_len", syscall(SYS_connect, s, bad3, 1 << 30));
+    show("connect_bad_fd", syscall(SYS_connect, 9999, bad1, 16));
+    show("socket_garbage", syscall(SYS_socket, 0x7fffffff, 0x7fffffff, 0x7fffffff));
+    show("setxattr_bad", syscall(SYS_setxattr, bad1, bad2, bad3, 1 << 20, 0));
+    show("utimensat_bad", syscall(SYS_utimensat, AT_FDCWD, bad3, bad1, 0));
+    printf("DONE garbage\n");
+    return 0;
+}
+
+static long storm_n;
+static void *storm_thread(void *arg)
+{
+    long id = (long)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/storm_%ld", id);
+    for (long i = 0; i < storm_n; i++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) close(fd);
+        fd = open("/etc/passwd", O_RDONLY);
+        if (fd >= 0) close(fd);
+        unlink(path);
+    }
+    return NULL;
+}
+static int mode_storm(long threads, long n)
+{
+    if (threads < 1 || threads > 4096) return 2;
+    storm_n = n;
+    pthread_t *t = calloc((size_t)threads, sizeof *t);
+    if (!t) return 1;
+    long started = 0;
+    for (long i = 0; i < threads; i++) {
+        if (pthread_create(&t[i], NULL, storm_thread, (void *)i) == 0) started++;
+        else t[i] = 0;
+    }
+    for (long i = 0; i < threads; i++)
+        if (t[i]) pthread_join(t[i], NULL);
+    printf("DONE storm threads=%ld n=%ld\n", started, n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    self_exe = argv[0][0] == '/' ? argv[0] : "/probe";
+    if (argc < 2) {
+        fprintf(stderr, "usage: probe MODE [ARGS]\n");
+        return 2;
+    }
+    const char *m = argv[1];
+    if (!strcmp(m, "attack")) return mode_attack(argc, argv);
+    if (!strcmp(m, "list")) {
+        for (size_t i = 0; i < N_ATTEMPTS; i++) printf("%s\n", ATTEMPTS[i].name);
+        return 0;
+    }
+    if (!strcmp(m, "setup") && argc > 2) return mode_setup(argv[2]);
+    if (!strcmp(m, "check") && argc > 2) return mode_check(argv[2]);
+    if (!strncmp(m, "loop-", 5) && argc > 2) return mode_loop(m, atol(argv[2]));
+    if (!strcmp(m, "noop")) return 0;
+    if (!strcmp(m, "write") && argc > 2) {
+        int fd = open(argv[2], O_WRONLY | O_CREAT, 0644);
+        show("write", fd);
+        return fd < 0 ? 1 : 0;
+    }
+    if (!strcmp(m, "packet-socket")) {
+        int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+        show("packet_socket", s);
+        return 0;
+    }
+    if (!strcmp(m, "longpath")) return mode_longpath();
+    if (!strcmp(m, "garbage")) return mode_garbage();
+    if (!strcmp(m, "storm") && argc > 3) return mode_storm(atol(argv[2]), atol(argv[3]));
+    if (!strcmp(m, "sleep") && argc > 2) {
+        sleep((unsigned)atoi(argv[2]));
+        return 0;
+    }
+    fprintf(stderr, "probe: unknown mode %s\n", m);
+    return 2;
+}
