@@ -30,6 +30,10 @@ pub enum BuildError {
     UnknownArch(u32),
 }
 
+/// Host names (from the rules' `fd.*ip.name` values) by the addresses they resolve to,
+/// maintained by whoever resolves them (shared by every session).
+pub type DnsTable = Arc<std::sync::RwLock<std::collections::HashMap<IpAddr, Vec<String>>>>;
+
 /// State shared by the events of one session.
 #[derive(Debug)]
 pub struct Session {
@@ -41,6 +45,16 @@ pub struct Session {
     upperdir: Mutex<Option<Option<PathBuf>>>,
     hostname: String,
     boot_ns: Option<u64>,
+    dns: std::sync::RwLock<Option<DnsTable>>,
+}
+
+impl Session {
+    /// Serves `fd.sip.name` & co from this table (names the rules compare with, by address).
+    pub fn set_dns_table(&self, t: DnsTable) {
+        if let Ok(mut g) = self.dns.write() {
+            *g = Some(t);
+        }
+    }
 }
 
 /// Builds events for one session (one listener fd).
@@ -65,6 +79,7 @@ impl EventBuilder {
                 upperdir: Mutex::new(None),
                 hostname,
                 boot_ns: procfs::boot_time_ns(),
+                dns: std::sync::RwLock::new(None),
             }),
             num: 0,
             pin_proc_at_build: true,
@@ -1107,6 +1122,23 @@ impl SyscallEvent {
                     .collect();
                 (!items.is_empty()).then_some(Value::List(items))
             }
+            Field::FdSipName | Field::FdCipName | Field::FdRipName | Field::FdLipName => {
+                let a = match name {
+                    Field::FdSipName => self.client_server().1,
+                    Field::FdCipName => self.client_server().0,
+                    Field::FdRipName => self.remote_ep(),
+                    _ => self.local_ep(),
+                }?;
+                let g = self.session.dns.read().ok()?;
+                let t = g.as_ref()?.read().ok()?;
+                let names = t.get(&ip_of(&a))?;
+                Some(Value::List(
+                    names
+                        .iter()
+                        .map(|n| Value::Str(Cow::Owned(n.clone())))
+                        .collect(),
+                ))
+            }
             Field::FdL4proto => {
                 let f = self.fdinfo()?;
                 if let Some(p) = f.sock.as_ref().and_then(|x| x.l4proto) {
@@ -1785,6 +1817,16 @@ mod tests {
             get_arg(&ev, "evt.arg", FieldArg::Name("addr".into())).unwrap(),
             "10.0.0.1:443"
         );
+        assert!(get(&ev, "fd.sip.name").is_none());
+        let t: DnsTable = Default::default();
+        t.write().unwrap().insert(
+            "10.0.0.1".parse().unwrap(),
+            vec!["kubernetes.default".into()],
+        );
+        b.session().set_dns_table(t);
+        assert!(get(&ev, "fd.sip.name")
+            .unwrap()
+            .contains("kubernetes.default"));
         let ev = b
             .build(&notif(pid, "socket", [17, 3, 0, 0, 0, 0]), &m)
             .unwrap();

@@ -70,6 +70,6 @@ pub mod procfs;
 pub mod sock;
 pub mod syscalls;
 
-pub use builder::{BuildError, EventBuilder, SyscallEvent};
+pub use builder::{BuildError, DnsTable, EventBuilder, SyscallEvent};
 pub use path::Resolved;
 pub use syscalls::{syscall_nr, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
