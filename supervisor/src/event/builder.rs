@@ -46,9 +46,49 @@ pub struct Session {
     hostname: String,
     boot_ns: Option<u64>,
     dns: std::sync::RwLock<Option<DnsTable>>,
+    /// OCI annotations from the bundle's `config.json`, read once.
+    annotations: std::sync::OnceLock<std::collections::HashMap<String, String>>,
 }
 
 impl Session {
+    /// The container's OCI annotations (`<bundle>/config.json`), empty when unknown.
+    pub fn annotations(&self) -> &std::collections::HashMap<String, String> {
+        self.annotations.get_or_init(|| {
+            let Some(b) = &self.container.bundle else {
+                return Default::default();
+            };
+            let Ok(raw) = procfs::read_bounded(&PathBuf::from(b).join("config.json"), 8 << 20)
+            else {
+                return Default::default();
+            };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+                return Default::default();
+            };
+            v.get("annotations")
+                .and_then(|a| a.as_object())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    fn annotation(&self, keys: &[&str]) -> Option<&str> {
+        let a = self.annotations();
+        keys.iter()
+            .find_map(|k| a.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
+    }
+
+    /// The container's start: its init process's start time (epoch ns).
+    fn container_start_ns(&self) -> Option<u64> {
+        let pid = self.container.init_pid?;
+        let b = procfs::read_bounded(&self.proc_root.join(format!("{pid}/stat")), 4096).ok()?;
+        let st = procfs::Stat::parse(&b)?;
+        Some(self.boot_ns? + procfs::ticks_to_ns(st.starttime))
+    }
+
     /// Serves `fd.sip.name` & co from this table (names the rules compare with, by address).
     pub fn set_dns_table(&self, t: DnsTable) {
         if let Ok(mut g) = self.dns.write() {
@@ -80,6 +120,7 @@ impl EventBuilder {
                 hostname,
                 boot_ns: procfs::boot_time_ns(),
                 dns: std::sync::RwLock::new(None),
+                annotations: std::sync::OnceLock::new(),
             }),
             num: 0,
             pin_proc_at_build: true,
@@ -238,6 +279,34 @@ fn fmt_time(ns: u64, date: bool, iso: bool) -> String {
         format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}.{frac:09}")
     } else {
         format!("{h:02}:{mi:02}:{se:02}.{frac:09}")
+    }
+}
+
+/// Falco's `evt.category` of an event type (`file`, `net`, `process` ...).
+fn category(name: &str) -> &'static str {
+    match name {
+        "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" | "close" | "link"
+        | "linkat" | "symlink" | "symlinkat" | "unlink" | "unlinkat" | "rename" | "renameat"
+        | "renameat2" | "mkdir" | "mkdirat" | "rmdir" | "chmod" | "fchmod" | "fchmodat"
+        | "fchmodat2" | "chown" | "lchown" | "fchown" | "fchownat" | "truncate" | "ftruncate"
+        | "mknod" | "mknodat" | "stat" | "lstat" | "fstat" | "newfstatat" | "statx" | "access"
+        | "faccessat" | "faccessat2" | "utimensat" | "chdir" | "fchdir" | "getcwd" | "lseek"
+        | "name_to_handle_at" | "memfd_create" | "setxattr" | "lsetxattr" | "fsetxattr"
+        | "removexattr" => "file",
+        "connect" | "socket" | "bind" | "listen" | "accept" | "accept4" | "shutdown"
+        | "getsockopt" | "setsockopt" | "getsockname" | "getpeername" => "net",
+        "sendto" | "sendmsg" | "sendmmsg" | "write" | "pwrite" | "writev" => "io-write",
+        "recvfrom" | "recvmsg" | "recvmmsg" | "read" | "pread" | "readv" => "io-read",
+        "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork" | "ptrace" | "kill"
+        | "tkill" | "tgkill" | "setuid" | "setgid" | "setresuid" | "setresgid" | "unshare"
+        | "setns" | "prctl" | "capset" | "chroot" | "exit" | "exit_group" => "process",
+        "mount" | "umount" | "umount2" | "init_module" | "finit_module" | "delete_module"
+        | "bpf" | "userfaultfd" | "io_uring_setup" | "io_uring_enter" | "io_uring_register"
+        | "reboot" | "sethostname" => "system",
+        "mmap" | "munmap" | "mprotect" | "brk" | "mlock" | "munlock" => "memory",
+        "pipe" | "pipe2" | "socketpair" | "eventfd" | "eventfd2" | "futex" | "semop" | "semget"
+        | "semctl" => "ipc",
+        _ => "other",
     }
 }
 
@@ -1421,6 +1490,96 @@ impl SyscallEvent {
             }
             Field::ContainerImageTag => s(self.session.container.image_tag.as_deref()?),
             Field::ContainerPrivileged => Some(Value::Bool(self.session.container.privileged?)),
+            Field::ContainerType => {
+                let a = self.session.annotations();
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                s(
+                    if a.get("io.container.manager").map(String::as_str) == Some("libpod") {
+                        "podman"
+                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
+                        "cri-o"
+                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri.")) {
+                        "containerd"
+                    } else {
+                        return None;
+                    },
+                )
+            }
+            Field::ContainerStartTs => Some(Value::Time(self.session.container_start_ns()?)),
+            Field::ContainerDuration => Some(Value::Time(
+                self.ts_ns
+                    .saturating_sub(self.session.container_start_ns()?),
+            )),
+            Field::K8sNsName => s(self.session.annotation(&[
+                "io.kubernetes.pod.namespace",
+                "io.kubernetes.cri.sandbox-namespace",
+            ])?),
+            Field::K8sPodName => s(self
+                .session
+                .annotation(&["io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"])?),
+            Field::K8sPodUid | Field::K8sPodId => s(self
+                .session
+                .annotation(&["io.kubernetes.pod.uid", "io.kubernetes.cri.sandbox-uid"])?),
+            Field::K8sPodSandboxId | Field::K8sPodFullSandboxId => {
+                let id = self.session.annotation(&[
+                    "io.kubernetes.cri.sandbox-id",
+                    "io.kubernetes.cri-o.SandboxID",
+                ])?;
+                s(if name == Field::K8sPodSandboxId {
+                    id.chars().take(12).collect()
+                } else {
+                    id.to_string()
+                })
+            }
+            Field::EvtCategory => s(category(self.d.name)),
+            Field::EvtOutputtime => s(fmt_time(self.ts_ns, false, false)),
+            Field::FdTypes => Some(Value::List(
+                self.fd_typechar()
+                    .map(|c| Value::Str(Cow::Borrowed(typename(c))))
+                    .into_iter()
+                    .collect(),
+            )),
+            Field::UserHomedir | Field::UserShell => {
+                let uid = self.status()?.uid[1];
+                let e = self.userdb()?.entries.get(&uid)?;
+                s(if name == Field::UserHomedir {
+                    e.0.clone()
+                } else {
+                    e.1.clone()
+                })
+            }
+            Field::ProcNthreads => Some(Value::U64(self.status()?.threads)),
+            Field::ProcVmsize | Field::ProcVmrss | Field::ProcVmswap => {
+                let st = self.status()?;
+                Some(Value::U64(match name {
+                    Field::ProcVmsize => st.vm_size_kb,
+                    Field::ProcVmrss => st.vm_rss_kb,
+                    _ => st.vm_swap_kb,
+                }))
+            }
+            Field::ProcFdopencount => Some(Value::U64(
+                std::fs::read_dir(self.pd()?.entry("fd"))
+                    .ok()?
+                    .take(1 << 20)
+                    .count() as u64,
+            )),
+            Field::ThreadCgroups => {
+                let b = self.pd()?.read("cgroup").ok()?;
+                let t = String::from_utf8_lossy(&b);
+                // Falco: "subsys=path" pairs joined by spaces (cgroup v2: the unified entry).
+                let parts: Vec<String> = t
+                    .lines()
+                    .filter_map(|l| {
+                        let mut it = l.splitn(3, ':');
+                        let (_, subs, path) = (it.next()?, it.next()?, it.next()?);
+                        let subs = if subs.is_empty() { "unified" } else { subs };
+                        Some(format!("{subs}={path}"))
+                    })
+                    .collect();
+                s(parts.join(" "))
+            }
             _ => None,
         }
     }
@@ -1959,6 +2118,55 @@ mod tests {
             let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
             println!("{label}: {us:.2} us/event");
         }
+    }
+
+    #[test]
+    fn container_and_misc_fields() {
+        let t = target("ctr");
+        let pid = t.child.id();
+        std::fs::write(
+            t.dir.join("config.json"),
+            r#"{"ociVersion":"1.0.2","annotations":{"io.kubernetes.pod.namespace":"kube-system","io.kubernetes.pod.name":"web-1","io.kubernetes.cri-o.Created":"x"}}"#,
+        )
+        .unwrap();
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            init_pid: Some(pid),
+            bundle: Some(t.dir.to_string_lossy().into_owned()),
+            ..Default::default()
+        });
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "k8s.ns.name").unwrap(), "kube-system");
+        assert_eq!(get(&ev, "k8s.pod.name").unwrap(), "web-1");
+        assert_eq!(get(&ev, "container.type").unwrap(), "cri-o");
+        let start: u64 = get(&ev, "container.start_ts").unwrap().parse().unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        assert!(
+            start <= now && now - start < 120_000_000_000,
+            "{start} {now}"
+        );
+        assert!(get(&ev, "container.name").is_none());
+        assert_eq!(get(&ev, "evt.category").unwrap(), "file");
+        assert_eq!(get(&ev, "proc.nthreads").unwrap(), "1");
+        assert!(get(&ev, "thread.cgroups").unwrap().contains('='));
+        assert!(get(&ev, "fd.types").unwrap().contains("file"));
+        if get(&ev, "user.uid").unwrap() == "0" {
+            assert_eq!(get(&ev, "user.homedir").unwrap(), "/root");
+        }
+        // No bundle: no annotations, no k8s fields.
+        let mut b = builder();
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(get(&ev, "k8s.ns.name").is_none());
+        assert!(get(&ev, "container.start_ts").is_none());
     }
 
     #[test]
