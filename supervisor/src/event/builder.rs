@@ -30,6 +30,10 @@ pub enum BuildError {
     UnknownArch(u32),
 }
 
+/// Host names (from the rules' `fd.*ip.name` values) by the addresses they resolve to,
+/// maintained by whoever resolves them (shared by every session).
+pub type DnsTable = Arc<std::sync::RwLock<std::collections::HashMap<IpAddr, Vec<String>>>>;
+
 /// State shared by the events of one session.
 #[derive(Debug)]
 pub struct Session {
@@ -37,8 +41,60 @@ pub struct Session {
     proc_root: PathBuf,
     cache: Mutex<ProcCache>,
     userdb: Mutex<Option<Arc<UserDb>>>,
+    /// The container root's overlay upperdir (`None` inside: not an overlay), read once.
+    upperdir: Mutex<Option<Option<PathBuf>>>,
     hostname: String,
     boot_ns: Option<u64>,
+    dns: std::sync::RwLock<Option<DnsTable>>,
+    /// OCI annotations from the bundle's `config.json`, read once.
+    annotations: std::sync::OnceLock<std::collections::HashMap<String, String>>,
+}
+
+impl Session {
+    /// The container's OCI annotations (`<bundle>/config.json`), empty when unknown.
+    pub fn annotations(&self) -> &std::collections::HashMap<String, String> {
+        self.annotations.get_or_init(|| {
+            let Some(b) = &self.container.bundle else {
+                return Default::default();
+            };
+            let Ok(raw) = procfs::read_bounded(&PathBuf::from(b).join("config.json"), 8 << 20)
+            else {
+                return Default::default();
+            };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+                return Default::default();
+            };
+            v.get("annotations")
+                .and_then(|a| a.as_object())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    fn annotation(&self, keys: &[&str]) -> Option<&str> {
+        let a = self.annotations();
+        keys.iter()
+            .find_map(|k| a.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
+    }
+
+    /// The container's start: its init process's start time (epoch ns).
+    fn container_start_ns(&self) -> Option<u64> {
+        let pid = self.container.init_pid?;
+        let b = procfs::read_bounded(&self.proc_root.join(format!("{pid}/stat")), 4096).ok()?;
+        let st = procfs::Stat::parse(&b)?;
+        Some(self.boot_ns? + procfs::ticks_to_ns(st.starttime))
+    }
+
+    /// Serves `fd.sip.name` & co from this table (names the rules compare with, by address).
+    pub fn set_dns_table(&self, t: DnsTable) {
+        if let Ok(mut g) = self.dns.write() {
+            *g = Some(t);
+        }
+    }
 }
 
 /// Builds events for one session (one listener fd).
@@ -60,8 +116,11 @@ impl EventBuilder {
                 proc_root: PathBuf::from("/proc"),
                 cache: Mutex::new(ProcCache::default()),
                 userdb: Mutex::new(None),
+                upperdir: Mutex::new(None),
                 hostname,
                 boot_ns: procfs::boot_time_ns(),
+                dns: std::sync::RwLock::new(None),
+                annotations: std::sync::OnceLock::new(),
             }),
             num: 0,
             pin_proc_at_build: true,
@@ -220,6 +279,34 @@ fn fmt_time(ns: u64, date: bool, iso: bool) -> String {
         format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}.{frac:09}")
     } else {
         format!("{h:02}:{mi:02}:{se:02}.{frac:09}")
+    }
+}
+
+/// Falco's `evt.category` of an event type (`file`, `net`, `process` ...).
+fn category(name: &str) -> &'static str {
+    match name {
+        "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" | "close" | "link"
+        | "linkat" | "symlink" | "symlinkat" | "unlink" | "unlinkat" | "rename" | "renameat"
+        | "renameat2" | "mkdir" | "mkdirat" | "rmdir" | "chmod" | "fchmod" | "fchmodat"
+        | "fchmodat2" | "chown" | "lchown" | "fchown" | "fchownat" | "truncate" | "ftruncate"
+        | "mknod" | "mknodat" | "stat" | "lstat" | "fstat" | "newfstatat" | "statx" | "access"
+        | "faccessat" | "faccessat2" | "utimensat" | "chdir" | "fchdir" | "getcwd" | "lseek"
+        | "name_to_handle_at" | "memfd_create" | "setxattr" | "lsetxattr" | "fsetxattr"
+        | "removexattr" => "file",
+        "connect" | "socket" | "bind" | "listen" | "accept" | "accept4" | "shutdown"
+        | "getsockopt" | "setsockopt" | "getsockname" | "getpeername" => "net",
+        "sendto" | "sendmsg" | "sendmmsg" | "write" | "pwrite" | "writev" => "io-write",
+        "recvfrom" | "recvmsg" | "recvmmsg" | "read" | "pread" | "readv" => "io-read",
+        "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork" | "ptrace" | "kill"
+        | "tkill" | "tgkill" | "setuid" | "setgid" | "setresuid" | "setresgid" | "unshare"
+        | "setns" | "prctl" | "capset" | "chroot" | "exit" | "exit_group" => "process",
+        "mount" | "umount" | "umount2" | "init_module" | "finit_module" | "delete_module"
+        | "bpf" | "userfaultfd" | "io_uring_setup" | "io_uring_enter" | "io_uring_register"
+        | "reboot" | "sethostname" => "system",
+        "mmap" | "munmap" | "mprotect" | "brk" | "mlock" | "munlock" => "memory",
+        "pipe" | "pipe2" | "socketpair" | "eventfd" | "eventfd2" | "futex" | "semop" | "semget"
+        | "semctl" => "ipc",
+        _ => "other",
     }
 }
 
@@ -545,6 +632,88 @@ impl SyscallEvent {
         Some(self.session.boot_ns? + procfs::ticks_to_ns(t.stat.starttime))
     }
 
+    // ---- the executable ---------------------------------------------------------------
+
+    fn upperdir(&self) -> Option<PathBuf> {
+        let mut g = self.session.upperdir.lock().ok()?;
+        if g.is_none() {
+            let pd = self.pd()?;
+            let mi = procfs::read_bounded(&pd.entry("mountinfo"), 1 << 20).ok()?;
+            *g = Some(super::overlay::root_upperdir(&String::from_utf8_lossy(&mi)));
+        }
+        g.clone().flatten()
+    }
+
+    /// The executable the event's process runs (for execve*: the one about to run):
+    /// its path in the caller's view and a host path reaching it.
+    fn exe_file(&self) -> Option<(Vec<u8>, PathBuf)> {
+        let pd = self.pd()?;
+        if self.d.exec.is_some() {
+            let r = self.resolved_paths().last()?.1.as_ref().ok()?;
+            if r.magic {
+                return Some((r.path.clone(), PathBuf::new()));
+            }
+            let mut hp = pd.entry("root").into_os_string();
+            hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
+            Some((r.path.clone(), PathBuf::from(hp)))
+        } else {
+            Some((self.caller()?.exepath.clone().into_bytes(), pd.entry("exe")))
+        }
+    }
+
+    fn exe_is_memfd(&self) -> Option<bool> {
+        Some(self.exe_file()?.0.starts_with(b"/memfd:"))
+    }
+
+    /// Whether the executable is on the overlay's upper layer (written after the
+    /// container started). `None` when the root is not an overlay we can see.
+    fn exe_is_upper(&self) -> Option<bool> {
+        let up = self.upperdir()?;
+        let (p, _) = self.exe_file()?;
+        if p.starts_with(b"/memfd:") || !p.starts_with(b"/") {
+            return Some(false);
+        }
+        let mut hp = up.into_os_string();
+        hp.push(std::ffi::OsStr::new(&*lossy(&p)));
+        Some(std::fs::symlink_metadata(hp).is_ok())
+    }
+
+    /// Whether the caller may write the executable (mode bits and CAP_DAC_OVERRIDE; a
+    /// read-only mount is not considered).
+    fn exe_is_writable(&self) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let (_, hp) = self.exe_file()?;
+        let md = std::fs::metadata(hp).ok()?;
+        let st = self.status()?;
+        if st.cap_eff & (1 << 1) != 0 {
+            return Some(true);
+        }
+        let mode = md.mode();
+        Some(if md.uid() == st.uid[1] {
+            mode & 0o200 != 0
+        } else if md.gid() == st.gid[1] {
+            mode & 0o020 != 0
+        } else {
+            mode & 0o002 != 0
+        })
+    }
+
+    fn exe_flags(&self) -> u32 {
+        let mut f = 0;
+        if self.exe_is_writable() == Some(true) {
+            f |= fl::PPM_EXE_WRITABLE;
+        }
+        match self.exe_is_upper() {
+            Some(true) => f |= fl::PPM_EXE_UPPER_LAYER,
+            Some(false) if self.exe_is_memfd() != Some(true) => f |= fl::PPM_EXE_LOWER_LAYER,
+            _ => {}
+        }
+        if self.exe_is_memfd() == Some(true) {
+            f |= fl::PPM_EXE_FROM_MEMFD;
+        }
+        f
+    }
+
     // ---- fds ----------------------------------------------------------------------------
 
     fn fdinfo(&self) -> Option<&FdInfo> {
@@ -802,6 +971,7 @@ impl SyscallEvent {
             ParamVal::Sockaddr(Some(SockAddr::Other(f))) => format!("family {f}"),
             ParamVal::Sockaddr(None) => "NULL".to_string(),
             ParamVal::Res => self.predicted_rawres().to_string(),
+            ParamVal::ExeFlags => fl::render_or_num(fl::EXECVE_FLAGS, self.exe_flags()),
         })
     }
 
@@ -829,6 +999,7 @@ impl SyscallEvent {
                 Err(_) => Value::Str(Cow::Owned(t.clone())),
             }),
             ParamVal::Sockaddr(_) => self.render_param(p).map(|x| Value::Str(Cow::Owned(x))),
+            ParamVal::ExeFlags => Some(Value::U64(u64::from(self.exe_flags()))),
         }
     }
 
@@ -1019,6 +1190,23 @@ impl SyscallEvent {
                     })
                     .collect();
                 (!items.is_empty()).then_some(Value::List(items))
+            }
+            Field::FdSipName | Field::FdCipName | Field::FdRipName | Field::FdLipName => {
+                let a = match name {
+                    Field::FdSipName => self.client_server().1,
+                    Field::FdCipName => self.client_server().0,
+                    Field::FdRipName => self.remote_ep(),
+                    _ => self.local_ep(),
+                }?;
+                let g = self.session.dns.read().ok()?;
+                let t = g.as_ref()?.read().ok()?;
+                let names = t.get(&ip_of(&a))?;
+                Some(Value::List(
+                    names
+                        .iter()
+                        .map(|n| Value::Str(Cow::Owned(n.clone())))
+                        .collect(),
+                ))
             }
             Field::FdL4proto => {
                 let f = self.fdinfo()?;
@@ -1226,17 +1414,9 @@ impl SyscallEvent {
             Field::ProcPpidDuration => Some(Value::Time(self.duration_of(&*self.ancestor(1)?)?)),
             Field::ProcPidTs => Some(Value::Time(self.start_ts(self.caller()?)?)),
             Field::ProcPpidTs => Some(Value::Time(self.start_ts(&*self.ancestor(1)?)?)),
-            Field::ProcIsExeFromMemfd => {
-                if self.d.exec.is_some() {
-                    let r = self.resolved_paths().last().map(|(_, r)| r)?;
-                    Some(Value::Bool(match r {
-                        Ok(r) => r.path.starts_with(b"/memfd:"),
-                        Err(_) => false,
-                    }))
-                } else {
-                    Some(Value::Bool(self.caller()?.exepath.starts_with("/memfd:")))
-                }
-            }
+            Field::ProcIsExeFromMemfd => Some(Value::Bool(self.exe_is_memfd()?)),
+            Field::ProcIsExeUpperLayer => Some(Value::Bool(self.exe_is_upper()?)),
+            Field::ProcIsExeWritable => Some(Value::Bool(self.exe_is_writable()?)),
             Field::ProcExeInoCtime
             | Field::ProcExeInoMtime
             | Field::ProcExeIno
@@ -1310,6 +1490,96 @@ impl SyscallEvent {
             }
             Field::ContainerImageTag => s(self.session.container.image_tag.as_deref()?),
             Field::ContainerPrivileged => Some(Value::Bool(self.session.container.privileged?)),
+            Field::ContainerType => {
+                let a = self.session.annotations();
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                s(
+                    if a.get("io.container.manager").map(String::as_str) == Some("libpod") {
+                        "podman"
+                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
+                        "cri-o"
+                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri.")) {
+                        "containerd"
+                    } else {
+                        return None;
+                    },
+                )
+            }
+            Field::ContainerStartTs => Some(Value::Time(self.session.container_start_ns()?)),
+            Field::ContainerDuration => Some(Value::Time(
+                self.ts_ns
+                    .saturating_sub(self.session.container_start_ns()?),
+            )),
+            Field::K8sNsName => s(self.session.annotation(&[
+                "io.kubernetes.pod.namespace",
+                "io.kubernetes.cri.sandbox-namespace",
+            ])?),
+            Field::K8sPodName => s(self
+                .session
+                .annotation(&["io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"])?),
+            Field::K8sPodUid | Field::K8sPodId => s(self
+                .session
+                .annotation(&["io.kubernetes.pod.uid", "io.kubernetes.cri.sandbox-uid"])?),
+            Field::K8sPodSandboxId | Field::K8sPodFullSandboxId => {
+                let id = self.session.annotation(&[
+                    "io.kubernetes.cri.sandbox-id",
+                    "io.kubernetes.cri-o.SandboxID",
+                ])?;
+                s(if name == Field::K8sPodSandboxId {
+                    id.chars().take(12).collect()
+                } else {
+                    id.to_string()
+                })
+            }
+            Field::EvtCategory => s(category(self.d.name)),
+            Field::EvtOutputtime => s(fmt_time(self.ts_ns, false, false)),
+            Field::FdTypes => Some(Value::List(
+                self.fd_typechar()
+                    .map(|c| Value::Str(Cow::Borrowed(typename(c))))
+                    .into_iter()
+                    .collect(),
+            )),
+            Field::UserHomedir | Field::UserShell => {
+                let uid = self.status()?.uid[1];
+                let e = self.userdb()?.entries.get(&uid)?;
+                s(if name == Field::UserHomedir {
+                    e.0.clone()
+                } else {
+                    e.1.clone()
+                })
+            }
+            Field::ProcNthreads => Some(Value::U64(self.status()?.threads)),
+            Field::ProcVmsize | Field::ProcVmrss | Field::ProcVmswap => {
+                let st = self.status()?;
+                Some(Value::U64(match name {
+                    Field::ProcVmsize => st.vm_size_kb,
+                    Field::ProcVmrss => st.vm_rss_kb,
+                    _ => st.vm_swap_kb,
+                }))
+            }
+            Field::ProcFdopencount => Some(Value::U64(
+                std::fs::read_dir(self.pd()?.entry("fd"))
+                    .ok()?
+                    .take(1 << 20)
+                    .count() as u64,
+            )),
+            Field::ThreadCgroups => {
+                let b = self.pd()?.read("cgroup").ok()?;
+                let t = String::from_utf8_lossy(&b);
+                // Falco: "subsys=path" pairs joined by spaces (cgroup v2: the unified entry).
+                let parts: Vec<String> = t
+                    .lines()
+                    .filter_map(|l| {
+                        let mut it = l.splitn(3, ':');
+                        let (_, subs, path) = (it.next()?, it.next()?, it.next()?);
+                        let subs = if subs.is_empty() { "unified" } else { subs };
+                        Some(format!("{subs}={path}"))
+                    })
+                    .collect();
+                s(parts.join(" "))
+            }
             _ => None,
         }
     }
@@ -1381,10 +1651,15 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
+        // Wait until `sleep` sits in its sleep syscall (clock_nanosleep or nanosleep), so
+        // its start-up (locale files...) no longer opens fds.
         for _ in 0..400 {
             let ok = std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|c| c.trim() == "sleep")
-                .unwrap_or(false);
+                .unwrap_or(false)
+                && std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+                    .map(|c| c.starts_with("230 ") || c.starts_with("35 "))
+                    .unwrap_or(false);
             if ok {
                 break;
             }
@@ -1701,6 +1976,16 @@ mod tests {
             get_arg(&ev, "evt.arg", FieldArg::Name("addr".into())).unwrap(),
             "10.0.0.1:443"
         );
+        assert!(get(&ev, "fd.sip.name").is_none());
+        let t: DnsTable = Default::default();
+        t.write().unwrap().insert(
+            "10.0.0.1".parse().unwrap(),
+            vec!["kubernetes.default".into()],
+        );
+        b.session().set_dns_table(t);
+        assert!(get(&ev, "fd.sip.name")
+            .unwrap()
+            .contains("kubernetes.default"));
         let ev = b
             .build(&notif(pid, "socket", [17, 3, 0, 0, 0, 0]), &m)
             .unwrap();
@@ -1742,10 +2027,12 @@ mod tests {
             )
             .unwrap();
         assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
-        assert_eq!(
-            get_arg(&ev, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
-            "AT_EMPTY_PATH"
-        );
+        // Exe flags: the test runs as root (CAP_DAC_OVERRIDE) or owns the file.
+        assert!(get_arg(&ev, "evt.arg", FieldArg::Name("flags".into()))
+            .unwrap()
+            .starts_with("EXE_WRITABLE"));
+        assert_eq!(get(&ev, "proc.is_exe_writable").unwrap(), "true");
+        assert_eq!(get(&ev, "proc.is_exe_from_memfd").unwrap(), "false");
         let r = ev.resolved_path().unwrap().as_ref().unwrap();
         assert_eq!(String::from_utf8_lossy(&r.path), want);
         drop(f);
@@ -1831,6 +2118,55 @@ mod tests {
             let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
             println!("{label}: {us:.2} us/event");
         }
+    }
+
+    #[test]
+    fn container_and_misc_fields() {
+        let t = target("ctr");
+        let pid = t.child.id();
+        std::fs::write(
+            t.dir.join("config.json"),
+            r#"{"ociVersion":"1.0.2","annotations":{"io.kubernetes.pod.namespace":"kube-system","io.kubernetes.pod.name":"web-1","io.kubernetes.cri-o.Created":"x"}}"#,
+        )
+        .unwrap();
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            init_pid: Some(pid),
+            bundle: Some(t.dir.to_string_lossy().into_owned()),
+            ..Default::default()
+        });
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "k8s.ns.name").unwrap(), "kube-system");
+        assert_eq!(get(&ev, "k8s.pod.name").unwrap(), "web-1");
+        assert_eq!(get(&ev, "container.type").unwrap(), "cri-o");
+        let start: u64 = get(&ev, "container.start_ts").unwrap().parse().unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        assert!(
+            start <= now && now - start < 120_000_000_000,
+            "{start} {now}"
+        );
+        assert!(get(&ev, "container.name").is_none());
+        assert_eq!(get(&ev, "evt.category").unwrap(), "file");
+        assert_eq!(get(&ev, "proc.nthreads").unwrap(), "1");
+        assert!(get(&ev, "thread.cgroups").unwrap().contains('='));
+        assert!(get(&ev, "fd.types").unwrap().contains("file"));
+        if get(&ev, "user.uid").unwrap() == "0" {
+            assert_eq!(get(&ev, "user.homedir").unwrap(), "/root");
+        }
+        // No bundle: no annotations, no k8s fields.
+        let mut b = builder();
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(get(&ev, "k8s.ns.name").is_none());
+        assert!(get(&ev, "container.start_ts").is_none());
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum ParamVal {
     Sockaddr(Option<SockAddr>),
     /// The result (`res`/`fd` exit parameter): the predicted value, assuming success.
     Res,
+    /// execve/execveat exe flags (`EXE_WRITABLE|EXE_UPPER_LAYER|EXE_FROM_MEMFD|EXE_LOWER_LAYER`),
+    /// computed from the file to be executed.
+    ExeFlags,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -410,11 +413,13 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             ));
             if at {
                 p.push(dirfd_param("dirfd", a[0]));
-                p.push(text(
-                    "flags",
-                    fl::render_or_num(fl::EXECVEAT_FLAGS, fl::execveat_flags_to_ppm(flags)),
-                ));
             }
+            // Falco's exit `flags` of execve/execveat are the exe flags (EXE_WRITABLE ...);
+            // the execveat AT_* flags are in `ExecArgs::flags`.
+            p.push(Param {
+                name: "flags",
+                val: ParamVal::ExeFlags,
+            });
             p.push(pp);
             c.d.exec = Some(ExecArgs {
                 filename,

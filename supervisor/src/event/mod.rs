@@ -64,11 +64,12 @@ pub mod builder;
 pub mod decode;
 pub mod flags;
 pub mod mem;
+pub mod overlay;
 pub mod path;
 pub mod procfs;
 pub mod sock;
 pub mod syscalls;
 
-pub use builder::{BuildError, EventBuilder, SyscallEvent};
+pub use builder::{BuildError, DnsTable, EventBuilder, SyscallEvent};
 pub use path::Resolved;
 pub use syscalls::{syscall_nr, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};

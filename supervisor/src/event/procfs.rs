@@ -130,6 +130,17 @@ pub struct Status {
     pub vpid: u32,
     pub vtid: u32,
     pub vpgid: u32,
+    pub threads: u64,
+    pub vm_size_kb: u64,
+    pub vm_rss_kb: u64,
+    pub vm_swap_kb: u64,
+}
+
+fn kb(v: &str) -> u64 {
+    v.split_ascii_whitespace()
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Status {
@@ -164,6 +175,10 @@ impl Status {
                 "NStgid" => s.vpid = last().unwrap_or(0),
                 "NSpid" => s.vtid = last().unwrap_or(0),
                 "NSpgid" => s.vpgid = last().unwrap_or(0),
+                "Threads" => s.threads = v.parse().unwrap_or(0),
+                "VmSize" => s.vm_size_kb = kb(v),
+                "VmRSS" => s.vm_rss_kb = kb(v),
+                "VmSwap" => s.vm_swap_kb = kb(v),
                 _ => {}
             }
         }
@@ -432,6 +447,8 @@ pub const MAX_USERDB: usize = 1024 * 1024;
 pub struct UserDb {
     pub users: HashMap<u32, String>,
     pub groups: HashMap<u32, String>,
+    /// uid → (home directory, shell).
+    pub entries: HashMap<u32, (String, String)>,
 }
 
 impl UserDb {
@@ -459,11 +476,28 @@ impl UserDb {
                 _ => Vec::new(),
             }
         };
+        let passwd = read(b"/etc/passwd");
         UserDb {
-            users: parse_db(&read(b"/etc/passwd")),
+            users: parse_db(&passwd),
             groups: parse_db(&read(b"/etc/group")),
+            entries: parse_home_shell(&passwd),
         }
     }
+}
+
+fn parse_home_shell(b: &[u8]) -> HashMap<u32, (String, String)> {
+    let mut m = HashMap::new();
+    for line in String::from_utf8_lossy(b).lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        if let Ok(id) = f[2].parse::<u32>() {
+            m.entry(id)
+                .or_insert_with(|| (f[5].to_string(), f[6].to_string()));
+        }
+    }
+    m
 }
 
 fn parse_db(b: &[u8]) -> HashMap<u32, String> {
