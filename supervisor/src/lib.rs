@@ -5,6 +5,7 @@ pub mod event;
 // notify helper: seccomp notification loop, listenerPath server, decisions, outputs.
 pub mod config;
 pub mod decide;
+pub mod engines;
 pub mod mem;
 pub mod profile;
 pub mod rate_limit;
@@ -13,4 +14,3 @@ pub mod session;
 pub mod sinks;
 pub mod supervise;
 pub mod sys;
-pub mod engines;
