@@ -196,7 +196,10 @@ struct RuntimePhase {
 
 impl RuntimePhase {
     fn new(pid: Option<u32>) -> RuntimePhase {
-        let exe = pid.and_then(exe_id);
+        // Only a process still running a runtime binary is in the runtime phase: crun
+        // with `noNewPrivileges` hands the fd over at `start`, when the workload may
+        // already have exec'd, and the workload's own binary must not be exempted.
+        let exe = pid.filter(|&p| runs_runtime_binary(p)).and_then(exe_id);
         RuntimePhase {
             pid: pid.unwrap_or(0),
             exe,
@@ -215,6 +218,20 @@ impl RuntimePhase {
             false
         }
     }
+}
+
+/// Whether `pid` runs an OCI runtime's binary (runc, crun, youki; runc 1.1 runs from a
+/// sealed memfd copy of itself, `/memfd:runc_cloned:…`).
+fn runs_runtime_binary(pid: u32) -> bool {
+    let Ok(target) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+        return false;
+    };
+    let s = target.to_string_lossy();
+    let name = s.rsplit('/').next().unwrap_or("");
+    s.starts_with("/memfd:runc")
+        || ["runc", "crun", "youki"]
+            .iter()
+            .any(|r| name == *r || name.starts_with(&format!("{r} ")))
 }
 
 fn exe_id(pid: u32) -> Option<(u64, u64)> {
@@ -553,10 +570,30 @@ mod tests {
     }
 
     #[test]
+    fn runtime_binaries_are_recognised() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!runs_runtime_binary(child.id()));
+        assert!(!runs_runtime_binary(u32::MAX));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    #[test]
     fn runtime_phase_tracks_exec() {
-        // Our own exe does not change: the phase stays active; an unknown pid is never
-        // in the runtime phase.
-        let mut p = RuntimePhase::new(Some(std::process::id()));
+        // The test binary is no runtime: not in the runtime phase (crun's deferred
+        // hand-off gives us the workload's pid after its exec).
+        let mut own = RuntimePhase::new(Some(std::process::id()));
+        assert!(!own.active());
+        // Our own exe does not change: a phase started on it stays active; an unknown
+        // pid is never in the runtime phase.
+        let mut p = RuntimePhase {
+            pid: std::process::id(),
+            exe: exe_id(std::process::id()),
+        };
         assert!(p.active());
         let mut gone = RuntimePhase::new(None);
         assert!(!gone.active());
