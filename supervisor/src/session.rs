@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tiercel_rules::event::{Event, Field, FieldArg, Value};
+use tiercel_rules::event::{Event, EventType, Field, FieldArg, Value};
 use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
@@ -83,6 +83,9 @@ pub struct Engine {
     policy: Policy,
     deny_table: Vec<bool>,
     enabled: Vec<bool>,
+    /// Per event type (`EventType.0`): some enabled rule for it denies (decides whether
+    /// the resolved-path evaluation is worth doing).
+    deny_by_type: Vec<bool>,
     any_deny: bool,
     /// Some rule is below the configured minimum priority.
     any_disabled: bool,
@@ -119,12 +122,16 @@ impl Engine {
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
         let any_disabled = enabled.iter().any(|&e| !e);
+        let deny_by_type = EventType::all()
+            .map(|t| deny_capable(&program, &deny_table, &enabled, t))
+            .collect();
         Engine {
             program,
             matching,
             policy,
             deny_table,
             enabled,
+            deny_by_type,
             any_deny,
             any_disabled,
             sink,
@@ -137,6 +144,14 @@ impl Engine {
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Whether some enabled rule evaluated for events of type `t` denies.
+    fn denies_type(&self, t: EventType) -> bool {
+        match self.deny_by_type.get(usize::from(t.0)) {
+            Some(&d) => d,
+            None => deny_capable(&self.program, &self.deny_table, &self.enabled, t),
+        }
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
@@ -184,6 +199,13 @@ impl EngineCell {
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
+}
+
+fn deny_capable(program: &Program, deny_table: &[bool], enabled: &[bool], t: EventType) -> bool {
+    program.rules_for(t).iter().any(|&i| {
+        let i = i as usize;
+        deny_table.get(i).copied().unwrap_or(false) && enabled.get(i).copied().unwrap_or(false)
+    })
 }
 
 /// Tracks whether the process that installed the filter has exec'd yet: until then the
@@ -253,6 +275,8 @@ pub struct Session {
     generation: u64,
     engine: Arc<Engine>,
     matches: Vec<usize>,
+    /// Matches of the resolved-view evaluation.
+    resolved_matches: Vec<usize>,
 }
 
 impl std::fmt::Debug for Session {
@@ -291,6 +315,7 @@ impl Session {
             generation,
             engine,
             matches: Vec::with_capacity(cap),
+            resolved_matches: Vec::with_capacity(cap),
         }
     }
 
@@ -450,10 +475,19 @@ impl Session {
         self.matches
             .retain(|&i| engine.enabled.get(i).copied().unwrap_or(false));
         let verdict = decide(mode, &engine.deny_table, &self.matches);
+        // Decisions on paths as the kernel will resolve them: when Falco's view (paths as
+        // spelled, normalised) denies nothing, evaluate again on the resolved view.
+        let second = if verdict.deny.is_none() {
+            resolved_verdict(engine, &mut self.resolved_matches, &event, mode)
+        } else {
+            SecondLook::None
+        };
         let decided_at = Instant::now();
-        let answer = match verdict.deny {
-            Some(_) => Answer::Errno(engine.policy.errno),
-            None => Answer::Continue,
+        let answer = match (verdict.deny, &second) {
+            (Some(_), _) | (None, SecondLook::Rule(_) | SecondLook::Unknown) => {
+                Answer::Errno(engine.policy.errno)
+            }
+            (None, SecondLook::None) => Answer::Continue,
         };
         let res = self.fd.send(n.id, answer);
         sent.set(true);
@@ -492,6 +526,28 @@ impl Session {
             }
         }
         // Output work, after the caller is released.
+        match second {
+            SecondLook::None => {}
+            SecondLook::Rule(i) => {
+                if let Some(rule) = engine.program.rules().get(i) {
+                    let mut alert = make_alert(engine, rule, &event, Some(engine.policy.errno));
+                    alert.resolved = event.resolved_summary();
+                    engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
+                    engine.sink.send(alert);
+                }
+            }
+            SecondLook::Unknown => {
+                if let Some(s) = engine.errors.check() {
+                    tracing::warn!(
+                        container = %self.container,
+                        evt_type = event.type_name(),
+                        suppressed = s,
+                        "denied: a path the call modifies ends on a procfs magic link that \
+                         could not be resolved, and deny rules apply to this call"
+                    );
+                }
+            }
+        }
         if self.matches.is_empty() {
             return;
         }
@@ -506,6 +562,52 @@ impl Session {
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
+    }
+}
+
+/// The outcome of the evaluation on the resolved view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecondLook {
+    /// Not done, or nothing to deny.
+    None,
+    /// This rule (index) denies on the resolved paths.
+    Rule(usize),
+    /// A modified path is unknown (unreadable magic link): deny.
+    Unknown,
+}
+
+/// In enforce mode, for calls with path arguments and deny rules for their type:
+/// evaluates the rules on the resolved view of the event (see
+/// [`SyscallEvent::set_resolved_view`]). A deny rule matching there denies; so does a
+/// modified path whose resolution is unknown (a procfs magic link that could not be
+/// read, [`SyscallEvent::unresolved_modified_path`]), since no rule can be checked
+/// against it.
+fn resolved_verdict(
+    engine: &Engine,
+    resolved_matches: &mut Vec<usize>,
+    event: &SyscallEvent,
+    mode: Mode,
+) -> SecondLook {
+    if mode != Mode::Enforce
+        || event.decoded().paths.is_empty()
+        || !engine.denies_type(event.event_type())
+    {
+        return SecondLook::None;
+    }
+    event.set_resolved_view(true);
+    resolved_matches.clear();
+    engine
+        .program
+        .eval(event, RuleMatching::All, resolved_matches);
+    event.set_resolved_view(false);
+    let hit = resolved_matches.iter().copied().find(|&i| {
+        engine.enabled.get(i).copied().unwrap_or(false)
+            && engine.deny_table.get(i).copied().unwrap_or(false)
+    });
+    match hit {
+        Some(i) => SecondLook::Rule(i),
+        None if event.unresolved_modified_path() => SecondLook::Unknown,
+        None => SecondLook::None,
     }
 }
 
@@ -548,6 +650,7 @@ fn make_alert(
             engine.alert_options,
         ),
         denied,
+        resolved: None,
     }
 }
 

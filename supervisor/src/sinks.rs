@@ -28,6 +28,11 @@ pub struct Alert {
     pub alert: tiercel_rules::output::Alert,
     /// `Some(errno)` when the call was refused.
     pub denied: Option<i32>,
+    /// The rule matched only the resolved view of the call's paths (symlinks and
+    /// `/proc/self` magic links followed inside the container's root): those paths
+    /// (`/bin/x`, or `name=/bin/x, ...` for several arguments). Falco's output shows the
+    /// paths as spelled.
+    pub resolved: Option<String>,
 }
 
 impl Alert {
@@ -38,19 +43,25 @@ impl Alert {
         if let Some(e) = self.denied {
             line.push_str(" (denied: ");
             line.push_str(&errno_name(e));
+            if let Some(r) = &self.resolved {
+                line.push_str(", resolved: ");
+                line.push_str(r);
+            }
             line.push(')');
         }
         line
     }
 
-    /// Falco's JSON alert, plus `tiercel: {action: "deny", errno}` for refused calls.
+    /// Falco's JSON alert, plus `tiercel: {action: "deny", errno}` for refused calls
+    /// (and `resolved` when the match was on the resolved paths).
     pub fn json(&self) -> Value {
         let mut v = self.alert.json();
         if let (Some(e), Some(obj)) = (self.denied, v.as_object_mut()) {
-            obj.insert(
-                "tiercel".into(),
-                json!({"action": "deny", "errno": errno_name(e)}),
-            );
+            let mut t = json!({"action": "deny", "errno": errno_name(e)});
+            if let (Some(r), Some(o)) = (&self.resolved, t.as_object_mut()) {
+                o.insert("resolved".into(), json!(r));
+            }
+            obj.insert("tiercel".into(), t);
         }
         v
     }
@@ -464,6 +475,7 @@ mod tests {
                 options: Default::default(),
             },
             denied,
+            resolved: None,
         }
     }
 
@@ -485,6 +497,11 @@ mod tests {
         let d = alert(Some(libc::EPERM));
         assert!(d.text_line().ends_with("(denied: EPERM)"));
         assert_eq!(d.json()["tiercel"]["errno"], "EPERM");
+        assert!(d.json()["tiercel"].get("resolved").is_none());
+        let mut r = alert(Some(libc::EPERM));
+        r.resolved = Some("/bin/x".into());
+        assert_eq!(r.json()["tiercel"]["resolved"], "/bin/x");
+        assert!(r.text_line().ends_with("(denied: EPERM, resolved: /bin/x)"));
         assert_eq!(
             d.json()["output"],
             a.json()["output"],

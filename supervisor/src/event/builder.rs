@@ -7,7 +7,7 @@
 //! handle's reads fail and the field is missing).
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -188,6 +188,7 @@ impl EventBuilder {
             loginuid: OnceCell::new(),
             userdb: OnceCell::new(),
             typechar: OnceCell::new(),
+            resolved_view: Cell::new(false),
         })
     }
 }
@@ -226,6 +227,27 @@ pub struct SyscallEvent {
     loginuid: OnceCell<Option<i64>>,
     userdb: OnceCell<Option<Arc<UserDb>>>,
     typechar: OnceCell<Option<char>>,
+    /// Serve path-valued fields resolved inside the root (see [`SyscallEvent::set_resolved_view`]).
+    resolved_view: Cell<bool>,
+}
+
+/// A resolution that stopped on a procfs magic link (`/proc/<pid>/{fd/N,cwd,root,exe}`,
+/// `map_files`, also below `task/<tid>/`) instead of reaching its target: what the call
+/// would reach is unknown. Other procfs files (`/proc/self/oom_score_adj`) are known.
+fn unreadable_magic_link(p: &[u8]) -> bool {
+    let c: Vec<&[u8]> = p.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
+    if c.first() != Some(&&b"proc"[..]) {
+        return false;
+    }
+    let k = if c.get(2) == Some(&&b"task"[..]) {
+        4
+    } else {
+        2
+    };
+    matches!(
+        c.get(k).copied(),
+        Some(b"fd" | b"cwd" | b"root" | b"exe" | b"map_files")
+    )
 }
 
 fn s<'a>(x: impl Into<Cow<'a, str>>) -> Option<Value<'a>> {
@@ -419,6 +441,69 @@ impl SyscallEvent {
         v.get(i)?.as_deref()
     }
 
+    /// Switches the event between Falco's view (the default: path-valued fields are the
+    /// normalised paths Falco shows) and the resolved view used for enforcement: `fd.name`
+    /// (of path-taking calls), `fd.directory`, `fd.filename`, path parameters
+    /// (`evt.arg.name/path/pathname/filename/oldpath/newpath/linkpath/dir`), `fs.path.*`
+    /// and `evt.abspath*` become the paths resolved inside the caller's root, symlinks (the
+    /// last one only when the call follows it) and `/proc/self/{fd/N,cwd,root}` magic links
+    /// followed. A path whose resolution failed keeps Falco's value (the kernel fails such
+    /// a call too: ELOOP, ENAMETOOLONG, ENOTDIR); a procfs object (`pipe:[1]`,
+    /// `/memfd:x (deleted)`, `/bin/x (deleted)`) is served as its link target.
+    pub fn set_resolved_view(&self, on: bool) {
+        self.resolved_view.set(on);
+    }
+
+    /// Whether the resolved view is on.
+    pub fn resolved_view(&self) -> bool {
+        self.resolved_view.get()
+    }
+
+    /// Path argument `i` as the current view serves it.
+    fn path_value(&self, i: usize) -> Option<&[u8]> {
+        if self.resolved_view.get() {
+            if let Some((_, Ok(r))) = self.resolved_paths().nth(i) {
+                return Some(&r.path);
+            }
+        }
+        self.norm_path(i)
+    }
+
+    /// The resolved path arguments that differ from Falco's values, rendered
+    /// (`name=/bin/x`, comma separated) for the alert of a match found only in the
+    /// resolved view. `None` when none differs.
+    pub fn resolved_summary(&self) -> Option<String> {
+        let mut out = String::new();
+        for (i, (p, r)) in self.resolved_paths().enumerate() {
+            let Ok(r) = r else { continue };
+            if self.norm_path(i) == Some(r.path.as_slice()) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            if self.d.paths.len() > 1 {
+                out.push_str(p.param);
+                out.push('=');
+            }
+            out.push_str(&lossy(&r.path));
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Path arguments the call modifies whose resolution is unknown: the walk failed for
+    /// another reason than one the kernel fails the call with too, or it ended on a procfs
+    /// magic link it could not read.
+    pub fn unresolved_modified_path(&self) -> bool {
+        self.resolved_paths().any(|(p, r)| {
+            p.modifies
+                && match r {
+                    Ok(r) => r.magic && unreadable_magic_link(&r.path),
+                    Err(_) => false,
+                }
+        })
+    }
+
     /// Every path argument resolved inside the caller's root with symlinks followed as the
     /// call would (for decisions), in argument order, with its parameter name.
     pub fn resolved_paths(&self) -> impl Iterator<Item = (&PathArg, &Result<Resolved, String>)> {
@@ -473,7 +558,7 @@ impl SyscallEvent {
     }
 
     fn fd_path_norm(&self) -> Option<&[u8]> {
-        self.norm_path(self.d.fd_path?)
+        self.path_value(self.d.fd_path?)
     }
 
     // ---- process ------------------------------------------------------------------------
@@ -957,7 +1042,7 @@ impl SyscallEvent {
                 if pa.unreadable {
                     return None;
                 }
-                lossy(self.norm_path(*i).unwrap_or(pa.raw.as_slice())).into_owned()
+                lossy(self.path_value(*i).unwrap_or(pa.raw.as_slice())).into_owned()
             }
             ParamVal::Fd(fd) => fd.to_string(),
             ParamVal::Uid(u) => self
@@ -1110,9 +1195,9 @@ impl SyscallEvent {
                     _ => fl::open_creates(f),
                 }))
             }
-            Field::EvtAbspath => s(lossy(self.norm_path(0)?).into_owned()),
-            Field::EvtAbspathSrc => s(lossy(self.norm_path(0)?).into_owned()),
-            Field::EvtAbspathDst => s(lossy(self.norm_path(1)?).into_owned()),
+            Field::EvtAbspath => s(lossy(self.path_value(0)?).into_owned()),
+            Field::EvtAbspathSrc => s(lossy(self.path_value(0)?).into_owned()),
+            Field::EvtAbspathDst => s(lossy(self.path_value(1)?).into_owned()),
 
             // fd.*
             Field::FdNum => {
@@ -1240,7 +1325,7 @@ impl SyscallEvent {
                     .paths
                     .iter()
                     .position(|p| !matches!(p.param, "oldpath" | "target"))?;
-                s(lossy(self.norm_path(i)?).into_owned())
+                s(lossy(self.path_value(i)?).into_owned())
             }
             Field::FsPathNameraw => {
                 let p = self
@@ -1274,7 +1359,7 @@ impl SyscallEvent {
                 if raw {
                     s(lossy(&self.d.paths[i].raw).into_owned())
                 } else {
-                    s(lossy(self.norm_path(i)?).into_owned())
+                    s(lossy(self.path_value(i)?).into_owned())
                 }
             }
 
@@ -1904,6 +1989,106 @@ mod tests {
             format!("{d}/d/sub/b")
         );
         assert!(get(&ev, "fd.name").is_none(), "rename has no fd");
+    }
+
+    #[test]
+    fn resolved_view_serves_resolved_paths() {
+        let t = target("rview");
+        let pid = t.child.id();
+        let d = t.dir.to_string_lossy().to_string();
+        std::os::unix::fs::symlink(format!("{d}/d/sub"), t.dir.join("l_abs")).unwrap();
+        std::os::unix::fs::symlink(format!("{d}/d/sub/target"), t.dir.join("dangling"))
+            .unwrap();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"l_abs/x");
+        let mut b = builder();
+        // open("l_abs/x", O_WRONLY|O_CREAT) relative to the cwd, through an absolute symlink.
+        let ev = b
+            .build(&notif(pid, "open", [p, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        let falco = format!("{d}/l_abs/x");
+        let real = format!("{d}/d/sub/x");
+        assert_eq!(get(&ev, "fd.name").unwrap(), falco);
+        assert!(!ev.resolved_view());
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), real);
+        assert_eq!(get(&ev, "fd.directory").unwrap(), format!("{d}/d/sub"));
+        assert_eq!(get(&ev, "fd.filename").unwrap(), "x");
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("name".into())).unwrap(),
+            real
+        );
+        assert_eq!(get(&ev, "fs.path.name").unwrap(), real);
+        assert_eq!(get(&ev, "evt.abspath").unwrap(), real);
+        // Raw values and evt.args stay as spelled.
+        assert_eq!(get(&ev, "fd.nameraw").unwrap(), "l_abs/x");
+        ev.set_resolved_view(false);
+        assert_eq!(get(&ev, "fd.name").unwrap(), falco);
+        assert_eq!(ev.resolved_summary().unwrap(), real);
+        assert!(!ev.unresolved_modified_path());
+        // A dangling last symlink: O_CREAT follows it (creates its target), O_CREAT|O_EXCL
+        // does not.
+        let dl = m.put_cstr(b"dangling");
+        let ev = b
+            .build(&notif(pid, "open", [dl, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/d/sub/target"));
+        let ev = b
+            .build(&notif(pid, "open", [dl, 0o301, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/dangling"));
+        // symlink(target, linkpath): the link itself is not followed; the target is text.
+        let tg = m.put_cstr(b"/etc/shadow");
+        let lp = m.put_cstr(b"l_abs/newlink");
+        let ev = b
+            .build(&notif(pid, "symlink", [tg, lp, 0, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("linkpath".into())).unwrap(),
+            format!("{d}/d/sub/newlink")
+        );
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("target".into())).unwrap(),
+            "/etc/shadow"
+        );
+        // /proc/self/fd/5/x (fd 5 = dir/d) and /proc/self/cwd/x follow the magic links.
+        let pf = m.put_cstr(b"/proc/self/fd/5/x");
+        let ev = b
+            .build(&notif(pid, "open", [pf, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.name").unwrap(), "/proc/self/fd/5/x");
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/d/x"));
+        let pc = m.put_cstr(b"/proc/self/cwd/y");
+        let ev = b
+            .build(&notif(pid, "open", [pc, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/y"));
+        // An fd that is not open: the magic link cannot be read; unknown.
+        let bad = m.put_cstr(b"/proc/self/fd/77/z");
+        let ev = b
+            .build(&notif(pid, "open", [bad, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(ev.unresolved_modified_path());
+        // Reading through it modifies nothing.
+        let ev = b
+            .build(&notif(pid, "open", [bad, 0, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(!ev.unresolved_modified_path());
+    }
+
+    #[test]
+    fn magic_link_classification() {
+        assert!(unreadable_magic_link(b"/proc/self/fd/7"));
+        assert!(unreadable_magic_link(b"/proc/12/root"));
+        assert!(unreadable_magic_link(b"/proc/12/task/13/cwd"));
+        assert!(!unreadable_magic_link(b"/proc/self/oom_score_adj"));
+        assert!(!unreadable_magic_link(b"pipe:[12]"));
+        assert!(!unreadable_magic_link(b"/bin/x (deleted)"));
     }
 
     #[test]
