@@ -48,20 +48,113 @@ pub struct Session {
     dns: std::sync::RwLock<Option<DnsTable>>,
     /// OCI annotations from the bundle's `config.json`, read once.
     annotations: std::sync::OnceLock<std::collections::HashMap<String, String>>,
+    /// The container's bind mounts from the bundle's `config.json`, read once.
+    mounts: std::sync::OnceLock<Vec<MountInfo>>,
+}
+
+/// One of the container's mounts as Falco's container plugin reports it
+/// (`container.mounts`, `container.mount.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInfo {
+    /// Host path (or volume) mounted.
+    pub source: String,
+    /// Where it is mounted in the container.
+    pub dest: String,
+    /// The engine's mode string (OCI has none: empty).
+    pub mode: String,
+    /// Mounted read-write (no `ro` option).
+    pub rdwr: bool,
+    /// `private`, `rprivate`, `shared`, `rshared`, `slave`, `rslave`, or empty.
+    pub propagation: String,
+}
+
+impl MountInfo {
+    /// Falco's `source:dest:mode:rdwr:propagation`.
+    pub fn render(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.source, self.dest, self.mode, self.rdwr, self.propagation
+        )
+    }
+}
+
+/// The bind mounts of an OCI `config.json` (`mounts` entries of type `bind` or with a
+/// `bind`/`rbind` option): what container engines report as the container's mounts
+/// (volumes, host paths), not the runtime's own proc/sysfs/tmpfs mounts.
+pub fn oci_bind_mounts(config: &serde_json::Value) -> Vec<MountInfo> {
+    let Some(ms) = config.get("mounts").and_then(|m| m.as_array()) else {
+        return Vec::new();
+    };
+    ms.iter()
+        .take(4096)
+        .filter_map(|m| {
+            let opts: Vec<&str> = m
+                .get("options")
+                .and_then(|o| o.as_array())
+                .map(|o| o.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            let bind = m.get("type").and_then(|t| t.as_str()) == Some("bind")
+                || opts.iter().any(|o| matches!(*o, "bind" | "rbind"));
+            if !bind {
+                return None;
+            }
+            Some(MountInfo {
+                source: m.get("source")?.as_str()?.to_string(),
+                dest: m.get("destination")?.as_str()?.to_string(),
+                mode: String::new(),
+                rdwr: !opts.contains(&"ro"),
+                propagation: opts
+                    .iter()
+                    .find(|o| {
+                        matches!(
+                            **o,
+                            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                        )
+                    })
+                    .map(|o| o.to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// `container.mount*[arg]`: the mount at index `arg`, or the first whose source (by
+/// source) or destination (by destination) matches the glob `arg`.
+pub fn find_mount<'a>(
+    mounts: &'a [MountInfo],
+    arg: &FieldArg,
+    by_dest: bool,
+) -> Option<&'a MountInfo> {
+    match arg {
+        FieldArg::Index(i) => mounts.get(usize::try_from(*i).ok()?),
+        FieldArg::Name(n) => mounts.iter().find(|m| {
+            let key = if by_dest { &m.dest } else { &m.source };
+            tiercel_rules::eval::glob_match(n.as_bytes(), key.as_bytes())
+        }),
+        FieldArg::None => None,
+    }
 }
 
 impl Session {
+    fn config_json(&self) -> Option<serde_json::Value> {
+        let b = self.container.bundle.as_ref()?;
+        let raw = procfs::read_bounded(&PathBuf::from(b).join("config.json"), 8 << 20).ok()?;
+        serde_json::from_slice::<serde_json::Value>(&raw).ok()
+    }
+
+    /// The container's mounts (from `<bundle>/config.json`), empty when unknown.
+    pub fn mounts(&self) -> &[MountInfo] {
+        self.mounts.get_or_init(|| {
+            self.config_json()
+                .map(|v| oci_bind_mounts(&v))
+                .unwrap_or_default()
+        })
+    }
+
     /// The container's OCI annotations (`<bundle>/config.json`), empty when unknown.
     pub fn annotations(&self) -> &std::collections::HashMap<String, String> {
         self.annotations.get_or_init(|| {
-            let Some(b) = &self.container.bundle else {
-                return Default::default();
-            };
-            let Ok(raw) = procfs::read_bounded(&PathBuf::from(b).join("config.json"), 8 << 20)
-            else {
-                return Default::default();
-            };
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+            let Some(v) = self.config_json() else {
                 return Default::default();
             };
             v.get("annotations")
@@ -121,6 +214,7 @@ impl EventBuilder {
                 boot_ns: procfs::boot_time_ns(),
                 dns: std::sync::RwLock::new(None),
                 annotations: std::sync::OnceLock::new(),
+                mounts: std::sync::OnceLock::new(),
             }),
             num: 0,
             pin_proc_at_build: true,
@@ -1592,6 +1686,37 @@ impl SyscallEvent {
                     },
                 )
             }
+            Field::ContainerMounts => {
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                let all: Vec<String> = self.session.mounts().iter().map(|m| m.render()).collect();
+                s(all.join(","))
+            }
+            Field::ContainerMount
+            | Field::ContainerMountSource
+            | Field::ContainerMountDest
+            | Field::ContainerMountMode
+            | Field::ContainerMountRdwr
+            | Field::ContainerMountPropagation => {
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                // `container.mount.source[X]` looks X up among destinations; the others
+                // among sources.
+                let by_dest = name == Field::ContainerMountSource;
+                let Some(m) = find_mount(self.session.mounts(), arg, by_dest) else {
+                    return s("N/A");
+                };
+                s(match name {
+                    Field::ContainerMount => m.render(),
+                    Field::ContainerMountSource => m.source.clone(),
+                    Field::ContainerMountDest => m.dest.clone(),
+                    Field::ContainerMountMode => m.mode.clone(),
+                    Field::ContainerMountRdwr => m.rdwr.to_string(),
+                    _ => m.propagation.clone(),
+                })
+            }
             Field::ContainerStartTs => Some(Value::Time(self.session.container_start_ns()?)),
             Field::ContainerDuration => Some(Value::Time(
                 self.ts_ns
@@ -1997,8 +2122,7 @@ mod tests {
         let pid = t.child.id();
         let d = t.dir.to_string_lossy().to_string();
         std::os::unix::fs::symlink(format!("{d}/d/sub"), t.dir.join("l_abs")).unwrap();
-        std::os::unix::fs::symlink(format!("{d}/d/sub/target"), t.dir.join("dangling"))
-            .unwrap();
+        std::os::unix::fs::symlink(format!("{d}/d/sub/target"), t.dir.join("dangling")).unwrap();
         let mut m = BufMem::new(0x1000);
         let p = m.put_cstr(b"l_abs/x");
         let mut b = builder();
@@ -2303,6 +2427,93 @@ mod tests {
             let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
             println!("{label}: {us:.2} us/event");
         }
+    }
+
+    #[test]
+    fn container_mount_fields() {
+        let t = target("mounts");
+        let pid = t.child.id();
+        std::fs::write(
+            t.dir.join("config.json"),
+            r#"{"ociVersion":"1.0.2","mounts":[
+                {"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/host/proc","type":"bind","source":"/proc","options":["rbind","ro","rslave"]},
+                {"destination":"/data","source":"/srv/data","options":["bind"]},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid"]}]}"#,
+        )
+        .unwrap();
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            bundle: Some(t.dir.to_string_lossy().into_owned()),
+            ..Default::default()
+        });
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        let name = |n: &str| FieldArg::Name(n.into());
+        assert_eq!(
+            get(&ev, "container.mounts").unwrap(),
+            "/proc:/host/proc::false:rslave,/srv/data:/data::true:"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("/proc*")).unwrap(),
+            "/host/proc"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("/var/run/docker.sock")).unwrap(),
+            "N/A"
+        );
+        // The runtime's own proc mount (source "proc") is not a container mount.
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("proc")).unwrap(),
+            "N/A"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", FieldArg::Index(1)).unwrap(),
+            "/data"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.source", name("/da*")).unwrap(),
+            "/srv/data"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.rdwr", name("/proc")).unwrap(),
+            "false"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.propagation", name("/proc")).unwrap(),
+            "rslave"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount", FieldArg::Index(0)).unwrap(),
+            "/proc:/host/proc::false:rslave"
+        );
+        // Through the rules engine: the upstream macro's shape.
+        let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+        loader.add_str(
+            "t.yaml",
+            "- rule: m\n  desc: m\n  condition: evt.type = openat and (not container.mount.dest[/proc*] in (\"<NA>\",\"N/A\"))\n  output: m %container.mounts\n  priority: WARNING\n\
+             - rule: n\n  desc: n\n  condition: evt.type = openat and not container.mount.dest[/var/run/docker.sock] in (\"<NA>\",\"N/A\")\n  output: n\n  priority: WARNING\n",
+        );
+        let program = loader.finish().program.expect("rules load");
+        let mut out = Vec::new();
+        program.eval(&ev, tiercel_rules::program::RuleMatching::All, &mut out);
+        assert_eq!(out, vec![0]);
+        // No config: no mounts, every lookup N/A.
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            ..Default::default()
+        });
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("/proc*")).unwrap(),
+            "N/A"
+        );
+        assert_eq!(get(&ev, "container.mounts").unwrap(), "");
     }
 
     #[test]
