@@ -585,7 +585,11 @@ fn protect_binary_dirs_preset_refuses_every_attempt() {
         .filter(|n| KNOWN_BYPASSES.contains(&n.as_str()))
         .collect();
     if !known.is_empty() {
-        eprintln!(
+        // Written to the real stderr (not `eprintln!`, which the test harness captures
+        // for passing tests), so it shows in every run.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "\n{t}: !!!!!!!! KNOWN BYPASSES STILL OPEN: {known:?} !!!!!!!!\n\
              {t}: (TOCTOU races; closing them needs the open done by the supervisor, ADDFD)\n"
         );
