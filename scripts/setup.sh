@@ -43,7 +43,7 @@ if command -v rustup >/dev/null 2>&1; then
     elif rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1; then
         say "installed rust target x86_64-unknown-linux-musl"
     else
-        say "WARNING: could not add rust target x86_64-unknown-linux-musl (not needed by the tests)"
+        say "WARNING: could not add rust target x86_64-unknown-linux-musl: the static build for the image (make test) will fail"
     fi
 else
     say "rustup not found: skipping the musl target"

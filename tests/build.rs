@@ -2,10 +2,10 @@
 //! A missing compiler is not a build error: the tests then report the probe as missing
 //! (a skip outside CI, a failure in CI).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn gcc(out: &PathBuf, name: &str, src: &str, extra: &[&str]) -> Option<PathBuf> {
+fn gcc(out: &Path, name: &str, src: &str, extra: &[&str]) -> Option<PathBuf> {
     let dst = out.join(name);
     let status = Command::new("gcc")
         .args(extra)

@@ -342,6 +342,12 @@ fn bracket(p: &[u8], mut i: usize, c: u8, icase: bool) -> Option<(bool, usize)> 
     Some((matched != negate, i))
 }
 
+/// The `glob` operator's matching (fnmatch without `FNM_PATHNAME`: `*` also matches `/`),
+/// for other users of Falco's glob semantics (e.g. `container.mount.dest[/proc*]`).
+pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    fnmatch(pattern, s, false)
+}
+
 fn fnmatch(p: &[u8], s: &[u8], icase: bool) -> bool {
     let (mut pi, mut si) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;

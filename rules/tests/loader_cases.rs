@@ -5,7 +5,6 @@ use tiercel_rules::json_event::JsonEvent;
 use tiercel_rules::loader::{LoadOutcome, Loader, LoaderOptions};
 use tiercel_rules::program::RuleMatching;
 
-
 fn load(files: &[&str]) -> LoadOutcome {
     let mut l = Loader::new(LoaderOptions::default());
     for (i, f) in files.iter().enumerate() {

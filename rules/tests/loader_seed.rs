@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-
 use tiercel_rules::loader::{Loader, LoaderOptions};
 
 fn data(p: &str) -> PathBuf {

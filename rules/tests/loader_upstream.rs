@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-
 use tiercel_rules::loader::{LoadOutcome, Loader, LoaderOptions};
 
 fn upstream(name: &str) -> PathBuf {

@@ -45,6 +45,9 @@ pub struct CheckArgs {
 pub struct ParseArgs {
     /// The condition, e.g. `proc.name in (cat, ls) and not fd.name startswith /tmp`.
     condition: String,
+    /// Nesting limit: 1000 is what Falco's rule loader uses, 100 is libsinsp's default.
+    #[arg(long, default_value_t = tiercel_rules::parser::FALCO_MAX_DEPTH)]
+    max_depth: usize,
 }
 
 #[derive(Debug, Args)]
@@ -141,7 +144,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
 }
 
 fn parse(a: ParseArgs) -> Result<ExitCode> {
-    match tiercel_rules::parser::parse(&a.condition, tiercel_rules::parser::FALCO_MAX_DEPTH) {
+    match tiercel_rules::parser::parse(&a.condition, a.max_depth) {
         Ok(expr) => {
             let tree = tiercel_rules::parser::dump_tree(&expr);
             println!("{}", tree.trim_end());
@@ -285,7 +288,13 @@ pub fn fields(a: FieldsArgs) -> Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         for f in all {
-            writeln!(out, "{:<40} {:<10} {}", f.name, format!("{:?}", f.ftype), f.desc)?;
+            writeln!(
+                out,
+                "{:<40} {:<10} {}",
+                f.name,
+                format!("{:?}", f.ftype),
+                f.desc
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

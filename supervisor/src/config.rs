@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use saphyr::{LoadableYamlNode, Yaml};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::RuleMatching;
 
@@ -17,6 +18,11 @@ use crate::decide::{parse_errno, Mode, Selector};
 pub struct FileConfig {
     pub rules_files: Vec<PathBuf>,
     pub json_output: Option<bool>,
+    pub time_format_iso_8601: Option<bool>,
+    pub json_include_output_property: Option<bool>,
+    pub json_include_tags_property: Option<bool>,
+    pub json_include_message_property: Option<bool>,
+    pub json_include_output_fields_property: Option<bool>,
     pub priority: Option<Priority>,
     pub rule_matching: Option<RuleMatching>,
     pub file_output_enabled: Option<bool>,
@@ -115,6 +121,27 @@ pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
         }
     }
     c.json_output = get_bool(root, "json_output", "json_output")?;
+    c.time_format_iso_8601 = get_bool(root, "time_format_iso_8601", "time_format_iso_8601")?;
+    c.json_include_output_property = get_bool(
+        root,
+        "json_include_output_property",
+        "json_include_output_property",
+    )?;
+    c.json_include_tags_property = get_bool(
+        root,
+        "json_include_tags_property",
+        "json_include_tags_property",
+    )?;
+    c.json_include_message_property = get_bool(
+        root,
+        "json_include_message_property",
+        "json_include_message_property",
+    )?;
+    c.json_include_output_fields_property = get_bool(
+        root,
+        "json_include_output_fields_property",
+        "json_include_output_fields_property",
+    )?;
     if let Some(p) = get_str(root, "priority", "priority")? {
         c.priority = Some(Priority::parse(p).ok_or_else(|| err("priority", "unknown priority"))?);
     }
@@ -183,6 +210,26 @@ pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
     Ok(c)
 }
 
+impl FileConfig {
+    /// Falco's alert format options (`time_format_iso_8601`, `json_include_*`).
+    pub fn alert_options(&self) -> AlertOptions {
+        let d = AlertOptions::default();
+        AlertOptions {
+            time_iso8601: self.time_format_iso_8601.unwrap_or(d.time_iso8601),
+            include_output: self
+                .json_include_output_property
+                .unwrap_or(d.include_output),
+            include_tags: self.json_include_tags_property.unwrap_or(d.include_tags),
+            include_message: self
+                .json_include_message_property
+                .unwrap_or(d.include_message),
+            include_output_fields: self
+                .json_include_output_fields_property
+                .unwrap_or(d.include_output_fields),
+        }
+    }
+}
+
 /// Reads and parses a config file.
 pub fn load(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -213,6 +260,8 @@ rules_files:
   - rules.yaml
   - /etc/tiercel/more.yaml
 json_output: true
+time_format_iso_8601: true
+json_include_tags_property: false
 priority: warning
 rule_matching: all
 file_output:
@@ -244,6 +293,8 @@ tiercel:
             ]
         );
         assert_eq!(c.json_output, Some(true));
+        let o = c.alert_options();
+        assert!(o.time_iso8601 && !o.include_tags && o.include_output);
         assert_eq!(c.priority, Some(Priority::Warning));
         assert_eq!(c.rule_matching, Some(RuleMatching::All));
         assert_eq!(c.file_output_enabled, Some(true));

@@ -194,12 +194,13 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// Per rule of the program: does a match deny (in enforce mode)? Computed once per
+    /// Per rule of the program: does a match deny (in enforce mode)? Every rule does
+    /// unless `--deny` selectors narrow it to the rules they select. Computed once per
     /// program so the hot path does no string comparison.
     pub fn deny_table(&self, rules: &[CompiledRule]) -> Vec<bool> {
         rules
             .iter()
-            .map(|r| self.deny.iter().any(|s| s.matches(r)))
+            .map(|r| self.deny.is_empty() || self.deny.iter().any(|s| s.matches(r)))
             .collect()
     }
 
@@ -342,6 +343,29 @@ mod tests {
         let (m, bad) = requested_mode(Some("loud"), Some("x=y"));
         assert_eq!(m, None);
         assert_eq!(bad.len(), 1);
+    }
+
+    #[test]
+    fn enforce_denies_every_match_unless_selectors_narrow_it() {
+        let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+        loader.add_str(
+            "t.yaml",
+            "- rule: a\n  desc: a\n  condition: evt.type = open\n  output: a\n  priority: WARNING\n  tags: [x]\n\
+             - rule: b\n  desc: b\n  condition: evt.type = openat\n  output: b\n  priority: ERROR\n",
+        );
+        let program = loader.finish().program.expect("rules load");
+        let all = Policy::default();
+        assert_eq!(all.deny_table(program.rules()), vec![true, true]);
+        let by_tag = Policy {
+            deny: vec!["tag:x".parse().unwrap()],
+            ..Policy::default()
+        };
+        assert_eq!(by_tag.deny_table(program.rules()), vec![true, false]);
+        let by_priority = Policy {
+            deny: vec!["priority:error".parse().unwrap()],
+            ..Policy::default()
+        };
+        assert_eq!(by_priority.deny_table(program.rules()), vec![false, true]);
     }
 
     #[test]

@@ -3,14 +3,14 @@
 
 pub mod event;
 // notify helper: seccomp notification loop, listenerPath server, decisions, outputs.
-mod adapter;
 pub mod config;
 pub mod decide;
+pub mod engines;
 pub mod mem;
+pub mod profile;
 pub mod rate_limit;
 pub mod server;
 pub mod session;
 pub mod sinks;
 pub mod supervise;
 pub mod sys;
-pub mod profile;

@@ -22,7 +22,6 @@
 //! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -52,24 +51,91 @@ pub const MANY_EVTTYPES: usize = 100;
 /// builder decodes into a Falco event. Hot calls are left out on purpose.
 pub const DECODED_SYSCALLS: &[&str] = &[
     // files: open, create, change, remove
-    "open", "openat", "openat2", "creat", "truncate", "rename", "renameat", "renameat2", "link",
-    "linkat", "symlink", "symlinkat", "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "mknod",
-    "mknodat", "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchown", "fchownat",
-    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
-    "utimensat", "name_to_handle_at", "open_by_handle_at", "chdir", "fchdir", "chroot",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "truncate",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "fchown",
+    "fchownat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "utimensat",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "chdir",
+    "fchdir",
+    "chroot",
     // exec
-    "execve", "execveat", "memfd_create",
+    "execve",
+    "execveat",
+    "memfd_create",
     // network
-    "socket", "connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom",
+    "socket",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "sendto",
+    "sendmsg",
+    "recvfrom",
     "recvmsg",
     // descriptors
-    "dup", "dup2", "dup3",
+    "dup",
+    "dup2",
+    "dup3",
     // credentials, namespaces, tracing, modules, bpf
-    "ptrace", "process_vm_readv", "process_vm_writev", "setuid", "setgid", "setreuid",
-    "setregid", "setresuid", "setresgid", "capset", "setns", "unshare", "init_module",
-    "finit_module", "delete_module", "bpf", "userfaultfd",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "capset",
+    "setns",
+    "unshare",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "bpf",
+    "userfaultfd",
     // mounts
-    "mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
     "mount_setattr",
 ];
 
@@ -81,41 +147,7 @@ const FALCO_ALIASES: &[(&str, &str)] = &[
     ("prlimit", "prlimit64"),
 ];
 
-/// Per-container mode, as in `io.tiercel.mode` and `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Mode {
-    /// Report matches; every call continues.
-    #[default]
-    Audit,
-    /// Refuse matching calls with an errno; io_uring refused in the kernel.
-    Enforce,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Audit => "audit",
-            Mode::Enforce => "enforce",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Mode {
-    type Err = ProfileError;
-    fn from_str(s: &str) -> Result<Mode, ProfileError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "audit" => Ok(Mode::Audit),
-            "enforce" => Ok(Mode::Enforce),
-            _ => Err(ProfileError::BadMode(s.chars().take(64).collect())),
-        }
-    }
-}
+pub use crate::decide::Mode;
 
 /// The `listenerMetadata` string for `mode`.
 pub fn metadata_for(mode: Mode) -> String {
@@ -125,8 +157,6 @@ pub fn metadata_for(mode: Mode) -> String {
 /// Errors of profile generation and merging.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("invalid mode {0:?} (expected audit or enforce)")]
-    BadMode(String),
     #[error("invalid seccomp profile: {0}")]
     Invalid(String),
     #[error(
@@ -302,7 +332,9 @@ fn non_empty(v: Option<&Value>) -> bool {
 /// True when the rule applies only under conditions (arguments, or docker's
 /// capability/arch/kernel `includes`/`excludes`).
 fn conditional(rule: &Value) -> bool {
-    non_empty(rule.get("args")) || non_empty(rule.get("includes")) || non_empty(rule.get("excludes"))
+    non_empty(rule.get("args"))
+        || non_empty(rule.get("includes"))
+        || non_empty(rule.get("excludes"))
 }
 
 /// Merges NOTIFY for `syscalls` into an existing `linux.seccomp` object (OCI form, or the
@@ -388,18 +420,30 @@ pub fn merge_into(
                         o.remove("errno");
                     }
                     out_rules.push(n);
-                    let set = if cond { &mut notified_cond } else { &mut notified_uncond };
+                    let set = if cond {
+                        &mut notified_cond
+                    } else {
+                        &mut notified_uncond
+                    };
                     set.extend(moved);
                 }
             }
             Class::Notify => {
-                let set = if cond { &mut notified_cond } else { &mut notified_uncond };
+                let set = if cond {
+                    &mut notified_cond
+                } else {
+                    &mut notified_uncond
+                };
                 set.extend(names.iter().cloned());
                 out_rules.push(with_names(rule, &names));
             }
             Class::Refuse => {
                 for n in names.iter().filter(|n| want.contains(n.as_str())) {
-                    let set = if cond { &mut refused_cond } else { &mut refused_uncond };
+                    let set = if cond {
+                        &mut refused_cond
+                    } else {
+                        &mut refused_uncond
+                    };
                     set.insert(n.clone());
                 }
                 out_rules.push(with_names(rule, &names));
@@ -460,7 +504,10 @@ pub fn merge_into(
             o.insert("architectures".into(), json!([NATIVE_ARCH]));
         }
     }
-    Ok(Merged { seccomp: Value::Object(o), notes })
+    Ok(Merged {
+        seccomp: Value::Object(o),
+        notes,
+    })
 }
 
 /// Output form of `tiercel profile`.
@@ -488,7 +535,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub socket: PathBuf,
     /// Mode requested for containers using this profile.
-    #[arg(long, value_enum, default_value_t = Mode::Audit)]
+    #[arg(long, default_value_t = Mode::Audit)]
     pub mode: Mode,
     /// `listenerMetadata` (default: `mode=<mode>`).
     #[arg(long)]
@@ -534,8 +581,8 @@ pub fn load_program(rules: &[PathBuf]) -> anyhow::Result<Program> {
 /// Reads a profile to merge into: a `config.json` (its `linux.seccomp`, or `None` when it
 /// has none), a bare `linux.seccomp` object or a docker/podman `seccomp.json`.
 pub fn read_base(path: &Path) -> anyhow::Result<Option<Value>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let v: Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     if v.get("ociVersion").is_some() || v.get("process").is_some() || v.get("root").is_some() {
@@ -554,7 +601,10 @@ pub fn build(args: &ProfileArgs, program: &Program) -> anyhow::Result<(Value, Ve
         .to_str()
         .context("--socket is not valid UTF-8")?;
     let syscalls = notify_syscalls(program);
-    let metadata = args.metadata.clone().unwrap_or_else(|| metadata_for(args.mode));
+    let metadata = args
+        .metadata
+        .clone()
+        .unwrap_or_else(|| metadata_for(args.mode));
     let base = match (&args.base, args.format) {
         (Some(b), _) => read_base(b)?,
         (None, Format::Podman) if Path::new(PODMAN_DEFAULT_PROFILE).exists() => {
@@ -654,7 +704,12 @@ mod tests {
     use super::*;
 
     fn names_of(rule: &Value) -> Vec<&str> {
-        rule["names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect()
+        rule["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
     }
 
     fn rules_for<'a>(p: &'a Value, syscall: &str) -> Vec<&'a Value> {
@@ -674,7 +729,10 @@ mod tests {
         assert_eq!(x86_64_syscall_nr("fchmodat2"), Some(452));
         assert_eq!(x86_64_syscall_nr("mmap2"), None);
         for s in DECODED_SYSCALLS.iter().chain(IO_URING) {
-            assert!(x86_64_syscall_nr(s).is_some(), "{s} is not an x86_64 syscall");
+            assert!(
+                x86_64_syscall_nr(s).is_some(),
+                "{s} is not an x86_64 syscall"
+            );
         }
     }
 
@@ -697,7 +755,9 @@ mod tests {
         // unrestricted rule: the decoded set, still never write
         let all = notify_syscalls_for(vec![None::<Vec<&str>>]);
         assert!(all.contains(&"openat".to_string()) && all.contains(&"connect".to_string()));
-        assert!(!all.iter().any(|s| s == "write" || s == "read" || s == "futex"));
+        assert!(!all
+            .iter()
+            .any(|s| s == "write" || s == "read" || s == "futex"));
         // a negated type list is treated as unrestricted
         let many: Vec<&str> = x86_64_table().keys().copied().collect();
         let neg = notify_syscalls_for(vec![Some(many)]);
@@ -706,7 +766,11 @@ mod tests {
 
     #[test]
     fn fresh_object() {
-        let s = vec!["openat".to_string(), "write".to_string(), "io_uring_enter".to_string()];
+        let s = vec![
+            "openat".to_string(),
+            "write".to_string(),
+            "io_uring_enter".to_string(),
+        ];
         let p = seccomp_object(&s, "/run/t.sock", Some("mode=enforce"), Mode::Enforce);
         assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW");
         assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
@@ -722,7 +786,10 @@ mod tests {
         assert_eq!(u[0]["errnoRet"], IO_URING_ERRNO);
         let a = seccomp_object(&s, "/run/t.sock", None, Mode::Audit);
         assert!(a.get("listenerMetadata").is_none());
-        assert_eq!(rules_for(&a, "io_uring_enter")[0]["action"], "SCMP_ACT_NOTIFY");
+        assert_eq!(
+            rules_for(&a, "io_uring_enter")[0]["action"],
+            "SCMP_ACT_NOTIFY"
+        );
     }
 
     #[test]
@@ -741,10 +808,18 @@ mod tests {
                 {"names": ["io_uring_setup"], "action": "SCMP_ACT_ALLOW"}
             ]
         });
-        let want: Vec<String> =
-            ["openat", "clone", "mount", "connect"].iter().map(|s| s.to_string()).collect();
-        let m = merge_into(&existing, &want, "/run/t.sock", Some("mode=audit"), Mode::Audit)
-            .unwrap();
+        let want: Vec<String> = ["openat", "clone", "mount", "connect"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = merge_into(
+            &existing,
+            &want,
+            "/run/t.sock",
+            Some("mode=audit"),
+            Mode::Audit,
+        )
+        .unwrap();
         let p = &m.seccomp;
         assert_eq!(p["futureField"], json!({"x": 1}));
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
@@ -770,7 +845,10 @@ mod tests {
         assert!(m.notes.iter().any(|n| n.starts_with("connect")));
         assert!(m.notes.iter().any(|n| n.starts_with("mount")));
         // audit keeps io_uring allowed
-        assert_eq!(rules_for(p, "io_uring_setup")[0]["action"], "SCMP_ACT_ALLOW");
+        assert_eq!(
+            rules_for(p, "io_uring_setup")[0]["action"],
+            "SCMP_ACT_ALLOW"
+        );
     }
 
     #[test]
@@ -785,10 +863,17 @@ mod tests {
                 {"names": ["mkdir"], "action": "SCMP_ACT_KILL"}
             ]
         });
-        let want: Vec<String> = ["openat", "unlink", "mkdir", "getpid", "write", "io_uring_enter"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let want: Vec<String> = [
+            "openat",
+            "unlink",
+            "mkdir",
+            "getpid",
+            "write",
+            "io_uring_enter",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let m = merge_into(&existing, &want, "/run/t.sock", None, Mode::Enforce).unwrap();
         let p = &m.seccomp;
         assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
@@ -822,10 +907,16 @@ mod tests {
             return;
         };
         let base: Value = serde_json::from_str(&text).unwrap();
-        let want: Vec<String> = ["openat", "chroot", "execve"].iter().map(|s| s.to_string()).collect();
+        let want: Vec<String> = ["openat", "chroot", "execve"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let m = merge_into(&base, &want, "/run/t.sock", None, Mode::Enforce).unwrap();
         let p = &m.seccomp;
-        assert!(p.get("architectures").is_none(), "archMap profiles must not get architectures");
+        assert!(
+            p.get("architectures").is_none(),
+            "archMap profiles must not get architectures"
+        );
         assert_eq!(p["archMap"].as_array().unwrap().len(), 1);
         // chroot: allow-with-caps becomes notify-with-caps, refuse-without-caps stays
         let c = rules_for(p, "chroot");

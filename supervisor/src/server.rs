@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::decide::{requested_mode, MODE_ANNOTATION};
 use crate::event::ContainerInfo;
 use crate::rate_limit::RateLimit;
-use crate::session::{Engine, Session};
+use crate::session::{EngineCell, Session};
 use crate::sys::{self, NotifyFd};
 
 /// The largest state message accepted (annotations can be large; runc's agent example
@@ -295,7 +295,11 @@ fn is_complete_json(data: &[u8]) -> bool {
 }
 
 /// Accepts connections until `shutdown` becomes readable.
-pub(crate) fn accept_loop(listener: UnixListener, engine: Arc<Engine>, shutdown: Arc<UnixStream>) {
+pub(crate) fn accept_loop(
+    listener: UnixListener,
+    engine: Arc<EngineCell>,
+    shutdown: Arc<UnixStream>,
+) {
     let pending = Arc::new(AtomicUsize::new(0));
     let limit = Arc::new(RateLimit::new(Duration::from_secs(5), 5));
     let my_uid = sys::geteuid();
@@ -377,7 +381,7 @@ pub(crate) fn accept_loop(listener: UnixListener, engine: Arc<Engine>, shutdown:
 /// Reads and checks one connection's state; builds its session.
 fn accept_session(
     conn: &UnixStream,
-    engine: &Arc<Engine>,
+    cell: &Arc<EngineCell>,
     shutdown: &UnixStream,
 ) -> Option<Session> {
     let (data, mut fds) = match read_connection(conn, shutdown) {
@@ -388,6 +392,11 @@ fn accept_session(
             return None;
         }
     };
+    if data.is_empty() && fds.is_empty() {
+        // A liveness probe (connect and close), not a runtime.
+        tracing::debug!("empty connection");
+        return None;
+    }
     let state = match parse_state(&data) {
         Ok(s) => s,
         Err(e) => {
@@ -416,8 +425,8 @@ fn accept_session(
     for b in bad {
         tracing::warn!(container = %state.id, "{b}; ignored");
     }
+    let (_, engine) = cell.load();
     let policy = engine.policy();
-    let mode = policy.container_mode(requested);
     if requested.is_some_and(|r| r < policy.mode && !policy.allow_downgrade) {
         tracing::warn!(container = %state.id, "container asked for audit mode; global enforce mode kept");
     }
@@ -429,11 +438,18 @@ fn accept_session(
         "listener fd received"
     );
     let info = state.container_info();
-    Some(Session::new(notify, info, state.pid, mode, engine.clone()))
+    drop(engine);
+    Some(Session::new(
+        notify,
+        info,
+        state.pid,
+        requested,
+        cell.clone(),
+    ))
 }
 
 /// Removes the socket file (at shutdown), if it is still ours.
-pub fn remove_socket(path: &PathBuf) {
+pub fn remove_socket(path: &Path) {
     if let Ok(m) = fs::symlink_metadata(path) {
         if m.file_type().is_socket() {
             let _ = fs::remove_file(path);

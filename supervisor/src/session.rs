@@ -20,15 +20,15 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-use tiercel_rules::event::{Event, Field, FieldArg};
+use tiercel_rules::event::{Event, EventType, Field, FieldArg, Value};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
-use crate::adapter;
 use crate::decide::{decide, Mode, Policy};
+use crate::event::builder::{EventBuilder, SyscallEvent};
 use crate::event::{ContainerInfo, Notif};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
@@ -51,6 +51,10 @@ pub struct Stats {
     pub alerts: AtomicU64,
     /// Sum of RECV-return → SEND-return times, ns.
     pub handling_ns: AtomicU64,
+    /// Of which: building the event (memory reads, /proc) and ID_VALID, ns.
+    pub build_ns: AtomicU64,
+    /// Of which: rule evaluation and decision, ns.
+    pub eval_ns: AtomicU64,
     /// Notifications answered while the runtime (pre-exec) was running.
     pub runtime_phase: AtomicU64,
 }
@@ -58,8 +62,17 @@ pub struct Stats {
 impl Stats {
     /// Mean RECV → SEND time in µs, when anything was answered.
     pub fn mean_handling_us(&self) -> Option<f64> {
+        self.mean_us(&self.handling_ns)
+    }
+
+    /// Mean (build + ID_VALID, evaluation) parts of [`Stats::mean_handling_us`].
+    pub fn mean_parts_us(&self) -> Option<(f64, f64)> {
+        Some((self.mean_us(&self.build_ns)?, self.mean_us(&self.eval_ns)?))
+    }
+
+    fn mean_us(&self, total: &AtomicU64) -> Option<f64> {
         let n = self.continued.load(Ordering::Relaxed) + self.denied.load(Ordering::Relaxed);
-        (n > 0).then(|| self.handling_ns.load(Ordering::Relaxed) as f64 / n as f64 / 1000.0)
+        (n > 0).then(|| total.load(Ordering::Relaxed) as f64 / n as f64 / 1000.0)
     }
 }
 
@@ -70,10 +83,17 @@ pub struct Engine {
     policy: Policy,
     deny_table: Vec<bool>,
     enabled: Vec<bool>,
+    /// Per event type (`EventType.0`): some enabled rule for it denies (decides whether
+    /// the resolved-path evaluation is worth doing).
+    deny_by_type: Vec<bool>,
     any_deny: bool,
+    /// Some rule is below the configured minimum priority.
+    any_disabled: bool,
     sink: SinkSender,
     stats: Arc<Stats>,
     errors: RateLimit,
+    hostname: String,
+    alert_options: AlertOptions,
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,22 +111,34 @@ impl Engine {
         program: Program,
         matching: RuleMatching,
         policy: Policy,
+        alert_options: AlertOptions,
         sink: SinkSender,
         stats: Arc<Stats>,
     ) -> Engine {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
         let deny_table = policy.deny_table(program.rules());
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
+        let any_disabled = enabled.iter().any(|&e| !e);
+        let deny_by_type = EventType::all()
+            .map(|t| deny_capable(&program, &deny_table, &enabled, t))
+            .collect();
         Engine {
             program,
             matching,
             policy,
             deny_table,
             enabled,
+            deny_by_type,
             any_deny,
+            any_disabled,
             sink,
             stats,
             errors: RateLimit::new(Duration::from_secs(5), 5),
+            hostname,
+            alert_options,
         }
     }
 
@@ -114,9 +146,66 @@ impl Engine {
         &self.policy
     }
 
+    /// Whether some enabled rule evaluated for events of type `t` denies.
+    fn denies_type(&self, t: EventType) -> bool {
+        match self.deny_by_type.get(usize::from(t.0)) {
+            Some(&d) => d,
+            None => deny_capable(&self.program, &self.deny_table, &self.enabled, t),
+        }
+    }
+
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
     }
+}
+
+/// The current engine, swappable at run time (rules reload): sessions check a
+/// generation counter (one atomic load per notification) and take the lock only when it
+/// changed.
+pub struct EngineCell {
+    generation: AtomicU64,
+    current: Mutex<Arc<Engine>>,
+}
+
+impl std::fmt::Debug for EngineCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineCell")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineCell {
+    pub fn new(engine: Engine) -> Arc<EngineCell> {
+        Arc::new(EngineCell {
+            generation: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(engine)),
+        })
+    }
+
+    /// The current engine and its generation.
+    pub fn load(&self) -> (u64, Arc<Engine>) {
+        let guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        (self.generation.load(Ordering::Acquire), guard.clone())
+    }
+
+    /// Replaces the engine; sessions pick it up at their next notification.
+    pub fn store(&self, engine: Engine) {
+        let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(engine);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+fn deny_capable(program: &Program, deny_table: &[bool], enabled: &[bool], t: EventType) -> bool {
+    program.rules_for(t).iter().any(|&i| {
+        let i = i as usize;
+        deny_table.get(i).copied().unwrap_or(false) && enabled.get(i).copied().unwrap_or(false)
+    })
 }
 
 /// Tracks whether the process that installed the filter has exec'd yet: until then the
@@ -129,7 +218,10 @@ struct RuntimePhase {
 
 impl RuntimePhase {
     fn new(pid: Option<u32>) -> RuntimePhase {
-        let exe = pid.and_then(exe_id);
+        // Only a process still running a runtime binary is in the runtime phase: crun
+        // with `noNewPrivileges` hands the fd over at `start`, when the workload may
+        // already have exec'd, and the workload's own binary must not be exempted.
+        let exe = pid.filter(|&p| runs_runtime_binary(p)).and_then(exe_id);
         RuntimePhase {
             pid: pid.unwrap_or(0),
             exe,
@@ -150,6 +242,20 @@ impl RuntimePhase {
     }
 }
 
+/// Whether `pid` runs an OCI runtime's binary (runc, crun, youki; runc 1.1 runs from a
+/// sealed memfd copy of itself, `/memfd:runc_cloned:…`).
+fn runs_runtime_binary(pid: u32) -> bool {
+    let Ok(target) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+        return false;
+    };
+    let s = target.to_string_lossy();
+    let name = s.rsplit('/').next().unwrap_or("");
+    s.starts_with("/memfd:runc")
+        || ["runc", "crun", "youki"]
+            .iter()
+            .any(|r| name == *r || name.starts_with(&format!("{r} ")))
+}
+
 fn exe_id(pid: u32) -> Option<(u64, u64)> {
     std::fs::metadata(format!("/proc/{pid}/exe"))
         .ok()
@@ -159,17 +265,24 @@ fn exe_id(pid: u32) -> Option<(u64, u64)> {
 /// One listener fd and what is known about its container.
 pub struct Session {
     fd: NotifyFd,
-    container: ContainerInfo,
+    container: String,
+    builder: EventBuilder,
+    /// What the container asked for (annotation / listenerMetadata).
+    requested: Option<Mode>,
     mode: Mode,
     phase: RuntimePhase,
+    cell: Arc<EngineCell>,
+    generation: u64,
     engine: Arc<Engine>,
     matches: Vec<usize>,
+    /// Matches of the resolved-view evaluation.
+    resolved_matches: Vec<usize>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("container", &self.container.id)
+            .field("container", &self.container)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -185,17 +298,24 @@ impl Session {
         fd: NotifyFd,
         container: ContainerInfo,
         pid: Option<u32>,
-        mode: Mode,
-        engine: Arc<Engine>,
+        requested: Option<Mode>,
+        cell: Arc<EngineCell>,
     ) -> Session {
+        let (generation, engine) = cell.load();
         let cap = engine.program.rules().len().min(64);
+        let mode = engine.policy.container_mode(requested);
         Session {
             fd,
-            container,
+            container: container.id.clone(),
+            builder: EventBuilder::new(container),
             mode,
             phase: RuntimePhase::new(pid),
+            requested,
+            cell,
+            generation,
             engine,
             matches: Vec::with_capacity(cap),
+            resolved_matches: Vec::with_capacity(cap),
         }
     }
 
@@ -206,7 +326,7 @@ impl Session {
         stats.sessions_active.fetch_add(1, Ordering::Relaxed);
         let sync = self.fd.set_sync_wakeup();
         tracing::info!(
-            container = %self.container.id,
+            container = %self.container,
             mode = %self.mode,
             sync_wakeup = sync.is_ok(),
             "session started"
@@ -223,12 +343,12 @@ impl Session {
                 Ok(r) => r,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) => {
-                    tracing::error!(container = %self.container.id, "poll: {e}; ending session");
+                    tracing::error!(container = %self.container, "poll: {e}; ending session");
                     break;
                 }
             };
             if stop != 0 {
-                tracing::debug!(container = %self.container.id, revents = stop, "shutdown");
+                tracing::debug!(container = %self.container, revents = stop, "shutdown");
                 break;
             }
             if ev & sys::POLLIN != 0 {
@@ -244,28 +364,39 @@ impl Session {
                         stats.recv_errors.fetch_add(1, Ordering::Relaxed);
                         errors += 1;
                         if errors >= MAX_RECV_ERRORS {
-                            tracing::error!(container = %self.container.id, "RECV keeps failing ({e}); ending session");
+                            tracing::error!(container = %self.container, "RECV keeps failing ({e}); ending session");
                             break;
                         }
                         if let Some(n) = self.engine.errors.check() {
-                            tracing::warn!(container = %self.container.id, suppressed = n, "RECV: {e}");
+                            tracing::warn!(container = %self.container, suppressed = n, "RECV: {e}");
                         }
                     }
                 }
                 continue;
             }
             if ev & (sys::POLLHUP | sys::POLLERR | sys::POLLNVAL) != 0 {
-                tracing::debug!(container = %self.container.id, revents = ev, "listener closed");
+                tracing::debug!(container = %self.container, revents = ev, "listener closed");
                 break;
             }
         }
         stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
-        tracing::info!(container = %self.container.id, notifications = handled, "session ended");
+        tracing::info!(container = %self.container, notifications = handled, "session ended");
+    }
+
+    /// Picks up a reloaded engine (and the mode it implies for this container).
+    fn refresh(&mut self) {
+        if self.cell.generation() != self.generation {
+            let (g, e) = self.cell.load();
+            self.generation = g;
+            self.mode = e.policy.container_mode(self.requested);
+            self.engine = e;
+        }
     }
 
     /// Handles one notification; never panics, always answers (unless the caller is gone).
     fn handle(&mut self, n: Notif) {
         let start = Instant::now();
+        self.refresh();
         let engine = self.engine.clone();
         engine.stats.notifications.fetch_add(1, Ordering::Relaxed);
         let sent = Cell::new(false);
@@ -282,7 +413,7 @@ impl Session {
             }
             if let Some(s) = engine.errors.check() {
                 tracing::error!(
-                    container = %self.container.id,
+                    container = %self.container,
                     nr = n.nr,
                     suppressed = s,
                     "internal error while handling a notification (answered with the fallback)"
@@ -295,7 +426,7 @@ impl Session {
     fn process(&mut self, n: &Notif, sent: &Cell<bool>, start: Instant) {
         let engine = &*self.engine;
         let mem = TargetMem::new(n.pid);
-        let event = adapter::build(n, &mem, &self.container);
+        let built = self.builder.build(n, &mem);
         // The memory read above is only meaningful if the caller is still waiting on
         // this very call (not a reused TID).
         match self.fd.id_valid(n.id) {
@@ -314,8 +445,27 @@ impl Session {
         }
         let runtime = self.phase.active();
         let mode = if runtime { Mode::Audit } else { self.mode };
-        // Enforcement must see a deny rule even when an alert-only rule matched first.
-        let matching = if mode == Mode::Enforce && engine.any_deny {
+        let built_at = Instant::now();
+        let event = match built {
+            Ok(e) => e,
+            Err(e) => {
+                // Not decodable (an architecture the filter should have refused in the
+                // kernel): fail open in audit, closed in enforce.
+                let answer = match mode {
+                    Mode::Audit => Answer::Continue,
+                    Mode::Enforce => Answer::Errno(engine.policy.errno),
+                };
+                let _ = self.fd.send(n.id, answer);
+                sent.set(true);
+                if let Some(s) = engine.errors.check() {
+                    tracing::warn!(container = %self.container, suppressed = s, "{e}; answered {answer:?}");
+                }
+                return;
+            }
+        };
+        // Enforcement must see a deny rule even when an alert-only rule matched first,
+        // and a disabled (below `priority`) first match must not hide an enabled one.
+        let matching = if (mode == Mode::Enforce && engine.any_deny) || engine.any_disabled {
             RuleMatching::All
         } else {
             engine.matching
@@ -325,18 +475,35 @@ impl Session {
         self.matches
             .retain(|&i| engine.enabled.get(i).copied().unwrap_or(false));
         let verdict = decide(mode, &engine.deny_table, &self.matches);
-        let answer = match verdict.deny {
-            Some(_) => Answer::Errno(engine.policy.errno),
-            None => Answer::Continue,
+        // Decisions on paths as the kernel will resolve them: when Falco's view (paths as
+        // spelled, normalised) denies nothing, evaluate again on the resolved view.
+        let second = if verdict.deny.is_none() {
+            resolved_verdict(engine, &mut self.resolved_matches, &event, mode)
+        } else {
+            SecondLook::None
+        };
+        let decided_at = Instant::now();
+        let answer = match (verdict.deny, &second) {
+            (Some(_), _) | (None, SecondLook::Rule(_) | SecondLook::Unknown) => {
+                Answer::Errno(engine.policy.errno)
+            }
+            (None, SecondLook::None) => Answer::Continue,
         };
         let res = self.fd.send(n.id, answer);
         sent.set(true);
         match res {
             Ok(()) => {
-                engine
-                    .stats
-                    .handling_ns
+                let st = &engine.stats;
+                st.handling_ns
                     .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                st.build_ns.fetch_add(
+                    built_at.duration_since(start).as_nanos() as u64,
+                    Ordering::Relaxed,
+                );
+                st.eval_ns.fetch_add(
+                    decided_at.duration_since(built_at).as_nanos() as u64,
+                    Ordering::Relaxed,
+                );
                 match answer {
                     Answer::Continue => engine.stats.continued.fetch_add(1, Ordering::Relaxed),
                     Answer::Errno(_) => engine.stats.denied.fetch_add(1, Ordering::Relaxed),
@@ -359,69 +526,198 @@ impl Session {
             }
         }
         // Output work, after the caller is released.
+        match second {
+            SecondLook::None => {}
+            SecondLook::Rule(i) => {
+                if let Some(rule) = engine.program.rules().get(i) {
+                    let mut alert = make_alert(engine, rule, &event, Some(engine.policy.errno));
+                    alert.resolved = event.resolved_summary();
+                    engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
+                    engine.sink.send(alert);
+                }
+            }
+            SecondLook::Unknown => {
+                if let Some(s) = engine.errors.check() {
+                    tracing::warn!(
+                        container = %self.container,
+                        evt_type = event.type_name(),
+                        suppressed = s,
+                        "denied: a path the call modifies ends on a procfs magic link that \
+                         could not be resolved, and deny rules apply to this call"
+                    );
+                }
+            }
+        }
         if self.matches.is_empty() {
             return;
         }
         let deny_at = verdict.deny;
-        let all = engine.matching == RuleMatching::All;
-        for (k, &i) in self.matches.iter().enumerate() {
+        for (k, i) in alerted(&self.matches, deny_at, engine.matching) {
             let is_deny = deny_at == Some(k);
-            if !(all || k == 0 || is_deny) {
-                continue;
-            }
             let Some(rule) = engine.program.rules().get(i) else {
                 continue;
             };
             let denied = is_deny.then_some(engine.policy.errno);
-            let alert = make_alert(rule, &event, &self.container, denied);
+            let alert = make_alert(engine, rule, &event, denied);
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
     }
 }
 
-/// The alert for one matched rule. Renders the rule's output with the event.
-/// (Minimal rendering until `tiercel_rules::output` provides Falco's formatter; this
-/// function is the one place to swap.)
+/// The outcome of the evaluation on the resolved view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecondLook {
+    /// Not done, or nothing to deny.
+    None,
+    /// This rule (index) denies on the resolved paths.
+    Rule(usize),
+    /// A modified path is unknown (unreadable magic link): deny.
+    Unknown,
+}
+
+/// In enforce mode, for calls with path arguments and deny rules for their type:
+/// evaluates the rules on the resolved view of the event (see
+/// [`SyscallEvent::set_resolved_view`]). A deny rule matching there denies; so does a
+/// modified path whose resolution is unknown (a procfs magic link that could not be
+/// read, [`SyscallEvent::unresolved_modified_path`]), since no rule can be checked
+/// against it.
+fn resolved_verdict(
+    engine: &Engine,
+    resolved_matches: &mut Vec<usize>,
+    event: &SyscallEvent,
+    mode: Mode,
+) -> SecondLook {
+    if mode != Mode::Enforce
+        || event.decoded().paths.is_empty()
+        || !engine.denies_type(event.event_type())
+    {
+        return SecondLook::None;
+    }
+    event.set_resolved_view(true);
+    resolved_matches.clear();
+    engine
+        .program
+        .eval(event, RuleMatching::All, resolved_matches);
+    event.set_resolved_view(false);
+    let hit = resolved_matches.iter().copied().find(|&i| {
+        engine.enabled.get(i).copied().unwrap_or(false)
+            && engine.deny_table.get(i).copied().unwrap_or(false)
+    });
+    match hit {
+        Some(i) => SecondLook::Rule(i),
+        None if event.unresolved_modified_path() => SecondLook::Unknown,
+        None => SecondLook::None,
+    }
+}
+
+/// Which matches alert, as (position in `matches`, rule index): every match under
+/// `rule_matching: all`; otherwise the first, plus the denying one when it is another
+/// (every deny is an alert).
+fn alerted(
+    matches: &[usize],
+    deny_at: Option<usize>,
+    matching: RuleMatching,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let all = matching == RuleMatching::All;
+    matches
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(move |&(k, _)| all || k == 0 || deny_at == Some(k))
+}
+
+/// The alert for one matched rule (Falco's formatter from `tiercel_rules::output`).
 fn make_alert(
+    engine: &Engine,
     rule: &CompiledRule,
-    event: &adapter::MiniEvent,
-    container: &ContainerInfo,
+    event: &SyscallEvent,
     denied: Option<i32>,
 ) -> Alert {
-    let mut fields = Map::new();
-    let mut text = String::new();
-    let get = |f: Field| -> Value {
-        match event.extract(f, &FieldArg::None) {
-            Some(tiercel_rules::event::Value::Str(s)) => Value::String(s.into_owned()),
-            _ => Value::Null,
-        }
+    let time_ns = match event.extract(Field::EvtRawtime, &FieldArg::None) {
+        Some(Value::Time(t)) => t,
+        _ => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
     };
-    let cid: String = container.id.chars().take(12).collect();
-    for (name, v) in [
-        ("evt.type", Value::String(event.name().to_string())),
-        ("proc.name", get(Field::ProcName)),
-        ("fd.name", get(Field::FdName)),
-        ("container.id", Value::String(cid)),
-    ] {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        let shown = match &v {
-            Value::String(s) => s.clone(),
-            _ => "<NA>".to_string(),
-        };
-        text.push_str(&format!("{name}={shown}"));
-        fields.insert(name.to_string(), v);
-    }
     Alert {
-        time: SystemTime::now(),
-        rule: rule.name.clone(),
-        priority: rule.priority,
-        source: rule.source.clone(),
-        tags: rule.tags.clone(),
-        output: format!("{} ({text})", rule.name),
-        output_fields: fields,
+        alert: tiercel_rules::output::Alert::new(
+            rule,
+            event,
+            time_ns,
+            &engine.hostname,
+            engine.alert_options,
+        ),
         denied,
+        resolved: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerted_matches() {
+        let m = [4, 7, 9];
+        let v: Vec<_> = alerted(&m, None, RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, Some(2), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4), (2, 9)]);
+        let v: Vec<_> = alerted(&m, Some(0), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, None, RuleMatching::All).collect();
+        assert_eq!(v.len(), 3);
+        assert_eq!(alerted(&[], None, RuleMatching::All).count(), 0);
+    }
+
+    #[test]
+    fn runtime_binaries_are_recognised() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!runs_runtime_binary(child.id()));
+        assert!(!runs_runtime_binary(u32::MAX));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    #[test]
+    fn runtime_phase_tracks_exec() {
+        // The test binary is no runtime: not in the runtime phase (crun's deferred
+        // hand-off gives us the workload's pid after its exec).
+        let mut own = RuntimePhase::new(Some(std::process::id()));
+        assert!(!own.active());
+        // Our own exe does not change: a phase started on it stays active; an unknown
+        // pid is never in the runtime phase.
+        let mut p = RuntimePhase {
+            pid: std::process::id(),
+            exe: exe_id(std::process::id()),
+        };
+        assert!(p.active());
+        let mut gone = RuntimePhase::new(None);
+        assert!(!gone.active());
+        // A child that execs: before exec same exe as ours, after exec another one.
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let mut c = RuntimePhase {
+            pid: child.id(),
+            exe: exe_id(std::process::id()),
+        };
+        let t = Instant::now();
+        while exe_id(child.id()) == exe_id(std::process::id())
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!c.active(), "exec ends the runtime phase");
+        assert!(!c.active(), "and it never comes back");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -14,102 +14,57 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tiercel_rules::priority::Priority;
 
 use crate::decide::errno_name;
 
-/// One alert, owned (built after the notification was answered).
+/// One alert (Falco's, from `tiercel_rules::output`) plus tiercel's verdict. Built
+/// after the notification was answered.
 #[derive(Debug, Clone)]
 pub struct Alert {
-    pub time: SystemTime,
-    pub rule: String,
-    pub priority: Priority,
-    pub source: String,
-    pub tags: Vec<String>,
-    /// The rendered rule output (without Falco's time and priority prefix).
-    pub output: String,
-    /// `output_fields` of Falco's JSON (field name → value).
-    pub output_fields: Map<String, Value>,
+    pub alert: tiercel_rules::output::Alert,
     /// `Some(errno)` when the call was refused.
     pub denied: Option<i32>,
+    /// The rule matched only the resolved view of the call's paths (symlinks and
+    /// `/proc/self` magic links followed inside the container's root): those paths
+    /// (`/bin/x`, or `name=/bin/x, ...` for several arguments). Falco's output shows the
+    /// paths as spelled.
+    pub resolved: Option<String>,
 }
 
 impl Alert {
-    /// Falco's text line: `HH:MM:SS.nnnnnnnnn: Priority output` (UTC), with
+    /// Falco's text line (`HH:MM:SS.nnnnnnnnn: Priority output`), with
     /// ` (denied: EPERM)` appended when the call was refused.
     pub fn text_line(&self) -> String {
-        let (_, _, _, h, m, s, ns) = civil(self.time);
-        let mut line = format!(
-            "{h:02}:{m:02}:{s:02}.{ns:09}: {} {}",
-            self.priority.as_str(),
-            self.output
-        );
+        let mut line = self.alert.text_line();
         if let Some(e) = self.denied {
             line.push_str(" (denied: ");
             line.push_str(&errno_name(e));
+            if let Some(r) = &self.resolved {
+                line.push_str(", resolved: ");
+                line.push_str(r);
+            }
             line.push(')');
         }
         line
     }
 
-    /// Falco's JSON alert (`hostname`, `output`, `output_fields`, `priority`, `rule`,
-    /// `source`, `tags`, `time`), plus `tiercel: {action, errno}` for refused calls.
-    pub fn json(&self, hostname: &str) -> Value {
-        let mut v = json!({
-            "hostname": hostname,
-            "output": self.text_line(),
-            "output_fields": Value::Object(self.output_fields.clone()),
-            "priority": self.priority.as_str(),
-            "rule": self.rule,
-            "source": self.source,
-            "tags": self.tags,
-            "time": iso8601(self.time),
-        });
+    /// Falco's JSON alert, plus `tiercel: {action: "deny", errno}` for refused calls
+    /// (and `resolved` when the match was on the resolved paths).
+    pub fn json(&self) -> Value {
+        let mut v = self.alert.json();
         if let (Some(e), Some(obj)) = (self.denied, v.as_object_mut()) {
-            obj.insert(
-                "tiercel".into(),
-                json!({"action": "deny", "errno": errno_name(e)}),
-            );
+            let mut t = json!({"action": "deny", "errno": errno_name(e)});
+            if let (Some(r), Some(o)) = (&self.resolved, t.as_object_mut()) {
+                o.insert("resolved".into(), json!(r));
+            }
+            obj.insert("tiercel".into(), t);
         }
         v
     }
-}
-
-/// (year, month, day, hour, minute, second, nanosecond) in UTC.
-fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = if month <= 2 { y + 1 } else { y };
-    (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        ((rem % 3600) / 60) as u32,
-        (rem % 60) as u32,
-        d.subsec_nanos(),
-    )
-}
-
-/// `2024-05-01T10:20:05.408091526Z`, as in Falco's JSON `time`.
-pub fn iso8601(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s, ns) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ns:09}Z")
 }
 
 /// Where alerts go.
@@ -222,15 +177,11 @@ impl Sinks {
             None => None,
         };
         let (tx, rx) = mpsc::sync_channel(cfg.queue.max(1));
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default();
         let mut out = Output {
             cfg,
             file,
             syslog,
             http,
-            hostname,
             stats: stats.clone(),
             reported_drops: 0,
         };
@@ -298,7 +249,6 @@ struct Output {
     file: Option<BufWriter<File>>,
     syslog: Option<UnixDatagram>,
     http: Option<HttpSink>,
-    hostname: String,
     stats: Arc<SinkStats>,
     reported_drops: u64,
 }
@@ -354,7 +304,7 @@ impl Output {
 
     fn write(&mut self, a: &Alert) {
         let need_json = self.file.is_some() || self.http.is_some() || self.cfg.stdout_json;
-        let json = need_json.then(|| a.json(&self.hostname).to_string());
+        let json = need_json.then(|| a.json().to_string());
         let text = a.text_line();
         let mut ok = true;
         if self.cfg.stdout {
@@ -370,7 +320,7 @@ impl Output {
             ok &= writeln!(f, "{j}").is_ok();
         }
         if let Some(s) = &self.syslog {
-            let sev = syslog_severity(a.priority);
+            let sev = syslog_severity(a.alert.priority);
             // facility LOG_USER (1)
             let msg = format!("<{}>tiercel: {}", 8 + sev, text);
             ok &= s.send(msg.as_bytes()).is_ok();
@@ -510,47 +460,53 @@ mod tests {
     use std::net::TcpListener;
 
     fn alert(denied: Option<i32>) -> Alert {
-        let mut f = Map::new();
+        let mut f = serde_json::Map::new();
         f.insert("proc.name".into(), json!("cat"));
         Alert {
-            time: UNIX_EPOCH + Duration::new(1_700_000_000, 5),
-            rule: "R".into(),
-            priority: Priority::Warning,
-            source: "syscall".into(),
-            tags: vec!["a".into()],
-            output: "hello (proc.name=cat)".into(),
-            output_fields: f,
+            alert: tiercel_rules::output::Alert {
+                rule: "R".into(),
+                priority: Priority::Warning,
+                source: "syscall".into(),
+                tags: vec!["a".into()],
+                message: "hello (proc.name=cat)".into(),
+                output_fields: f,
+                time_ns: 1_700_000_000_000_000_005,
+                hostname: "h".into(),
+                options: Default::default(),
+            },
             denied,
+            resolved: None,
         }
-    }
-
-    #[test]
-    fn time_formats() {
-        assert_eq!(
-            iso8601(UNIX_EPOCH + Duration::new(1_700_000_000, 5)),
-            "2023-11-14T22:13:20.000000005Z"
-        );
-        assert_eq!(
-            iso8601(UNIX_EPOCH + Duration::new(951_782_400, 0)),
-            "2000-02-29T00:00:00.000000000Z"
-        );
     }
 
     #[test]
     fn text_and_json() {
         let a = alert(None);
-        assert_eq!(
-            a.text_line(),
-            "22:13:20.000000005: Warning hello (proc.name=cat)"
+        assert!(
+            a.text_line()
+                .ends_with(".000000005: Warning hello (proc.name=cat)"),
+            "{}",
+            a.text_line()
         );
-        let j = a.json("h");
+        let j = a.json();
         assert_eq!(j["rule"], "R");
         assert_eq!(j["priority"], "Warning");
         assert_eq!(j["output_fields"]["proc.name"], "cat");
+        assert_eq!(j["time"], "2023-11-14T22:13:20.000000005Z");
         assert!(j.get("tiercel").is_none());
         let d = alert(Some(libc::EPERM));
         assert!(d.text_line().ends_with("(denied: EPERM)"));
-        assert_eq!(d.json("h")["tiercel"]["errno"], "EPERM");
+        assert_eq!(d.json()["tiercel"]["errno"], "EPERM");
+        assert!(d.json()["tiercel"].get("resolved").is_none());
+        let mut r = alert(Some(libc::EPERM));
+        r.resolved = Some("/bin/x".into());
+        assert_eq!(r.json()["tiercel"]["resolved"], "/bin/x");
+        assert!(r.text_line().ends_with("(denied: EPERM, resolved: /bin/x)"));
+        assert_eq!(
+            d.json()["output"],
+            a.json()["output"],
+            "Falco's output text is kept"
+        );
     }
 
     #[test]

@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tiercel_rules::diag::Severity;
 use tiercel_rules::loader::{Loader, LoaderOptions};
+use tiercel_rules::output::AlertOptions;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::{Program, RuleMatching};
 
 use crate::config::{self, FileConfig};
 use crate::decide::{parse_errno, Mode, Policy, Selector};
 use crate::server;
-use crate::session::{Engine, Stats};
+use crate::session::{Engine, EngineCell, Stats};
 use crate::sinks::{SinkConfig, Sinks};
 use crate::sys;
 
@@ -72,6 +73,7 @@ pub struct SupervisorConfig {
     pub program: Program,
     pub matching: RuleMatching,
     pub policy: Policy,
+    pub alert_options: AlertOptions,
     pub sinks: SinkConfig,
 }
 
@@ -82,6 +84,7 @@ pub struct Supervisor {
     accept: Option<JoinHandle<()>>,
     sinks: Option<Sinks>,
     stats: Arc<Stats>,
+    engine: Arc<EngineCell>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -100,13 +103,15 @@ impl Supervisor {
         let listener = server::bind(&cfg.socket)
             .with_context(|| format!("listening on {}", cfg.socket.display()))?;
         let stats = Arc::new(Stats::default());
-        let engine = Arc::new(Engine::new(
+        let engine = EngineCell::new(Engine::new(
             cfg.program,
             cfg.matching,
             cfg.policy,
+            cfg.alert_options,
             sinks.sender(),
             stats.clone(),
         ));
+        let cell = engine.clone();
         let (shutdown_tx, shutdown_rx) = UnixStream::pair().context("socketpair")?;
         let shutdown_rx = Arc::new(shutdown_rx);
         let accept = std::thread::Builder::new()
@@ -119,7 +124,25 @@ impl Supervisor {
             accept: Some(accept),
             sinks: Some(sinks),
             stats,
+            engine: cell,
         })
+    }
+
+    /// Swaps in new rules and policy (SIGHUP). Running sessions pick them up at their
+    /// next notification; the socket and the outputs stay as they are.
+    pub fn reload(&self, cfg: SupervisorConfig) {
+        let Some(sinks) = &self.sinks else { return };
+        if cfg.socket != self.socket {
+            tracing::warn!("the socket path changed; restart the supervisor to move it");
+        }
+        self.engine.store(Engine::new(
+            cfg.program,
+            cfg.matching,
+            cfg.policy,
+            cfg.alert_options,
+            sinks.sender(),
+            self.stats.clone(),
+        ));
     }
 
     pub fn socket(&self) -> &Path {
@@ -276,6 +299,7 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             .or(file.rule_matching)
             .unwrap_or_default(),
         policy,
+        alert_options: file.alert_options(),
         sinks: SinkConfig {
             stdout: file.stdout_output.unwrap_or(true),
             stdout_json: file.json_output.unwrap_or(false),
@@ -287,10 +311,27 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
     })
 }
 
-/// Runs `tiercel supervise` until SIGINT or SIGTERM.
+/// Sessions catch panics (answering with the fallback), but the default hook would
+/// still print every one: a container able to trigger one could flood stderr.
+fn rate_limit_panic_messages() {
+    let limit = crate::rate_limit::RateLimit::new(Duration::from_secs(10), 3);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(suppressed) = limit.check() {
+            if suppressed > 0 {
+                eprintln!("tiercel: {suppressed} panic message(s) suppressed");
+            }
+            previous(info);
+        }
+    }));
+}
+
+/// Runs `tiercel supervise` until SIGINT or SIGTERM (SIGHUP reloads rules and policy).
 pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     // Block the signals before any thread starts, so only the sigwait below takes them.
-    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM]).context("blocking signals")?;
+    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+        .context("blocking signals")?;
+    rate_limit_panic_messages();
     let cfg = build_config(&args)?;
     let rules = cfg.program.rules().len();
     let mode = cfg.policy.mode;
@@ -302,8 +343,24 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
         "tiercel supervisor ready on {}",
         sup.socket().display()
     );
-    let sig = signals.wait().context("waiting for signals")?;
-    tracing::info!(signal = sig, "stopping");
+    loop {
+        let sig = signals.wait().context("waiting for signals")?;
+        if sig != libc::SIGHUP {
+            tracing::info!(signal = sig, "stopping");
+            break;
+        }
+        // Falco reloads on SIGHUP: rules and policy are re-read; on any error the
+        // running rules stay.
+        match build_config(&args) {
+            Ok(cfg) => {
+                let rules = cfg.program.rules().len();
+                let mode = cfg.policy.mode;
+                sup.reload(cfg);
+                tracing::info!(rules, mode = %mode, "rules reloaded");
+            }
+            Err(e) => tracing::error!("reload failed, keeping the running rules: {e:#}"),
+        }
+    }
     sup.shutdown();
     Ok(())
 }

@@ -336,6 +336,55 @@ pub fn recv_with_fds(
     })
 }
 
+/// `sendmsg(2)` of `data` with `fds` in one `SCM_RIGHTS` message (at most
+/// [`MAX_RECV_FDS`]); what a runtime does on the listenerPath socket. Returns the bytes sent.
+pub fn send_with_fds(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    if fds.len() > MAX_RECV_FDS {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    const CMSG_WORDS: usize = 64;
+    let mut cbuf = [0u64; CMSG_WORDS];
+    let payload = (fds.len() * size_of::<libc::c_int>()) as u32;
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain old data; all-zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        // SAFETY: pure computation on its argument.
+        let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space.min(CMSG_WORDS * 8) as _;
+        // SAFETY: the control buffer is live, aligned and at least CMSG_SPACE(payload)
+        // bytes (≤ 8 fds), so the first header and its data lie inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(payload) as _;
+            let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+            for (i, fd) in fds.iter().enumerate() {
+                std::ptr::write_unaligned(data.add(i), fd.as_raw_fd());
+            }
+        }
+    }
+    // SAFETY: `msg` points to a live iovec over `data` (only read by the kernel) and to
+    // the initialised control buffer; the fds are borrowed, so open, for the call.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// The peer of a connected unix socket (`SO_PEERCRED`).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerCred {
@@ -497,6 +546,21 @@ mod tests {
         assert!(fds.is_empty());
         let r = recv_with_fds(a.as_fd(), &mut buf, &mut fds).unwrap();
         assert_eq!(r.len, 0);
+    }
+
+    #[test]
+    fn scm_rights_with_fds() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (p1, p2) = UnixStream::pair().unwrap();
+        send_with_fds(b.as_fd(), b"{}", &[p1.as_fd(), p2.as_fd()]).unwrap();
+        drop(b);
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        let r = recv_with_fds(a.as_fd(), &mut buf, &mut fds).unwrap();
+        assert_eq!(&buf[..r.len], b"{}");
+        assert_eq!(fds.len(), 2);
+        assert!(!r.truncated);
+        assert!(!is_seccomp_notify_fd(fds[0].as_fd()));
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl Env {
             program,
             matching: RuleMatching::First,
             policy,
+            alert_options: Default::default(),
             sinks: SinkConfig {
                 stdout: true,
                 file: alerts,
@@ -391,10 +392,12 @@ fn latency_of_notified_reads() {
     assert!(reads >= N, "every read was notified: {reads}");
     let per = (with.as_secs_f64() - base.as_secs_f64()) / reads as f64 * 1e6;
     eprintln!(
-        "LATENCY: {reads} notified reads; container {:.3}s vs {:.3}s unnotified → ~{per:.1} µs per notification (supervisor RECV→SEND mean {:.1} µs)",
+        "LATENCY: {reads} notified reads; container {:.3}s vs {:.3}s unnotified → ~{per:.1} µs per notification (supervisor RECV→SEND mean {:.1} µs: build+ID_VALID {:.1}, eval {:.1})",
         with.as_secs_f64(),
         base.as_secs_f64(),
-        s.mean_handling_us().unwrap_or(0.0)
+        s.mean_handling_us().unwrap_or(0.0),
+        s.mean_parts_us().unwrap_or_default().0,
+        s.mean_parts_us().unwrap_or_default().1,
     );
     sup.shutdown();
 }
@@ -460,5 +463,125 @@ fn enforce_denies_and_alerts() {
         .all(|l| l["rule"] == "Secret opened" && l["priority"] == "Warning"));
     assert!(lines.iter().any(|l| l["tiercel"]["action"] == "deny"));
     assert!(get(&sup.stats().denied) >= 1);
+    sup.shutdown();
+}
+
+/// Global audit; a container annotated `io.tiercel.mode: enforce` is enforced, its
+/// neighbour is not; listenerMetadata works the same way.
+#[test]
+fn per_container_mode() {
+    require_env!();
+    let env = Env::new("mode");
+    let rules = env.dir.join("rules.yaml");
+    fs::write(
+        &rules,
+        "- rule: Secret opened\n  desc: t\n  condition: evt.type in (open, openat) and fd.name startswith /secret\n  output: Secret opened (file=%fd.name)\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let program = load_rules(&[rules]).unwrap();
+    assert_eq!(program.rules().len(), 1);
+    let policy = Policy {
+        mode: Mode::Audit,
+        deny: vec![Selector::Rule("Secret opened".into())],
+        ..Policy::default()
+    };
+    let sup = env.supervisor(program, policy, None);
+    let args = ["/bin/sh", "-c", "cat /secret/x || echo refused"];
+    let enforced = env.bundle(
+        "e",
+        &args,
+        FILE_CALLS,
+        json!({"io.tiercel.mode": "enforce"}),
+    );
+    let audited = env.bundle("a", &args, FILE_CALLS, json!({}));
+    let by_metadata = env.bundle("m", &args, FILE_CALLS, json!({}));
+    let cfg_path = by_metadata.join("config.json");
+    let mut cfg: Value = serde_json::from_slice(&fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["linux"]["seccomp"]["listenerMetadata"] = json!("io.tiercel.mode=enforce");
+    fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let (_, out, _) = env.run(&enforced, &env.id("enf"), Duration::from_secs(60));
+    assert!(
+        out.contains("refused") && !out.contains("top secret"),
+        "{out}"
+    );
+    let (_, out, _) = env.run(&audited, &env.id("aud"), Duration::from_secs(60));
+    assert!(
+        out.contains("top secret") && !out.contains("refused"),
+        "{out}"
+    );
+    let (_, out, _) = env.run(&by_metadata, &env.id("md"), Duration::from_secs(60));
+    assert!(
+        out.contains("refused") && !out.contains("top secret"),
+        "{out}"
+    );
+    assert_eq!(get(&sup.stats().denied), 2);
+    sup.shutdown();
+}
+
+/// Rules and policy swapped at run time apply to a session already running.
+#[test]
+fn reload_applies_to_running_sessions() {
+    require_env!();
+    let env = Env::new("reload");
+    let rules = env.dir.join("rules.yaml");
+    fs::write(
+        &rules,
+        "- rule: Secret opened\n  desc: t\n  condition: evt.type in (open, openat) and fd.name startswith /secret\n  output: Secret opened (file=%fd.name)\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let sup = env.supervisor(Program::default(), Policy::default(), None);
+    let s = sup.stats().clone();
+    // A long-lived container that reads the secret every time /tmp/go appears.
+    let b = env.bundle(
+        "b",
+        &["/bin/sh", "-c", "while true; do if [ -e /tmp/go ]; then rm /tmp/go; cat /secret/x >/tmp/out 2>&1 || echo refused >/tmp/out; touch /tmp/done; fi; usleep 20000; done"],
+        FILE_CALLS,
+        json!({}),
+    );
+    let id = env.id("reload");
+    let st = env
+        .runc()
+        .args(["run", "-d", "--bundle"])
+        .arg(&b)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tmp = b.join("rootfs/tmp");
+    let round = || {
+        let _ = fs::remove_file(tmp.join("done"));
+        fs::write(tmp.join("go"), "").unwrap();
+        wait_for("the container's round", Duration::from_secs(20), || {
+            tmp.join("done").exists()
+        });
+        fs::read_to_string(tmp.join("out")).unwrap()
+    };
+    let before = round();
+    assert!(before.contains("top secret"), "{before}");
+    sup.reload(SupervisorConfig {
+        socket: env.socket.clone(),
+        program: load_rules(&[rules]).unwrap(),
+        matching: RuleMatching::First,
+        policy: Policy {
+            mode: Mode::Enforce,
+            deny: vec![Selector::Rule("Secret opened".into())],
+            ..Policy::default()
+        },
+        alert_options: Default::default(),
+        sinks: SinkConfig::default(),
+    });
+    let after = round();
+    assert!(after.contains("refused"), "{after}");
+    assert_eq!(get(&s.sessions_started), 1, "same session before and after");
+    assert_eq!(get(&s.denied), 1);
+    let _ = env.runc().args(["kill", &id, "KILL"]).status();
+    wait_for("the session to end", Duration::from_secs(20), || {
+        get(&s.sessions_active) == 0
+    });
+    let _ = env.runc().args(["delete", "-f", &id]).status();
     sup.shutdown();
 }

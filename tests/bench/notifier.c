@@ -129,8 +129,8 @@ static int receive_fd(int conn)
             }
         }
     }
-    /* Drain the rest of the state JSON. */
-    while (n > 0) n = read(conn, data, sizeof data);
+    /* The state JSON is not needed here. Do not wait for EOF: runc 1.1.5 keeps the
+     * connection open after sending, so reading to EOF deadlocks against the container. */
     return fd;
 }
 

@@ -814,7 +814,7 @@ static int cmp_u64(const void *a, const void *b)
 static int listen_fd = -1;
 static struct sockaddr_in listen_addr;
 
-static int op_getppid(void) { return getppid() > 0 ? 0 : -1; }
+static int op_getppid(void) { return getppid() >= 0 ? 0 : -1; }
 static int op_openat_read(void)
 {
     int fd = openat(AT_FDCWD, "/etc/passwd", O_RDONLY);

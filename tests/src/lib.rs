@@ -150,7 +150,9 @@ pub fn busybox_static() -> Option<PathBuf> {
         let dynamic = Command::new("ldd")
             .arg(path)
             .output()
-            .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not a dynamic"))
+            .map(|o| {
+                o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not a dynamic")
+            })
             .unwrap_or(false);
         if !dynamic {
             return Some(path.to_path_buf());
@@ -163,6 +165,30 @@ pub fn busybox_static() -> Option<PathBuf> {
 pub struct Env {
     pub tiercel: PathBuf,
     pub probe: PathBuf,
+}
+
+/// Checks root, runc, busybox-static and the probe (not tiercel); returns the probe.
+pub fn runtime_env(test: &str) -> Option<PathBuf> {
+    if !require(test, "must run as root (runc)", is_root()) {
+        return None;
+    }
+    if !require(test, "runc not installed (scripts/setup.sh)", have("runc")) {
+        return None;
+    }
+    if !require(
+        test,
+        "static busybox not found (apt-get install busybox-static)",
+        busybox_static().is_some(),
+    ) {
+        return None;
+    }
+    let probe = probe_bin();
+    require(
+        test,
+        "probe not built (gcc and glibc static libs needed)",
+        probe.is_some(),
+    )
+    .then_some(probe?)
 }
 
 /// Checks root, runc, busybox-static, the tiercel binary and the probe.
@@ -189,7 +215,11 @@ pub fn container_env(test: &str) -> Option<Env> {
         return None;
     }
     let probe = probe_bin();
-    if !require(test, "probe not built (gcc and glibc static libs needed)", probe.is_some()) {
+    if !require(
+        test,
+        "probe not built (gcc and glibc static libs needed)",
+        probe.is_some(),
+    ) {
         return None;
     }
     Some(Env {
@@ -219,11 +249,23 @@ pub struct Bundle {
 impl Bundle {
     /// Builds the bundle. `probe` is copied to `/probe` when given.
     pub fn busybox(probe: Option<&Path>) -> Result<Bundle> {
-        let dir = tempfile::Builder::new().prefix("tiercel-bundle-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("tiercel-bundle-")
+            .tempdir()?;
         let root = dir.path().join("rootfs");
         for d in [
-            "bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "proc", "dev", "sys", "root",
-            "var/log", "home/user",
+            "bin",
+            "sbin",
+            "usr/bin",
+            "usr/sbin",
+            "etc",
+            "tmp",
+            "proc",
+            "dev",
+            "sys",
+            "root",
+            "var/log",
+            "home/user",
         ] {
             fs::create_dir_all(root.join(d))?;
         }
@@ -368,7 +410,11 @@ pub fn runc_cleanup(id: &str) {
 
 /// Runs a command with stdout/stderr captured to files (no pipe can fill up) and a timeout;
 /// on timeout the child is killed.
-pub fn run_cmd(cmd: &mut Command, timeout: Duration, on_timeout: impl FnOnce()) -> Result<RunOutput> {
+pub fn run_cmd(
+    cmd: &mut Command,
+    timeout: Duration,
+    on_timeout: impl FnOnce(),
+) -> Result<RunOutput> {
     let tmp = tempfile::Builder::new().prefix("tiercel-run-").tempdir()?;
     let out_p = tmp.path().join("stdout");
     let err_p = tmp.path().join("stderr");
@@ -414,7 +460,11 @@ impl Detached {
         bundle.write()?;
         let logs = tempfile::Builder::new().prefix("tiercel-det-").tempdir()?;
         let mut cmd = Command::new("runc");
-        cmd.arg("run").arg("-d").arg("-b").arg(bundle.path()).arg(id);
+        cmd.arg("run")
+            .arg("-d")
+            .arg("-b")
+            .arg(bundle.path())
+            .arg(id);
         let d = Detached {
             id: id.to_string(),
             _logs: logs,
@@ -444,7 +494,10 @@ impl Detached {
 
     /// The container's status from `runc state`.
     pub fn status(&self) -> Option<String> {
-        let out = Command::new("runc").args(["state", &self.id]).output().ok()?;
+        let out = Command::new("runc")
+            .args(["state", &self.id])
+            .output()
+            .ok()?;
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         v["status"].as_str().map(str::to_string)
     }
@@ -525,10 +578,7 @@ impl Supervisor {
         let start = Instant::now();
         while !s.socket.exists() {
             if let Some(st) = s.child.try_wait()? {
-                bail!(
-                    "tiercel supervise exited early ({st}):\n{}",
-                    s.stderr()
-                );
+                bail!("tiercel supervise exited early ({st}):\n{}", s.stderr());
             }
             if start.elapsed() > Duration::from_secs(30) {
                 bail!("tiercel supervise: no socket after 30 s:\n{}", s.stderr());
@@ -540,7 +590,12 @@ impl Supervisor {
 
     /// `tiercel profile` for this supervisor's rules, socket and mode.
     pub fn profile(&self) -> Result<Value> {
-        profile(&self.tiercel, &self.opts.rules, &self.socket, self.opts.mode.as_deref())
+        profile(
+            &self.tiercel,
+            &self.opts.rules,
+            &self.socket,
+            self.opts.mode.as_deref(),
+        )
     }
 
     /// The supervisor's pid.
@@ -628,7 +683,10 @@ impl Supervisor {
             "--- supervisor stderr ---\n{}\n--- supervisor stdout ---\n{}\n--- alerts ---\n{}",
             tail(&self.stderr(), 60),
             tail(&self.stdout(), 40),
-            tail(&fs::read_to_string(&self.alerts_path).unwrap_or_default(), 40)
+            tail(
+                &fs::read_to_string(&self.alerts_path).unwrap_or_default(),
+                40
+            )
         )
     }
 }
@@ -646,7 +704,12 @@ pub fn tail(s: &str, n: usize) -> String {
 }
 
 /// `tiercel profile -r RULES… --socket PATH [--mode M]` parsed as JSON.
-pub fn profile(tiercel: &Path, rules: &[PathBuf], socket: &Path, mode: Option<&str>) -> Result<Value> {
+pub fn profile(
+    tiercel: &Path,
+    rules: &[PathBuf],
+    socket: &Path,
+    mode: Option<&str>,
+) -> Result<Value> {
     let mut cmd = Command::new(tiercel);
     cmd.arg("profile");
     for r in rules {

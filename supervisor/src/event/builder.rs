@@ -7,7 +7,7 @@
 //! handle's reads fail and the field is missing).
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,10 @@ pub enum BuildError {
     UnknownArch(u32),
 }
 
+/// Host names (from the rules' `fd.*ip.name` values) by the addresses they resolve to,
+/// maintained by whoever resolves them (shared by every session).
+pub type DnsTable = Arc<std::sync::RwLock<std::collections::HashMap<IpAddr, Vec<String>>>>;
+
 /// State shared by the events of one session.
 #[derive(Debug)]
 pub struct Session {
@@ -37,8 +41,153 @@ pub struct Session {
     proc_root: PathBuf,
     cache: Mutex<ProcCache>,
     userdb: Mutex<Option<Arc<UserDb>>>,
+    /// The container root's overlay upperdir (`None` inside: not an overlay), read once.
+    upperdir: Mutex<Option<Option<PathBuf>>>,
     hostname: String,
     boot_ns: Option<u64>,
+    dns: std::sync::RwLock<Option<DnsTable>>,
+    /// OCI annotations from the bundle's `config.json`, read once.
+    annotations: std::sync::OnceLock<std::collections::HashMap<String, String>>,
+    /// The container's bind mounts from the bundle's `config.json`, read once.
+    mounts: std::sync::OnceLock<Vec<MountInfo>>,
+}
+
+/// One of the container's mounts as Falco's container plugin reports it
+/// (`container.mounts`, `container.mount.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInfo {
+    /// Host path (or volume) mounted.
+    pub source: String,
+    /// Where it is mounted in the container.
+    pub dest: String,
+    /// The engine's mode string (OCI has none: empty).
+    pub mode: String,
+    /// Mounted read-write (no `ro` option).
+    pub rdwr: bool,
+    /// `private`, `rprivate`, `shared`, `rshared`, `slave`, `rslave`, or empty.
+    pub propagation: String,
+}
+
+impl MountInfo {
+    /// Falco's `source:dest:mode:rdwr:propagation`.
+    pub fn render(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.source, self.dest, self.mode, self.rdwr, self.propagation
+        )
+    }
+}
+
+/// The bind mounts of an OCI `config.json` (`mounts` entries of type `bind` or with a
+/// `bind`/`rbind` option): what container engines report as the container's mounts
+/// (volumes, host paths), not the runtime's own proc/sysfs/tmpfs mounts.
+pub fn oci_bind_mounts(config: &serde_json::Value) -> Vec<MountInfo> {
+    let Some(ms) = config.get("mounts").and_then(|m| m.as_array()) else {
+        return Vec::new();
+    };
+    ms.iter()
+        .take(4096)
+        .filter_map(|m| {
+            let opts: Vec<&str> = m
+                .get("options")
+                .and_then(|o| o.as_array())
+                .map(|o| o.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            let bind = m.get("type").and_then(|t| t.as_str()) == Some("bind")
+                || opts.iter().any(|o| matches!(*o, "bind" | "rbind"));
+            if !bind {
+                return None;
+            }
+            Some(MountInfo {
+                source: m.get("source")?.as_str()?.to_string(),
+                dest: m.get("destination")?.as_str()?.to_string(),
+                mode: String::new(),
+                rdwr: !opts.contains(&"ro"),
+                propagation: opts
+                    .iter()
+                    .find(|o| {
+                        matches!(
+                            **o,
+                            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                        )
+                    })
+                    .map(|o| o.to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// `container.mount*[arg]`: the mount at index `arg`, or the first whose source (by
+/// source) or destination (by destination) matches the glob `arg`.
+pub fn find_mount<'a>(
+    mounts: &'a [MountInfo],
+    arg: &FieldArg,
+    by_dest: bool,
+) -> Option<&'a MountInfo> {
+    match arg {
+        FieldArg::Index(i) => mounts.get(usize::try_from(*i).ok()?),
+        FieldArg::Name(n) => mounts.iter().find(|m| {
+            let key = if by_dest { &m.dest } else { &m.source };
+            tiercel_rules::eval::glob_match(n.as_bytes(), key.as_bytes())
+        }),
+        FieldArg::None => None,
+    }
+}
+
+impl Session {
+    fn config_json(&self) -> Option<serde_json::Value> {
+        let b = self.container.bundle.as_ref()?;
+        let raw = procfs::read_bounded(&PathBuf::from(b).join("config.json"), 8 << 20).ok()?;
+        serde_json::from_slice::<serde_json::Value>(&raw).ok()
+    }
+
+    /// The container's mounts (from `<bundle>/config.json`), empty when unknown.
+    pub fn mounts(&self) -> &[MountInfo] {
+        self.mounts.get_or_init(|| {
+            self.config_json()
+                .map(|v| oci_bind_mounts(&v))
+                .unwrap_or_default()
+        })
+    }
+
+    /// The container's OCI annotations (`<bundle>/config.json`), empty when unknown.
+    pub fn annotations(&self) -> &std::collections::HashMap<String, String> {
+        self.annotations.get_or_init(|| {
+            let Some(v) = self.config_json() else {
+                return Default::default();
+            };
+            v.get("annotations")
+                .and_then(|a| a.as_object())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    fn annotation(&self, keys: &[&str]) -> Option<&str> {
+        let a = self.annotations();
+        keys.iter()
+            .find_map(|k| a.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
+    }
+
+    /// The container's start: its init process's start time (epoch ns).
+    fn container_start_ns(&self) -> Option<u64> {
+        let pid = self.container.init_pid?;
+        let b = procfs::read_bounded(&self.proc_root.join(format!("{pid}/stat")), 4096).ok()?;
+        let st = procfs::Stat::parse(&b)?;
+        Some(self.boot_ns? + procfs::ticks_to_ns(st.starttime))
+    }
+
+    /// Serves `fd.sip.name` & co from this table (names the rules compare with, by address).
+    pub fn set_dns_table(&self, t: DnsTable) {
+        if let Ok(mut g) = self.dns.write() {
+            *g = Some(t);
+        }
+    }
 }
 
 /// Builds events for one session (one listener fd).
@@ -46,6 +195,7 @@ pub struct Session {
 pub struct EventBuilder {
     session: Arc<Session>,
     num: u64,
+    pin_proc_at_build: bool,
 }
 
 impl EventBuilder {
@@ -59,11 +209,26 @@ impl EventBuilder {
                 proc_root: PathBuf::from("/proc"),
                 cache: Mutex::new(ProcCache::default()),
                 userdb: Mutex::new(None),
+                upperdir: Mutex::new(None),
                 hostname,
                 boot_ns: procfs::boot_time_ns(),
+                dns: std::sync::RwLock::new(None),
+                annotations: std::sync::OnceLock::new(),
+                mounts: std::sync::OnceLock::new(),
             }),
             num: 0,
+            pin_proc_at_build: true,
         }
+    }
+
+    /// Whether `build` opens `/proc/<tid>` right away (default: yes). Opening it costs a
+    /// few µs per event; with `false` it is opened on the first field that needs `/proc`.
+    /// While the notification is pending the caller is stopped and its tid cannot be
+    /// reused (a killed caller invalidates the notification: `ID_VALID` fails), so lazy
+    /// opening is safe for evaluation; call [`SyscallEvent::pin_proc`] before answering if
+    /// fields may be read after the answer (output formatting).
+    pub fn set_pin_proc_at_build(&mut self, pin: bool) {
+        self.pin_proc_at_build = pin;
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -74,11 +239,15 @@ impl EventBuilder {
     pub fn build(&mut self, n: &Notif, mem: &dyn ReadMem) -> Result<SyscallEvent, BuildError> {
         let d = decode::decode(n, mem).ok_or(BuildError::UnknownArch(n.arch))?;
         self.num += 1;
-        let proc_dir = ProcDir::open_at(&self.session.proc_root, n.pid).ok();
+        let proc_dir = OnceCell::new();
+        if self.pin_proc_at_build || d.exec.is_some() {
+            let _ = proc_dir.set(ProcDir::open_at(&self.session.proc_root, n.pid).ok());
+        }
         if d.exec.is_some() {
             let tgid = proc_dir
-                .as_ref()
-                .and_then(|p| p.status())
+                .get()
+                .and_then(Option::as_ref)
+                .and_then(|p: &ProcDir| p.status())
                 .map(|s| s.tgid)
                 .unwrap_or(n.pid);
             if let Ok(mut c) = self.session.cache.lock() {
@@ -86,6 +255,7 @@ impl EventBuilder {
             }
         }
         let etype = EventType::from_name(d.name)
+            .or_else(|| d.kname.and_then(EventType::from_name))
             .or_else(|| EventType::from_name("syscall"))
             .unwrap_or(EventType(0));
         let ts_ns = SystemTime::now()
@@ -112,6 +282,7 @@ impl EventBuilder {
             loginuid: OnceCell::new(),
             userdb: OnceCell::new(),
             typechar: OnceCell::new(),
+            resolved_view: Cell::new(false),
         })
     }
 }
@@ -125,6 +296,9 @@ pub struct FdInfo {
     pub sock: Option<SockInfo>,
 }
 
+/// One lazily walked ancestor level.
+type AncestorSlot = OnceCell<Option<Arc<TaskInfo>>>;
+
 /// One event at syscall entry.
 #[derive(Debug)]
 pub struct SyscallEvent {
@@ -134,19 +308,40 @@ pub struct SyscallEvent {
     num: u64,
     ts_ns: u64,
     tid: u32,
-    proc_dir: Option<ProcDir>,
+    proc_dir: OnceCell<Option<ProcDir>>,
     norm: OnceCell<Vec<Option<Vec<u8>>>>,
     resolved: OnceCell<Vec<Result<Resolved, String>>>,
     cwd: OnceCell<Option<Vec<u8>>>,
     task: OnceCell<Option<Arc<TaskInfo>>>,
     status: OnceCell<Option<Status>>,
-    ancestors: OnceCell<Vec<Arc<TaskInfo>>>,
+    ancestors: OnceCell<Box<[AncestorSlot]>>,
     exec_view: OnceCell<Option<TaskInfo>>,
     env: OnceCell<Vec<String>>,
     fdinfo: OnceCell<Option<FdInfo>>,
     loginuid: OnceCell<Option<i64>>,
     userdb: OnceCell<Option<Arc<UserDb>>>,
     typechar: OnceCell<Option<char>>,
+    /// Serve path-valued fields resolved inside the root (see [`SyscallEvent::set_resolved_view`]).
+    resolved_view: Cell<bool>,
+}
+
+/// A resolution that stopped on a procfs magic link (`/proc/<pid>/{fd/N,cwd,root,exe}`,
+/// `map_files`, also below `task/<tid>/`) instead of reaching its target: what the call
+/// would reach is unknown. Other procfs files (`/proc/self/oom_score_adj`) are known.
+fn unreadable_magic_link(p: &[u8]) -> bool {
+    let c: Vec<&[u8]> = p.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
+    if c.first() != Some(&&b"proc"[..]) {
+        return false;
+    }
+    let k = if c.get(2) == Some(&&b"task"[..]) {
+        4
+    } else {
+        2
+    };
+    matches!(
+        c.get(k).copied(),
+        Some(b"fd" | b"cwd" | b"root" | b"exe" | b"map_files")
+    )
 }
 
 fn s<'a>(x: impl Into<Cow<'a, str>>) -> Option<Value<'a>> {
@@ -203,6 +398,34 @@ fn fmt_time(ns: u64, date: bool, iso: bool) -> String {
     }
 }
 
+/// Falco's `evt.category` of an event type (`file`, `net`, `process` ...).
+fn category(name: &str) -> &'static str {
+    match name {
+        "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" | "close" | "link"
+        | "linkat" | "symlink" | "symlinkat" | "unlink" | "unlinkat" | "rename" | "renameat"
+        | "renameat2" | "mkdir" | "mkdirat" | "rmdir" | "chmod" | "fchmod" | "fchmodat"
+        | "fchmodat2" | "chown" | "lchown" | "fchown" | "fchownat" | "truncate" | "ftruncate"
+        | "mknod" | "mknodat" | "stat" | "lstat" | "fstat" | "newfstatat" | "statx" | "access"
+        | "faccessat" | "faccessat2" | "utimensat" | "chdir" | "fchdir" | "getcwd" | "lseek"
+        | "name_to_handle_at" | "memfd_create" | "setxattr" | "lsetxattr" | "fsetxattr"
+        | "removexattr" => "file",
+        "connect" | "socket" | "bind" | "listen" | "accept" | "accept4" | "shutdown"
+        | "getsockopt" | "setsockopt" | "getsockname" | "getpeername" => "net",
+        "sendto" | "sendmsg" | "sendmmsg" | "write" | "pwrite" | "writev" => "io-write",
+        "recvfrom" | "recvmsg" | "recvmmsg" | "read" | "pread" | "readv" => "io-read",
+        "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork" | "ptrace" | "kill"
+        | "tkill" | "tgkill" | "setuid" | "setgid" | "setresuid" | "setresgid" | "unshare"
+        | "setns" | "prctl" | "capset" | "chroot" | "exit" | "exit_group" => "process",
+        "mount" | "umount" | "umount2" | "init_module" | "finit_module" | "delete_module"
+        | "bpf" | "userfaultfd" | "io_uring_setup" | "io_uring_enter" | "io_uring_register"
+        | "reboot" | "sethostname" => "system",
+        "mmap" | "munmap" | "mprotect" | "brk" | "mlock" | "munlock" => "memory",
+        "pipe" | "pipe2" | "socketpair" | "eventfd" | "eventfd2" | "futex" | "semop" | "semget"
+        | "semctl" => "ipc",
+        _ => "other",
+    }
+}
+
 fn typename(c: char) -> &'static str {
     match c {
         'f' => "file",
@@ -228,6 +451,18 @@ fn typename(c: char) -> &'static str {
 
 impl SyscallEvent {
     // ---- raw access ---------------------------------------------------------------------
+
+    fn pd(&self) -> Option<&ProcDir> {
+        self.proc_dir
+            .get_or_init(|| ProcDir::open_at(&self.session.proc_root, self.tid).ok())
+            .as_ref()
+    }
+
+    /// Opens the caller's `/proc/<tid>` handle now (if not yet), so that fields read later,
+    /// after the notification is answered, still describe this task or nothing.
+    pub fn pin_proc(&self) {
+        let _ = self.pd();
+    }
 
     /// The decoded call.
     pub fn decoded(&self) -> &Decoded {
@@ -256,11 +491,7 @@ impl SyscallEvent {
     // ---- paths --------------------------------------------------------------------------
 
     fn dirfd_link(&self, fd: i32) -> Option<Vec<u8>> {
-        let link = self
-            .proc_dir
-            .as_ref()?
-            .read_link(&format!("fd/{fd}"))
-            .ok()?;
+        let link = self.pd()?.read_link(&format!("fd/{fd}")).ok()?;
         link.starts_with(b"/").then_some(link)
     }
 
@@ -268,7 +499,7 @@ impl SyscallEvent {
     pub fn cwd_path(&self) -> Option<&[u8]> {
         self.cwd
             .get_or_init(|| {
-                let l = self.proc_dir.as_ref()?.read_link("cwd").ok()?;
+                let l = self.pd()?.read_link("cwd").ok()?;
                 l.starts_with(b"/").then_some(l)
             })
             .as_deref()
@@ -288,6 +519,9 @@ impl SyscallEvent {
                 .paths
                 .iter()
                 .map(|p| {
+                    if p.unreadable {
+                        return None;
+                    }
                     if p.empty_path {
                         return p.dirfd.and_then(|fd| self.dirfd_link(fd));
                     }
@@ -299,6 +533,69 @@ impl SyscallEvent {
                 .collect()
         });
         v.get(i)?.as_deref()
+    }
+
+    /// Switches the event between Falco's view (the default: path-valued fields are the
+    /// normalised paths Falco shows) and the resolved view used for enforcement: `fd.name`
+    /// (of path-taking calls), `fd.directory`, `fd.filename`, path parameters
+    /// (`evt.arg.name/path/pathname/filename/oldpath/newpath/linkpath/dir`), `fs.path.*`
+    /// and `evt.abspath*` become the paths resolved inside the caller's root, symlinks (the
+    /// last one only when the call follows it) and `/proc/self/{fd/N,cwd,root}` magic links
+    /// followed. A path whose resolution failed keeps Falco's value (the kernel fails such
+    /// a call too: ELOOP, ENAMETOOLONG, ENOTDIR); a procfs object (`pipe:[1]`,
+    /// `/memfd:x (deleted)`, `/bin/x (deleted)`) is served as its link target.
+    pub fn set_resolved_view(&self, on: bool) {
+        self.resolved_view.set(on);
+    }
+
+    /// Whether the resolved view is on.
+    pub fn resolved_view(&self) -> bool {
+        self.resolved_view.get()
+    }
+
+    /// Path argument `i` as the current view serves it.
+    fn path_value(&self, i: usize) -> Option<&[u8]> {
+        if self.resolved_view.get() {
+            if let Some((_, Ok(r))) = self.resolved_paths().nth(i) {
+                return Some(&r.path);
+            }
+        }
+        self.norm_path(i)
+    }
+
+    /// The resolved path arguments that differ from Falco's values, rendered
+    /// (`name=/bin/x`, comma separated) for the alert of a match found only in the
+    /// resolved view. `None` when none differs.
+    pub fn resolved_summary(&self) -> Option<String> {
+        let mut out = String::new();
+        for (i, (p, r)) in self.resolved_paths().enumerate() {
+            let Ok(r) = r else { continue };
+            if self.norm_path(i) == Some(r.path.as_slice()) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            if self.d.paths.len() > 1 {
+                out.push_str(p.param);
+                out.push('=');
+            }
+            out.push_str(&lossy(&r.path));
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Path arguments the call modifies whose resolution is unknown: the walk failed for
+    /// another reason than one the kernel fails the call with too, or it ended on a procfs
+    /// magic link it could not read.
+    pub fn unresolved_modified_path(&self) -> bool {
+        self.resolved_paths().any(|(p, r)| {
+            p.modifies
+                && match r {
+                    Ok(r) => r.magic && unreadable_magic_link(&r.path),
+                    Err(_) => false,
+                }
+        })
     }
 
     /// Every path argument resolved inside the caller's root with symlinks followed as the
@@ -322,10 +619,10 @@ impl SyscallEvent {
     }
 
     fn resolve_one(&self, p: &PathArg) -> Result<Resolved, String> {
-        let pd = self
-            .proc_dir
-            .as_ref()
-            .ok_or("caller's /proc entry is gone")?;
+        if p.unreadable {
+            return Err("the path could not be read from the caller's memory".into());
+        }
+        let pd = self.pd().ok_or("caller's /proc entry is gone")?;
         if p.empty_path {
             let fd = p.dirfd.ok_or("AT_EMPTY_PATH without a dirfd")?;
             let l = pd
@@ -355,7 +652,7 @@ impl SyscallEvent {
     }
 
     fn fd_path_norm(&self) -> Option<&[u8]> {
-        self.norm_path(self.d.fd_path?)
+        self.path_value(self.d.fd_path?)
     }
 
     // ---- process ------------------------------------------------------------------------
@@ -363,16 +660,14 @@ impl SyscallEvent {
     fn caller(&self) -> Option<&Arc<TaskInfo>> {
         self.task
             .get_or_init(|| {
-                let pd = self.proc_dir.as_ref()?;
+                let pd = self.pd()?;
                 self.session.cache.lock().ok()?.get(pd)
             })
             .as_ref()
     }
 
     fn status(&self) -> Option<&Status> {
-        self.status
-            .get_or_init(|| self.proc_dir.as_ref()?.status())
-            .as_ref()
+        self.status.get_or_init(|| self.pd()?.status()).as_ref()
     }
 
     /// The process the event describes: the caller, or for execve* the new program.
@@ -423,28 +718,39 @@ impl SyscallEvent {
         Some(t)
     }
 
-    /// `[parent, grandparent, ...]` of the process.
-    fn ancestors(&self) -> &[Arc<TaskInfo>] {
-        self.ancestors.get_or_init(|| {
-            let mut out = Vec::new();
-            let Some(me) = self.caller() else {
-                return out;
-            };
-            let Ok(mut cache) = self.session.cache.lock() else {
-                return out;
-            };
-            // A thread's parent is its thread group's parent (/proc/<tid>/stat ppid).
-            let (mut ppid, mut start) = (me.stat.ppid, me.stat.starttime);
-            while out.len() < procfs::MAX_ANCESTORS && ppid != 0 {
-                let Some(p) = cache.get_pid(&self.session.proc_root, ppid, start) else {
-                    break;
+    /// Ancestor at depth `i` (0 = parent), walked on demand, one level at a time.
+    fn ancestor_level(&self, i: usize) -> Option<&Arc<TaskInfo>> {
+        if i >= procfs::MAX_ANCESTORS {
+            return None;
+        }
+        let levels = self.ancestors.get_or_init(|| {
+            (0..procfs::MAX_ANCESTORS)
+                .map(|_| OnceCell::new())
+                .collect()
+        });
+        levels[i]
+            .get_or_init(|| {
+                // A thread's parent is its thread group's parent (/proc/<tid>/stat ppid).
+                let child: &Arc<TaskInfo> = if i == 0 {
+                    self.caller()?
+                } else {
+                    self.ancestor_level(i - 1)?
                 };
-                ppid = p.stat.ppid;
-                start = p.stat.starttime;
-                out.push(p);
-            }
-            out
-        })
+                let (ppid, start) = (child.stat.ppid, child.stat.starttime);
+                if ppid == 0 {
+                    return None;
+                }
+                let mut cache = self.session.cache.lock().ok()?;
+                cache.get_pid(&self.session.proc_root, ppid, start)
+            })
+            .as_ref()
+    }
+
+    /// `[parent, grandparent, ...]` of the process.
+    fn ancestors(&self) -> Vec<&Arc<TaskInfo>> {
+        (0..procfs::MAX_ANCESTORS)
+            .map_while(|i| self.ancestor_level(i))
+            .collect()
     }
 
     /// Ancestor `n` (0 = the process itself).
@@ -453,7 +759,7 @@ impl SyscallEvent {
             return self.me();
         }
         let i = usize::try_from(n - 1).ok()?;
-        self.ancestors().get(i).map(|a| Cow::Borrowed(&**a))
+        self.ancestor_level(i).map(|a| Cow::Borrowed(&**a))
     }
 
     fn env(&self) -> &[String] {
@@ -461,8 +767,7 @@ impl SyscallEvent {
             if let Some(e) = &self.d.exec {
                 return e.envp.items.iter().map(|a| lossy(a).into_owned()).collect();
             }
-            self.proc_dir
-                .as_ref()
+            self.pd()
                 .and_then(|p| procfs::read_bounded(&p.entry("environ"), procfs::MAX_ENVIRON).ok())
                 .map(|b| procfs::split_nul(&b))
                 .unwrap_or_default()
@@ -471,7 +776,7 @@ impl SyscallEvent {
 
     fn loginuid(&self) -> Option<i64> {
         *self.loginuid.get_or_init(|| {
-            let b = self.proc_dir.as_ref()?.read("loginuid").ok()?;
+            let b = self.pd()?.read("loginuid").ok()?;
             let v: u32 = std::str::from_utf8(&b).ok()?.trim().parse().ok()?;
             Some(if v == u32::MAX { -1 } else { i64::from(v) })
         })
@@ -482,7 +787,7 @@ impl SyscallEvent {
             .get_or_init(|| {
                 let mut g = self.session.userdb.lock().ok()?;
                 if g.is_none() {
-                    let pd = self.proc_dir.as_ref()?;
+                    let pd = self.pd()?;
                     *g = Some(Arc::new(UserDb::load(&pd.entry("root"))));
                 }
                 g.clone()
@@ -506,13 +811,95 @@ impl SyscallEvent {
         Some(self.session.boot_ns? + procfs::ticks_to_ns(t.stat.starttime))
     }
 
+    // ---- the executable ---------------------------------------------------------------
+
+    fn upperdir(&self) -> Option<PathBuf> {
+        let mut g = self.session.upperdir.lock().ok()?;
+        if g.is_none() {
+            let pd = self.pd()?;
+            let mi = procfs::read_bounded(&pd.entry("mountinfo"), 1 << 20).ok()?;
+            *g = Some(super::overlay::root_upperdir(&String::from_utf8_lossy(&mi)));
+        }
+        g.clone().flatten()
+    }
+
+    /// The executable the event's process runs (for execve*: the one about to run):
+    /// its path in the caller's view and a host path reaching it.
+    fn exe_file(&self) -> Option<(Vec<u8>, PathBuf)> {
+        let pd = self.pd()?;
+        if self.d.exec.is_some() {
+            let r = self.resolved_paths().last()?.1.as_ref().ok()?;
+            if r.magic {
+                return Some((r.path.clone(), PathBuf::new()));
+            }
+            let mut hp = pd.entry("root").into_os_string();
+            hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
+            Some((r.path.clone(), PathBuf::from(hp)))
+        } else {
+            Some((self.caller()?.exepath.clone().into_bytes(), pd.entry("exe")))
+        }
+    }
+
+    fn exe_is_memfd(&self) -> Option<bool> {
+        Some(self.exe_file()?.0.starts_with(b"/memfd:"))
+    }
+
+    /// Whether the executable is on the overlay's upper layer (written after the
+    /// container started). `None` when the root is not an overlay we can see.
+    fn exe_is_upper(&self) -> Option<bool> {
+        let up = self.upperdir()?;
+        let (p, _) = self.exe_file()?;
+        if p.starts_with(b"/memfd:") || !p.starts_with(b"/") {
+            return Some(false);
+        }
+        let mut hp = up.into_os_string();
+        hp.push(std::ffi::OsStr::new(&*lossy(&p)));
+        Some(std::fs::symlink_metadata(hp).is_ok())
+    }
+
+    /// Whether the caller may write the executable (mode bits and CAP_DAC_OVERRIDE; a
+    /// read-only mount is not considered).
+    fn exe_is_writable(&self) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let (_, hp) = self.exe_file()?;
+        let md = std::fs::metadata(hp).ok()?;
+        let st = self.status()?;
+        if st.cap_eff & (1 << 1) != 0 {
+            return Some(true);
+        }
+        let mode = md.mode();
+        Some(if md.uid() == st.uid[1] {
+            mode & 0o200 != 0
+        } else if md.gid() == st.gid[1] {
+            mode & 0o020 != 0
+        } else {
+            mode & 0o002 != 0
+        })
+    }
+
+    fn exe_flags(&self) -> u32 {
+        let mut f = 0;
+        if self.exe_is_writable() == Some(true) {
+            f |= fl::PPM_EXE_WRITABLE;
+        }
+        match self.exe_is_upper() {
+            Some(true) => f |= fl::PPM_EXE_UPPER_LAYER,
+            Some(false) if self.exe_is_memfd() != Some(true) => f |= fl::PPM_EXE_LOWER_LAYER,
+            _ => {}
+        }
+        if self.exe_is_memfd() == Some(true) {
+            f |= fl::PPM_EXE_FROM_MEMFD;
+        }
+        f
+    }
+
     // ---- fds ----------------------------------------------------------------------------
 
     fn fdinfo(&self) -> Option<&FdInfo> {
         self.fdinfo
             .get_or_init(|| {
                 let fd = self.d.use_fd?;
-                let pd = self.proc_dir.as_ref()?;
+                let pd = self.pd()?;
                 let link = pd.read_link(&format!("fd/{fd}")).ok();
                 let l = link.as_deref().map(lossy).unwrap_or_default().into_owned();
                 if let Some(ino) = l.strip_prefix("socket:[").and_then(|x| x.strip_suffix(']')) {
@@ -721,7 +1108,7 @@ impl SyscallEvent {
     /// The lowest fd number not open in the caller (what open/socket/dup return on success,
     /// unless another thread races it).
     fn lowest_free_fd(&self) -> Option<i64> {
-        let pd = self.proc_dir.as_ref()?;
+        let pd = self.pd()?;
         let mut used: Vec<i64> = std::fs::read_dir(pd.entry("fd"))
             .ok()?
             .take(1 << 20)
@@ -744,11 +1131,13 @@ impl SyscallEvent {
     fn render_param(&self, p: &decode::Param) -> Option<String> {
         Some(match &p.val {
             ParamVal::Text(t) => t.clone(),
-            ParamVal::Path(i) => lossy(
-                self.norm_path(*i)
-                    .or_else(|| self.d.paths.get(*i).map(|x| x.raw.as_slice()))?,
-            )
-            .into_owned(),
+            ParamVal::Path(i) => {
+                let pa = self.d.paths.get(*i)?;
+                if pa.unreadable {
+                    return None;
+                }
+                lossy(self.path_value(*i).unwrap_or(pa.raw.as_slice())).into_owned()
+            }
             ParamVal::Fd(fd) => fd.to_string(),
             ParamVal::Uid(u) => self
                 .user_name(*u)
@@ -761,6 +1150,7 @@ impl SyscallEvent {
             ParamVal::Sockaddr(Some(SockAddr::Other(f))) => format!("family {f}"),
             ParamVal::Sockaddr(None) => "NULL".to_string(),
             ParamVal::Res => self.predicted_rawres().to_string(),
+            ParamVal::ExeFlags => fl::render_or_num(fl::EXECVE_FLAGS, self.exe_flags()),
         })
     }
 
@@ -788,6 +1178,7 @@ impl SyscallEvent {
                 Err(_) => Value::Str(Cow::Owned(t.clone())),
             }),
             ParamVal::Sockaddr(_) => self.render_param(p).map(|x| Value::Str(Cow::Owned(x))),
+            ParamVal::ExeFlags => Some(Value::U64(u64::from(self.exe_flags()))),
         }
     }
 
@@ -898,9 +1289,9 @@ impl SyscallEvent {
                     _ => fl::open_creates(f),
                 }))
             }
-            Field::EvtAbspath => s(lossy(self.norm_path(0)?).into_owned()),
-            Field::EvtAbspathSrc => s(lossy(self.norm_path(0)?).into_owned()),
-            Field::EvtAbspathDst => s(lossy(self.norm_path(1)?).into_owned()),
+            Field::EvtAbspath => s(lossy(self.path_value(0)?).into_owned()),
+            Field::EvtAbspathSrc => s(lossy(self.path_value(0)?).into_owned()),
+            Field::EvtAbspathDst => s(lossy(self.path_value(1)?).into_owned()),
 
             // fd.*
             Field::FdNum => {
@@ -979,6 +1370,23 @@ impl SyscallEvent {
                     .collect();
                 (!items.is_empty()).then_some(Value::List(items))
             }
+            Field::FdSipName | Field::FdCipName | Field::FdRipName | Field::FdLipName => {
+                let a = match name {
+                    Field::FdSipName => self.client_server().1,
+                    Field::FdCipName => self.client_server().0,
+                    Field::FdRipName => self.remote_ep(),
+                    _ => self.local_ep(),
+                }?;
+                let g = self.session.dns.read().ok()?;
+                let t = g.as_ref()?.read().ok()?;
+                let names = t.get(&ip_of(&a))?;
+                Some(Value::List(
+                    names
+                        .iter()
+                        .map(|n| Value::Str(Cow::Owned(n.clone())))
+                        .collect(),
+                ))
+            }
             Field::FdL4proto => {
                 let f = self.fdinfo()?;
                 if let Some(p) = f.sock.as_ref().and_then(|x| x.l4proto) {
@@ -1011,7 +1419,7 @@ impl SyscallEvent {
                     .paths
                     .iter()
                     .position(|p| !matches!(p.param, "oldpath" | "target"))?;
-                s(lossy(self.norm_path(i)?).into_owned())
+                s(lossy(self.path_value(i)?).into_owned())
             }
             Field::FsPathNameraw => {
                 let p = self
@@ -1045,7 +1453,7 @@ impl SyscallEvent {
                 if raw {
                     s(lossy(&self.d.paths[i].raw).into_owned())
                 } else {
-                    s(lossy(self.norm_path(i)?).into_owned())
+                    s(lossy(self.path_value(i)?).into_owned())
                 }
             }
 
@@ -1185,17 +1593,9 @@ impl SyscallEvent {
             Field::ProcPpidDuration => Some(Value::Time(self.duration_of(&*self.ancestor(1)?)?)),
             Field::ProcPidTs => Some(Value::Time(self.start_ts(self.caller()?)?)),
             Field::ProcPpidTs => Some(Value::Time(self.start_ts(&*self.ancestor(1)?)?)),
-            Field::ProcIsExeFromMemfd => {
-                if self.d.exec.is_some() {
-                    let r = self.resolved_paths().last().map(|(_, r)| r)?;
-                    Some(Value::Bool(match r {
-                        Ok(r) => r.path.starts_with(b"/memfd:"),
-                        Err(_) => false,
-                    }))
-                } else {
-                    Some(Value::Bool(self.caller()?.exepath.starts_with("/memfd:")))
-                }
-            }
+            Field::ProcIsExeFromMemfd => Some(Value::Bool(self.exe_is_memfd()?)),
+            Field::ProcIsExeUpperLayer => Some(Value::Bool(self.exe_is_upper()?)),
+            Field::ProcIsExeWritable => Some(Value::Bool(self.exe_is_writable()?)),
             Field::ProcExeInoCtime
             | Field::ProcExeInoMtime
             | Field::ProcExeIno
@@ -1203,12 +1603,12 @@ impl SyscallEvent {
                 use std::os::unix::fs::MetadataExt;
                 let md = if self.d.exec.is_some() {
                     let r = self.resolved_paths().last()?.1.as_ref().ok()?;
-                    let pd = self.proc_dir.as_ref()?;
+                    let pd = self.pd()?;
                     let mut hp = pd.entry("root").into_os_string();
                     hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
                     std::fs::metadata(hp).ok()?
                 } else {
-                    std::fs::metadata(self.proc_dir.as_ref()?.entry("exe")).ok()?
+                    std::fs::metadata(self.pd()?.entry("exe")).ok()?
                 };
                 let ctime =
                     (md.ctime() as u64).saturating_mul(1_000_000_000) + md.ctime_nsec() as u64;
@@ -1238,8 +1638,8 @@ impl SyscallEvent {
             // user.* / group.*
             Field::UserUid => Some(Value::U64(u64::from(self.status()?.uid[1]))),
             Field::UserName => {
-                let uid = self.status()?.uid[1];
-                s(self.user_name(uid).unwrap_or_else(|| uid.to_string()))
+                // A uid without an entry in the container's /etc/passwd has no name.
+                s(self.user_name(self.status()?.uid[1])?)
             }
             Field::UserLoginuid => Some(Value::I64(self.loginuid()?)),
             Field::UserLoginname => {
@@ -1250,10 +1650,7 @@ impl SyscallEvent {
                 s(self.user_name(l as u32)?)
             }
             Field::GroupGid => Some(Value::U64(u64::from(self.status()?.gid[1]))),
-            Field::GroupName => {
-                let gid = self.status()?.gid[1];
-                s(self.group_name(gid).unwrap_or_else(|| gid.to_string()))
-            }
+            Field::GroupName => s(self.group_name(self.status()?.gid[1])?),
 
             // container.*
             Field::ContainerId => s(self.container_id()),
@@ -1272,6 +1669,127 @@ impl SyscallEvent {
             }
             Field::ContainerImageTag => s(self.session.container.image_tag.as_deref()?),
             Field::ContainerPrivileged => Some(Value::Bool(self.session.container.privileged?)),
+            Field::ContainerType => {
+                let a = self.session.annotations();
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                s(
+                    if a.get("io.container.manager").map(String::as_str) == Some("libpod") {
+                        "podman"
+                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
+                        "cri-o"
+                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri.")) {
+                        "containerd"
+                    } else {
+                        return None;
+                    },
+                )
+            }
+            Field::ContainerMounts => {
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                let all: Vec<String> = self.session.mounts().iter().map(|m| m.render()).collect();
+                s(all.join(","))
+            }
+            Field::ContainerMount
+            | Field::ContainerMountSource
+            | Field::ContainerMountDest
+            | Field::ContainerMountMode
+            | Field::ContainerMountRdwr
+            | Field::ContainerMountPropagation => {
+                if self.session.container.id.is_empty() {
+                    return None;
+                }
+                // `container.mount.source[X]` looks X up among destinations; the others
+                // among sources.
+                let by_dest = name == Field::ContainerMountSource;
+                let Some(m) = find_mount(self.session.mounts(), arg, by_dest) else {
+                    return s("N/A");
+                };
+                s(match name {
+                    Field::ContainerMount => m.render(),
+                    Field::ContainerMountSource => m.source.clone(),
+                    Field::ContainerMountDest => m.dest.clone(),
+                    Field::ContainerMountMode => m.mode.clone(),
+                    Field::ContainerMountRdwr => m.rdwr.to_string(),
+                    _ => m.propagation.clone(),
+                })
+            }
+            Field::ContainerStartTs => Some(Value::Time(self.session.container_start_ns()?)),
+            Field::ContainerDuration => Some(Value::Time(
+                self.ts_ns
+                    .saturating_sub(self.session.container_start_ns()?),
+            )),
+            Field::K8sNsName => s(self.session.annotation(&[
+                "io.kubernetes.pod.namespace",
+                "io.kubernetes.cri.sandbox-namespace",
+            ])?),
+            Field::K8sPodName => s(self
+                .session
+                .annotation(&["io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"])?),
+            Field::K8sPodUid | Field::K8sPodId => s(self
+                .session
+                .annotation(&["io.kubernetes.pod.uid", "io.kubernetes.cri.sandbox-uid"])?),
+            Field::K8sPodSandboxId | Field::K8sPodFullSandboxId => {
+                let id = self.session.annotation(&[
+                    "io.kubernetes.cri.sandbox-id",
+                    "io.kubernetes.cri-o.SandboxID",
+                ])?;
+                s(if name == Field::K8sPodSandboxId {
+                    id.chars().take(12).collect()
+                } else {
+                    id.to_string()
+                })
+            }
+            Field::EvtCategory => s(category(self.d.name)),
+            Field::EvtOutputtime => s(fmt_time(self.ts_ns, false, false)),
+            Field::FdTypes => Some(Value::List(
+                self.fd_typechar()
+                    .map(|c| Value::Str(Cow::Borrowed(typename(c))))
+                    .into_iter()
+                    .collect(),
+            )),
+            Field::UserHomedir | Field::UserShell => {
+                let uid = self.status()?.uid[1];
+                let e = self.userdb()?.entries.get(&uid)?;
+                s(if name == Field::UserHomedir {
+                    e.0.clone()
+                } else {
+                    e.1.clone()
+                })
+            }
+            Field::ProcNthreads => Some(Value::U64(self.status()?.threads)),
+            Field::ProcVmsize | Field::ProcVmrss | Field::ProcVmswap => {
+                let st = self.status()?;
+                Some(Value::U64(match name {
+                    Field::ProcVmsize => st.vm_size_kb,
+                    Field::ProcVmrss => st.vm_rss_kb,
+                    _ => st.vm_swap_kb,
+                }))
+            }
+            Field::ProcFdopencount => Some(Value::U64(
+                std::fs::read_dir(self.pd()?.entry("fd"))
+                    .ok()?
+                    .take(1 << 20)
+                    .count() as u64,
+            )),
+            Field::ThreadCgroups => {
+                let b = self.pd()?.read("cgroup").ok()?;
+                let t = String::from_utf8_lossy(&b);
+                // Falco: "subsys=path" pairs joined by spaces (cgroup v2: the unified entry).
+                let parts: Vec<String> = t
+                    .lines()
+                    .filter_map(|l| {
+                        let mut it = l.splitn(3, ':');
+                        let (_, subs, path) = (it.next()?, it.next()?, it.next()?);
+                        let subs = if subs.is_empty() { "unified" } else { subs };
+                        Some(format!("{subs}={path}"))
+                    })
+                    .collect();
+                s(parts.join(" "))
+            }
             _ => None,
         }
     }
@@ -1343,10 +1861,15 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
+        // Wait until `sleep` sits in its sleep syscall (clock_nanosleep or nanosleep), so
+        // its start-up (locale files...) no longer opens fds.
         for _ in 0..400 {
             let ok = std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|c| c.trim() == "sleep")
-                .unwrap_or(false);
+                .unwrap_or(false)
+                && std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+                    .map(|c| c.starts_with("230 ") || c.starts_with("35 "))
+                    .unwrap_or(false);
             if ok {
                 break;
             }
@@ -1490,10 +2013,21 @@ mod tests {
         );
         assert_eq!(get(&ev, "container.privileged").unwrap(), "false");
         // A second event counts up.
+        // An unreadable path: no fd.name, no resolution, a fault to decide on.
+        let bad = b
+            .build(
+                &notif(pid, "openat", [(-100i64) as u64, 0xdead_0000, 1, 0, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        assert!(bad.fault());
+        assert!(get(&bad, "fd.name").is_none());
+        assert!(get_arg(&bad, "evt.arg", FieldArg::Name("name".into())).is_none());
+        assert!(bad.resolved_path().unwrap().is_err());
         let ev2 = b
             .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
             .unwrap();
-        assert_eq!(get(&ev2, "evt.num").unwrap(), "2");
+        assert_eq!(get(&ev2, "evt.num").unwrap(), "3");
         assert_eq!(get(&ev2, "evt.is_open_read").unwrap(), "true");
         assert_eq!(
             get_arg(&ev2, "evt.arg", FieldArg::Name("flags".into())).unwrap(),
@@ -1583,6 +2117,105 @@ mod tests {
     }
 
     #[test]
+    fn resolved_view_serves_resolved_paths() {
+        let t = target("rview");
+        let pid = t.child.id();
+        let d = t.dir.to_string_lossy().to_string();
+        std::os::unix::fs::symlink(format!("{d}/d/sub"), t.dir.join("l_abs")).unwrap();
+        std::os::unix::fs::symlink(format!("{d}/d/sub/target"), t.dir.join("dangling")).unwrap();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"l_abs/x");
+        let mut b = builder();
+        // open("l_abs/x", O_WRONLY|O_CREAT) relative to the cwd, through an absolute symlink.
+        let ev = b
+            .build(&notif(pid, "open", [p, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        let falco = format!("{d}/l_abs/x");
+        let real = format!("{d}/d/sub/x");
+        assert_eq!(get(&ev, "fd.name").unwrap(), falco);
+        assert!(!ev.resolved_view());
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), real);
+        assert_eq!(get(&ev, "fd.directory").unwrap(), format!("{d}/d/sub"));
+        assert_eq!(get(&ev, "fd.filename").unwrap(), "x");
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("name".into())).unwrap(),
+            real
+        );
+        assert_eq!(get(&ev, "fs.path.name").unwrap(), real);
+        assert_eq!(get(&ev, "evt.abspath").unwrap(), real);
+        // Raw values and evt.args stay as spelled.
+        assert_eq!(get(&ev, "fd.nameraw").unwrap(), "l_abs/x");
+        ev.set_resolved_view(false);
+        assert_eq!(get(&ev, "fd.name").unwrap(), falco);
+        assert_eq!(ev.resolved_summary().unwrap(), real);
+        assert!(!ev.unresolved_modified_path());
+        // A dangling last symlink: O_CREAT follows it (creates its target), O_CREAT|O_EXCL
+        // does not.
+        let dl = m.put_cstr(b"dangling");
+        let ev = b
+            .build(&notif(pid, "open", [dl, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/d/sub/target"));
+        let ev = b
+            .build(&notif(pid, "open", [dl, 0o301, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/dangling"));
+        // symlink(target, linkpath): the link itself is not followed; the target is text.
+        let tg = m.put_cstr(b"/etc/shadow");
+        let lp = m.put_cstr(b"l_abs/newlink");
+        let ev = b
+            .build(&notif(pid, "symlink", [tg, lp, 0, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("linkpath".into())).unwrap(),
+            format!("{d}/d/sub/newlink")
+        );
+        assert_eq!(
+            get_arg(&ev, "evt.arg", FieldArg::Name("target".into())).unwrap(),
+            "/etc/shadow"
+        );
+        // /proc/self/fd/5/x (fd 5 = dir/d) and /proc/self/cwd/x follow the magic links.
+        let pf = m.put_cstr(b"/proc/self/fd/5/x");
+        let ev = b
+            .build(&notif(pid, "open", [pf, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.name").unwrap(), "/proc/self/fd/5/x");
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/d/x"));
+        let pc = m.put_cstr(b"/proc/self/cwd/y");
+        let ev = b
+            .build(&notif(pid, "open", [pc, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        ev.set_resolved_view(true);
+        assert_eq!(get(&ev, "fd.name").unwrap(), format!("{d}/y"));
+        // An fd that is not open: the magic link cannot be read; unknown.
+        let bad = m.put_cstr(b"/proc/self/fd/77/z");
+        let ev = b
+            .build(&notif(pid, "open", [bad, 0o101, 0o644, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(ev.unresolved_modified_path());
+        // Reading through it modifies nothing.
+        let ev = b
+            .build(&notif(pid, "open", [bad, 0, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(!ev.unresolved_modified_path());
+    }
+
+    #[test]
+    fn magic_link_classification() {
+        assert!(unreadable_magic_link(b"/proc/self/fd/7"));
+        assert!(unreadable_magic_link(b"/proc/12/root"));
+        assert!(unreadable_magic_link(b"/proc/12/task/13/cwd"));
+        assert!(!unreadable_magic_link(b"/proc/self/oom_score_adj"));
+        assert!(!unreadable_magic_link(b"pipe:[12]"));
+        assert!(!unreadable_magic_link(b"/bin/x (deleted)"));
+    }
+
+    #[test]
     fn execve_post_exec_view() {
         let t = target("exec");
         let pid = t.child.id();
@@ -1652,6 +2285,16 @@ mod tests {
             get_arg(&ev, "evt.arg", FieldArg::Name("addr".into())).unwrap(),
             "10.0.0.1:443"
         );
+        assert!(get(&ev, "fd.sip.name").is_none());
+        let t: DnsTable = Default::default();
+        t.write().unwrap().insert(
+            "10.0.0.1".parse().unwrap(),
+            vec!["kubernetes.default".into()],
+        );
+        b.session().set_dns_table(t);
+        assert!(get(&ev, "fd.sip.name")
+            .unwrap()
+            .contains("kubernetes.default"));
         let ev = b
             .build(&notif(pid, "socket", [17, 3, 0, 0, 0, 0]), &m)
             .unwrap();
@@ -1659,6 +2302,267 @@ mod tests {
             get_arg(&ev, "evt.arg", FieldArg::Name("domain".into())).unwrap(),
             "AF_PACKET"
         );
+    }
+
+    #[test]
+    fn exec_through_fd_magic_links() {
+        // The test process stands in for the caller: execve("/proc/self/fd/N") and
+        // execveat(N, "", AT_EMPTY_PATH) on a file it holds open.
+        let dir = std::env::temp_dir().join(format!("tiercel-ev-magic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("prog"), b"#!/bin/sh\n").unwrap();
+        let f = std::fs::File::open(dir.join("prog")).unwrap();
+        use std::os::fd::AsRawFd;
+        let fd = f.as_raw_fd();
+        let me = std::process::id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(format!("/proc/self/fd/{fd}").as_bytes());
+        let empty = m.put_cstr(b"");
+        let a0 = m.put_cstr(b"prog");
+        let argv = m.put_ptrs(crate::event::syscalls::Arch::X86_64, &[a0]);
+        let mut b = builder();
+        let ev = b
+            .build(&notif(me, "execve", [p, argv, 0, 0, 0, 0]), &m)
+            .unwrap();
+        let want = dir.join("prog").to_string_lossy().to_string();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
+        assert_eq!(get(&ev, "proc.name").unwrap(), fd.to_string());
+        assert_eq!(get(&ev, "proc.is_exe_from_memfd").unwrap(), "false");
+        let ev = b
+            .build(
+                &notif(me, "execveat", [fd as u64, empty, argv, 0, 0x1000, 0]),
+                &m,
+            )
+            .unwrap();
+        assert_eq!(get(&ev, "proc.exepath").unwrap(), want);
+        // Exe flags: the test runs as root (CAP_DAC_OVERRIDE) or owns the file.
+        assert!(get_arg(&ev, "evt.arg", FieldArg::Name("flags".into()))
+            .unwrap()
+            .starts_with("EXE_WRITABLE"));
+        assert_eq!(get(&ev, "proc.is_exe_writable").unwrap(), "true");
+        assert_eq!(get(&ev, "proc.is_exe_from_memfd").unwrap(), "false");
+        let r = ev.resolved_path().unwrap().as_ref().unwrap();
+        assert_eq!(String::from_utf8_lossy(&r.path), want);
+        drop(f);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `cargo test --release -p tiercel --lib event::builder::tests::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bench() {
+        let t = target("bench");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/usr/bin/../bin/x");
+        let n = notif(pid, "openat", [(-100i64) as u64, p, 0o1101, 0o644, 0, 0]);
+        let mut b = builder();
+        let rounds = 20_000u32;
+        let cases: [(&str, &[Field]); 3] = [
+            ("build only", &[]),
+            (
+                "evt.type + fd.name (absolute)",
+                &[Field::EvtType, Field::FdName],
+            ),
+            (
+                "+ is_open_write fd.typechar proc.name proc.cmdline proc.pname user.name",
+                &[
+                    Field::EvtType,
+                    Field::FdName,
+                    Field::EvtIsOpenWrite,
+                    Field::FdTypechar,
+                    Field::ProcName,
+                    Field::ProcCmdline,
+                    Field::ProcPname,
+                    Field::UserName,
+                ],
+            ),
+        ];
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(ProcDir::open(pid).unwrap());
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("open /proc/<pid> only: {us:.2} us");
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(decode::decode(&n, &m).unwrap());
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("decode only: {us:.2} us");
+        for f in [
+            Field::ProcName,
+            Field::ProcPname,
+            Field::UserName,
+            Field::UserUid,
+            Field::FdTypechar,
+            Field::ProcCwd,
+        ] {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds / 4 {
+                let ev = b.build(&n, &m).unwrap();
+                std::hint::black_box(ev.extract_field(f, &FieldArg::None));
+            }
+            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds / 4);
+            println!("build + {}: {us:.2} us/event", f.name());
+        }
+        let mut lazy = builder();
+        lazy.set_pin_proc_at_build(false);
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            let ev = lazy.build(&n, &m).unwrap();
+            std::hint::black_box(ev.extract_field(Field::FdName, &FieldArg::None));
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("lazy /proc handle, evt.type + fd.name (absolute): {us:.2} us/event");
+        for (label, fields) in cases {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                let ev = b.build(&n, &m).unwrap();
+                for f in fields {
+                    std::hint::black_box(ev.extract_field(*f, &FieldArg::None));
+                }
+            }
+            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+            println!("{label}: {us:.2} us/event");
+        }
+    }
+
+    #[test]
+    fn container_mount_fields() {
+        let t = target("mounts");
+        let pid = t.child.id();
+        std::fs::write(
+            t.dir.join("config.json"),
+            r#"{"ociVersion":"1.0.2","mounts":[
+                {"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/host/proc","type":"bind","source":"/proc","options":["rbind","ro","rslave"]},
+                {"destination":"/data","source":"/srv/data","options":["bind"]},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid"]}]}"#,
+        )
+        .unwrap();
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            bundle: Some(t.dir.to_string_lossy().into_owned()),
+            ..Default::default()
+        });
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        let name = |n: &str| FieldArg::Name(n.into());
+        assert_eq!(
+            get(&ev, "container.mounts").unwrap(),
+            "/proc:/host/proc::false:rslave,/srv/data:/data::true:"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("/proc*")).unwrap(),
+            "/host/proc"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("/var/run/docker.sock")).unwrap(),
+            "N/A"
+        );
+        // The runtime's own proc mount (source "proc") is not a container mount.
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("proc")).unwrap(),
+            "N/A"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", FieldArg::Index(1)).unwrap(),
+            "/data"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.source", name("/da*")).unwrap(),
+            "/srv/data"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.rdwr", name("/proc")).unwrap(),
+            "false"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount.propagation", name("/proc")).unwrap(),
+            "rslave"
+        );
+        assert_eq!(
+            get_arg(&ev, "container.mount", FieldArg::Index(0)).unwrap(),
+            "/proc:/host/proc::false:rslave"
+        );
+        // Through the rules engine: the upstream macro's shape.
+        let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+        loader.add_str(
+            "t.yaml",
+            "- rule: m\n  desc: m\n  condition: evt.type = openat and (not container.mount.dest[/proc*] in (\"<NA>\",\"N/A\"))\n  output: m %container.mounts\n  priority: WARNING\n\
+             - rule: n\n  desc: n\n  condition: evt.type = openat and not container.mount.dest[/var/run/docker.sock] in (\"<NA>\",\"N/A\")\n  output: n\n  priority: WARNING\n",
+        );
+        let program = loader.finish().program.expect("rules load");
+        let mut out = Vec::new();
+        program.eval(&ev, tiercel_rules::program::RuleMatching::All, &mut out);
+        assert_eq!(out, vec![0]);
+        // No config: no mounts, every lookup N/A.
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            ..Default::default()
+        });
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(
+            get_arg(&ev, "container.mount.dest", name("/proc*")).unwrap(),
+            "N/A"
+        );
+        assert_eq!(get(&ev, "container.mounts").unwrap(), "");
+    }
+
+    #[test]
+    fn container_and_misc_fields() {
+        let t = target("ctr");
+        let pid = t.child.id();
+        std::fs::write(
+            t.dir.join("config.json"),
+            r#"{"ociVersion":"1.0.2","annotations":{"io.kubernetes.pod.namespace":"kube-system","io.kubernetes.pod.name":"web-1","io.kubernetes.cri-o.Created":"x"}}"#,
+        )
+        .unwrap();
+        let mut b = EventBuilder::new(ContainerInfo {
+            id: "abcdef0123456789".into(),
+            init_pid: Some(pid),
+            bundle: Some(t.dir.to_string_lossy().into_owned()),
+            ..Default::default()
+        });
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "k8s.ns.name").unwrap(), "kube-system");
+        assert_eq!(get(&ev, "k8s.pod.name").unwrap(), "web-1");
+        assert_eq!(get(&ev, "container.type").unwrap(), "cri-o");
+        let start: u64 = get(&ev, "container.start_ts").unwrap().parse().unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        assert!(
+            start <= now && now - start < 120_000_000_000,
+            "{start} {now}"
+        );
+        assert!(get(&ev, "container.name").is_none());
+        assert_eq!(get(&ev, "evt.category").unwrap(), "file");
+        assert_eq!(get(&ev, "proc.nthreads").unwrap(), "1");
+        assert!(get(&ev, "thread.cgroups").unwrap().contains('='));
+        assert!(get(&ev, "fd.types").unwrap().contains("file"));
+        if get(&ev, "user.uid").unwrap() == "0" {
+            assert_eq!(get(&ev, "user.homedir").unwrap(), "/root");
+        }
+        // No bundle: no annotations, no k8s fields.
+        let mut b = builder();
+        let ev = b
+            .build(&notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert!(get(&ev, "k8s.ns.name").is_none());
+        assert!(get(&ev, "container.start_ts").is_none());
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct PathArg {
     pub empty_path: bool,
     /// Whether the call creates or changes the directory entry (write-class decision input).
     pub modifies: bool,
+    /// The path could not be read from the target (no NUL within PATH_MAX, bad pointer):
+    /// the kernel fails the call (EFAULT/ENAMETOOLONG); it has no value.
+    pub unreadable: bool,
 }
 
 /// How an exit parameter is rendered (`evt.arg.X`, `evt.args`).
@@ -38,6 +41,9 @@ pub enum ParamVal {
     Sockaddr(Option<SockAddr>),
     /// The result (`res`/`fd` exit parameter): the predicted value, assuming success.
     Res,
+    /// execve/execveat exe flags (`EXE_WRITABLE|EXE_UPPER_LAYER|EXE_FROM_MEMFD|EXE_LOWER_LAYER`),
+    /// computed from the file to be executed.
+    ExeFlags,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,14 +140,14 @@ impl Ctx<'_> {
         modifies: bool,
         at_flags: u64,
     ) -> Param {
-        let raw = match mem::read_path(self.mem, addr) {
-            Ok(p) => p,
+        let (raw, unreadable) = match mem::read_path(self.mem, addr) {
+            Ok(p) => (p, false),
             Err(_) => {
                 self.d.fault = true;
-                Vec::new()
+                (Vec::new(), true)
             }
         };
-        let empty_path = raw.is_empty() && at_flags & AT_EMPTY_PATH != 0 && !self.d.fault;
+        let empty_path = raw.is_empty() && at_flags & AT_EMPTY_PATH != 0 && !unreadable;
         self.d.paths.push(PathArg {
             param,
             raw,
@@ -149,6 +155,7 @@ impl Ctx<'_> {
             follow_last,
             empty_path,
             modifies,
+            unreadable,
         });
         Param {
             name: param,
@@ -406,11 +413,13 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             ));
             if at {
                 p.push(dirfd_param("dirfd", a[0]));
-                p.push(text(
-                    "flags",
-                    fl::render_or_num(fl::EXECVEAT_FLAGS, fl::execveat_flags_to_ppm(flags)),
-                ));
             }
+            // Falco's exit `flags` of execve/execveat are the exe flags (EXE_WRITABLE ...);
+            // the execveat AT_* flags are in `ExecArgs::flags`.
+            p.push(Param {
+                name: "flags",
+                val: ParamVal::ExeFlags,
+            });
             p.push(pp);
             c.d.exec = Some(ExecArgs {
                 filename,

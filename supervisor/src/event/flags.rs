@@ -399,6 +399,16 @@ pub fn execveat_flags_to_ppm(f: u64) -> u32 {
     }
     r
 }
+pub const PPM_EXE_WRITABLE: u32 = 1 << 0;
+pub const PPM_EXE_UPPER_LAYER: u32 = 1 << 1;
+pub const PPM_EXE_FROM_MEMFD: u32 = 1 << 2;
+pub const PPM_EXE_LOWER_LAYER: u32 = 1 << 3;
+pub static EXECVE_FLAGS: Table = &[
+    ("EXE_WRITABLE", PPM_EXE_WRITABLE),
+    ("EXE_UPPER_LAYER", PPM_EXE_UPPER_LAYER),
+    ("EXE_FROM_MEMFD", PPM_EXE_FROM_MEMFD),
+    ("EXE_LOWER_LAYER", PPM_EXE_LOWER_LAYER),
+];
 pub static MEMFD_FLAGS: Table = &[
     ("MFD_CLOEXEC", 1),
     ("MFD_ALLOW_SEALING", 2),

@@ -1,7 +1,24 @@
 //! Building Falco events from a stopped syscall: decode the call per architecture, read
 //! its pointer arguments from the target (through [`ReadMem`]), resolve paths and process
 //! info from `/proc`, and serve fields to the rules engine (`tiercel_rules::event::Event`).
-//! OWNER: event helper. STUB: the interface the notify loop uses.
+//!
+//! * [`syscalls`]: x86_64 and i386 number ↔ name tables, Falco event names, `syscall_nr`.
+//! * [`decode`]: one notification → [`decode::Decoded`]: Falco's exit parameters, every
+//!   path/argv/envp/sockaddr/open_how read from target memory (bounded), i386 `socketcall`
+//!   demultiplexed, int arguments compared as 32-bit.
+//! * [`builder`]: [`EventBuilder`] (per session) and [`SyscallEvent`]. `build` does all
+//!   target-memory reads and opens `/proc/<tid>` as a directory handle; `/proc` values are
+//!   read lazily through that handle on first use and cached in the event.
+//! * [`procfs`]: `/proc/<pid>` parsing, the (tid, starttime)-keyed process cache
+//!   (invalidated on exec, bounded), capabilities, the container's user/group db.
+//! * [`path`]: Falco's lexical normalisation (`fd.name`) and the in-root resolution used
+//!   for decisions ([`SyscallEvent::resolved_paths`]).
+//! * [`flags`]: Falco's flag/enum renderings. [`sock`]: `/proc/net` socket lookup.
+//! * [`mem`]: bounded argument readers and [`mem::BufMem`], a byte-buffer `ReadMem`.
+//!
+//! Entry-time values that describe a result (`evt.res`, `evt.rawres`, `fd.num`) assume the
+//! call succeeds: `SUCCESS`; dup2/dup3 → newfd; fd-returning calls → the caller's lowest
+//! free fd number at build time (another thread can take it first).
 
 use std::io;
 
@@ -47,7 +64,12 @@ pub mod builder;
 pub mod decode;
 pub mod flags;
 pub mod mem;
+pub mod overlay;
 pub mod path;
 pub mod procfs;
 pub mod sock;
 pub mod syscalls;
+
+pub use builder::{BuildError, DnsTable, EventBuilder, SyscallEvent};
+pub use path::Resolved;
+pub use syscalls::{syscall_nr, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};

@@ -83,8 +83,9 @@ pub struct Resolved {
     /// Whether at least one symlink was followed.
     pub followed_symlink: bool,
     /// The walk met a procfs magic link it could not resolve to a path (e.g. `/proc/1/root`,
-    /// a pipe or memfd behind `/proc/self/fd/N`). `path` is then the lexical path up to
-    /// and including the magic link; decisions should treat it as unknown.
+    /// a pipe or memfd behind `/proc/self/fd/N`). `path` is then the link's target when it
+    /// could be read (`/memfd:x (deleted)`, `pipe:[12]`), else the lexical path up to the
+    /// magic link; decisions should treat it as unknown.
     pub magic: bool,
 }
 
@@ -324,7 +325,10 @@ fn resolve_proc_self(
     };
     let t = target.as_os_str().as_bytes();
     if !t.starts_with(b"/") || t.ends_with(b" (deleted)") || t.starts_with(b"/memfd:") {
-        return Ok(magic(stack, todo));
+        // Not a path (pipe:[..], socket:[..], a memfd, a deleted file): report the object.
+        let mut r = magic(stack, todo);
+        r.path = t.to_vec();
+        return Ok(r);
     }
     // Continue the walk from the target, a path in the caller's view.
     let mut rest: Vec<u8> = t.to_vec();
@@ -459,6 +463,11 @@ mod tests {
         let p = format!("/proc/self/fd/{}", rd.as_raw_fd());
         let x = resolve_in_root(&c, b"/", p.as_bytes(), true).unwrap();
         assert!(x.magic);
+        assert!(
+            x.path.starts_with(b"socket:["),
+            "{:?}",
+            String::from_utf8_lossy(&x.path)
+        );
         drop(f);
         std::fs::remove_dir_all(&r).unwrap();
     }

@@ -130,6 +130,17 @@ pub struct Status {
     pub vpid: u32,
     pub vtid: u32,
     pub vpgid: u32,
+    pub threads: u64,
+    pub vm_size_kb: u64,
+    pub vm_rss_kb: u64,
+    pub vm_swap_kb: u64,
+}
+
+fn kb(v: &str) -> u64 {
+    v.split_ascii_whitespace()
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Status {
@@ -164,6 +175,10 @@ impl Status {
                 "NStgid" => s.vpid = last().unwrap_or(0),
                 "NSpid" => s.vtid = last().unwrap_or(0),
                 "NSpgid" => s.vpgid = last().unwrap_or(0),
+                "Threads" => s.threads = v.parse().unwrap_or(0),
+                "VmSize" => s.vm_size_kb = kb(v),
+                "VmRSS" => s.vm_rss_kb = kb(v),
+                "VmSwap" => s.vm_swap_kb = kb(v),
                 _ => {}
             }
         }
@@ -252,8 +267,17 @@ impl ProcCache {
     /// Info about the task behind `dir` (validated by start time).
     pub fn get(&mut self, dir: &ProcDir) -> Option<Arc<TaskInfo>> {
         let stat = dir.stat()?;
-        let key = (dir.tid, stat.starttime);
-        if self.exec_pending.remove(&dir.tid).is_some() {
+        self.get_with(dir.tid, stat, |stat| Some(read_task(dir, stat)))
+    }
+
+    fn get_with(
+        &mut self,
+        tid: u32,
+        stat: Stat,
+        read: impl FnOnce(Stat) -> Option<TaskInfo>,
+    ) -> Option<Arc<TaskInfo>> {
+        let key = (tid, stat.starttime);
+        if self.exec_pending.remove(&tid).is_some() {
             self.entries.remove(&key);
         }
         if let Some(e) = self.entries.get(&key) {
@@ -261,15 +285,19 @@ impl ProcCache {
                 self.hits += 1;
                 return Some(e.clone());
             }
-            // comm/ppid/session changed (reparenting, prctl): refresh the volatile part.
-            let mut n = (**e).clone();
-            n.stat = stat;
-            let n = Arc::new(n);
-            self.entries.insert(key, n.clone());
-            return Some(n);
+            if e.stat.comm == stat.comm {
+                // Reparenting or a new session: refresh the volatile part only.
+                self.hits += 1;
+                let mut n = (**e).clone();
+                n.stat = stat;
+                let n = Arc::new(n);
+                self.entries.insert(key, n.clone());
+                return Some(n);
+            }
+            // A new comm: an exec we did not see (or prctl); read everything again.
         }
         self.misses += 1;
-        let info = Arc::new(read_task(dir, stat));
+        let info = Arc::new(read(stat)?);
         self.insert(key, info.clone());
         Some(info)
     }
@@ -286,9 +314,19 @@ impl ProcCache {
         if pid == 0 {
             return None;
         }
-        let dir = ProcDir::open_at(proc_root, pid).ok()?;
-        let t = self.get(&dir)?;
-        (t.stat.starttime <= not_after).then_some(t)
+        // The hit path reads only `stat` (its start time identifies the process); the
+        // directory is opened on a miss, and its `stat` re-checked against the first read.
+        let stat = Stat::parse(
+            &read_bounded(&proc_root.join(format!("{pid}/stat")), MAX_PROC_FILE).ok()?,
+        )?;
+        if stat.starttime > not_after {
+            return None;
+        }
+        self.get_with(pid, stat, |stat| {
+            let dir = ProcDir::open_at(proc_root, pid).ok()?;
+            let again = dir.stat()?;
+            (again.starttime == stat.starttime).then(|| read_task(&dir, again))
+        })
     }
 
     /// An exec by a thread of `tgid` (and by `tid`) is about to run: forget what we know.
@@ -409,6 +447,8 @@ pub const MAX_USERDB: usize = 1024 * 1024;
 pub struct UserDb {
     pub users: HashMap<u32, String>,
     pub groups: HashMap<u32, String>,
+    /// uid → (home directory, shell).
+    pub entries: HashMap<u32, (String, String)>,
 }
 
 impl UserDb {
@@ -436,11 +476,28 @@ impl UserDb {
                 _ => Vec::new(),
             }
         };
+        let passwd = read(b"/etc/passwd");
         UserDb {
-            users: parse_db(&read(b"/etc/passwd")),
+            users: parse_db(&passwd),
             groups: parse_db(&read(b"/etc/group")),
+            entries: parse_home_shell(&passwd),
         }
     }
+}
+
+fn parse_home_shell(b: &[u8]) -> HashMap<u32, (String, String)> {
+    let mut m = HashMap::new();
+    for line in String::from_utf8_lossy(b).lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        if let Ok(id) = f[2].parse::<u32>() {
+            m.entry(id)
+                .or_insert_with(|| (f[5].to_string(), f[6].to_string()));
+        }
+    }
+    m
 }
 
 fn parse_db(b: &[u8]) -> HashMap<u32, String> {

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# tiercel benchmark (`make bench`): every configuration × workload inside real runc
+# containers built from busybox-static, several runs each; medians and p99; writes
+# BENCHMARKS.md with the machine and kernel.
+#
+# Configurations:
+#   bare         no seccomp filter
+#   allow        an ALLOW-only filter (same syscall list as the notifying ones, action ALLOW)
+#   floor        the minimal C notifier (RECV → CONTINUE), SYNC_WAKE_UP
+#   floor-path   the same + path read with process_vm_readv + ID_VALID
+#   seed         tiercel audit, the seed rule
+#   upstream     tiercel audit, the three upstream rule files
+#   preset       tiercel enforce, the protect-binary-dirs preset
+# Workloads: probe loops (getppid, openat read, openat write, execve, connect) and a realistic
+# one (unpack a tarball, walk the tree, a shell script spawning short processes).
+#
+# Environment: TIERCEL_BIN, RUNS (default 5), LOOP_N (default 20000), BENCH_OUT (BENCHMARKS.md),
+# BENCH_CONFIGS / BENCH_WORKLOADS (space-separated subsets).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+TIERCEL="${TIERCEL_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/tiercel}"
+RUNS="${RUNS:-5}"
+LOOP_N="${LOOP_N:-20000}"
+OUT="${BENCH_OUT:-$repo/BENCHMARKS.md}"
+CONFIGS="${BENCH_CONFIGS:-bare allow floor floor-path seed upstream preset}"
+WORKLOADS="${BENCH_WORKLOADS:-getppid openat-read openat-write execve connect realistic}"
+SHARED="${TIERCEL_SHARED:-$repo/../shared}"
+SEED="$repo/examples/rules/seed-write-below-binary-dir.yaml"
+PRESET="$repo/examples/rules/protect-binary-dirs.yaml"
+UPSTREAM=("$SHARED/upstream-rules/falco_rules.yaml" "$SHARED/upstream-rules/falco-incubating_rules.yaml"
+          "$SHARED/upstream-rules/falco-sandbox_rules.yaml")
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root"; exit 1; }
+[ -x "$TIERCEL" ] || { echo "bench: $TIERCEL not found (make release)"; exit 1; }
+for p in runc busybox jq gcc; do command -v $p >/dev/null || { echo "bench: $p missing"; exit 1; }; done
+
+work="$(mktemp -d /tmp/tiercel-bench.XXXXXX)"
+sup_pid=""
+cleanup() {
+    for id in $(runc list -q 2>/dev/null | grep '^tiercel-bench-' || true); do
+        runc kill "$id" KILL 2>/dev/null || true; runc delete --force "$id" 2>/dev/null || true
+    done
+    [ -n "$sup_pid" ] && { kill "$sup_pid" 2>/dev/null || true; wait "$sup_pid" 2>/dev/null || true; }
+    rm -rf "$work"
+}
+trap cleanup EXIT
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# ---- binaries
+gcc -static -no-pie -O2 -pthread -o "$work/probe" "$repo/tests/probe/probe.c"
+gcc -O2 -pthread -o "$work/notifier" "$here/notifier.c"
+
+# ---- bundle
+bundle="$work/bundle"
+mkdir -p "$bundle/rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,proc,dev,sys,root,data}
+chmod 1777 "$bundle/rootfs/tmp"
+cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
+for a in $(busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$bundle/rootfs/etc/passwd"
+echo 'root:x:0:' > "$bundle/rootfs/etc/group"
+cp "$work/probe" "$bundle/rootfs/probe"
+# The realistic workload's input: a tarball of ~2000 small files in 40 directories.
+mkdir -p "$work/tree"
+for d in $(seq 40); do
+    mkdir -p "$work/tree/d$d"
+    for f in $(seq 50); do echo "file $d/$f $(date +%N)" > "$work/tree/d$d/f$f.txt"; done
+done
+tar -C "$work" -czf "$bundle/rootfs/data/tree.tar.gz" tree
+cat > "$bundle/rootfs/data/realistic.sh" <<'EOF'
+#!/bin/sh
+set -e
+rm -rf /tmp/w && mkdir -p /tmp/w && cd /tmp/w
+tar -xzf /data/tree.tar.gz
+find . -type f | wc -l >/dev/null
+find . -name '*.txt' -exec cat {} + | wc -c >/dev/null
+i=0
+while [ $i -lt 200 ]; do
+    echo "$i" | grep -q 7 && true
+    i=$((i + 1))
+done
+for f in tree/d1/*.txt; do cp "$f" "$f.bak"; done
+rm -rf /tmp/w
+EOF
+chmod +x "$bundle/rootfs/data/realistic.sh"
+(cd "$bundle" && runc spec)
+jq '.process.terminal=false | .root.readonly=false' "$bundle/config.json" > "$bundle/base.json"
+
+NOTIFY_SET='["open","openat","openat2","creat","execve","execveat","connect","socket","getppid"]'
+
+# seccomp object for a configuration (empty = none)
+seccomp_for() {
+    local cfg="$1" sock="$2"
+    case "$cfg" in
+        bare) echo null ;;
+        # ALLOW-only in effect: the same syscalls carry a rule whose argument test never holds.
+        allow) jq -n --argjson n "$NOTIFY_SET" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],syscalls:[{names:$n,action:"SCMP_ACT_ERRNO",errnoRet:1,args:[{index:5,value:81985529216486895,op:"SCMP_CMP_EQ"}]}]}' ;;
+        floor|floor-path) jq -n --argjson n "$NOTIFY_SET" --arg s "$sock" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],listenerPath:$s,syscalls:[{names:$n,action:"SCMP_ACT_NOTIFY"}]}' ;;
+        seed) "$TIERCEL" profile -r "$SEED" --socket "$sock" --mode audit ;;
+        upstream) "$TIERCEL" profile "${UPSTREAM[@]/#/-r}" --socket "$sock" --mode audit ;;
+        preset) "$TIERCEL" profile -r "$PRESET" --socket "$sock" --mode enforce ;;
+    esac
+}
+
+start_agent() {
+    local cfg="$1" sock="$2"
+    case "$cfg" in
+        bare|allow) return 0 ;;
+        floor) "$work/notifier" "$sock" 2>"$work/agent.log" & ;;
+        floor-path) "$work/notifier" --read-path "$sock" 2>"$work/agent.log" & ;;
+        seed) "$TIERCEL" supervise --socket "$sock" -r "$SEED" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
+        upstream) "$TIERCEL" supervise --socket "$sock" "${UPSTREAM[@]/#/-r}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
+        preset) "$TIERCEL" supervise --socket "$sock" -r "$PRESET" --mode enforce --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
+    esac
+    sup_pid=$!
+    for _ in $(seq 300); do [ -S "$sock" ] && return 0; kill -0 "$sup_pid" 2>/dev/null || break; sleep 0.05; done
+    log "agent for $cfg did not start:"; cat "$work/agent.log" >&2; return 1
+}
+
+# agent CPU time (utime+stime, ms) and peak RSS (KiB) from /proc
+agent_stats() {
+    [ -n "$sup_pid" ] && [ -r "/proc/$sup_pid/stat" ] || { echo "- -"; return; }
+    local tck; tck=$(getconf CLK_TCK)
+    local cpu; cpu=$(awk -v t="$tck" '{print int(($14+$15)*1000/t)}' "/proc/$sup_pid/stat")
+    local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$sup_pid/status")
+    echo "$cpu $rss"
+}
+
+stop_agent() {
+    [ -n "$sup_pid" ] && { kill "$sup_pid" 2>/dev/null || true; wait "$sup_pid" 2>/dev/null || true; }
+    sup_pid=""
+}
+
+args_for() {
+    case "$1" in
+        realistic) echo '["/bin/sh","/data/realistic.sh"]' ;;
+        execve) echo "[\"/probe\",\"loop-execve\",\"$((LOOP_N / 20))\"]" ;;
+        connect) echo "[\"/probe\",\"loop-connect\",\"$((LOOP_N / 4))\"]" ;;
+        *) echo "[\"/probe\",\"loop-$1\",\"$LOOP_N\"]" ;;
+    esac
+}
+
+# one container run; prints "median_ns p99_ns wall_ms start_ms"
+run_once() {
+    local cfg="$1" wl="$2" sock="$3" seccomp="$4" n="$5"
+    local id="tiercel-bench-$cfg-$wl-$n-$$"
+    jq --argjson a "$(args_for "$wl")" --argjson s "$seccomp" \
+       '.process.args=$a | if $s == null then del(.linux.seccomp) else .linux.seccomp=$s end' \
+       "$bundle/base.json" > "$bundle/config.json"
+    # container start time: create → created
+    local t0 t1 t2 t3
+    t0=$(date +%s%N)
+    runc create -b "$bundle" "$id" </dev/null >"$work/out.txt" 2>&1
+    t1=$(date +%s%N)
+    t2=$(date +%s%N)
+    runc start "$id"
+    # wait for the container to stop
+    while [ "$(runc state "$id" 2>/dev/null | jq -r .status)" = running ]; do sleep 0.005; done
+    t3=$(date +%s%N)
+    runc delete --force "$id" >/dev/null 2>&1 || true
+    local line; line=$(grep '^LOOP' "$work/out.txt" || true)
+    local med p99
+    med=$(sed -n 's/.*median_ns=\([0-9]*\).*/\1/p' <<<"$line"); p99=$(sed -n 's/.*p99_ns=\([0-9]*\).*/\1/p' <<<"$line")
+    if [ "$wl" != realistic ] && { [ -z "$line" ] || ! grep -q 'errors=0' <<<"$line"; }; then
+        log "$cfg/$wl run $n failed: $(head -c 500 "$work/out.txt")"
+    fi
+    echo "${med:--} ${p99:--} $(((t3 - t2) / 1000000)) $(((t1 - t0) / 1000000))"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -A MED P99 WALL START CPU RSS
+for cfg in $CONFIGS; do
+    case "$cfg" in
+        seed) [ -f "$SEED" ] || { log "skip seed: $SEED missing"; continue; } ;;
+        preset) [ -f "$PRESET" ] || { log "skip preset: $PRESET missing"; continue; } ;;
+        upstream) [ -f "${UPSTREAM[0]}" ] || { log "skip upstream: rules missing"; continue; } ;;
+    esac
+    sock="$work/$cfg.sock"
+    start_agent "$cfg" "$sock"
+    seccomp=$(seccomp_for "$cfg" "$sock")
+    for wl in $WORKLOADS; do
+        : > "$work/runs.txt"
+        for n in $(seq "$RUNS"); do run_once "$cfg" "$wl" "$sock" "$seccomp" "$n" >> "$work/runs.txt"; done
+        MED[$cfg/$wl]=$(awk '{print $1}' "$work/runs.txt" | { grep -v -- - || true; } | median)
+        P99[$cfg/$wl]=$(awk '{print $2}' "$work/runs.txt" | { grep -v -- - || true; } | median)
+        WALL[$cfg/$wl]=$(awk '{print $3}' "$work/runs.txt" | median)
+        START[$cfg/$wl]=$(awk '{print $4}' "$work/runs.txt" | median)
+        log "$cfg/$wl: median ${MED[$cfg/$wl]} ns, p99 ${P99[$cfg/$wl]} ns, wall ${WALL[$cfg/$wl]} ms"
+    done
+    read -r c r < <(agent_stats)
+    CPU[$cfg]=$c; RSS[$cfg]=$r
+    stop_agent
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2f×", a / b; else print "-" }'; }
+
+{
+    echo "# tiercel benchmarks"
+    echo
+    echo "Generated by \`make bench\` (tests/bench/run.sh) on $(date -u +%Y-%m-%d). Each figure is the median of"
+    echo "$RUNS runs; per-call figures are the median and p99 of $LOOP_N calls per run (execve: $((LOOP_N / 20)),"
+    echo "connect: $((LOOP_N / 4))), measured inside a runc container (busybox-static + the static probe)."
+    echo
+    echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "- kernel: $(uname -r); runc: $(runc --version | head -1 | awk '{print $3}'); tiercel: $("$TIERCEL" --version 2>/dev/null || echo unknown)"
+    echo
+    echo "Configurations: bare = no filter; allow = ALLOW-only filter; floor = minimal C notifier"
+    echo "(RECV → CONTINUE, SYNC_WAKE_UP); floor-path = floor + path read + ID_VALID; seed = tiercel audit,"
+    echo "seed rule; upstream = tiercel audit, three upstream rule files; preset = tiercel enforce,"
+    echo "protect-binary-dirs."
+    echo
+    echo "## Per-call latency (ns): median / p99"
+    echo
+    printf '| workload |'; for c in $CONFIGS; do printf ' %s |' "$c"; done; echo
+    printf '|---|'; for c in $CONFIGS; do printf -- '---|'; done; echo
+    for wl in $WORKLOADS; do
+        [ "$wl" = realistic ] && continue
+        printf '| %s |' "$wl"
+        for c in $CONFIGS; do printf ' %s / %s |' "${MED[$c/$wl]:--}" "${P99[$c/$wl]:--}"; done; echo
+    done
+    echo
+    echo "## Ratios of the median per-call latency"
+    echo
+    echo "| workload | tiercel config | vs bare | vs allow | vs floor | vs floor-path |"
+    echo "|---|---|---|---|---|---|"
+    for wl in $WORKLOADS; do
+        [ "$wl" = realistic ] && continue
+        for c in seed upstream preset; do
+            [ -n "${MED[$c/$wl]:-}" ] || continue
+            echo "| $wl | $c | $(ratio "${MED[$c/$wl]}" "${MED[bare/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[allow/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[floor/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[floor-path/$wl]:-}") |"
+        done
+    done
+    echo
+    echo "## Workload wall time (ms, runc start → container stopped)"
+    echo
+    printf '| workload |'; for c in $CONFIGS; do printf ' %s |' "$c"; done; echo
+    printf '|---|'; for c in $CONFIGS; do printf -- '---|'; done; echo
+    for wl in $WORKLOADS; do
+        printf '| %s |' "$wl"
+        for c in $CONFIGS; do printf ' %s (%s) |' "${WALL[$c/$wl]:--}" "$(ratio "${WALL[$c/$wl]:-}" "${WALL[bare/$wl]:-}")"; done; echo
+    done
+    echo
+    echo "## Container start (ms, \`runc create\`) and agent cost"
+    echo
+    echo "| config | runc create (median over all runs) | agent CPU (ms, whole config) | agent peak RSS (KiB) |"
+    echo "|---|---|---|---|"
+    for c in $CONFIGS; do
+        s=$(for wl in $WORKLOADS; do echo "${START[$c/$wl]:-}"; done | { grep -v '^$' || true; } | median)
+        echo "| $c | $s | ${CPU[$c]:--} | ${RSS[$c]:--} |"
+    done
+    echo
+    echo "Rule evaluation ns/event: see the rules crate's benchmark (\`cargo bench -p tiercel-rules\`), not run here."
+} > "$OUT"
+log "wrote $OUT"
