@@ -378,6 +378,9 @@ fn humantime_now() -> String {
 /// `…/overlay-containers/<id>/userdata`. Returns `(name, image)` for the bundle's
 /// container, the image as podman names it (`localhost/busybox:latest`).
 pub fn podman_container_info(bundle: &Path) -> Option<(String, String)> {
+    if bundle.file_name()? != "userdata" {
+        return None;
+    }
     let id_dir = bundle.parent()?;
     let id = id_dir.file_name()?.to_str()?;
     let store = id_dir.parent()?.join("containers.json");

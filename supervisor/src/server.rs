@@ -127,15 +127,15 @@ impl ProcessState {
             if let Some((n, i)) = self
                 .bundle
                 .as_deref()
-                .and_then(|b| podman_names(b, &self.id))
+                .and_then(|b| crate::engines::podman_container_info(Path::new(b)))
             {
-                name = name.or(n);
-                image = image.or(i);
+                name = name.or(Some(n));
+                image = image.or((!i.is_empty()).then_some(i));
             }
         }
         let (image_repository, image_tag) = match image {
             Some(img) => {
-                let (r, t) = split_image(&img);
+                let (r, t) = crate::engines::split_image(&img);
                 (Some(r), t)
             }
             None => (None, None),
@@ -150,54 +150,6 @@ impl ProcessState {
             bundle: self.bundle.clone(),
         }
     }
-}
-
-/// `repo[:tag][@digest]` → (repo, tag).
-fn split_image(img: &str) -> (String, Option<String>) {
-    let no_digest = img.split('@').next().unwrap_or(img);
-    let slash = no_digest.rfind('/').map_or(0, |i| i + 1);
-    match no_digest[slash..].rfind(':') {
-        Some(c) => (
-            no_digest[..slash + c].to_string(),
-            Some(no_digest[slash + c + 1..].to_string()),
-        ),
-        None => (no_digest.to_string(), None),
-    }
-}
-
-/// podman: `…/overlay-containers/<id>/userdata` is the bundle; `containers.json` one
-/// level above `<id>` has `names` and `metadata` (a JSON string with `image-name`).
-fn podman_names(bundle: &str, id: &str) -> Option<(Option<String>, Option<String>)> {
-    let b = Path::new(bundle);
-    if b.file_name()? != "userdata" || b.parent()?.file_name()? != id || id.is_empty() {
-        return None;
-    }
-    let file = b.parent()?.parent()?.join("containers.json");
-    let meta = fs::metadata(&file).ok()?;
-    if meta.len() > 64 << 20 {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(&fs::read(&file).ok()?).ok()?;
-    let c = v
-        .as_array()?
-        .iter()
-        .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?;
-    let name = c
-        .get("names")
-        .and_then(Value::as_array)
-        .and_then(|n| n.first())
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let image = c
-        .get("metadata")
-        .and_then(Value::as_str)
-        .and_then(|m| serde_json::from_str::<Value>(m).ok())
-        .and_then(|m| {
-            m.get("image-name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
-    Some((name, image))
 }
 
 /// Binds the socket: parent directory created, stale socket replaced, mode 0600.
@@ -509,14 +461,17 @@ mod tests {
     #[test]
     fn images() {
         assert_eq!(
-            split_image("docker.io/library/nginx:1.25"),
+            crate::engines::split_image("docker.io/library/nginx:1.25"),
             ("docker.io/library/nginx".into(), Some("1.25".into()))
         );
         assert_eq!(
-            split_image("localhost:5000/busybox"),
+            crate::engines::split_image("localhost:5000/busybox"),
             ("localhost:5000/busybox".into(), None)
         );
-        assert_eq!(split_image("busybox@sha256:abc"), ("busybox".into(), None));
+        assert_eq!(
+            crate::engines::split_image("busybox@sha256:abc"),
+            ("busybox".into(), None)
+        );
     }
 
     #[test]
