@@ -242,16 +242,27 @@ impl RuntimePhase {
     }
 }
 
-/// Whether `pid` runs an OCI runtime's binary (runc, crun, youki; runc 1.1 runs from a
-/// sealed memfd copy of itself, `/memfd:runc_cloned:…`).
+/// Whether `pid` runs an OCI runtime's binary (runc, crun, youki). runc init's comm is
+/// `runc:[2:INIT]` and, after its pivot_root, its exe link reads `/`; crun's init keeps
+/// crun's comm until it execs; otherwise the exe link names the binary (runc 1.1 runs from
+/// a sealed memfd copy of itself, `/memfd:runc_cloned:…`).
 fn runs_runtime_binary(pid: u32) -> bool {
+    const RUNTIMES: [&str; 3] = ["runc", "crun", "youki"];
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let comm = comm.trim_end();
+    if RUNTIMES
+        .iter()
+        .any(|r| comm == *r || comm.starts_with(&format!("{r}:")))
+    {
+        return true;
+    }
     let Ok(target) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
         return false;
     };
     let s = target.to_string_lossy();
     let name = s.rsplit('/').next().unwrap_or("");
     s.starts_with("/memfd:runc")
-        || ["runc", "crun", "youki"]
+        || RUNTIMES
             .iter()
             .any(|r| name == *r || name.starts_with(&format!("{r} ")))
 }
