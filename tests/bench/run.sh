@@ -196,6 +196,9 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
+log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
+(cd "$repo" && cargo bench -q -p tiercel-rules --bench eval 2>/dev/null) > "$work/rules-bench.txt" || echo "rules bench failed" > "$work/rules-bench.txt"
+
 {
     echo "# tiercel benchmarks"
     echo
@@ -251,6 +254,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ 
         echo "| $c | $s | ${CPU[$c]:--} | ${RSS[$c]:--} |"
     done
     echo
-    echo "Rule evaluation ns/event: see the rules crate's benchmark (\`cargo bench -p tiercel-rules\`), not run here."
+    echo "## Rule evaluation (\`cargo bench -p tiercel-rules --bench eval\`, same run)"
+    echo
+    echo "The upstream stable rules, loaded with the real loader, over a weighted mix of events"
+    echo "with precomputed field values (the engine alone, one core). Target: < 500 ns/event."
+    echo
+    echo '```'
+    cat "$work/rules-bench.txt"
+    echo '```'
 } > "$OUT"
 log "wrote $OUT"
