@@ -67,9 +67,11 @@ run_scenario() {
     "$TIERCEL" profile -r "$RULES" --socket "$sock" --mode "$mode" > "$work/$mode/seccomp.json"
     say "notified syscalls: $(jq -r '[.syscalls[] | select(.action=="SCMP_ACT_NOTIFY") | .names[]] | join(" ")' "$work/$mode/seccomp.json")"
     rm -f "$bundle/rootfs/bin/evil"
+    # `/bin/touch` with its path: busybox's shell runs a bare `touch` as an applet in a
+    # forked shell without execve, and the kernel would show the shell's arguments.
     jq --slurpfile s "$work/$mode/seccomp.json" \
        '.process.terminal=false | .root.readonly=false
-        | .process.args=["/bin/sh","-c","echo \"container: touch /bin/evil\"; touch /bin/evil && echo \"container: write succeeded\" || echo \"container: write refused (exit $?)\"; echo \"container: echo hi > /tmp/ok\"; echo hi > /tmp/ok && cat /tmp/ok"]
+        | .process.args=["/bin/sh","-c","echo \"container: touch /bin/evil\"; /bin/touch /bin/evil && echo \"container: write succeeded\" || echo \"container: write refused (exit $?)\"; echo \"container: echo hi > /tmp/ok\"; echo hi > /tmp/ok && cat /tmp/ok"]
         | .linux.seccomp=$s[0]' "$bundle/config.json" > "$bundle/config.json.new"
     mv "$bundle/config.json.new" "$bundle/config.json"
 
