@@ -254,10 +254,11 @@ impl EventBuilder {
                 c.exec_started(tgid, n.pid);
             }
         }
+        // A syscall Falco has no event type for gets a type outside the table, so that
+        // `evt.type` (its name) and the event type the engine indexes rules by agree.
         let etype = EventType::from_name(d.name)
             .or_else(|| d.kname.and_then(EventType::from_name))
-            .or_else(|| EventType::from_name("syscall"))
-            .unwrap_or(EventType(0));
+            .unwrap_or(EventType(u16::MAX));
         let ts_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -1238,7 +1239,13 @@ impl SyscallEvent {
         match name {
             // evt.*
             Field::EvtNum => Some(Value::U64(self.num)),
-            Field::EvtType | Field::SyscallType => s(self.d.name),
+            Field::EvtType | Field::SyscallType => {
+                if usize::from(self.etype.0) < EventType::count() {
+                    s(self.etype.name())
+                } else {
+                    s(self.d.name)
+                }
+            }
             Field::EvtDir => s("<"),
             Field::EvtTypeIs => match arg {
                 FieldArg::Name(n) => Some(Value::U64(u64::from(**n == *self.d.name))),
