@@ -9,6 +9,7 @@
 #   floor        the minimal C notifier (RECV → CONTINUE), SYNC_WAKE_UP
 #   floor-path   the same + path read with process_vm_readv + ID_VALID
 #   seed         tiercel audit, the seed rule
+#   stable       tiercel audit, the upstream stable rules (falco_rules.yaml) only
 #   upstream     tiercel audit, the three upstream rule files
 #   preset       tiercel enforce, the protect-binary-dirs preset
 # Workloads: probe loops (getppid, openat read, openat write, execve, connect) and a realistic
@@ -24,7 +25,7 @@ TIERCEL="${TIERCEL_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/tiercel}"
 RUNS="${RUNS:-5}"
 LOOP_N="${LOOP_N:-20000}"
 OUT="${BENCH_OUT:-$repo/BENCHMARKS.md}"
-CONFIGS="${BENCH_CONFIGS:-bare allow floor floor-path seed upstream preset}"
+CONFIGS="${BENCH_CONFIGS:-bare allow floor floor-path seed stable upstream preset}"
 WORKLOADS="${BENCH_WORKLOADS:-getppid openat-read openat-write execve connect realistic}"
 SHARED="${TIERCEL_SHARED:-$repo/../shared}"
 SEED="$repo/examples/rules/seed-write-below-binary-dir.yaml"
@@ -98,6 +99,7 @@ seccomp_for() {
         allow) jq -n --argjson n "$NOTIFY_SET" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],syscalls:[{names:$n,action:"SCMP_ACT_ERRNO",errnoRet:1,args:[{index:5,value:81985529216486895,op:"SCMP_CMP_EQ"}]}]}' ;;
         floor|floor-path) jq -n --argjson n "$NOTIFY_SET" --arg s "$sock" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],listenerPath:$s,syscalls:[{names:$n,action:"SCMP_ACT_NOTIFY"}]}' ;;
         seed) "$TIERCEL" profile -r "$SEED" --socket "$sock" --mode audit ;;
+        stable) "$TIERCEL" profile -r "${UPSTREAM[0]}" --socket "$sock" --mode audit ;;
         upstream) "$TIERCEL" profile "${UPSTREAM[@]/#/-r}" --socket "$sock" --mode audit ;;
         preset) "$TIERCEL" profile -r "$PRESET" --socket "$sock" --mode enforce ;;
     esac
@@ -110,6 +112,7 @@ start_agent() {
         floor) "$work/notifier" "$sock" 2>"$work/agent.log" & ;;
         floor-path) "$work/notifier" --read-path "$sock" 2>"$work/agent.log" & ;;
         seed) "$TIERCEL" supervise --socket "$sock" -r "$SEED" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
+        stable) "$TIERCEL" supervise --socket "$sock" -r "${UPSTREAM[0]}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         upstream) "$TIERCEL" supervise --socket "$sock" "${UPSTREAM[@]/#/-r}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         preset) "$TIERCEL" supervise --socket "$sock" -r "$PRESET" --mode enforce --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
     esac
@@ -175,7 +178,7 @@ for cfg in $CONFIGS; do
     case "$cfg" in
         seed) [ -f "$SEED" ] || { log "skip seed: $SEED missing"; continue; } ;;
         preset) [ -f "$PRESET" ] || { log "skip preset: $PRESET missing"; continue; } ;;
-        upstream) [ -f "${UPSTREAM[0]}" ] || { log "skip upstream: rules missing"; continue; } ;;
+        upstream|stable) [ -f "${UPSTREAM[0]}" ] || { log "skip $cfg: rules missing"; continue; } ;;
     esac
     sock="$work/$cfg.sock"
     start_agent "$cfg" "$sock"
@@ -211,7 +214,7 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
     echo
     echo "Configurations: bare = no filter; allow = ALLOW-only filter; floor = minimal C notifier"
     echo "(RECV → CONTINUE, SYNC_WAKE_UP); floor-path = floor + path read + ID_VALID; seed = tiercel audit,"
-    echo "seed rule; upstream = tiercel audit, three upstream rule files; preset = tiercel enforce,"
+    echo "seed rule; stable = tiercel audit, falco_rules.yaml; upstream = tiercel audit, three upstream rule files; preset = tiercel enforce,"
     echo "protect-binary-dirs."
     echo
     echo "## Per-call latency (ns): median / p99"
@@ -230,7 +233,7 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
     echo "|---|---|---|---|---|---|"
     for wl in $WORKLOADS; do
         [ "$wl" = realistic ] && continue
-        for c in seed upstream preset; do
+        for c in seed stable upstream preset; do
             [ -n "${MED[$c/$wl]:-}" ] || continue
             echo "| $wl | $c | $(ratio "${MED[$c/$wl]}" "${MED[bare/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[allow/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[floor/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[floor-path/$wl]:-}") |"
         done
