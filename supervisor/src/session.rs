@@ -221,7 +221,13 @@ impl RuntimePhase {
         // Only a process still running a runtime binary is in the runtime phase: crun
         // with `noNewPrivileges` hands the fd over at `start`, when the workload may
         // already have exec'd, and the workload's own binary must not be exempted.
-        let exe = pid.filter(|&p| runs_runtime_binary(p)).and_then(exe_id);
+        // The exe is read before and after the check: the process may exec between our
+        // reads (crun execs right after handing the fd over), and a workload's exe
+        // recorded as "the runtime's" would exempt it for good.
+        let exe = pid.and_then(|p| {
+            let before = exe_id(p)?;
+            (runs_runtime_binary(p) && exe_id(p) == Some(before)).then_some(before)
+        });
         RuntimePhase {
             pid: pid.unwrap_or(0),
             exe,
