@@ -573,3 +573,144 @@ mod tests {
         assert!(vm_read(std::process::id(), 8, &mut out).is_err());
     }
 }
+
+/// What the kernel says about a socket held by another process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteSocket {
+    /// `AF_INET`, `AF_INET6`, `AF_UNIX` ...
+    pub domain: i32,
+    /// `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_RAW` ...
+    pub sotype: i32,
+    /// `IPPROTO_TCP`, `IPPROTO_UDP` ...
+    pub protocol: i32,
+    /// `getsockname` (inet families only).
+    pub local: Option<std::net::SocketAddr>,
+    /// `getpeername` (inet families only; `None` when not connected).
+    pub peer: Option<std::net::SocketAddr>,
+}
+
+/// Duplicates descriptor `fd` of process `tgid` (`pidfd_open` + `pidfd_getfd`, needs
+/// ptrace-attach rights over it) and asks the kernel about the socket behind it. Much
+/// cheaper than scanning `/proc/<pid>/net/*`, whose size the container controls.
+pub fn remote_socket(tgid: u32, fd: i32) -> io::Result<RemoteSocket> {
+    let pid = libc::pid_t::try_from(tgid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no
+    // memory is passed.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a successful pidfd_open returned a fresh descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes a pidfd, a target descriptor number and flags, and
+    // returns a new descriptor (a duplicate, close-on-exec) or -1; no memory is passed.
+    let sfd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if sfd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a successful pidfd_getfd returned a fresh descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(sfd as i32) };
+    let domain = sockopt_int(sock.as_fd(), libc::SO_DOMAIN)?;
+    let sotype = sockopt_int(sock.as_fd(), libc::SO_TYPE)?;
+    let protocol = sockopt_int(sock.as_fd(), libc::SO_PROTOCOL)?;
+    let inet = domain == libc::AF_INET || domain == libc::AF_INET6;
+    let (local, peer) = if inet {
+        (
+            sock_addr(sock.as_fd(), false),
+            sock_addr(sock.as_fd(), true),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(RemoteSocket {
+        domain,
+        sotype,
+        protocol,
+        local,
+        peer,
+    })
+}
+
+fn sockopt_int(sock: BorrowedFd<'_>, opt: i32) -> io::Result<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the option writes at most `len` bytes (one int) into the live local.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(v)
+}
+
+/// `getsockname` (`peer == false`) or `getpeername`, for inet sockets.
+fn sock_addr(sock: BorrowedFd<'_>, peer: bool) -> Option<std::net::SocketAddr> {
+    let mut ss = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the call writes at most `len` bytes (the size of the live, zeroed
+    // sockaddr_storage) and updates `len`.
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(sock.as_raw_fd(), ss.as_mut_ptr().cast(), &mut len)
+        } else {
+            libc::getsockname(sock.as_raw_fd(), ss.as_mut_ptr().cast(), &mut len)
+        }
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: zero-initialised, and the kernel wrote a valid address prefix into it.
+    let ss = unsafe { ss.assume_init() };
+    match i32::from(ss.ss_family) {
+        libc::AF_INET if len as usize >= size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which fits in it
+            // (sockaddr_storage is large and aligned enough for every family).
+            let a = unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(std::net::SocketAddr::from((ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 if len as usize >= size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a =
+                unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(std::net::SocketAddr::from((ip, u16::from_be(a.sin6_port))))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod remote_socket_tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn facts_of_a_connected_tcp_socket() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let r = remote_socket(std::process::id(), s.as_raw_fd()).unwrap();
+        assert_eq!(r.domain, libc::AF_INET);
+        assert_eq!(r.sotype, libc::SOCK_STREAM);
+        assert_eq!(r.protocol, libc::IPPROTO_TCP);
+        assert_eq!(r.local, Some(s.local_addr().unwrap()));
+        assert_eq!(r.peer, Some(l.local_addr().unwrap()));
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let r = remote_socket(std::process::id(), u.as_raw_fd()).unwrap();
+        assert_eq!(
+            (r.sotype, r.protocol),
+            (libc::SOCK_DGRAM, libc::IPPROTO_UDP)
+        );
+        assert_eq!(r.peer, None);
+        // Not a descriptor of that process / no such process.
+        assert!(remote_socket(std::process::id(), 1_000_000).is_err());
+        assert!(remote_socket(u32::MAX, 0).is_err());
+    }
+}

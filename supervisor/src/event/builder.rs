@@ -904,7 +904,14 @@ impl SyscallEvent {
                 let link = pd.read_link(&format!("fd/{fd}")).ok();
                 let l = link.as_deref().map(lossy).unwrap_or_default().into_owned();
                 if let Some(ino) = l.strip_prefix("socket:[").and_then(|x| x.strip_suffix(']')) {
-                    let si = ino.parse().ok().and_then(|i| sock::lookup(pd, i));
+                    // Ask the kernel about the socket itself; scanning the task's
+                    // `/proc/net` tables (which the container can make huge) is the
+                    // fallback, and the only source for unix socket paths.
+                    let si = self
+                        .status()
+                        .and_then(|st| crate::sys::remote_socket(st.tgid, fd).ok())
+                        .and_then(|r| sock::from_kernel(&r))
+                        .or_else(|| ino.parse().ok().and_then(|i| sock::lookup(pd, i)));
                     let typechar = si
                         .as_ref()
                         .map(|s| s.typechar)

@@ -47,6 +47,31 @@ fn hex_addr(s: &str, v6: bool) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// An inet socket as the kernel describes it (`crate::sys::remote_socket`); `None` for
+/// other families (unix sockets need the table for their path).
+pub fn from_kernel(r: &crate::sys::RemoteSocket) -> Option<SockInfo> {
+    let mapped = |a: &Option<SocketAddr>| matches!(a.map(|a| a.ip()), Some(IpAddr::V6(v)) if v.to_ipv4_mapped().is_some());
+    let typechar = match r.domain {
+        libc::AF_INET => '4',
+        libc::AF_INET6 if mapped(&r.local) || mapped(&r.peer) => '4',
+        libc::AF_INET6 => '6',
+        _ => return None,
+    };
+    let l4proto = match r.sotype {
+        libc::SOCK_STREAM => Some("tcp"),
+        libc::SOCK_DGRAM => Some("udp"),
+        libc::SOCK_RAW => Some("raw"),
+        _ => None,
+    };
+    Some(SockInfo {
+        typechar,
+        l4proto,
+        local: r.local,
+        remote: r.peer,
+        unix_path: None,
+    })
+}
+
 /// Parses one inet table (`tcp`, `udp6` ...) looking for `inode`.
 pub fn find_inet(table: &str, inode: u64, v6: bool) -> Option<(SocketAddr, SocketAddr)> {
     for line in table.lines().skip(1) {
