@@ -1,6 +1,7 @@
 //! The supervisor's only `unsafe`: thin, safe wrappers over the system calls the notify
 //! loop and the listenerPath server need (seccomp notification ioctls, `poll`,
-//! `recvmsg` with `SCM_RIGHTS`, `SO_PEERCRED`, `process_vm_readv`, signal masks).
+//! `recvmsg` with `SCM_RIGHTS`, `SO_PEERCRED`, `process_vm_readv`, signal masks, and
+//! `pidfd_getfd` to ask the kernel about a container's socket).
 //!
 //! Every wrapper takes and returns `OwnedFd`/`BorrowedFd`, never a bare descriptor
 //! number, and every `unsafe` block states why it is sound.
