@@ -165,29 +165,6 @@ const MODIFIABLE_OPS: [&str; 12] = [
     "iglob",
     "regex",
 ];
-const OPERATORS: [&str; 20] = [
-    "=",
-    "==",
-    "!=",
-    "<=",
-    ">=",
-    "<",
-    ">",
-    "exists",
-    "contains",
-    "icontains",
-    "bcontains",
-    "glob",
-    "iglob",
-    "bstartswith",
-    "startswith",
-    "endswith",
-    "in",
-    "intersects",
-    "pmatch",
-    "regex",
-];
-
 /// `<strop> oneof|anyof|allof` (Falco >= 0.44).
 pub fn is_modifier_op(op: &str) -> bool {
     let mut it = op.split(' ');
@@ -199,7 +176,7 @@ pub fn is_modifier_op(op: &str) -> bool {
 
 /// Falco `is_operator_defined` (plus modifier operators).
 pub fn is_operator_defined(op: &str) -> bool {
-    OPERATORS.contains(&op) || is_modifier_op(op)
+    crate::ast::Op::from_name(op).is_some() || is_modifier_op(op)
 }
 
 /// Operators whose right-hand side is a list (Falco `supported_operators(true)`), and
