@@ -709,6 +709,71 @@ impl Node {
     }
 }
 
+impl Node {
+    /// A copy whose `and`/`or` operands are ordered cheapest first (stable among equal
+    /// costs), with its own cost: the sum of `cost` over the fields its checks read.
+    ///
+    /// Evaluation is pure and a check on a missing field is simply false, so the order
+    /// of the operands of `and`/`or` changes no result, only which fields are read
+    /// before the outcome is known: an expensive field (one the event source computes
+    /// with system calls) is then read only for events that pass the cheap checks.
+    pub(crate) fn order_by_cost(&self, cost: &dyn Fn(Field) -> u32) -> (Node, u32) {
+        match self {
+            Node::And(v) | Node::Or(v) => {
+                let mut kids: Vec<(Node, u32)> = v.iter().map(|k| k.order_by_cost(cost)).collect();
+                kids.sort_by_key(|k| k.1);
+                let total = kids.iter().fold(0u32, |a, k| a.saturating_add(k.1));
+                let kids = kids.into_iter().map(|k| k.0).collect();
+                let n = if matches!(self, Node::And(_)) {
+                    Node::And(kids)
+                } else {
+                    Node::Or(kids)
+                };
+                (n, total)
+            }
+            Node::Not(k) => {
+                let (k, c) = k.order_by_cost(cost);
+                (Node::Not(Box::new(k)), c)
+            }
+            Node::Memo(slot, k) => {
+                let (k, c) = k.order_by_cost(cost);
+                (Node::Memo(*slot, Box::new(k)), c)
+            }
+            Node::Const(b) => (Node::Const(*b), 0),
+            Node::Check(c) => {
+                let mut total = c.lhs.cost(cost);
+                if let Matcher::Operand(_, _, rhs) = &c.matcher {
+                    total = total.saturating_add(rhs.cost(cost));
+                }
+                (Node::Check(c.clone()), total)
+            }
+        }
+    }
+}
+
+impl Operand {
+    /// The sum of `cost` over the fields this operand reads.
+    fn cost(&self, cost: &dyn Fn(Field) -> u32) -> u32 {
+        match self {
+            Operand::Field { field, .. } => cost(*field),
+            Operand::Transform(t) => t
+                .args
+                .iter()
+                .fold(0u32, |a, x| a.saturating_add(x.cost(cost))),
+        }
+    }
+}
+
+impl TArg {
+    fn cost(&self, cost: &dyn Fn(Field) -> u32) -> u32 {
+        match self {
+            TArg::Operand(o) => o.cost(cost),
+            TArg::Lit(_) => 0,
+            TArg::List(v) => v.iter().fold(0u32, |a, x| a.saturating_add(x.cost(cost))),
+        }
+    }
+}
+
 impl CheckNode {
     /// `evt.type <op> <constants>`: decided by the event type alone.
     pub(crate) fn is_evt_type(&self) -> bool {

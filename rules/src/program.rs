@@ -25,6 +25,7 @@ use crate::compile::Filter;
 use crate::eval::{Code, Memo, Node, MEMO_SLOTS};
 use crate::event::Event;
 use crate::evttype::EventType;
+use crate::fields::Field;
 use crate::output::OutputFormat;
 use crate::priority::Priority;
 
@@ -92,8 +93,25 @@ impl Program {
         Program::with_budget(rules, MAX_MERGED_INS)
     }
 
+    /// The same rules, evaluated with the operands of every `and`/`or` ordered by the
+    /// cost of the fields they read, cheapest first ([`Node::order_by_cost`]): `cost`
+    /// is the event source's estimate of what extracting a field costs (0 = free).
+    /// Every result is the same as with [`Program::new`]; only the fields read before
+    /// an outcome is known change.
+    pub fn with_field_costs(self, cost: &dyn Fn(Field) -> u32) -> Program {
+        Program::build(self.rules, MAX_MERGED_INS, Some(cost))
+    }
+
     /// [`Program::new`] with a bound on the instructions of merged per-type codes.
     fn with_budget(rules: Vec<CompiledRule>, max_merged_ins: usize) -> Program {
+        Program::build(rules, max_merged_ins, None)
+    }
+
+    fn build(
+        rules: Vec<CompiledRule>,
+        max_merged_ins: usize,
+        cost: Option<&dyn Fn(Field) -> u32>,
+    ) -> Program {
         let n = EventType::count();
         let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut any_type = Vec::new();
@@ -117,7 +135,13 @@ impl Program {
                 }
             }
         }
-        let trees: Vec<Arc<Node>> = share_subtrees(&rules).into_iter().map(Arc::new).collect();
+        let trees: Vec<Arc<Node>> = share_subtrees(&rules)
+            .into_iter()
+            .map(|t| match cost {
+                Some(c) => Arc::new(t.order_by_cost(c).0),
+                None => Arc::new(t),
+            })
+            .collect();
         let eval_any_type = TypeCode::Merged(Arc::new(Code::rules(
             any_type.iter().map(|&i| (i, &*trees[i as usize])),
         )));
@@ -500,6 +524,10 @@ mod tests {
             .eval_by_type
             .iter()
             .any(|c| matches!(c, TypeCode::Rules(_))));
+        // The same rules with `and`/`or` operands reordered by arbitrary field costs.
+        let reordered = p
+            .clone()
+            .with_field_costs(&|f: Field| (f as u32).wrapping_mul(7919) % 13);
         let mut pool = HashMap::new();
         for r in p.rules() {
             harvest(r.filter.root(), &mut pool);
@@ -545,7 +573,7 @@ mod tests {
                 }
                 checked += 1;
             }
-            for p in [&p, &per_rule] {
+            for p in [&p, &per_rule, &reordered] {
                 let mut got = Vec::new();
                 p.eval(&ev, RuleMatching::All, &mut got);
                 assert_eq!(got, want, "type {}", t.name());
@@ -560,5 +588,61 @@ mod tests {
             matched > 100,
             "only {matched} matches in {checked} rule evaluations"
         );
+    }
+
+    /// An event that records the fields read from it.
+    struct Recording<'a>(&'a JsonEvent, std::cell::RefCell<Vec<Field>>);
+
+    impl Event for Recording<'_> {
+        fn event_type(&self) -> EventType {
+            self.0.event_type()
+        }
+        fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
+            self.1.borrow_mut().push(field);
+            self.0.extract(field, arg)
+        }
+    }
+
+    #[test]
+    fn costly_fields_are_read_last() {
+        let text = "- macro: open_read\n  condition: (evt.type in (open,openat) and evt.is_open_read=true and fd.typechar='f' and fd.num>=0)\n\
+                    - rule: r\n  desc: d\n  condition: open_read and fd.name startswith /etc and proc.name != sshd\n  output: o\n  priority: WARNING\n";
+        let mut l = Loader::new(LoaderOptions::default());
+        l.add_str("t.yaml", text);
+        let mut out = l.finish();
+        let p = out.program.take().expect("loads");
+        let costly = |f: Field| match f {
+            Field::FdNum => 100,
+            Field::ProcName => 50,
+            Field::FdName => 5,
+            _ => 0,
+        };
+        let q = p.clone().with_field_costs(&costly);
+        for (name, hit) in [("/tmp/x", false), ("/etc/shadow", true)] {
+            let ev = JsonEvent::parse(&format!(
+                r#"{{"evt.type":"openat","evt.is_open_read":true,"fd.typechar":"f","fd.num":3,"fd.name":"{name}","proc.name":"cat"}}"#
+            ))
+            .unwrap();
+            for (prog, ordered) in [(&p, false), (&q, true)] {
+                let rec = Recording(&ev, Default::default());
+                let mut got = Vec::new();
+                prog.eval(&rec, RuleMatching::First, &mut got);
+                assert_eq!(got.len(), usize::from(hit), "{name}");
+                let read = rec.1.into_inner();
+                if ordered && !hit {
+                    assert!(!read.contains(&Field::FdNum), "{read:?}");
+                    assert!(!read.contains(&Field::ProcName), "{read:?}");
+                }
+                if !ordered {
+                    // Definition order: the macro's fd.num is read before fd.name.
+                    assert!(read.contains(&Field::FdNum), "{read:?}");
+                }
+                if ordered && hit {
+                    let pos = |f| read.iter().position(|x| *x == f).unwrap();
+                    assert!(pos(Field::FdName) < pos(Field::ProcName), "{read:?}");
+                    assert!(pos(Field::ProcName) < pos(Field::FdNum), "{read:?}");
+                }
+            }
+        }
     }
 }

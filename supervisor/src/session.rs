@@ -324,7 +324,14 @@ impl Session {
         Session {
             fd,
             container: container.id.clone(),
-            builder: EventBuilder::new(container),
+            builder: {
+                // `/proc/<tid>` on first use: most events are decided on their arguments.
+                // Safe because a caller that dies while its call is pending fails the
+                // answer (ENOENT) and so emits nothing; alerts pin it before the answer.
+                let mut b = EventBuilder::new(container);
+                b.set_pin_proc_at_build(false);
+                b
+            },
             mode,
             phase: RuntimePhase::new(pid),
             requested,
@@ -506,6 +513,11 @@ impl Session {
             }
             (None, SecondLook::None) => Answer::Continue,
         };
+        // `/proc/<tid>` is opened lazily (only if a field needs it); alerts are formatted
+        // after the answer, when the tid may already be gone or reused: pin it now.
+        if !self.matches.is_empty() || matches!(second, SecondLook::Rule(_)) {
+            event.pin_proc();
+        }
         let res = self.fd.send(n.id, answer);
         sent.set(true);
         match res {

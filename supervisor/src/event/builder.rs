@@ -1065,22 +1065,15 @@ impl SyscallEvent {
     /// `fd.typechar` of the event.
     pub fn fd_typechar(&self) -> Option<char> {
         *self.typechar.get_or_init(|| {
-            if let Some(i) = self.d.fd_path {
+            if self.d.fd_path.is_some() {
+                // libsinsp types the fd of an open by its flags alone: O_DIRECTORY gives a
+                // directory, anything else a file (creat has no flags: a file).
                 let flags = self.d.open_flags.unwrap_or(fl::O_CREAT | fl::O_WRONLY);
-                if flags & fl::O_DIRECTORY != 0 && !fl::open_creates(flags) {
-                    return Some('d');
-                }
-                if fl::open_creates(flags) {
-                    return Some('f');
-                }
-                // An existing directory opened without O_DIRECTORY.
-                let dir = self
-                    .resolved_paths()
-                    .nth(i)
-                    .and_then(|(_, r)| r.as_ref().ok())
-                    .map(|r| r.exists && r.is_dir)
-                    .unwrap_or(false);
-                return Some(if dir { 'd' } else { 'f' });
+                return Some(if flags & fl::O_DIRECTORY != 0 {
+                    'd'
+                } else {
+                    'f'
+                });
             }
             if self.d.name == "socket" {
                 return match self.d.args[0] {
@@ -2077,9 +2070,14 @@ mod tests {
         let r = ev.resolved_path().unwrap().as_ref().unwrap();
         assert_eq!(String::from_utf8_lossy(&r.path), format!("{d}/d/sub/x"));
         assert!(!r.exists && r.followed_symlink);
-        // Opening an existing directory without O_DIRECTORY: 'd'.
+        // As in libsinsp, an open's fd type comes from its flags alone: an existing
+        // directory opened without O_DIRECTORY is a file, with it a directory.
         let ev = b
             .build(&notif(pid, "openat", [5, sub, 0, 0, 0, 0]), &m)
+            .unwrap();
+        assert_eq!(get(&ev, "fd.typechar").unwrap(), "f");
+        let ev = b
+            .build(&notif(pid, "openat", [5, sub, 0o200000, 0, 0, 0]), &m)
             .unwrap();
         assert_eq!(get(&ev, "fd.typechar").unwrap(), "d");
         assert_eq!(get(&ev, "fd.type").unwrap(), "directory");

@@ -73,3 +73,48 @@ pub mod syscalls;
 pub use builder::{BuildError, DnsTable, EventBuilder, SyscallEvent};
 pub use path::Resolved;
 pub use syscalls::{syscall_nr, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
+
+/// What extracting `field` from a [`builder::SyscallEvent`] costs, roughly in µs of
+/// system calls on a cache miss (0 = decoded values, no system call). The rules engine
+/// orders the operands of `and`/`or` by it ([`tiercel_rules::program::Program::with_field_costs`]),
+/// so that, e.g., an `openat` that no rule's path test matches is decided without
+/// scanning the caller's fd table (`fd.num`) or reading its `/proc` entries.
+pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
+    let name = field.name();
+    let (class, rest) = name.split_once('.').unwrap_or((name, ""));
+    match class {
+        "evt" => match rest {
+            // fd-returning calls: the caller's lowest free fd (a scan of /proc/<tid>/fd).
+            "res" | "rawres" | "failed" => 20,
+            "abspath" | "abspath.src" | "abspath.dst" => 3,
+            // Every parameter rendered (paths, fds).
+            "args" | "info" => 5,
+            _ => 0,
+        },
+        "fd" => match rest {
+            "num" | "types" => 20,
+            // Open flags; for fd-using calls a readlink of /proc/<tid>/fd/N.
+            "typechar" | "type" => 2,
+            // The path argument (the caller's cwd or dirfd for relative ones); for
+            // fd-using calls a readlink.
+            "name" | "directory" | "filename" | "nameraw" => 3,
+            // Sockets: the socket itself (pidfd_getfd) and its addresses.
+            _ => 10,
+        },
+        "fs" => 3,
+        "container" | "k8s" | "syscall" => 1,
+        "proc" | "thread" => match rest {
+            // The ancestors: one /proc/<pid>/stat per level.
+            r if r.starts_with('a')
+                || matches!(r, "pname" | "pcmdline" | "pexe" | "pexepath" | "sname")
+                || r.starts_with("vpgid.") =>
+            {
+                12
+            }
+            "env" | "is_exe_upper_layer" | "is_exe_from_memfd" | "is_exe_writable" => 10,
+            _ => 8,
+        },
+        "user" | "group" => 10,
+        _ => 5,
+    }
+}
