@@ -12,6 +12,22 @@
 //!   every syscall the event builder turns into a Falco event — files, exec, network,
 //!   credentials, namespaces, modules, mounts. Hot calls (`read`, `futex`, `mmap`, `close`,
 //!   thread creation …) are deliberately absent: notifying them would stall every workload.
+//! - `open`/`openat` are prefiltered in the kernel on the access mode of their flags
+//!   ([`notify_plan`]): for each `flags & O_ACCMODE` (0–3) the rules are evaluated in
+//!   three-valued logic with Falco's `evt.is_open_read`/`evt.is_open_write` for that mode
+//!   known and every other field unknown ([`tiercel_rules::prefilter`]); only the modes
+//!   some rule can match are notified, one NOTIFY rule per mode with the OCI condition
+//!   `{"index": 2 (openat) / 1 (open), "value": 3, "valueTwo": mode, "op":
+//!   "SCMP_CMP_MASKED_EQ"}` (runc/crun: `(arg & value) == valueTwo`). A call no rule can
+//!   match in any mode is not notified; one that needs every mode is notified without
+//!   condition. `openat2` (flags inside a struct) and `creat` (always a write) are never
+//!   prefiltered. `tiercel rules syscalls` prints `openat (flags & O_ACCMODE in {1,2})`.
+//! - libseccomp lets an unconditional rule for a syscall win over every conditional rule
+//!   for it (whatever the order and actions), so merging takes a prefiltered call out of
+//!   an unconditional allow rule and writes four single-mode copies of that rule (NOTIFY
+//!   for the planned modes, the rule's own action for the others); a base rule that
+//!   already has `args` for the call keeps them and gets a plain NOTIFY copy instead
+//!   (conditions on the same argument are not combined).
 //! - `write` is never notified (runc refuses it, and it would deadlock runc's sync pipe);
 //!   NOTIFY is never the `defaultAction` (runc refuses that too).
 //! - Generated profiles list only the native architecture (`SCMP_ARCH_X86_64`): the runtime's
