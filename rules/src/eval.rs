@@ -787,7 +787,7 @@ impl CheckNode {
     }
 
     #[inline]
-    fn eval(&self, ev: &dyn Event) -> bool {
+    pub(crate) fn eval(&self, ev: &dyn Event) -> bool {
         let Some(v) = self.lhs.extract(ev) else {
             return false;
         };

@@ -12,6 +12,8 @@
 //!    ([`fields`]), type/operator checks → [`compile::Filter`].
 //! 5. [`program`] / [`eval`]: rules indexed by event type ([`evttype`]), evaluated
 //!    against an [`event::Event`]; [`output`] renders Falco's text and JSON alerts.
+//!    [`prefilter`]: whether any rule can match when only some fields are known (what a
+//!    seccomp filter may leave in the kernel).
 //!
 //! Pure: no I/O except reading rule files, no unsafe, no threads.
 
@@ -29,6 +31,7 @@ pub mod json_event;
 pub mod loader;
 pub mod output;
 pub mod parser;
+pub mod prefilter;
 pub mod priority;
 pub mod program;
 pub mod reader;

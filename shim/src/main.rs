@@ -192,7 +192,7 @@ fn prepare(cfg: &IntegrationConfig, inv: &Invocation) -> anyhow::Result<()> {
         .filter(|s| s.starts_with('/'))
         .context("the supervisor socket must be an absolute UTF-8 path")?;
     let program = profile::load_program(&cfg.rules)?;
-    let syscalls = profile::notify_syscalls(&program);
+    let plan = profile::notify_plan(&program);
     let metadata = profile::metadata_for(mode);
 
     let root = config
@@ -206,14 +206,14 @@ fn prepare(cfg: &IntegrationConfig, inv: &Invocation) -> anyhow::Result<()> {
         .context("config.json: linux is not an object")?;
     let seccomp = match linux.get("seccomp") {
         Some(existing) if !existing.is_null() => {
-            let merged = profile::merge_into(existing, &syscalls, socket, Some(&metadata), mode)
+            let merged = profile::merge_into(existing, &plan, socket, Some(&metadata), mode)
                 .with_context(|| format!("container {id}"))?;
             for n in &merged.notes {
                 engines::runtime_log(inv.log.as_deref(), inv.log_json, "debug", n);
             }
             merged.seccomp
         }
-        _ => profile::seccomp_object(&syscalls, socket, Some(&metadata), mode),
+        _ => profile::seccomp_object(&plan, socket, Some(&metadata), mode),
     };
     linux.insert("seccomp".into(), seccomp);
     engines::write_bundle_config(&config_path, &config)

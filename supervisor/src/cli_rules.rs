@@ -27,7 +27,9 @@ pub enum RulesCommand {
     Eval(EvalArgs),
     /// List the rules a set of files defines.
     List(RulesFiles),
-    /// Print the syscalls the enabled rules can match (what the seccomp profile notifies).
+    /// Print the syscalls the enabled rules can match (what the seccomp profile notifies),
+    /// one a line; calls notified only in some access modes are followed by the
+    /// condition, e.g. `openat (flags & O_ACCMODE in {1,2})`.
     Syscalls(RulesFiles),
 }
 
@@ -265,8 +267,8 @@ fn syscalls(a: RulesFiles) -> Result<ExitCode> {
     };
     let program = outcome.program.as_ref().expect("checked by load_or_fail");
     let mut out = std::io::stdout().lock();
-    for name in tiercel::profile::notify_syscalls(program) {
-        writeln!(out, "{name}")?;
+    for rule in tiercel::profile::notify_plan(program).rules {
+        writeln!(out, "{}", rule.describe())?;
     }
     Ok(ExitCode::SUCCESS)
 }

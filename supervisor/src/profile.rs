@@ -12,6 +12,22 @@
 //!   every syscall the event builder turns into a Falco event — files, exec, network,
 //!   credentials, namespaces, modules, mounts. Hot calls (`read`, `futex`, `mmap`, `close`,
 //!   thread creation …) are deliberately absent: notifying them would stall every workload.
+//! - `open`/`openat` are prefiltered in the kernel on the access mode of their flags
+//!   ([`notify_plan`]): for each `flags & O_ACCMODE` (0–3) the rules are evaluated in
+//!   three-valued logic with Falco's `evt.is_open_read`/`evt.is_open_write` for that mode
+//!   known and every other field unknown ([`tiercel_rules::prefilter`]); only the modes
+//!   some rule can match are notified, one NOTIFY rule per mode with the OCI condition
+//!   `{"index": 2 (openat) / 1 (open), "value": 3, "valueTwo": mode, "op":
+//!   "SCMP_CMP_MASKED_EQ"}` (runc/crun: `(arg & value) == valueTwo`). A call no rule can
+//!   match in any mode is not notified; one that needs every mode is notified without
+//!   condition. `openat2` (flags inside a struct) and `creat` (always a write) are never
+//!   prefiltered. `tiercel rules syscalls` prints `openat (flags & O_ACCMODE in {1,2})`.
+//! - libseccomp lets an unconditional rule for a syscall win over every conditional rule
+//!   for it (whatever the order and actions), so merging takes a prefiltered call out of
+//!   an unconditional allow rule and writes four single-mode copies of that rule (NOTIFY
+//!   for the planned modes, the rule's own action for the others); a base rule that
+//!   already has `args` for the call keeps them and gets a plain NOTIFY copy instead
+//!   (conditions on the same argument are not combined).
 //! - `write` is never notified (runc refuses it, and it would deadlock runc's sync pipe);
 //!   NOTIFY is never the `defaultAction` (runc refuses that too).
 //! - Generated profiles list only the native architecture (`SCMP_ARCH_X86_64`): the runtime's
@@ -21,12 +37,14 @@
 //!   with `ENOSYS` (programs fall back to plain syscalls, which are watched).
 //! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde_json::{json, Map, Value};
+use tiercel_rules::evttype::EventType;
+use tiercel_rules::prefilter::open_access_modes;
 use tiercel_rules::program::Program;
 
 /// The native seccomp architecture of the profiles we generate.
@@ -213,8 +231,14 @@ where
 }
 
 /// The syscalls the enabled rules of `program` can match (see the module doc for the
-/// mapping of event types and of rules without a restriction).
+/// mapping of event types and of rules without a restriction), without the argument
+/// conditions of [`notify_plan`]: every name it notifies at all.
 pub fn notify_syscalls(program: &Program) -> Vec<String> {
+    notify_plan(program).names()
+}
+
+/// The event-type syscalls of `program` before prefiltering.
+fn event_syscalls(program: &Program) -> Vec<String> {
     notify_syscalls_for(program.rules().iter().map(|r| {
         r.evttypes
             .as_ref()
@@ -222,24 +246,194 @@ pub fn notify_syscalls(program: &Program) -> Vec<String> {
     }))
 }
 
-/// A complete `linux.seccomp` object: allow everything, notify `syscalls`, native
-/// architecture only, io_uring refused in enforce mode.
+/// The seccomp mask of the access mode of open flags (`O_ACCMODE`).
+pub const O_ACCMODE: u64 = tiercel_rules::prefilter::O_ACCMODE;
+
+/// Syscalls prefiltered on the access mode of their flags, with the index of the flags
+/// argument. `openat2` (flags inside a struct) and `creat` (always a write) are not.
+pub const ACCESS_MODE_SYSCALLS: &[(&str, u32)] = &[("open", 1), ("openat", 2)];
+
+/// Only the calls whose flags argument has one of some access modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessFilter {
+    /// The flags argument (0-based).
+    pub index: u32,
+    /// `flags & O_ACCMODE` values to notify: ascending, not empty, not all four.
+    pub modes: Vec<u64>,
+}
+
+/// One notified syscall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyRule {
+    pub name: String,
+    /// `None`: every call.
+    pub access: Option<AccessFilter>,
+}
+
+impl NotifyRule {
+    /// `name`, or `name (flags & O_ACCMODE in {1,2})`.
+    pub fn describe(&self) -> String {
+        match &self.access {
+            None => self.name.clone(),
+            Some(a) => format!(
+                "{} (flags & O_ACCMODE in {{{}}})",
+                self.name,
+                a.modes
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+}
+
+/// What to notify: syscalls, some only under conditions on their arguments that
+/// seccomp checks in the kernel. Sorted by name, one entry per name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyPlan {
+    pub rules: Vec<NotifyRule>,
+}
+
+impl NotifyPlan {
+    /// Every call of each of `names` (no prefilter).
+    pub fn unconditional<S: AsRef<str>>(names: &[S]) -> NotifyPlan {
+        let set: BTreeSet<&str> = names.iter().map(AsRef::as_ref).collect();
+        NotifyPlan {
+            rules: set
+                .into_iter()
+                .map(|n| NotifyRule {
+                    name: n.to_owned(),
+                    access: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The notified names.
+    pub fn names(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// The entry for `name`.
+    pub fn get(&self, name: &str) -> Option<&NotifyRule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// Without the entries of `drop`.
+    fn without(&self, drop: &[&str]) -> NotifyPlan {
+        NotifyPlan {
+            rules: self
+                .rules
+                .iter()
+                .filter(|r| !drop.contains(&r.name.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// The OCI argument condition `(arg[index] & O_ACCMODE) == mode` (runc/crun
+/// `SCMP_CMP_MASKED_EQ`: `value` is the mask, `valueTwo` the expected value).
+pub fn access_mode_arg(index: u32, mode: u64) -> Value {
+    json!({"index": index, "value": O_ACCMODE, "valueTwo": mode, "op": "SCMP_CMP_MASKED_EQ"})
+}
+
+/// If `args` is exactly one [`access_mode_arg`] on `index`: its mode.
+fn access_mode_of(args: Option<&Value>, index: u32) -> Option<u64> {
+    let [a] = args?.as_array()?.as_slice() else {
+        return None;
+    };
+    (a.get("index")?.as_u64()? == u64::from(index)
+        && a.get("value")?.as_u64()? == O_ACCMODE
+        && a.get("op")?.as_str()? == "SCMP_CMP_MASKED_EQ")
+        .then(|| a.get("valueTwo").and_then(Value::as_u64).unwrap_or(0))
+        .filter(|m| *m <= O_ACCMODE)
+}
+
+/// What the enabled rules of `program` need notified: [`notify_syscalls_for`] of their
+/// event types, then, for `open`/`openat` ([`ACCESS_MODE_SYSCALLS`]), only the access
+/// modes some rule can match ([`tiercel_rules::prefilter::open_access_modes`]); a call
+/// none can match in any mode is not notified at all.
+pub fn notify_plan(program: &Program) -> NotifyPlan {
+    let mut rules = Vec::new();
+    for name in event_syscalls(program) {
+        let filter = ACCESS_MODE_SYSCALLS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(n, i)| Some((EventType::from_name(n)?, *i)));
+        let access = match filter {
+            None => None,
+            Some((t, index)) => {
+                let modes = open_access_modes(program, t);
+                if modes.is_empty() {
+                    continue;
+                }
+                (modes.len() <= O_ACCMODE as usize).then_some(AccessFilter { index, modes })
+            }
+        };
+        rules.push(NotifyRule { name, access });
+    }
+    NotifyPlan { rules }
+}
+
+/// `rule` (an allow or notify rule of a base profile) restricted to `names`, with
+/// `action` (`None` = the rule's own) and `args` (`None` = the rule's own).
+fn derived(rule: &Value, names: &[String], action: Option<&str>, args: Option<Value>) -> Value {
+    let mut r = with_names(rule, names);
+    if let Some(o) = r.as_object_mut() {
+        if let Some(a) = action {
+            o.insert("action".into(), json!(a));
+            if a == "SCMP_ACT_NOTIFY" {
+                o.remove("errnoRet");
+                o.remove("errno");
+            }
+        }
+        if let Some(a) = args {
+            o.insert("args".into(), a);
+        }
+    }
+    r
+}
+
+/// The NOTIFY rules of `plan`: one for the unconditional names, one per access mode of
+/// the others (rules for one syscall are ORed, the `args` of one rule ANDed).
+fn notify_rules(plan: &NotifyPlan) -> Vec<Value> {
+    let plain: Vec<&str> = plan
+        .rules
+        .iter()
+        .filter(|r| r.access.is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut out = Vec::new();
+    if !plain.is_empty() {
+        out.push(json!({"names": plain, "action": "SCMP_ACT_NOTIFY"}));
+    }
+    for r in &plan.rules {
+        if let Some(a) = &r.access {
+            for &m in &a.modes {
+                out.push(json!({"names": [r.name], "action": "SCMP_ACT_NOTIFY",
+                    "args": [access_mode_arg(a.index, m)]}));
+            }
+        }
+    }
+    out
+}
+
+/// A complete `linux.seccomp` object: allow everything, notify what `plan` says (calls
+/// outside its access modes fall to the allowing default), native architecture only,
+/// io_uring refused in enforce mode.
 pub fn seccomp_object(
-    syscalls: &[String],
+    plan: &NotifyPlan,
     listener_path: &str,
     metadata: Option<&str>,
     mode: Mode,
 ) -> Value {
-    let notify: Vec<&str> = syscalls
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !NEVER_NOTIFY.contains(s))
-        .filter(|s| mode == Mode::Audit || !IO_URING.contains(s))
-        .collect();
-    let mut rules = Vec::new();
-    if !notify.is_empty() {
-        rules.push(json!({"names": notify, "action": "SCMP_ACT_NOTIFY"}));
+    let mut drop: Vec<&str> = NEVER_NOTIFY.to_vec();
+    if mode == Mode::Enforce {
+        drop.extend(IO_URING);
     }
+    let mut rules = notify_rules(&plan.without(&drop));
     if mode == Mode::Enforce {
         rules.push(io_uring_rule());
     }
@@ -253,6 +447,8 @@ pub fn seccomp_object(
     o.insert("syscalls".into(), Value::Array(rules));
     Value::Object(o)
 }
+
+const NOTIFY: &str = "SCMP_ACT_NOTIFY";
 
 fn io_uring_rule() -> Value {
     json!({"names": IO_URING, "action": "SCMP_ACT_ERRNO", "errnoRet": IO_URING_ERRNO})
@@ -325,21 +521,29 @@ fn conditional(rule: &Value) -> bool {
         || non_empty(rule.get("excludes"))
 }
 
-/// Merges NOTIFY for `syscalls` into an existing `linux.seccomp` object (OCI form, or the
-/// docker/containers-common `seccomp.json` form).
+/// Merges the NOTIFY rules of `plan` into an existing `linux.seccomp` object (OCI form, or
+/// the docker/containers-common `seccomp.json` form).
 ///
 /// - A call the profile refuses (explicitly, or by a refusing `defaultAction` without an
 ///   allow rule) stays refused.
 /// - Each allow rule naming a wanted call is split: the call moves to a NOTIFY copy of the
 ///   rule, keeping its `args`, `includes`, `excludes` and any other field.
+/// - A call the plan notifies only in some access modes (`open`/`openat`) and that an
+///   allow rule without `args` names gets four copies of that rule, one per access mode
+///   ([`access_mode_arg`]): NOTIFY for the plan's modes, the rule's own action for the
+///   others. The call is taken out of the unconditional rule, because libseccomp lets an
+///   unconditional rule for a syscall silently win over conditional rules for it. An
+///   allow rule that already has `args` for it gets the plain NOTIFY copy (no
+///   prefilter: conditions on the same argument are not combined), except the
+///   single-mode rules of an earlier merge, which are kept or notified per mode.
 /// - Under an allowing `defaultAction`, wanted calls without an unconditional rule get a
-///   plain NOTIFY rule; calls the profile refuses only under conditions are left alone
-///   (reported in [`Merged::notes`]).
+///   plain NOTIFY rule (or one per planned access mode); calls the profile refuses only
+///   under conditions are left alone (reported in [`Merged::notes`]).
 /// - Enforce mode: io_uring is refused (removed from every rule, one ERRNO rule added) and
 ///   the architectures are cut to the native one.
 pub fn merge_into(
     existing: &Value,
-    syscalls: &[String],
+    plan: &NotifyPlan,
     listener_path: &str,
     metadata: Option<&str>,
     mode: Mode,
@@ -368,16 +572,25 @@ pub fn merge_into(
     }
 
     let enforce = mode == Mode::Enforce;
-    let want: BTreeSet<&str> = syscalls
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !NEVER_NOTIFY.contains(s))
-        .filter(|s| !enforce || !IO_URING.contains(s))
-        .collect();
+    let mut drop: Vec<&str> = NEVER_NOTIFY.to_vec();
+    if enforce {
+        drop.extend(IO_URING);
+    }
+    let plan = plan.without(&drop);
+    let want: BTreeSet<&str> = plan.rules.iter().map(|r| r.name.as_str()).collect();
+    let flags_index = |n: &str| {
+        ACCESS_MODE_SYSCALLS
+            .iter()
+            .find(|(s, _)| *s == n)
+            .map(|(_, i)| *i)
+    };
 
-    let mut out_rules: Vec<Value> = Vec::with_capacity(rules_in.len() + 4);
+    let mut out_rules: Vec<Value> = Vec::with_capacity(rules_in.len() + 8);
+    let mut notes = Vec::new();
     let mut notified_uncond: BTreeSet<String> = BTreeSet::new();
     let mut notified_cond: BTreeSet<String> = BTreeSet::new();
+    // Access modes notified by single-mode rules (of an earlier merge).
+    let mut notified_modes: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
     let mut refused_uncond: BTreeSet<String> = BTreeSet::new();
     let mut refused_cond: BTreeSet<String> = BTreeSet::new();
 
@@ -393,6 +606,7 @@ pub fn merge_into(
             continue;
         }
         let cond = conditional(rule);
+        let mode_of = |n: &str| flags_index(n).and_then(|i| access_mode_of(rule.get("args"), i));
         match classify(rule.get("action").and_then(Value::as_str)) {
             Class::Allow => {
                 let (moved, kept): (Vec<String>, Vec<String>) =
@@ -400,29 +614,71 @@ pub fn merge_into(
                 if !kept.is_empty() {
                     out_rules.push(with_names(rule, &kept));
                 }
-                if !moved.is_empty() {
-                    let mut n = with_names(rule, &moved);
-                    if let Some(o) = n.as_object_mut() {
-                        o.insert("action".into(), json!("SCMP_ACT_NOTIFY"));
-                        o.remove("errnoRet");
-                        o.remove("errno");
+                let mut plain = Vec::new();
+                for n in moved {
+                    let access = plan.get(&n).and_then(|r| r.access.as_ref());
+                    if let Some(m) = mode_of(&n) {
+                        if access.is_none_or(|a| a.modes.contains(&m)) {
+                            out_rules.push(derived(
+                                rule,
+                                std::slice::from_ref(&n),
+                                Some(NOTIFY),
+                                None,
+                            ));
+                            notified_modes.entry(n).or_default().insert(m);
+                        } else {
+                            out_rules.push(with_names(rule, &[n]));
+                        }
+                        continue;
                     }
-                    out_rules.push(n);
+                    match access {
+                        Some(a) if !non_empty(rule.get("args")) => {
+                            for m in 0..=O_ACCMODE {
+                                let action = a.modes.contains(&m).then_some(NOTIFY);
+                                let args = json!([access_mode_arg(a.index, m)]);
+                                out_rules.push(derived(
+                                    rule,
+                                    std::slice::from_ref(&n),
+                                    action,
+                                    Some(args),
+                                ));
+                            }
+                            if cond {
+                                notified_cond.insert(n);
+                            } else {
+                                notified_uncond.insert(n);
+                            }
+                        }
+                        Some(_) => {
+                            notes.push(format!(
+                                "{n}: the profile allows it under argument conditions; notified \
+                                 under those, without the access-mode prefilter"
+                            ));
+                            plain.push(n);
+                        }
+                        None => plain.push(n),
+                    }
+                }
+                if !plain.is_empty() {
+                    out_rules.push(derived(rule, &plain, Some(NOTIFY), None));
                     let set = if cond {
                         &mut notified_cond
                     } else {
                         &mut notified_uncond
                     };
-                    set.extend(moved);
+                    set.extend(plain);
                 }
             }
             Class::Notify => {
-                let set = if cond {
-                    &mut notified_cond
-                } else {
-                    &mut notified_uncond
-                };
-                set.extend(names.iter().cloned());
+                for n in &names {
+                    if let Some(m) = mode_of(n) {
+                        notified_modes.entry(n.clone()).or_default().insert(m);
+                    } else if cond {
+                        notified_cond.insert(n.clone());
+                    } else {
+                        notified_uncond.insert(n.clone());
+                    }
+                }
                 out_rules.push(with_names(rule, &names));
             }
             Class::Refuse => {
@@ -439,29 +695,57 @@ pub fn merge_into(
         }
     }
 
-    let mut notes = Vec::new();
     if default_class == Class::Allow {
         let mut plain = Vec::new();
-        for s in &want {
-            let s = s.to_string();
-            if notified_uncond.contains(&s) || refused_uncond.contains(&s) {
+        let mut moded = NotifyPlan::default();
+        for r in &plan.rules {
+            let s = &r.name;
+            if notified_uncond.contains(s) || refused_uncond.contains(s) {
                 continue;
             }
-            if refused_cond.contains(&s) {
+            if refused_cond.contains(s) {
                 notes.push(format!(
                     "{s}: the profile refuses it under conditions; left as it was (not notified)"
                 ));
                 continue;
             }
-            plain.push(s);
+            let have = notified_modes.get(s).cloned().unwrap_or_default();
+            match &r.access {
+                None if have.len() > O_ACCMODE as usize => {}
+                None => plain.push(s.clone()),
+                Some(a) => {
+                    let modes: Vec<u64> = a
+                        .modes
+                        .iter()
+                        .copied()
+                        .filter(|m| !have.contains(m))
+                        .collect();
+                    if !modes.is_empty() {
+                        moded.rules.push(NotifyRule {
+                            name: s.clone(),
+                            access: Some(AccessFilter {
+                                index: a.index,
+                                modes,
+                            }),
+                        });
+                    }
+                }
+            }
         }
-        if !plain.is_empty() {
-            out_rules.push(json!({"names": plain, "action": "SCMP_ACT_NOTIFY"}));
-        }
+        moded.rules.extend(
+            plain
+                .into_iter()
+                .map(|name| NotifyRule { name, access: None }),
+        );
+        moded.rules.sort_by(|a, b| a.name.cmp(&b.name));
+        out_rules.extend(notify_rules(&moded));
     } else {
         for s in &want {
             let s = s.to_string();
-            if !notified_uncond.contains(&s) && !notified_cond.contains(&s) {
+            if !notified_uncond.contains(&s)
+                && !notified_cond.contains(&s)
+                && !notified_modes.contains_key(&s)
+            {
                 notes.push(format!("{s}: refused by the profile; stays refused"));
             }
         }
@@ -588,7 +872,7 @@ pub fn build(args: &ProfileArgs, program: &Program) -> anyhow::Result<(Value, Ve
         .socket
         .to_str()
         .context("--socket is not valid UTF-8")?;
-    let syscalls = notify_syscalls(program);
+    let plan = notify_plan(program);
     let metadata = args
         .metadata
         .clone()
@@ -602,11 +886,11 @@ pub fn build(args: &ProfileArgs, program: &Program) -> anyhow::Result<(Value, Ve
     };
     match base {
         Some(b) => {
-            let m = merge_into(&b, &syscalls, socket, Some(&metadata), args.mode)?;
+            let m = merge_into(&b, &plan, socket, Some(&metadata), args.mode)?;
             Ok((m.seccomp, m.notes))
         }
         None => Ok((
-            seccomp_object(&syscalls, socket, Some(&metadata), args.mode),
+            seccomp_object(&plan, socket, Some(&metadata), args.mode),
             Vec::new(),
         )),
     }
@@ -703,7 +987,12 @@ mod tests {
             "write".to_string(),
             "io_uring_enter".to_string(),
         ];
-        let p = seccomp_object(&s, "/run/t.sock", Some("mode=enforce"), Mode::Enforce);
+        let p = seccomp_object(
+            &NotifyPlan::unconditional(&s),
+            "/run/t.sock",
+            Some("mode=enforce"),
+            Mode::Enforce,
+        );
         assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW");
         assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
         assert_eq!(p["listenerPath"], "/run/t.sock");
@@ -716,7 +1005,12 @@ mod tests {
         assert_eq!(u.len(), 1);
         assert_eq!(u[0]["action"], "SCMP_ACT_ERRNO");
         assert_eq!(u[0]["errnoRet"], IO_URING_ERRNO);
-        let a = seccomp_object(&s, "/run/t.sock", None, Mode::Audit);
+        let a = seccomp_object(
+            &NotifyPlan::unconditional(&s),
+            "/run/t.sock",
+            None,
+            Mode::Audit,
+        );
         assert!(a.get("listenerMetadata").is_none());
         assert_eq!(
             rules_for(&a, "io_uring_enter")[0]["action"],
@@ -746,7 +1040,7 @@ mod tests {
             .collect();
         let m = merge_into(
             &existing,
-            &want,
+            &NotifyPlan::unconditional(&want),
             "/run/t.sock",
             Some("mode=audit"),
             Mode::Audit,
@@ -806,7 +1100,14 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let m = merge_into(&existing, &want, "/run/t.sock", None, Mode::Enforce).unwrap();
+        let m = merge_into(
+            &existing,
+            &NotifyPlan::unconditional(&want),
+            "/run/t.sock",
+            None,
+            Mode::Enforce,
+        )
+        .unwrap();
         let p = &m.seccomp;
         assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
         // plain notify for calls only allowed by the default action
@@ -843,7 +1144,14 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let m = merge_into(&base, &want, "/run/t.sock", None, Mode::Enforce).unwrap();
+        let m = merge_into(
+            &base,
+            &NotifyPlan::unconditional(&want),
+            "/run/t.sock",
+            None,
+            Mode::Enforce,
+        )
+        .unwrap();
         let p = &m.seccomp;
         assert!(
             p.get("architectures").is_none(),
@@ -863,20 +1171,254 @@ mod tests {
         let other = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/other.sock",
             "syscalls": [{"names": ["openat"], "action": "SCMP_ACT_NOTIFY"}]});
         assert!(matches!(
-            merge_into(&other, &[], "/run/t.sock", None, Mode::Audit),
+            merge_into(
+                &other,
+                &NotifyPlan::default(),
+                "/run/t.sock",
+                None,
+                Mode::Audit
+            ),
             Err(ProfileError::OtherAgent(_))
         ));
         // our own earlier merge is fine (idempotent)
-        let ours = merge_into(&other, &["openat".into()], "/other.sock", None, Mode::Audit)
-            .unwrap()
-            .seccomp;
+        let ours = merge_into(
+            &other,
+            &NotifyPlan::unconditional(&["openat"]),
+            "/other.sock",
+            None,
+            Mode::Audit,
+        )
+        .unwrap()
+        .seccomp;
         assert_eq!(rules_for(&ours, "openat").len(), 1);
         let nd = json!({"defaultAction": "SCMP_ACT_NOTIFY"});
         assert!(matches!(
-            merge_into(&nd, &[], "/x", None, Mode::Audit),
+            merge_into(&nd, &NotifyPlan::default(), "/x", None, Mode::Audit),
             Err(ProfileError::NotifyDefault)
         ));
-        assert!(merge_into(&json!([]), &[], "/x", None, Mode::Audit).is_err());
+        assert!(merge_into(&json!([]), &NotifyPlan::default(), "/x", None, Mode::Audit).is_err());
+    }
+
+    fn seed_plan() -> NotifyPlan {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let p =
+            load_program(&[root.join("examples/rules/seed-write-below-binary-dir.yaml")]).unwrap();
+        notify_plan(&p)
+    }
+
+    /// `openat` notified in modes 1 and 2, `execve` always.
+    fn write_plan() -> NotifyPlan {
+        NotifyPlan {
+            rules: vec![
+                NotifyRule {
+                    name: "execve".into(),
+                    access: None,
+                },
+                NotifyRule {
+                    name: "openat".into(),
+                    access: Some(AccessFilter {
+                        index: 2,
+                        modes: vec![1, 2],
+                    }),
+                },
+            ],
+        }
+    }
+
+    /// (action, mode) of every rule naming `syscall` (mode `None`: no access condition).
+    fn modes_of(p: &Value, syscall: &str) -> Vec<(String, Option<u64>)> {
+        let idx = if syscall == "open" { 1 } else { 2 };
+        let mut v: Vec<(String, Option<u64>)> = rules_for(p, syscall)
+            .iter()
+            .map(|r| {
+                (
+                    r["action"].as_str().unwrap().to_string(),
+                    access_mode_of(r.get("args"), idx),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn am(list: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
+        let mut v: Vec<_> = list.iter().map(|(a, m)| (a.to_string(), *m)).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn plan_of_the_seed_rule() {
+        let plan = seed_plan();
+        let described: Vec<String> = plan.rules.iter().map(NotifyRule::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "open (flags & O_ACCMODE in {1,2})",
+                "openat (flags & O_ACCMODE in {1,2})"
+            ]
+        );
+        assert_eq!(plan.names(), ["open", "openat"]);
+        // an unrestricted rule: open/openat in every mode, i.e. unconditional
+        let all = NotifyPlan::unconditional(&["open"]);
+        assert_eq!(all.rules[0].describe(), "open");
+    }
+
+    #[test]
+    fn fresh_object_with_access_modes() {
+        let p = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Enforce);
+        let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+        assert_eq!(modes_of(&p, "openat"), am(&[notify(1), notify(2)]));
+        assert_eq!(modes_of(&p, "open"), am(&[notify(1), notify(2)]));
+        let r = rules_for(&p, "openat")[0];
+        assert_eq!(
+            r["args"],
+            json!([{"index": 2, "value": 3, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}])
+        );
+        assert_eq!(rules_for(&p, "open")[0]["args"][0]["index"], 1);
+        assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW");
+    }
+
+    #[test]
+    fn merge_errno_default_splits_by_access_mode() {
+        // podman/docker-like: refusing default, openat in one big unconditional allow rule
+        let existing = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 1,
+            "syscalls": [
+                {"names": ["read", "openat", "execve"], "action": "SCMP_ACT_ALLOW",
+                 "comment": "", "includes": {}, "excludes": {}},
+            ]
+        });
+        let m = merge_into(&existing, &write_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+        let p = &m.seccomp;
+        // openat is out of the unconditional rule (libseccomp would let it win)
+        let a = modes_of(p, "openat");
+        assert_eq!(
+            a,
+            am(&[
+                ("SCMP_ACT_ALLOW", Some(0)),
+                ("SCMP_ACT_NOTIFY", Some(1)),
+                ("SCMP_ACT_NOTIFY", Some(2)),
+                ("SCMP_ACT_ALLOW", Some(3)),
+            ])
+        );
+        for r in rules_for(p, "openat") {
+            assert_eq!(names_of(r), ["openat"]);
+            assert_eq!(r["includes"], json!({}), "other fields kept: {r}");
+        }
+        assert_eq!(modes_of(p, "execve"), am(&[("SCMP_ACT_NOTIFY", None)]));
+        assert_eq!(modes_of(p, "read"), am(&[("SCMP_ACT_ALLOW", None)]));
+        assert!(m.notes.is_empty(), "{:?}", m.notes);
+
+        // merging the result again changes nothing (rules of an earlier merge are
+        // recognised per mode)
+        let again = merge_into(p, &write_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+        assert_eq!(again.seccomp, *p);
+        // rules that need every mode: every mode notified
+        let all = NotifyPlan::unconditional(&["openat"]);
+        let wider = merge_into(p, &all, "/run/t.sock", None, Mode::Audit).unwrap();
+        assert!(modes_of(&wider.seccomp, "openat")
+            .iter()
+            .all(|(a, m)| a == "SCMP_ACT_NOTIFY" && m.is_some()));
+        assert_eq!(modes_of(&wider.seccomp, "openat").len(), 4);
+    }
+
+    #[test]
+    fn merge_keeps_log_action_and_foreign_args() {
+        let existing = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["openat"], "action": "SCMP_ACT_LOG"},
+                {"names": ["open"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 2, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            ]
+        });
+        let mut plan = write_plan();
+        plan.rules.push(NotifyRule {
+            name: "open".into(),
+            access: Some(AccessFilter {
+                index: 1,
+                modes: vec![1, 2],
+            }),
+        });
+        plan.rules.sort_by(|a, b| a.name.cmp(&b.name));
+        let m = merge_into(&existing, &plan, "/run/t.sock", None, Mode::Audit).unwrap();
+        let p = &m.seccomp;
+        assert_eq!(
+            modes_of(p, "openat"),
+            am(&[
+                ("SCMP_ACT_LOG", Some(0)),
+                ("SCMP_ACT_NOTIFY", Some(1)),
+                ("SCMP_ACT_NOTIFY", Some(2)),
+                ("SCMP_ACT_LOG", Some(3)),
+            ])
+        );
+        // open: allowed under a condition on another argument: that rule is notified
+        // as it is (no prefilter), and the calls outside it, which the allowing default
+        // lets through, get the planned modes
+        let o = rules_for(p, "open");
+        assert!(o
+            .iter()
+            .any(|r| r["action"] == "SCMP_ACT_NOTIFY"
+                && r["args"] == existing["syscalls"][1]["args"]));
+        assert_eq!(
+            modes_of(p, "open")
+                .into_iter()
+                .filter(|(_, m)| m.is_some())
+                .collect::<Vec<_>>(),
+            am(&[("SCMP_ACT_NOTIFY", Some(1)), ("SCMP_ACT_NOTIFY", Some(2))])
+        );
+        assert!(
+            m.notes.iter().any(|n| n.starts_with("open:")),
+            "{:?}",
+            m.notes
+        );
+        // execve: plain notify under the allowing default
+        assert_eq!(modes_of(p, "execve"), am(&[("SCMP_ACT_NOTIFY", None)]));
+    }
+
+    #[test]
+    fn merge_into_own_object_adds_missing_modes() {
+        // a generated object (allowing default, notify modes 1 and 2), merged with rules
+        // that also need mode 0: only the missing mode is added
+        let fresh = seccomp_object(&write_plan(), "/run/t.sock", None, Mode::Audit);
+        let mut plan = write_plan();
+        plan.rules[1].access = Some(AccessFilter {
+            index: 2,
+            modes: vec![0, 1, 2],
+        });
+        let m = merge_into(&fresh, &plan, "/run/t.sock", None, Mode::Audit).unwrap();
+        let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+        assert_eq!(
+            modes_of(&m.seccomp, "openat"),
+            am(&[notify(0), notify(1), notify(2)])
+        );
+        assert_eq!(
+            modes_of(&m.seccomp, "execve"),
+            am(&[("SCMP_ACT_NOTIFY", None)])
+        );
+    }
+
+    #[test]
+    fn merge_podman_profile_with_access_modes() {
+        let Ok(text) = std::fs::read_to_string(PODMAN_DEFAULT_PROFILE) else {
+            eprintln!("skipped: {PODMAN_DEFAULT_PROFILE} not installed");
+            return;
+        };
+        let base: Value = serde_json::from_str(&text).unwrap();
+        let m = merge_into(&base, &seed_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+        let p = &m.seccomp;
+        for s in ["open", "openat"] {
+            let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+            let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
+            assert_eq!(
+                modes_of(p, s),
+                am(&[allow(0), notify(1), notify(2), allow(3)]),
+                "{s}"
+            );
+        }
+        assert!(m.notes.is_empty(), "{:?}", m.notes);
     }
 
     #[test]

@@ -800,3 +800,131 @@ fn demo_script_runs() {
         );
     }
 }
+
+/// The `notifications=N` of every `session ended` line of the supervisor's log, in order.
+fn session_notifications(log: &str) -> Vec<u64> {
+    let mut plain = String::with_capacity(log.len());
+    let mut esc = false;
+    for c in log.chars() {
+        match c {
+            '\x1b' => esc = true,
+            'm' if esc => esc = false,
+            _ if esc => {}
+            c => plain.push(c),
+        }
+    }
+    plain
+        .lines()
+        .filter(|l| l.contains("session ended"))
+        .filter_map(|l| {
+            let n = l.split("notifications=").nth(1)?;
+            n.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// Waits (up to 10 s) for the `k`-th session to end; its notification count.
+fn nth_session_notifications(sup: &Supervisor, k: usize) -> u64 {
+    let start = std::time::Instant::now();
+    loop {
+        let v = session_notifications(&sup.stderr());
+        if v.len() >= k {
+            return v[k - 1];
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "session {k} did not end\n{}",
+            sup.dump()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// In-kernel prefiltering: the seed rule only matches opens for writing, so `tiercel
+/// profile` notifies `open`/`openat` only when `flags & O_ACCMODE` is 1 or 2
+/// (`SCMP_CMP_MASKED_EQ`). Read-only opens never reach the supervisor, the write is still
+/// alerted. The same container under the profile without the conditions shows that the
+/// reads are notified otherwise.
+#[test]
+fn prefilter_leaves_read_only_opens_in_the_kernel() {
+    let t = "prefilter_leaves_read_only_opens_in_the_kernel";
+    let Some(env) = container_env(t) else { return };
+    let Some(seed) = seed_rules(t) else { return };
+    let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&[seed], "audit"))
+        .unwrap_or_else(|e| panic!("{t}: start supervisor: {e:#}"));
+    let prof = sup
+        .profile()
+        .unwrap_or_else(|e| panic!("{t}: tiercel profile: {e:#}\n{}", sup.dump()));
+    let rules = prof["syscalls"].as_array().expect("syscalls").clone();
+    let opens: Vec<&Value> = rules
+        .iter()
+        .filter(|r| r["names"] == serde_json::json!(["openat"]))
+        .collect();
+    assert_eq!(opens.len(), 2, "{t}: one rule per access mode: {prof}");
+    for (r, mode) in opens.iter().zip([1, 2]) {
+        assert_eq!(r["action"], "SCMP_ACT_NOTIFY", "{prof}");
+        assert_eq!(
+            r["args"],
+            serde_json::json!([{"index": 2, "value": 3, "valueTwo": mode, "op": "SCMP_CMP_MASKED_EQ"}]),
+            "{prof}"
+        );
+    }
+    // The same profile, open/openat notified unconditionally.
+    let mut plain = prof.clone();
+    let mut kept: Vec<Value> = rules
+        .into_iter()
+        .filter(|r| r.get("args").is_none())
+        .collect();
+    kept.push(serde_json::json!({"names": ["open", "openat"], "action": "SCMP_ACT_NOTIFY"}));
+    plain["syscalls"] = Value::Array(kept);
+
+    const READS: u64 = 200;
+    let script = format!(
+        "i=0; while [ $i -lt {READS} ]; do read l < /etc/passwd; i=$((i+1)); done; \
+         echo reads=$i; /bin/touch /bin/evil; echo touch_rc=$?"
+    );
+    let mut counts = Vec::new();
+    for (k, p) in [prof, plain].into_iter().enumerate() {
+        let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
+        b.set_seccomp(p);
+        b.set_script(&script);
+        let out = run_container(&b, &container_id("pref"), RUN).expect("runc run");
+        assert!(
+            out.success()
+                && out.stdout.contains(&format!("reads={READS}"))
+                && out.stdout.contains("touch_rc=0"),
+            "{t}: container failed: {out:?}\n{}",
+            sup.dump()
+        );
+        counts.push(nth_session_notifications(&sup, k + 1));
+        let alerts = sup
+            .wait_alerts(ALERT_WAIT, Duration::ZERO, |a| {
+                by_rule(a, WRITE_BELOW_BIN).len() > k
+            })
+            .expect("alerts");
+        assert_eq!(
+            by_rule(&alerts, WRITE_BELOW_BIN).len(),
+            k + 1,
+            "{t}: the write below /bin must be alerted: {alerts:#?}\n{}",
+            sup.dump()
+        );
+        assert_eq!(
+            field(by_rule(&alerts, WRITE_BELOW_BIN)[k], "fd.name"),
+            "/bin/evil"
+        );
+    }
+    eprintln!(
+        "{t}: notifications with prefilter {}, without {}",
+        counts[0], counts[1]
+    );
+    assert!(
+        counts[1] >= READS,
+        "{t}: without the prefilter every read is notified: {counts:?}\n{}",
+        sup.dump()
+    );
+    assert!(
+        counts[0] < 10,
+        "{t}: with the prefilter the reads stay in the kernel: {counts:?}\n{}",
+        sup.dump()
+    );
+}

@@ -229,19 +229,27 @@ struct Sup {
 }
 
 fn rules_file(dir: &Path) -> PathBuf {
+    rules_file_with(dir, RULES)
+}
+
+fn rules_file_with(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("rules.yaml");
-    fs::write(&p, RULES).unwrap();
+    fs::write(&p, text).unwrap();
     p
 }
 
 impl Sup {
     fn start(b: &Bins, mode: &str) -> Sup {
+        Sup::start_with(b, mode, RULES)
+    }
+    /// With other rules (their rule must be named [`RULE_NAME`]).
+    fn start_with(b: &Bins, mode: &str, rules_text: &str) -> Sup {
         let dir = tempfile::Builder::new()
             .prefix("tiercel-engsup-")
             .tempdir()
             .unwrap();
         let socket = dir.path().join("run/tiercel.sock");
-        let rules = rules_file(dir.path());
+        let rules = rules_file_with(dir.path(), rules_text);
         let child = Command::new(&b.tiercel)
             .arg("supervise")
             .arg("--socket")
@@ -859,13 +867,23 @@ fn podman_ready(test: &str) -> bool {
 }
 
 fn podman_run(name: &str, extra: &[&str], runtime: &[&str], mode: &str) -> Out {
+    podman_run_script(name, extra, runtime, mode, SCRIPT)
+}
+
+fn podman_run_script(
+    name: &str,
+    extra: &[&str],
+    runtime: &[&str],
+    mode: &str,
+    script: &str,
+) -> Out {
     let mut c = Command::new("podman");
     c.args(runtime)
         .args(["run", "--rm", "--name", name])
         .args(PODMAN_FLAGS)
         .args(["--annotation", &format!("io.tiercel.mode={mode}")])
         .args(extra)
-        .args([IMAGE, "sh", "-c", SCRIPT]);
+        .args([IMAGE, "sh", "-c", script]);
     let o = run(&mut c, Duration::from_secs(120));
     let _ = Command::new("podman")
         .args(["rm", "-f", name])
@@ -935,6 +953,116 @@ fn podman_profile_audit() {
 #[test]
 fn podman_profile_enforce() {
     podman_profile("enforce");
+}
+
+/// A rule about writes only: `tiercel profile` filters `open`/`openat` on the access mode
+/// in the kernel. Merged into podman's default profile (refusing default, `openat` in its
+/// big allow rule), the write is still refused in enforce mode while the read-only opens
+/// never reach the supervisor.
+#[test]
+fn podman_profile_prefilter_enforce() {
+    const WRITE_RULES: &str = r#"
+- rule: Write below binary dir (engines test)
+  desc: a file below /bin opened for writing
+  condition: evt.type in (open, openat) and evt.is_open_write=true and fd.name startswith /bin/
+  output: "File below /bin opened for writing (file=%fd.name command=%proc.cmdline container=%container.name image=%container.image.repository)"
+  priority: WARNING
+"#;
+    const READS: u64 = 100;
+    let test = "podman_profile_prefilter_enforce";
+    let mode = "enforce";
+    let Some(b) = prereq(test) else { return };
+    if !podman_ready(test) {
+        return;
+    }
+    let _g = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let sup = Sup::start_with(&b, mode, WRITE_RULES);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    let o = run(
+        Command::new(&b.tiercel)
+            .args(["profile", "-r"])
+            .arg(&sup.rules)
+            .arg("--socket")
+            .arg(&sup.socket)
+            .args(["--mode", mode, "--format", "podman", "-o"])
+            .arg(&profile),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    let p: Value = serde_json::from_slice(&fs::read(&profile).unwrap()).unwrap();
+    let openat: Vec<&Value> = p["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["names"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|x| x == "openat"))
+        })
+        .collect();
+    let modes: Vec<(String, u64)> = openat
+        .iter()
+        .map(|r| {
+            assert_eq!(r["names"], json!(["openat"]), "{r}");
+            assert_eq!(r["args"][0]["value"], 3, "{r}");
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["args"][0]["valueTwo"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            ("SCMP_ACT_ALLOW".to_string(), 0),
+            ("SCMP_ACT_NOTIFY".to_string(), 1),
+            ("SCMP_ACT_NOTIFY".to_string(), 2),
+            ("SCMP_ACT_ALLOW".to_string(), 3),
+        ]
+    );
+    let name = unique("podprof-prefilter");
+    let script = format!(
+        "i=0; while [ $i -lt {READS} ]; do read l < /etc/passwd; i=$((i+1)); done; \
+         echo reads=$i; {SCRIPT}"
+    );
+    let o = podman_run_script(
+        &name,
+        &["--security-opt", &format!("seccomp={}", profile.display())],
+        &["--runtime", "runc"],
+        mode,
+        &script,
+    );
+    assert!(o.stdout.contains(&format!("reads={READS}")), "{o:?}");
+    podman_check(mode, &name, &o, &sup.alerts_path());
+    // The session's notifications: the refused write and a few more, not the reads.
+    let end = Instant::now() + Duration::from_secs(10);
+    let n = loop {
+        let log = sup.log();
+        let line = log.lines().find(|l| l.contains("session ended"));
+        if let Some(n) = line.and_then(|l| {
+            let l = l
+                .replace("\x1b[3m", "")
+                .replace("\x1b[0m", "")
+                .replace("\x1b[2m", "");
+            l.split("notifications=")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        }) {
+            break n;
+        }
+        assert!(Instant::now() < end, "no session end: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("{test}: {n} notifications");
+    assert!(
+        n < READS / 4,
+        "{test}: read-only opens were notified ({n}): {}",
+        sup.log()
+    );
 }
 
 fn podman_shim(mode: &str) {
