@@ -132,15 +132,25 @@ impl Program {
 /// `O_ACCMODE`: the access-mode bits of open flags.
 pub const O_ACCMODE: u64 = 0o3;
 
-/// Falco's `evt.is_open_read`/`evt.is_open_write` for access mode `acc` (`flags &
-/// O_ACCMODE`): 0 (`O_RDONLY`) reads, 1 (`O_WRONLY`) writes, 2 (`O_RDWR`) both, 3 (no
-/// standard name) neither. An event source's values of these fields for `open`/`openat`
-/// must agree.
+/// Falco's `evt.is_open_read` and `evt.is_open_write` for access mode `acc` (`flags &
+/// O_ACCMODE`). Falco's drivers map the access mode to `PPM_O_WRONLY` for 1
+/// (`O_WRONLY`), `PPM_O_RDWR` (both bits) for 2 and `PPM_O_RDONLY` for anything else,
+/// 3 included; the fields test those bits. Event sources use this function for both
+/// fields, so that the kernel-side prefilter and the values rules see cannot disagree.
+pub fn open_is_read_write(acc: u64) -> (bool, bool) {
+    match acc & O_ACCMODE {
+        1 => (false, true),
+        2 => (true, true),
+        _ => (true, false),
+    }
+}
+
+/// [`open_is_read_write`] as known field values for [`Program::can_match_with`].
 pub fn open_access_fields(acc: u64) -> [(Field, Value<'static>); 2] {
-    let acc = acc & O_ACCMODE;
+    let (r, w) = open_is_read_write(acc);
     [
-        (Field::EvtIsOpenRead, Value::Bool(acc == 0 || acc == 2)),
-        (Field::EvtIsOpenWrite, Value::Bool(acc == 1 || acc == 2)),
+        (Field::EvtIsOpenRead, Value::Bool(r)),
+        (Field::EvtIsOpenWrite, Value::Bool(w)),
     ]
 }
 
@@ -193,7 +203,8 @@ mod tests {
         assert_eq!(f(0), (Value::Bool(true), Value::Bool(false)));
         assert_eq!(f(1), (Value::Bool(false), Value::Bool(true)));
         assert_eq!(f(2), (Value::Bool(true), Value::Bool(true)));
-        assert_eq!(f(3), (Value::Bool(false), Value::Bool(false)));
+        // Falco's drivers map an access mode of 3 to PPM_O_RDONLY.
+        assert_eq!(f(3), (Value::Bool(true), Value::Bool(false)));
     }
 
     #[test]
@@ -211,7 +222,7 @@ mod tests {
         let p = program(&rule(
             "evt.type in (open, openat) and evt.is_open_read=true and fd.name startswith /etc",
         ));
-        assert_eq!(modes(&p, "openat"), vec![0, 2]);
+        assert_eq!(modes(&p, "openat"), vec![0, 2, 3]);
     }
 
     #[test]
@@ -227,7 +238,7 @@ mod tests {
         let p = program(&rule(
             "evt.type=openat and not (evt.is_open_read=true or proc.name=cat)",
         ));
-        assert_eq!(modes(&p, "openat"), vec![1, 3]);
+        assert_eq!(modes(&p, "openat"), vec![1]);
         let p = program(&rule(
             "evt.type=openat and evt.is_open_read=true and evt.is_open_write=true",
         ));
@@ -270,7 +281,7 @@ mod tests {
             rule("evt.type=openat and evt.is_open_write=true"),
             rule("evt.is_open_read=true and proc.name=cat").replace("rule: r", "rule: r2")
         ));
-        assert_eq!(modes(&p, "openat"), vec![0, 1, 2]);
+        assert_eq!(modes(&p, "openat"), vec![0, 1, 2, 3]);
     }
 
     #[test]
@@ -348,6 +359,6 @@ mod tests {
             ]
         );
         assert_eq!(rules_for(2).len(), 5);
-        assert_eq!(rules_for(3), [traversal]);
+        assert_eq!(rules_for(3), rules_for(0));
     }
 }

@@ -16,7 +16,8 @@
 # one (unpack a tarball, walk the tree, a shell script spawning short processes).
 #
 # Environment: TIERCEL_BIN, RUNS (default 5), LOOP_N (default 20000), BENCH_OUT (BENCHMARKS.md),
-# BENCH_CONFIGS / BENCH_WORKLOADS (space-separated subsets).
+# BENCH_CONFIGS / BENCH_WORKLOADS (space-separated subsets), BENCH_MULTI=0 to skip the
+# MULTI_N-container (default 10) memory measurement.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -210,6 +211,32 @@ for cfg in $CONFIGS; do
     stop_agent
 done
 
+# Supervisor memory with many containers: the stable rules, MULTI_N containers at once, each
+# running short loops (opens, execs) and then staying alive; RSS read while all sessions live.
+MULTI_N="${MULTI_N:-10}"
+MULTI_RSS="-"; MULTI_HWM="-"; MULTI_SESSIONS="-"
+if [ "${BENCH_MULTI:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
+    sock="$work/multi.sock"
+    start_agent stable "$sock"
+    seccomp=$(seccomp_for stable "$sock")
+    jq --argjson s "$seccomp" \
+       '.process.args=["/bin/sh","-c","/probe loop-openat-read 2000 >/dev/null; /probe loop-execve 20 >/dev/null; /probe loop-connect 50 >/dev/null; sleep 4"] | .linux.seccomp=$s' \
+       "$bundle/base.json" > "$bundle/config.json"
+    for i in $(seq "$MULTI_N"); do
+        runc run -d -b "$bundle" "tiercel-bench-multi-$i-$$" </dev/null >/dev/null 2>&1 || log "multi: container $i did not start"
+    done
+    nap 3
+    MULTI_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$sup_pid/status")
+    MULTI_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$sup_pid/status")
+    MULTI_SESSIONS=$(runc list -q | grep -c "^tiercel-bench-multi-" || true)
+    log "multi: $MULTI_SESSIONS containers, supervisor RSS $MULTI_RSS KiB, peak $MULTI_HWM KiB"
+    for i in $(seq "$MULTI_N"); do
+        runc kill "tiercel-bench-multi-$i-$$" KILL >/dev/null 2>&1 || true
+        runc delete --force "tiercel-bench-multi-$i-$$" >/dev/null 2>&1 || true
+    done
+    stop_agent
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
 log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
@@ -269,6 +296,15 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
         s=$(for wl in $WORKLOADS; do echo "${START[$c/$wl]:-}"; done | { grep -v '^$' || true; } | median)
         echo "| $c | $s | ${CPU[$c]:--} | ${RSS[$c]:--} |"
     done
+    echo
+    echo "## Supervisor memory with $MULTI_N containers"
+    echo
+    echo "tiercel audit with the upstream stable rules, $MULTI_N runc containers started at once (each: 2000"
+    echo "opens, 20 execs, 50 connects, then alive 4 s); read while they all run. Target: < 20 MiB."
+    echo
+    echo "| containers running | supervisor RSS (KiB) | supervisor peak RSS (KiB) |"
+    echo "|---|---|---|"
+    echo "| $MULTI_SESSIONS | $MULTI_RSS | $MULTI_HWM |"
     echo
     echo "## Rule evaluation (\`cargo bench -p tiercel-rules --bench eval\`, same run)"
     echo

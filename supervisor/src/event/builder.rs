@@ -1288,10 +1288,11 @@ impl SyscallEvent {
                     (true, Some(f)) => f,
                     _ => return Some(Value::Bool(false)),
                 };
-                let acc = f & fl::O_ACCMODE;
+                // The same function the profile's access-mode prefilter is computed with.
+                let (read, write) = tiercel_rules::prefilter::open_is_read_write(f);
                 Some(Value::Bool(match name {
-                    Field::EvtIsOpenRead => acc == 0 || acc == fl::O_RDWR,
-                    Field::EvtIsOpenWrite => acc == fl::O_WRONLY || acc == fl::O_RDWR,
+                    Field::EvtIsOpenRead => read,
+                    Field::EvtIsOpenWrite => write,
                     Field::EvtIsOpenExec => false,
                     _ => fl::open_creates(f),
                 }))
