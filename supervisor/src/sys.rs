@@ -453,6 +453,76 @@ pub fn vm_read(pid: u32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Runs `f` with `name` as a NUL-terminated C string, on the stack when short (the names
+/// of `/proc/<tid>` entries: `stat`, `fd/12`), so per-event lookups do not allocate.
+fn with_cstr<T>(name: &str, f: impl FnOnce(&std::ffi::CStr) -> io::Result<T>) -> io::Result<T> {
+    let b = name.as_bytes();
+    if b.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut buf = [0u8; 128];
+    if b.len() < buf.len() {
+        buf[..b.len()].copy_from_slice(b);
+        let c = std::ffi::CStr::from_bytes_with_nul(&buf[..=b.len()])
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        f(c)
+    } else {
+        let c =
+            std::ffi::CString::new(b).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        f(&c)
+    }
+}
+
+/// `openat(dir, name, O_RDONLY | O_CLOEXEC | flags)`: an entry of an open directory,
+/// without a path walk from `/` (per-event `/proc/<tid>/…` reads).
+pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: i32) -> io::Result<OwnedFd> {
+    with_cstr(name, |c| {
+        // SAFETY: `c` is a valid NUL-terminated string for the duration of the call;
+        // `dir` is a live descriptor borrowed for it; the result is a new descriptor we
+        // own (or -1).
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC | flags,
+            )
+        };
+        if fd < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            // SAFETY: `fd` was just returned by openat and is owned by nobody else.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+    })
+}
+
+/// `readlinkat(dir, name)`: the link's target, at most `max` bytes (ENAMETOOLONG if it
+/// is longer).
+pub fn read_link_at(dir: BorrowedFd<'_>, name: &str, max: usize) -> io::Result<Vec<u8>> {
+    with_cstr(name, |c| {
+        let mut buf = vec![0u8; max.saturating_add(1)];
+        // SAFETY: `c` is NUL-terminated; `buf` is live and writable for `buf.len()` bytes,
+        // which is the size passed; `dir` is borrowed for the call.
+        let n = unsafe {
+            libc::readlinkat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n > max {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        buf.truncate(n);
+        Ok(buf)
+    })
+}
+
 /// A set of signals blocked in this thread (and inherited by threads spawned after).
 #[derive(Clone, Copy)]
 pub struct BlockedSignals {

@@ -661,8 +661,8 @@ impl SyscallEvent {
     fn caller(&self) -> Option<&Arc<TaskInfo>> {
         self.task
             .get_or_init(|| {
-                let pd = self.pd()?;
-                self.session.cache.lock().ok()?.get(pd)
+                let mut cache = self.session.cache.lock().ok()?;
+                cache.get_caller(&self.session.proc_root, self.tid, || self.pd())
             })
             .as_ref()
     }
@@ -769,7 +769,7 @@ impl SyscallEvent {
                 return e.envp.items.iter().map(|a| lossy(a).into_owned()).collect();
             }
             self.pd()
-                .and_then(|p| procfs::read_bounded(&p.entry("environ"), procfs::MAX_ENVIRON).ok())
+                .and_then(|p| p.read_max("environ", procfs::MAX_ENVIRON).ok())
                 .map(|b| procfs::split_nul(&b))
                 .unwrap_or_default()
         })
@@ -818,7 +818,7 @@ impl SyscallEvent {
         let mut g = self.session.upperdir.lock().ok()?;
         if g.is_none() {
             let pd = self.pd()?;
-            let mi = procfs::read_bounded(&pd.entry("mountinfo"), 1 << 20).ok()?;
+            let mi = pd.read_max("mountinfo", 1 << 20).ok()?;
             *g = Some(super::overlay::root_upperdir(&String::from_utf8_lossy(&mi)));
         }
         g.clone().flatten()
@@ -2394,7 +2394,7 @@ mod tests {
         ];
         let start = std::time::Instant::now();
         for _ in 0..rounds {
-            std::hint::black_box(ProcDir::open(pid).unwrap());
+            std::hint::black_box(ProcDir::open_tid(pid).unwrap());
         }
         let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
         println!("open /proc/<pid> only: {us:.2} us");

@@ -1,8 +1,8 @@
 //! Process information from `/proc`, with a per-session cache keyed by (tid, start time).
 //!
-//! Every read of the caller's entries goes through a directory handle opened on
-//! `/proc/<tid>` when the event was built (`/proc/self/fd/N/...`): if the task is gone by
-//! the time a lazy field is read, the read fails instead of reading a recycled pid.
+//! Every read of the caller's entries goes through a directory handle on `/proc/<tid>`
+//! (`openat`/`readlinkat` relative to it, no path walk): if the task is gone by the time
+//! a lazy field is read, the read fails instead of reading a recycled pid.
 //! Ancestors are opened by pid and checked by start time (a parent cannot start after its
 //! child), which rejects a recycled parent pid.
 
@@ -26,9 +26,28 @@ const USER_HZ: u64 = 100;
 
 /// Reads at most `max` bytes of a file.
 pub fn read_bounded(p: &Path, max: usize) -> std::io::Result<Vec<u8>> {
-    let f = File::open(p)?;
+    read_file_bounded(File::open(p)?, max)
+}
+
+/// Reads at most `max` bytes of an open `/proc` file, in as few `read`s as its size
+/// allows: procfs files produce their content per read, so a read that returns less
+/// than was asked for has reached the end (no extra `read` returning 0, unlike
+/// `read_to_end`'s probing).
+pub fn read_file_bounded(mut f: File, max: usize) -> std::io::Result<Vec<u8>> {
     let mut v = Vec::new();
-    f.take(max as u64).read_to_end(&mut v)?;
+    let mut chunk = [0u8; 1024];
+    while v.len() < max {
+        let want = chunk.len().min(max - v.len());
+        let n = match f.read(&mut chunk[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        v.extend_from_slice(&chunk[..n]);
+        if n < want {
+            break;
+        }
+    }
     Ok(v)
 }
 
@@ -40,7 +59,7 @@ pub struct ProcDir {
 }
 
 impl ProcDir {
-    pub fn open(tid: u32) -> std::io::Result<ProcDir> {
+    pub fn open_tid(tid: u32) -> std::io::Result<ProcDir> {
         Self::open_at(Path::new("/proc"), tid)
     }
 
@@ -59,16 +78,24 @@ impl ProcDir {
         PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd()))
     }
 
+    /// An entry of this directory, opened relative to the handle (`openat`).
+    pub fn open(&self, name: &str) -> std::io::Result<File> {
+        use std::os::fd::AsFd;
+        Ok(File::from(crate::sys::open_at(self.dir.as_fd(), name, 0)?))
+    }
+
     pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
-        read_bounded(&self.entry(name), MAX_PROC_FILE)
+        self.read_max(name, MAX_PROC_FILE)
+    }
+
+    /// At most `max` bytes of an entry.
+    pub fn read_max(&self, name: &str, max: usize) -> std::io::Result<Vec<u8>> {
+        read_file_bounded(self.open(name)?, max)
     }
 
     pub fn read_link(&self, name: &str) -> std::io::Result<Vec<u8>> {
-        use std::os::unix::ffi::OsStrExt;
-        Ok(std::fs::read_link(self.entry(name))?
-            .as_os_str()
-            .as_bytes()
-            .to_vec())
+        use std::os::fd::AsFd;
+        crate::sys::read_link_at(self.dir.as_fd(), name, libc::PATH_MAX as usize)
     }
 
     pub fn stat(&self) -> Option<Stat> {
@@ -253,10 +280,30 @@ fn read_task(dir: &ProcDir, stat: Stat) -> TaskInfo {
     }
 }
 
+/// Most `/proc/<pid>/stat` files a session's cache keeps open.
+pub const STAT_FILES_MAX: usize = 256;
+
+/// Reads a `/proc/<pid>/stat` file from its start (one `pread`). A task that has died
+/// reads as an error (ESRCH), even when its pid has been reused since: the file is
+/// bound to the task, not to the number.
+fn pread_stat(f: &File) -> Option<Stat> {
+    use std::os::unix::fs::FileExt;
+    // 52 numeric fields and a comm of at most 64 bytes fit well below this.
+    let mut buf = [0u8; 2048];
+    let n = f.read_at(&mut buf, 0).ok()?;
+    if n == 0 || n == buf.len() {
+        return None;
+    }
+    Stat::parse(&buf[..n])
+}
+
 /// The per-session process cache.
 #[derive(Debug, Default)]
 pub struct ProcCache {
     entries: HashMap<(u32, u64), Arc<TaskInfo>>,
+    /// Open `/proc/<pid>/stat` files: checking a cached task (alive, same comm and
+    /// parent) costs one `pread` instead of open + read + close.
+    stat_files: HashMap<u32, File>,
     /// Thread group ids with an exec in flight: their next event re-reads.
     exec_pending: HashMap<u32, ()>,
     pub hits: u64,
@@ -268,6 +315,36 @@ impl ProcCache {
     pub fn get(&mut self, dir: &ProcDir) -> Option<Arc<TaskInfo>> {
         let stat = dir.stat()?;
         self.get_with(dir.tid, stat, |stat| Some(read_task(dir, stat)))
+    }
+
+    /// Info about the task `tid` that is stopped in a notification (so `tid` is its
+    /// number for as long as the call is pending); `dir` opens its `/proc/<tid>` on a miss.
+    pub fn get_caller<'d>(
+        &mut self,
+        proc_root: &Path,
+        tid: u32,
+        dir: impl FnOnce() -> Option<&'d ProcDir>,
+    ) -> Option<Arc<TaskInfo>> {
+        let stat = self.read_stat(proc_root, tid)?;
+        self.get_with(tid, stat, |stat| Some(read_task(dir()?, stat)))
+    }
+
+    /// The current `stat` of `pid`, through the kept-open file when there is one.
+    fn read_stat(&mut self, proc_root: &Path, pid: u32) -> Option<Stat> {
+        if let Some(f) = self.stat_files.get(&pid) {
+            if let Some(st) = pread_stat(f) {
+                return Some(st);
+            }
+            // Dead (or unreadable): forget the file; the pid may now be another task.
+            self.stat_files.remove(&pid);
+        }
+        let f = File::open(proc_root.join(format!("{pid}/stat"))).ok()?;
+        let st = pread_stat(&f)?;
+        if self.stat_files.len() >= STAT_FILES_MAX {
+            self.stat_files.clear();
+        }
+        self.stat_files.insert(pid, f);
+        Some(st)
     }
 
     fn get_with(
@@ -316,9 +393,7 @@ impl ProcCache {
         }
         // The hit path reads only `stat` (its start time identifies the process); the
         // directory is opened on a miss, and its `stat` re-checked against the first read.
-        let stat = Stat::parse(
-            &read_bounded(&proc_root.join(format!("{pid}/stat")), MAX_PROC_FILE).ok()?,
-        )?;
+        let stat = self.read_stat(proc_root, pid)?;
         if stat.starttime > not_after {
             return None;
         }
@@ -558,7 +633,7 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let dir = ProcDir::open(pid).unwrap();
+        let dir = ProcDir::open_tid(pid).unwrap();
         let mut cache = ProcCache::default();
         let t = cache.get(&dir).unwrap();
         assert_eq!(t.name(), "sleep");

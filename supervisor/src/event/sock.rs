@@ -1,6 +1,6 @@
 //! What `/proc/<tid>/net/*` says about a socket inode: family, L4 protocol, addresses.
 
-use super::procfs::{read_bounded, ProcDir};
+use super::procfs::ProcDir;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Most bytes read of one `/proc/net` table.
@@ -95,7 +95,7 @@ pub fn lookup(dir: &ProcDir, inode: u64) -> Option<SockInfo> {
         ("net/raw6", true, "raw"),
     ];
     for (t, v6, proto) in tables {
-        let Ok(b) = read_bounded(&dir.entry(t), MAX_NET_TABLE) else {
+        let Ok(b) = dir.read_max(t, MAX_NET_TABLE) else {
             continue;
         };
         let s = String::from_utf8_lossy(&b);
@@ -110,7 +110,7 @@ pub fn lookup(dir: &ProcDir, inode: u64) -> Option<SockInfo> {
             });
         }
     }
-    if let Ok(b) = read_bounded(&dir.entry("net/unix"), MAX_NET_TABLE) {
+    if let Ok(b) = dir.read_max("net/unix", MAX_NET_TABLE) {
         let s = String::from_utf8_lossy(&b);
         for line in s.lines().skip(1) {
             let f: Vec<&str> = line.split_ascii_whitespace().collect();
@@ -157,7 +157,7 @@ mod tests {
             .trim_end_matches(']')
             .parse()
             .unwrap();
-        let dir = ProcDir::open(std::process::id()).unwrap();
+        let dir = ProcDir::open_tid(std::process::id()).unwrap();
         let i = lookup(&dir, ino).unwrap();
         assert_eq!(i.typechar, '4');
         assert_eq!(i.l4proto, Some("tcp"));
