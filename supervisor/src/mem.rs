@@ -93,21 +93,27 @@ impl ReadMem for TargetMem {
         // `max` bytes of string plus the NUL.
         let limit = max.saturating_add(1);
         let mut out = Vec::with_capacity(limit.min(256));
-        let mut chunk = [0u8; PAGE as usize];
+        // Read straight into `out`, at most up to the page end each time; most strings
+        // are short, so the first read asks for 256 bytes only.
         while out.len() < limit {
+            let start = out.len();
             let a = addr
-                .checked_add(out.len() as u64)
+                .checked_add(start as u64)
                 .ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))?;
-            let want = ((limit - out.len()) as u64).min(to_page_end(a)) as usize;
-            let n = self.read_chunk(a, &mut chunk[..want])?;
+            let mut want = ((limit - start) as u64).min(to_page_end(a)) as usize;
+            if start == 0 {
+                want = want.min(256);
+            }
+            out.resize(start + want, 0);
+            let n = self.read_chunk(a, &mut out[start..])?;
+            out.truncate(start + n);
             if n == 0 {
                 return Err(io::Error::from_raw_os_error(libc::EFAULT));
             }
-            if let Some(pos) = chunk[..n].iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..pos]);
+            if let Some(pos) = out[start..].iter().position(|&b| b == 0) {
+                out.truncate(start + pos);
                 return Ok(out);
             }
-            out.extend_from_slice(&chunk[..n]);
             if n < want {
                 return Err(io::Error::from_raw_os_error(libc::EFAULT));
             }

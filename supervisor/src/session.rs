@@ -54,7 +54,8 @@ pub struct Stats {
     pub alerts: AtomicU64,
     /// Answered notifications whose handling was timed (one in [`TIMING_SAMPLE`]).
     pub timed: AtomicU64,
-    /// Sum of RECV-return → SEND-return times of the timed ones, ns.
+    /// Sum of RECV-return → SEND-call times of the timed ones (our work; the SEND itself
+    /// is left out: with SYNC_WAKE_UP it returns only after the woken caller yields), ns.
     pub handling_ns: AtomicU64,
     /// Of which: building the event (memory reads, /proc) and ID_VALID, ns.
     pub build_ns: AtomicU64,
@@ -65,7 +66,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Mean RECV → SEND time in µs over the timed notifications, when any.
+    /// Mean RECV-return → SEND-call time in µs over the timed notifications, when any.
     pub fn mean_handling_us(&self) -> Option<f64> {
         self.mean_us(&self.handling_ns)
     }
@@ -536,7 +537,7 @@ impl Session {
                 if let (Some(t0), Some(t1), Some(t2)) = (start, built_at, decided_at) {
                     st.timed.fetch_add(1, Ordering::Relaxed);
                     st.handling_ns
-                        .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        .fetch_add(t2.duration_since(t0).as_nanos() as u64, Ordering::Relaxed);
                     st.build_ns
                         .fetch_add(t1.duration_since(t0).as_nanos() as u64, Ordering::Relaxed);
                     st.eval_ns

@@ -184,6 +184,8 @@ impl Supervisor {
             alerts = s.alerts.load(Ordering::Relaxed),
             panics = s.panics.load(Ordering::Relaxed),
             mean_handling_us = s.mean_handling_us().unwrap_or(0.0),
+            mean_build_us = s.mean_parts_us().map_or(0.0, |p| p.0),
+            mean_eval_us = s.mean_parts_us().map_or(0.0, |p| p.1),
             "supervisor stopped"
         );
         if let Some(sinks) = self.sinks.take() {

@@ -660,14 +660,42 @@ pub struct RemoteSocket {
     pub peer: Option<std::net::SocketAddr>,
 }
 
-/// Duplicates descriptor `fd` of process `tgid` (`pidfd_open` + `pidfd_getfd`, needs
-/// ptrace-attach rights over it) and asks the kernel about the socket behind it. Much
-/// cheaper than scanning `/proc/<pid>/net/*`, whose size the container controls.
-pub fn remote_socket(tgid: u32, fd: i32) -> io::Result<RemoteSocket> {
-    let pid = libc::pid_t::try_from(tgid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+/// Whether task `tid` leads its thread group (its tid is the process id): `pidfd_open`
+/// without `PIDFD_THREAD` accepts exactly those (EINVAL for other threads). `None` when
+/// the task is gone or pidfds are unavailable. Far cheaper than `/proc/<tid>/status`.
+pub fn is_thread_group_leader(tid: u32) -> Option<bool> {
+    let pid = libc::pid_t::try_from(tid).ok()?;
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no
     // memory is passed.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: a successful pidfd_open returned a fresh descriptor that nothing else
+        // owns; it is closed when dropped.
+        drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        return Some(true);
+    }
+    (io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)).then_some(false)
+}
+
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread that is not its group's leader.
+const PIDFD_THREAD: libc::c_int = libc::O_EXCL;
+
+/// Duplicates descriptor `fd` of task `tid` (`pidfd_open` + `pidfd_getfd`, needs
+/// ptrace-attach rights over it) and asks the kernel about the socket behind it. Much
+/// cheaper than scanning `/proc/<pid>/net/*`, whose size the container controls. `tid`
+/// may be any thread: a thread that is not its group's leader is opened with
+/// `PIDFD_THREAD` (EINVAL before Linux 6.9: the caller then passes the thread group id).
+pub fn remote_socket(tid: u32, fd: i32) -> io::Result<RemoteSocket> {
+    let pid = libc::pid_t::try_from(tid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    let open = |flags: libc::c_int| {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no
+        // memory is passed.
+        unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) }
+    };
+    let mut pidfd = open(0);
+    if pidfd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        pidfd = open(PIDFD_THREAD);
+    }
     if pidfd < 0 {
         return Err(io::Error::last_os_error());
     }

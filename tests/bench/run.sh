@@ -141,6 +141,16 @@ stop_agent() {
     sup_pid=""
 }
 
+# tiercel's own mean RECV-return → SEND-call time (µs) and its parts, from its exit log line
+agent_handling() {
+    local l; l=$(grep -a 'supervisor stopped' "$work/agent.log" 2>/dev/null | tail -1)
+    local h b e
+    h=$(sed -n 's/.*mean_handling_us=\([0-9.]*\).*/\1/p' <<<"$l")
+    b=$(sed -n 's/.*mean_build_us=\([0-9.]*\).*/\1/p' <<<"$l")
+    e=$(sed -n 's/.*mean_eval_us=\([0-9.]*\).*/\1/p' <<<"$l")
+    if [ -n "$h" ]; then printf '%.1f (%.1f / %.1f)' "$h" "${b:-0}" "${e:-0}"; else echo "-"; fi
+}
+
 args_for() {
     case "$1" in
         realistic) echo '["/bin/sh","/data/realistic.sh"]' ;;
@@ -187,7 +197,7 @@ run_once() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-declare -A MED P99 WALL START CPU RSS
+declare -A MED P99 WALL START CPU RSS HANDLING
 for cfg in $CONFIGS; do
     case "$cfg" in
         seed) [ -f "$SEED" ] || { log "skip seed: $SEED missing"; continue; } ;;
@@ -209,6 +219,7 @@ for cfg in $CONFIGS; do
     read -r c r < <(agent_stats)
     CPU[$cfg]=$c; RSS[$cfg]=$r
     stop_agent
+    case "$cfg" in seed|stable|upstream|preset) HANDLING[$cfg]=$(agent_handling) ;; esac
 done
 
 # Supervisor memory with many containers: the stable rules, MULTI_N containers at once, each
@@ -290,11 +301,11 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
     echo
     echo "## Container start (ms, \`runc create\`) and agent cost"
     echo
-    echo "| config | runc create (median over all runs) | agent CPU (ms, whole config) | agent peak RSS (KiB) |"
-    echo "|---|---|---|---|"
+    echo "| config | runc create (median over all runs) | agent CPU (ms, whole config) | agent peak RSS (KiB) | tiercel's own work per notification, µs mean: RECV return → SEND call (build incl. ID_VALID / evaluate) |"
+    echo "|---|---|---|---|---|"
     for c in $CONFIGS; do
         s=$(for wl in $WORKLOADS; do echo "${START[$c/$wl]:-}"; done | { grep -v '^$' || true; } | median)
-        echo "| $c | $s | ${CPU[$c]:--} | ${RSS[$c]:--} |"
+        echo "| $c | $s | ${CPU[$c]:--} | ${RSS[$c]:--} | ${HANDLING[$c]:--} |"
     done
     echo
     echo "## Supervisor memory with $MULTI_N containers"

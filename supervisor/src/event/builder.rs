@@ -190,12 +190,17 @@ impl Session {
     }
 }
 
+/// x86_64 syscall numbers whose event type [`EventBuilder`] remembers.
+const ETYPE_CACHE: usize = 1024;
+
 /// Builds events for one session (one listener fd).
 #[derive(Debug)]
 pub struct EventBuilder {
     session: Arc<Session>,
     num: u64,
     pin_proc_at_build: bool,
+    /// Event type by x86_64 syscall number.
+    etypes: Vec<Option<EventType>>,
 }
 
 impl EventBuilder {
@@ -218,6 +223,7 @@ impl EventBuilder {
             }),
             num: 0,
             pin_proc_at_build: true,
+            etypes: Vec::new(),
         }
     }
 
@@ -244,21 +250,39 @@ impl EventBuilder {
             let _ = proc_dir.set(ProcDir::open_at(&self.session.proc_root, n.pid).ok());
         }
         if d.exec.is_some() {
-            let tgid = proc_dir
-                .get()
-                .and_then(Option::as_ref)
-                .and_then(|p: &ProcDir| p.status())
-                .map(|s| s.tgid)
-                .unwrap_or(n.pid);
+            let tgid = match crate::sys::is_thread_group_leader(n.pid) {
+                Some(true) => n.pid,
+                _ => proc_dir
+                    .get()
+                    .and_then(Option::as_ref)
+                    .and_then(|p: &ProcDir| p.status())
+                    .map(|s| s.tgid)
+                    .unwrap_or(n.pid),
+            };
             if let Ok(mut c) = self.session.cache.lock() {
                 c.exec_started(tgid, n.pid);
             }
         }
         // A syscall Falco has no event type for gets a type outside the table, so that
         // `evt.type` (its name) and the event type the engine indexes rules by agree.
-        let etype = EventType::from_name(d.name)
-            .or_else(|| d.kname.and_then(EventType::from_name))
-            .unwrap_or(EventType(u16::MAX));
+        // x86_64: looked up by name once per number, then from the table (not i386,
+        // whose `socketcall` is several events behind one number).
+        let slot = usize::try_from(n.nr)
+            .ok()
+            .filter(|&nr| nr < ETYPE_CACHE && d.arch == super::syscalls::Arch::X86_64);
+        let cached = slot.and_then(|i| self.etypes.get(i).copied().flatten());
+        let etype = cached.unwrap_or_else(|| {
+            let t = EventType::from_name(d.name)
+                .or_else(|| d.kname.and_then(EventType::from_name))
+                .unwrap_or(EventType(u16::MAX));
+            if let Some(i) = slot {
+                if self.etypes.is_empty() {
+                    self.etypes = vec![None; ETYPE_CACHE];
+                }
+                self.etypes[i] = Some(t);
+            }
+            t
+        });
         let ts_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -347,6 +371,18 @@ fn unreadable_magic_link(p: &[u8]) -> bool {
 
 fn s<'a>(x: impl Into<Cow<'a, str>>) -> Option<Value<'a>> {
     Some(Value::Str(x.into()))
+}
+
+/// A string of a task as a field value: borrowed when the task info is (the usual case:
+/// it lives in the event or the process cache), copied otherwise.
+fn task_str<'a>(
+    t: Cow<'a, TaskInfo>,
+    f: impl for<'x> Fn(&'x TaskInfo) -> &'x str,
+) -> Option<Value<'a>> {
+    match t {
+        Cow::Borrowed(t) => s(f(t)),
+        Cow::Owned(t) => s(f(&t).to_owned()),
+    }
 }
 
 fn lossy(b: &[u8]) -> Cow<'_, str> {
@@ -907,9 +943,14 @@ impl SyscallEvent {
                     // Ask the kernel about the socket itself; scanning the task's
                     // `/proc/net` tables (which the container can make huge) is the
                     // fallback, and the only source for unix socket paths.
-                    let si = self
-                        .status()
-                        .and_then(|st| crate::sys::remote_socket(st.tgid, fd).ok())
+                    let si = crate::sys::remote_socket(self.tid, fd)
+                        .ok()
+                        .or_else(|| {
+                            let tgid = self.status()?.tgid;
+                            (tgid != self.tid)
+                                .then(|| crate::sys::remote_socket(tgid, fd).ok())
+                                .flatten()
+                        })
                         .and_then(|r| sock::from_kernel(&r))
                         .or_else(|| ino.parse().ok().and_then(|i| sock::lookup(pd, i)));
                     let typechar = si
@@ -1132,6 +1173,7 @@ impl SyscallEvent {
     fn render_param(&self, p: &decode::Param) -> Option<String> {
         Some(match &p.val {
             ParamVal::Text(t) => t.clone(),
+            ParamVal::Num(r, v) => r.text(*v),
             ParamVal::Path(i) => {
                 let pa = self.d.paths.get(*i)?;
                 if pa.unreadable {
@@ -1173,6 +1215,7 @@ impl SyscallEvent {
             ParamVal::Fd(fd) => Some(Value::I64(*fd)),
             ParamVal::Uid(u) | ParamVal::Gid(u) => Some(Value::U64(u64::from(*u))),
             ParamVal::Res => Some(Value::I64(self.predicted_rawres())),
+            ParamVal::Num(_, v) => Some(Value::U64(*v)),
             ParamVal::Path(i) => s(lossy(&self.d.paths.get(*i)?.raw).into_owned()),
             ParamVal::Text(t) => Some(match t.parse::<i64>() {
                 Ok(v) => Value::I64(v),
@@ -1316,34 +1359,34 @@ impl SyscallEvent {
             Field::FdType => s(typename(self.fd_typechar()?)),
             Field::FdName => {
                 if self.d.fd_path.is_some() {
-                    s(lossy(self.fd_path_norm()?).into_owned())
+                    s(lossy(self.fd_path_norm()?))
                 } else if self.d.name == "socket" {
                     None
                 } else {
-                    s(self.fdinfo()?.name.clone())
+                    s(self.fdinfo()?.name.as_str())
                 }
             }
             Field::FdNameraw => {
                 let i = self.d.fd_path?;
-                s(lossy(&self.d.paths.get(i)?.raw).into_owned())
+                s(lossy(&self.d.paths.get(i)?.raw))
             }
             Field::FdDirectory | Field::FdFilename => {
-                let p: Cow<'_, [u8]> = match self.d.fd_path {
-                    Some(_) => Cow::Borrowed(self.fd_path_norm()?),
+                let p: &[u8] = match self.d.fd_path {
+                    Some(_) => self.fd_path_norm()?,
                     None => {
                         let f = self.fdinfo()?;
                         if !matches!(f.typechar, 'f' | 'd') {
                             return None;
                         }
-                        Cow::Owned(f.name.clone().into_bytes())
+                        f.name.as_bytes()
                     }
                 };
                 let part = if name == Field::FdDirectory {
-                    path::dirname(&p)
+                    path::dirname(p)
                 } else {
-                    path::basename(&p)
+                    path::basename(p)
                 };
-                s(lossy(part).into_owned())
+                s(lossy(part))
             }
             Field::FdSip | Field::FdRip => Some(Value::Ip(ip_of(
                 &self.server_or_remote(name == Field::FdRip)?,
@@ -1459,17 +1502,17 @@ impl SyscallEvent {
                 };
                 let i = self.d.paths.iter().position(|p| p.param == pname)?;
                 if raw {
-                    s(lossy(&self.d.paths[i].raw).into_owned())
+                    s(lossy(&self.d.paths[i].raw))
                 } else {
-                    s(lossy(self.path_value(i)?).into_owned())
+                    s(lossy(self.path_value(i)?))
                 }
             }
 
             // proc.*
-            Field::ProcName => s(self.ancestor(idx().unwrap_or(0))?.stat.comm.clone()),
-            Field::ProcPname => s(self.ancestor(1)?.stat.comm.clone()),
+            Field::ProcName => task_str(self.ancestor(idx().unwrap_or(0))?, |t| &t.stat.comm),
+            Field::ProcPname => task_str(self.ancestor(1)?, |t| &t.stat.comm),
             Field::ProcAname => match arg {
-                FieldArg::Index(n) => s(self.ancestor(*n)?.stat.comm.clone()),
+                FieldArg::Index(n) => task_str(self.ancestor(*n)?, |t| &t.stat.comm),
                 _ => Some(Value::List(
                     self.ancestors()
                         .iter()
@@ -1477,10 +1520,10 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            Field::ProcExe => s(self.me()?.exe().to_string()),
-            Field::ProcPexe => s(self.ancestor(1)?.exe().to_string()),
+            Field::ProcExe => task_str(self.me()?, TaskInfo::exe),
+            Field::ProcPexe => task_str(self.ancestor(1)?, TaskInfo::exe),
             Field::ProcAexe => match arg {
-                FieldArg::Index(n) => s(self.ancestor(*n)?.exe().to_string()),
+                FieldArg::Index(n) => task_str(self.ancestor(*n)?, TaskInfo::exe),
                 _ => Some(Value::List(
                     self.ancestors()
                         .iter()
@@ -1488,10 +1531,10 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            Field::ProcExepath => s(self.me()?.exepath.clone()),
-            Field::ProcPexepath => s(self.ancestor(1)?.exepath.clone()),
+            Field::ProcExepath => task_str(self.me()?, |t| &t.exepath),
+            Field::ProcPexepath => task_str(self.ancestor(1)?, |t| &t.exepath),
             Field::ProcAexepath => match arg {
-                FieldArg::Index(n) => s(self.ancestor(*n)?.exepath.clone()),
+                FieldArg::Index(n) => task_str(self.ancestor(*n)?, |t| &t.exepath),
                 _ => Some(Value::List(
                     self.ancestors()
                         .iter()

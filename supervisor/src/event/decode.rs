@@ -26,9 +26,30 @@ pub struct PathArg {
     pub unreadable: bool,
 }
 
+/// How a numeric parameter is rendered, when a field asks for its text (most events
+/// never do: rendering every call's flags up front was wasted work on the hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    /// Falco's `PPM_O_*` open flags (the value is already converted).
+    FileFlags,
+    /// A file mode in octal (`0644`).
+    Octal,
+}
+
+impl Render {
+    pub fn text(self, v: u64) -> String {
+        match self {
+            Render::FileFlags => fl::render(fl::FILE_FLAGS, v as u32),
+            Render::Octal => fl::octal(v as u32),
+        }
+    }
+}
+
 /// How an exit parameter is rendered (`evt.arg.X`, `evt.args`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamVal {
+    /// A number rendered on demand (`evt.rawarg` gives the number).
+    Num(Render, u64),
     /// Already rendered text (flags, enums, numbers, raw strings).
     Text(String),
     /// Index into [`Decoded::paths`]; rendered as the absolute normalised path.
@@ -99,6 +120,13 @@ fn dirfd_param(name: &'static str, v: u64) -> Param {
     Param {
         name,
         val: ParamVal::Fd(i64::from(i32a(v))),
+    }
+}
+
+fn num(name: &'static str, r: Render, v: u64) -> Param {
+    Param {
+        name,
+        val: ParamVal::Num(r, v),
     }
 }
 
@@ -295,11 +323,12 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(fdres());
             p.push(c.path("name", a[0], cwd, open_follow(a[1]), open_modifies(a[1]), 0));
             c.d.fd_path = Some(0);
-            p.push(text(
+            p.push(num(
                 "flags",
-                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[1])),
+                Render::FileFlags,
+                fl::open_flags_to_ppm(a[1]).into(),
             ));
-            p.push(text("mode", fl::octal(c.d.open_mode)));
+            p.push(num("mode", Render::Octal, c.d.open_mode.into()));
         }
         "openat" => {
             c.open(a[2], a[3]);
@@ -314,11 +343,12 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
                 0,
             ));
             c.d.fd_path = Some(0);
-            p.push(text(
+            p.push(num(
                 "flags",
-                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[2])),
+                Render::FileFlags,
+                fl::open_flags_to_ppm(a[2]).into(),
             ));
-            p.push(text("mode", fl::octal(c.d.open_mode)));
+            p.push(num("mode", Render::Octal, c.d.open_mode.into()));
         }
         "openat2" => {
             let how = match mem::read_open_how(mem, a[2], a[3]) {
@@ -342,11 +372,12 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
                 0,
             ));
             c.d.fd_path = Some(0);
-            p.push(text(
+            p.push(num(
                 "flags",
-                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(how.flags)),
+                Render::FileFlags,
+                fl::open_flags_to_ppm(how.flags).into(),
             ));
-            p.push(text("mode", fl::octal(c.d.open_mode)));
+            p.push(num("mode", Render::Octal, c.d.open_mode.into()));
             p.push(text(
                 "resolve",
                 fl::render_or_num(fl::OPENAT2_RESOLVE, fl::resolve_to_ppm(how.resolve)),
@@ -359,15 +390,16 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             p.push(fdres());
             p.push(c.path("name", a[0], cwd, true, true, 0));
             c.d.fd_path = Some(0);
-            p.push(text("mode", fl::octal(c.d.open_mode)));
+            p.push(num("mode", Render::Octal, c.d.open_mode.into()));
         }
         "open_by_handle_at" => {
             c.open(a[2], 0);
             p.push(fdres());
             p.push(dirfd_param("mountfd", a[0]));
-            p.push(text(
+            p.push(num(
                 "flags",
-                fl::render(fl::FILE_FLAGS, fl::open_flags_to_ppm(a[2])),
+                Render::FileFlags,
+                fl::open_flags_to_ppm(a[2]).into(),
             ));
         }
         "execve" | "execveat" => {
@@ -895,12 +927,13 @@ mod tests {
         }
     }
 
-    fn ptext<'a>(d: &'a Decoded, name: &str) -> Option<&'a str> {
+    fn ptext<'a>(d: &'a Decoded, name: &str) -> Option<std::borrow::Cow<'a, str>> {
         d.params
             .iter()
             .find(|p| p.name == name)
             .and_then(|p| match &p.val {
-                ParamVal::Text(s) => Some(s.as_str()),
+                ParamVal::Text(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+                ParamVal::Num(r, v) => Some(std::borrow::Cow::Owned(r.text(*v))),
                 _ => None,
             })
     }
@@ -916,8 +949,11 @@ mod tests {
         );
         let d = decode(&n, &m).unwrap();
         assert_eq!(d.name, "openat");
-        assert_eq!(ptext(&d, "flags"), Some("O_TRUNC|O_CREAT|O_WRONLY"));
-        assert_eq!(ptext(&d, "mode"), Some("0644"));
+        assert_eq!(
+            ptext(&d, "flags").as_deref(),
+            Some("O_TRUNC|O_CREAT|O_WRONLY")
+        );
+        assert_eq!(ptext(&d, "mode").as_deref(), Some("0644"));
         assert_eq!(d.paths[0].raw, b"../etc/./shadow");
         assert_eq!(d.paths[0].dirfd, Some(AT_FDCWD));
         assert!(d.paths[0].modifies);
@@ -950,13 +986,13 @@ mod tests {
         let d = decode(&n, &m).unwrap();
         assert_eq!(d.name, "open");
         assert_eq!(d.paths[0].raw, b"/usr/bin/x");
-        assert_eq!(ptext(&d, "flags"), Some("O_CREAT|O_WRONLY"));
+        assert_eq!(ptext(&d, "flags").as_deref(), Some("O_CREAT|O_WRONLY"));
         // socketcall(SYS_SOCKET, [AF_PACKET, SOCK_RAW, 0])
         let args = m.put(&[17u32.to_le_bytes(), 3u32.to_le_bytes(), 0u32.to_le_bytes()].concat());
         let n = notif(AUDIT_ARCH_I386, 102, [1, args, 0, 0, 0, 0]);
         let d = decode(&n, &m).unwrap();
         assert_eq!(d.name, "socket");
-        assert_eq!(ptext(&d, "domain"), Some("AF_PACKET"));
+        assert_eq!(ptext(&d, "domain").as_deref(), Some("AF_PACKET"));
         // socketcall with an unreadable args array.
         let n = notif(AUDIT_ARCH_I386, 102, [3, 0xdead, 0, 0, 0, 0]);
         let d = decode(&n, &m).unwrap();
@@ -982,8 +1018,8 @@ mod tests {
         let e = d.exec.as_ref().unwrap();
         assert_eq!(e.filename, b"/bin/busybox");
         assert_eq!(e.argv.items.len(), 2);
-        assert_eq!(ptext(&d, "exe"), Some("sh"));
-        assert_eq!(ptext(&d, "args"), Some("-c"));
+        assert_eq!(ptext(&d, "exe").as_deref(), Some("sh"));
+        assert_eq!(ptext(&d, "args").as_deref(), Some("-c"));
         // Bad pointers everywhere: a fault, no panic.
         let n = notif(AUDIT_ARCH_X86_64, 59, [1, 2, 3, 0, 0, 0]);
         assert!(decode(&n, &m).unwrap().fault);
@@ -1018,7 +1054,7 @@ mod tests {
             &m,
         )
         .unwrap();
-        assert_eq!(ptext(&d, "target"), Some("/etc/shadow"));
+        assert_eq!(ptext(&d, "target").as_deref(), Some("/etc/shadow"));
         assert_eq!(d.paths[0].param, "linkpath");
         let d = decode(
             &notif(
@@ -1029,7 +1065,7 @@ mod tests {
             &m,
         )
         .unwrap();
-        assert_eq!(ptext(&d, "request"), Some("PTRACE_ATTACH"));
+        assert_eq!(ptext(&d, "request").as_deref(), Some("PTRACE_ATTACH"));
         let d = decode(
             &notif(
                 AUDIT_ARCH_X86_64,
@@ -1039,7 +1075,7 @@ mod tests {
             &m,
         )
         .unwrap();
-        assert_eq!(ptext(&d, "flags"), Some("CLONE_NEWUSER"));
+        assert_eq!(ptext(&d, "flags").as_deref(), Some("CLONE_NEWUSER"));
         let d = decode(
             &notif(
                 AUDIT_ARCH_X86_64,
@@ -1076,6 +1112,6 @@ mod tests {
         .unwrap();
         assert_eq!(d.paths.len(), 2);
         assert_eq!(d.paths[1].dirfd, Some(5));
-        assert_eq!(ptext(&d, "flags"), Some("RENAME_NOREPLACE"));
+        assert_eq!(ptext(&d, "flags").as_deref(), Some("RENAME_NOREPLACE"));
     }
 }

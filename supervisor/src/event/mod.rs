@@ -89,6 +89,8 @@ pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
             "abspath" | "abspath.src" | "abspath.dst" => 3,
             // Every parameter rendered (paths, fds).
             "args" | "info" => 5,
+            // One parameter rendered as text (flag names, a path).
+            "arg" => 2,
             _ => 0,
         },
         "fd" => match rest {
