@@ -17,7 +17,7 @@
 //! O_ACCMODE`), the part of the flags that decides Falco's `evt.is_open_read` and
 //! `evt.is_open_write` ([`open_access_fields`]).
 
-use crate::eval::{CheckNode, Matcher, Node, Operand};
+use crate::eval::{CheckNode, Matcher, Node, Operand, TArg};
 use crate::event::{Event, EventType, FieldArg, Value};
 use crate::fields::Field;
 use crate::program::Program;
@@ -88,34 +88,87 @@ impl Partial<'_> {
     }
 
     fn eval(&self, n: &Node) -> Tri {
-        match n {
-            Node::Const(b) => Tri::from(*b),
-            Node::Not(k) => match self.eval(k) {
-                Tri::True => Tri::False,
-                Tri::False => Tri::True,
-                Tri::Unknown => Tri::Unknown,
-            },
-            Node::Memo(_, k) => self.eval(k),
-            Node::And(v) | Node::Or(v) => {
-                // `and`: false decides, true is neutral; `or` the other way round.
-                let decisive = Tri::from(matches!(n, Node::Or(_)));
-                let mut r = Tri::from(matches!(n, Node::And(_)));
-                for k in v {
-                    match self.eval(k) {
-                        x if x == decisive => return x,
-                        Tri::Unknown => r = Tri::Unknown,
-                        _ => {}
-                    }
+        tri_eval(n, &|c| self.decides(c).then(|| c.eval(self)))
+    }
+}
+
+/// Kleene evaluation of `n`: `decide` gives a check's value, or `None` when unknown.
+fn tri_eval(n: &Node, decide: &dyn Fn(&CheckNode) -> Option<bool>) -> Tri {
+    match n {
+        Node::Const(b) => Tri::from(*b),
+        Node::Not(k) => match tri_eval(k, decide) {
+            Tri::True => Tri::False,
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+        },
+        Node::Memo(_, k) => tri_eval(k, decide),
+        Node::And(v) | Node::Or(v) => {
+            // `and`: false decides, true is neutral; `or` the other way round.
+            let decisive = Tri::from(matches!(n, Node::Or(_)));
+            let mut r = Tri::from(matches!(n, Node::And(_)));
+            for k in v {
+                match tri_eval(k, decide) {
+                    x if x == decisive => return x,
+                    Tri::Unknown => r = Tri::Unknown,
+                    _ => {}
                 }
-                r
             }
-            Node::Check(c) if self.decides(c) => Tri::from(c.eval(self)),
-            Node::Check(_) => Tri::Unknown,
+            r
         }
+        Node::Check(c) => decide(c).map_or(Tri::Unknown, Tri::from),
+    }
+}
+
+/// Whether every field `op` reads is known (`unknown` says which are not).
+fn operand_known(op: &Operand, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
+    match op {
+        Operand::Field { field, arg } => !unknown(*field, arg),
+        Operand::Transform(t) => t.args.iter().all(|a| targ_known(a, unknown)),
+    }
+}
+
+fn targ_known(a: &TArg, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
+    match a {
+        TArg::Operand(o) => operand_known(o, unknown),
+        TArg::Lit(_) => true,
+        TArg::List(v) => v.iter().all(|x| targ_known(x, unknown)),
+    }
+}
+
+fn matcher_known(m: &Matcher, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
+    match m {
+        Matcher::Operand(_, _, op) => operand_known(op, unknown),
+        Matcher::Modifier(_, items) => items.iter().all(|i| matcher_known(i, unknown)),
+        _ => true,
     }
 }
 
 impl Program {
+    /// False only if none of the rules `select` picks among those evaluated for `ev`'s
+    /// type can match `ev` whatever the values of the fields `unknown` names (the
+    /// others are read from `ev`). Enforcement uses it to skip resolving paths when no
+    /// deny rule could match on any path.
+    pub fn can_match_masked(
+        &self,
+        ev: &dyn Event,
+        select: &dyn Fn(usize) -> bool,
+        unknown: &dyn Fn(Field, &FieldArg) -> bool,
+    ) -> bool {
+        let decide = |c: &CheckNode| {
+            (operand_known(&c.lhs, unknown) && matcher_known(&c.matcher, unknown))
+                .then(|| c.eval(ev))
+        };
+        self.rules_for(ev.event_type())
+            .iter()
+            .map(|&i| i as usize)
+            .filter(|&i| select(i))
+            .any(|i| {
+                self.rules()
+                    .get(i)
+                    .is_none_or(|r| tri_eval(r.filter.root(), &decide) != Tri::False)
+            })
+    }
+
     /// False only if no rule evaluated for events of type `t` can match an event whose
     /// fields `known` (without argument, e.g. `evt.is_open_write`) have the given values,
     /// whatever the values of its other fields. True means "maybe".
@@ -360,5 +413,32 @@ mod tests {
         );
         assert_eq!(rules_for(2).len(), 5);
         assert_eq!(rules_for(3), rules_for(0));
+    }
+
+    #[test]
+    fn masked_fields_leave_only_the_known_ones_deciding() {
+        use crate::json_event::JsonEvent;
+        let p = program(PRESET);
+        let path_fields = |f: Field, _: &FieldArg| {
+            matches!(f, Field::FdName | Field::FdDirectory | Field::FdFilename)
+        };
+        let all = |_: usize| true;
+        // A read-only open without O_CREAT/O_TRUNC: no rule of the preset can match,
+        // whatever the path turns out to be.
+        let ro = JsonEvent::parse(
+            r#"{"evt.type":"openat","evt.is_open_write":false,"evt.is_open_read":true,"evt.arg.flags":"O_RDONLY","fd.name":"/etc/passwd","fd.directory":"/etc","proc.name":"cat"}"#,
+        )
+        .unwrap();
+        assert!(!p.can_match_masked(&ro, &all, &path_fields));
+        // Writing: the path decides, so it may match.
+        let wr = JsonEvent::parse(
+            r#"{"evt.type":"openat","evt.is_open_write":true,"evt.is_open_read":false,"evt.arg.flags":"O_WRONLY|O_CREAT","fd.name":"/tmp/x","fd.directory":"/tmp","fd.typechar":"f","fd.num":3,"proc.name":"touch"}"#,
+        )
+        .unwrap();
+        assert!(p.can_match_masked(&wr, &all, &path_fields));
+        // With nothing unknown it is plain evaluation: /tmp matches nothing.
+        assert!(!p.can_match_masked(&wr, &all, &|_, _| false));
+        // No rule selected: nothing can match.
+        assert!(!p.can_match_masked(&wr, &|_| false, &path_fields));
     }
 }

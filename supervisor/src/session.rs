@@ -633,6 +633,20 @@ fn resolved_verdict(
     {
         return SecondLook::None;
     }
+    // Resolving paths costs a walk of the caller's root; it can only change the outcome
+    // if some deny rule can match this event with *some* values of its path fields.
+    // Nothing else differs between the views, so when the other fields already rule
+    // every deny rule out, neither a resolved path nor an unresolvable one matters.
+    let deny = |i: usize| {
+        engine.enabled.get(i).copied().unwrap_or(false)
+            && engine.deny_table.get(i).copied().unwrap_or(false)
+    };
+    if !engine
+        .program
+        .can_match_masked(event, &deny, &|f, a| event.view_dependent(f, a))
+    {
+        return SecondLook::None;
+    }
     event.set_resolved_view(true);
     resolved_matches.clear();
     engine

@@ -307,6 +307,7 @@ impl EventBuilder {
             loginuid: OnceCell::new(),
             userdb: OnceCell::new(),
             typechar: OnceCell::new(),
+            params_text: OnceCell::new(),
             resolved_view: Cell::new(false),
         })
     }
@@ -346,6 +347,8 @@ pub struct SyscallEvent {
     loginuid: OnceCell<Option<i64>>,
     userdb: OnceCell<Option<Arc<UserDb>>>,
     typechar: OnceCell<Option<char>>,
+    /// Rendered non-path parameters, by index.
+    params_text: OnceCell<Box<[OnceCell<Option<String>>]>>,
     /// Serve path-valued fields resolved inside the root (see [`SyscallEvent::set_resolved_view`]).
     resolved_view: Cell<bool>,
 }
@@ -583,6 +586,36 @@ impl SyscallEvent {
     /// `/memfd:x (deleted)`, `/bin/x (deleted)`) is served as its link target.
     pub fn set_resolved_view(&self, on: bool) {
         self.resolved_view.set(on);
+    }
+
+    /// Whether field `field` (argument `arg`) of this event can take another value in the
+    /// resolved view ([`SyscallEvent::set_resolved_view`]): the path-valued fields of
+    /// path-taking calls. Every other field reads the same in both views.
+    pub fn view_dependent(&self, field: Field, arg: &FieldArg) -> bool {
+        let path_param =
+            |p: Option<&decode::Param>| matches!(p, Some(p) if matches!(p.val, ParamVal::Path(_)));
+        match field {
+            Field::FdName | Field::FdDirectory | Field::FdFilename => self.d.fd_path.is_some(),
+            Field::EvtAbspath
+            | Field::EvtAbspathSrc
+            | Field::EvtAbspathDst
+            | Field::FsPathName
+            | Field::FsPathSource
+            | Field::FsPathTarget => !self.d.paths.is_empty(),
+            Field::EvtArgs | Field::EvtInfo => self
+                .d
+                .params
+                .iter()
+                .any(|p| matches!(p.val, ParamVal::Path(_))),
+            Field::EvtArg => match arg {
+                FieldArg::Name(n) => path_param(self.d.params.iter().find(|p| *p.name == **n)),
+                FieldArg::Index(i) => {
+                    path_param(usize::try_from(*i).ok().and_then(|i| self.d.params.get(i)))
+                }
+                FieldArg::None => false,
+            },
+            _ => false,
+        }
     }
 
     /// Whether the resolved view is on.
@@ -1199,12 +1232,30 @@ impl SyscallEvent {
 
     /// `evt.arg.NAME` / `evt.arg[N]`.
     pub fn arg(&self, a: &FieldArg) -> Option<String> {
-        let p = match a {
-            FieldArg::Name(n) => self.d.params.iter().find(|p| *p.name == **n)?,
-            FieldArg::Index(i) => self.d.params.get(usize::try_from(*i).ok()?)?,
+        self.arg_value(a).map(Cow::into_owned)
+    }
+
+    /// `evt.arg.NAME` / `evt.arg[N]`, rendered once per event (several checks on
+    /// `evt.arg.flags` render the flags once); path parameters, whose text depends on
+    /// the view, are rendered each time.
+    fn arg_value(&self, a: &FieldArg) -> Option<Cow<'_, str>> {
+        let i = match a {
+            FieldArg::Name(n) => self.d.params.iter().position(|p| *p.name == **n)?,
+            FieldArg::Index(i) => usize::try_from(*i).ok()?,
             FieldArg::None => return None,
         };
-        self.render_param(p)
+        let p = self.d.params.get(i)?;
+        if matches!(p.val, ParamVal::Path(_)) {
+            return self.render_param(p).map(Cow::Owned);
+        }
+        let cells = self
+            .params_text
+            .get_or_init(|| (0..self.d.params.len()).map(|_| OnceCell::new()).collect());
+        cells
+            .get(i)?
+            .get_or_init(|| self.render_param(p))
+            .as_deref()
+            .map(Cow::Borrowed)
     }
 
     /// `evt.rawarg.NAME`: the number for numeric parameters.
@@ -1307,7 +1358,7 @@ impl SyscallEvent {
             Field::EvtIsAsync => Some(Value::Bool(false)),
             Field::EvtCount => Some(Value::U64(1)),
             Field::EvtArgs | Field::EvtInfo => s(self.args_string()),
-            Field::EvtArg => self.arg(arg).map(|x| Value::Str(Cow::Owned(x))),
+            Field::EvtArg => self.arg_value(arg).map(Value::Str),
             Field::EvtRawarg => self.rawarg(arg),
             Field::EvtRes => s("SUCCESS"),
             Field::EvtRawres => Some(Value::I64(self.predicted_rawres())),
