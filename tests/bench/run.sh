@@ -248,6 +248,34 @@ if [ "${BENCH_MULTI:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
     stop_agent
 fi
 
+# "| what | a/b = r× | ≤ limit× | met/missed |"
+target_row() {
+    local what="$1" a="$2" b="$3" lim="$4"
+    if [[ "$a" =~ ^[0-9]+$ && "$b" =~ ^[0-9]+$ && "$b" -gt 0 ]]; then
+        awk -v w="$what" -v a="$a" -v b="$b" -v l="$lim" 'BEGIN {
+            r = a / b; printf "| %s | %d / %d = %.2f× | ≤ %.2f× | %s |\n", w, a, b, r, l, (r <= l ? "met" : sprintf("missed by %.0f%%", (r / l - 1) * 100)) }'
+    else
+        echo "| $what | - | ≤ ${lim}× | not measured |"
+    fi
+}
+# "| what | value | < limit | met/missed |"
+abs_row() {
+    local what="$1" v="$2" lim="$3" unit="$4"
+    if [[ "$v" =~ ^-?[0-9]+$ ]]; then
+        awk -v w="$what" -v v="$v" -v l="$lim" -v u="$unit" 'BEGIN {
+            printf "| %s | %d %s | < %d %s | %s |\n", w, v, u, l, u, (v < l ? "met" : "missed") }'
+    else
+        echo "| $what | - | < $lim $unit | not measured |"
+    fi
+}
+# median runc-create time of config $1 minus bare's (ms)
+delay_ms() {
+    local c="$1" a b
+    a=$(for wl in $WORKLOADS; do echo "${START[$c/$wl]:-}"; done | { grep -v '^$' || true; } | median)
+    b=$(for wl in $WORKLOADS; do echo "${START[bare/$wl]:-}"; done | { grep -v '^$' || true; } | median)
+    if [[ "$a" =~ ^[0-9]+$ && "$b" =~ ^[0-9]+$ ]]; then echo $((a - b)); else echo "-"; fi
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
 log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
@@ -267,6 +295,25 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
     echo "(RECV → CONTINUE, SYNC_WAKE_UP); floor-path = floor + path read + ID_VALID; seed = tiercel audit,"
     echo "seed rule; stable = tiercel audit, falco_rules.yaml; upstream = tiercel audit, three upstream rule files; preset = tiercel enforce,"
     echo "protect-binary-dirs."
+    echo
+    echo "## Targets (issue 5), from the figures below"
+    echo
+    echo "| target | measured | limit | verdict |"
+    echo "|---|---|---|---|"
+    target_row "notified openat (read) under the stable rules vs floor-path" "${MED[stable/openat-read]:-}" "${MED[floor-path/openat-read]:-}" 1.25
+    for c in seed stable upstream preset; do
+        target_row "unmonitored getppid under $c vs ALLOW-only" "${MED[$c/getppid]:-}" "${MED[allow/getppid]:-}" 1.05
+    done
+    target_row "read-only openat, write rules only (seed) vs ALLOW-only" "${MED[seed/openat-read]:-}" "${MED[allow/openat-read]:-}" 1.05
+    target_row "read-only openat, enforce preset (write rules) vs ALLOW-only" "${MED[preset/openat-read]:-}" "${MED[allow/openat-read]:-}" 1.05
+    target_row "realistic workload under the seed rule vs bare" "${WALL[seed/realistic]:-}" "${WALL[bare/realistic]:-}" 1.10
+    mix=$(awk '$1 == "MIX" && $2 ~ /^[0-9]+$/ {print $4; exit}' "$work/rules-bench.txt")
+    abs_row "rule evaluation, stable rules, ns/event (median)" "$mix" 500 ns
+    abs_row "supervisor RSS, stable rules, $MULTI_SESSIONS containers (KiB)" "$MULTI_HWM" 20480 KiB
+    for c in seed stable preset; do
+        d=$(delay_ms "$c")
+        abs_row "container start delay, $c (runc create vs bare, ms)" "$d" 50 ms
+    done
     echo
     echo "## Per-call latency (ns): median / p99"
     echo

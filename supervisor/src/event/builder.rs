@@ -376,6 +376,29 @@ fn s<'a>(x: impl Into<Cow<'a, str>>) -> Option<Value<'a>> {
     Some(Value::Str(x.into()))
 }
 
+/// Calls whose fd is a socket when they succeed.
+fn is_socket_call(name: &str) -> bool {
+    matches!(
+        name,
+        "connect"
+            | "bind"
+            | "listen"
+            | "accept"
+            | "accept4"
+            | "sendto"
+            | "sendmsg"
+            | "sendmmsg"
+            | "recvfrom"
+            | "recvmsg"
+            | "recvmmsg"
+            | "shutdown"
+            | "getsockopt"
+            | "setsockopt"
+            | "getsockname"
+            | "getpeername"
+    )
+}
+
 /// A string of a task as a field value: borrowed when the task info is (the usual case:
 /// it lives in the event or the process cache), copied otherwise.
 fn task_str<'a>(
@@ -969,6 +992,21 @@ impl SyscallEvent {
         self.fdinfo
             .get_or_init(|| {
                 let fd = self.d.use_fd?;
+                // Socket calls: ask the socket itself first (inet families); no /proc at all.
+                if self.d.sockaddr.is_some() || is_socket_call(self.d.name) {
+                    if let Some(si) = crate::sys::remote_socket(self.tid, fd)
+                        .ok()
+                        .and_then(|r| sock::from_kernel(&r))
+                    {
+                        let mut info = FdInfo {
+                            name: String::new(),
+                            typechar: si.typechar,
+                            sock: Some(si),
+                        };
+                        info.name = self.tuple_name(&info);
+                        return Some(info);
+                    }
+                }
                 let pd = self.pd()?;
                 let link = pd.read_link(&format!("fd/{fd}")).ok();
                 let l = link.as_deref().map(lossy).unwrap_or_default().into_owned();
