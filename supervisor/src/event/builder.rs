@@ -2065,6 +2065,48 @@ mod tests {
     }
 
     #[test]
+    fn view_dependent_fields_are_the_path_valued_ones() {
+        let t = target("view");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/tmp/x");
+        let q = m.put_cstr(b"/tmp/y");
+        let mut b = builder();
+        let name = |n: &str| FieldArg::Name(n.into());
+        let ev = b
+            .build(
+                &notif(pid, "openat", [(-100i64) as u64, p, 0o1101, 0o600, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        assert!(ev.view_dependent(Field::FdName, &FieldArg::None));
+        assert!(ev.view_dependent(Field::FdDirectory, &FieldArg::None));
+        assert!(ev.view_dependent(Field::EvtArg, &name("name")));
+        assert!(!ev.view_dependent(Field::EvtArg, &name("flags")));
+        assert!(!ev.view_dependent(Field::FdNameraw, &FieldArg::None));
+        assert!(!ev.view_dependent(Field::ProcName, &FieldArg::None));
+        // evt.arg.flags is rendered once and then served borrowed.
+        assert_eq!(get(&ev, "evt.arg.flags"), get(&ev, "evt.arg.flags"));
+        let ev = b
+            .build(
+                &notif(
+                    pid,
+                    "renameat",
+                    [(-100i64) as u64, p, (-100i64) as u64, q, 0, 0],
+                ),
+                &m,
+            )
+            .unwrap();
+        assert!(ev.view_dependent(Field::EvtArg, &name("oldpath")));
+        assert!(ev.view_dependent(Field::EvtArg, &name("newpath")));
+        assert!(!ev.view_dependent(Field::EvtArg, &name("olddirfd")));
+        assert!(
+            !ev.view_dependent(Field::FdName, &FieldArg::None),
+            "no fd path"
+        );
+    }
+
+    #[test]
     fn open_write_relative_to_cwd() {
         let t = target("open");
         let pid = t.child.id();

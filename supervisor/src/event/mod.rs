@@ -120,3 +120,26 @@ pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
         _ => 5,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::field_cost;
+    use tiercel_rules::fields;
+
+    #[test]
+    fn field_costs_order_decoded_before_paths_before_proc_before_scans() {
+        let c = |n: &str| field_cost(fields::lookup(n).unwrap().field);
+        assert_eq!(c("evt.type"), 0);
+        assert_eq!(c("evt.is_open_write"), 0);
+        assert!(c("evt.arg") < c("fd.name"));
+        assert!(c("fd.name") < c("proc.name"));
+        assert!(c("proc.name") < c("proc.aname"));
+        assert!(c("proc.name") < c("fd.sip"));
+        assert!(c("proc.aname") < c("fd.num"));
+        assert_eq!(c("fd.num"), c("evt.rawres"));
+        // Every field has a cost (no panics, nothing absurd).
+        for f in fields::all() {
+            assert!(field_cost(f.field) <= 20, "{}", f.name);
+        }
+    }
+}

@@ -654,12 +654,27 @@ mod tests {
         assert_eq!(p.tid, std::process::id());
         // A "parent" that started after the child is rejected (pid reuse guard).
         assert!(cache.get_pid(Path::new("/proc"), pid, 0).is_none());
+        // The caller path: the same task through its kept-open stat file (a hit).
+        let c = cache
+            .get_caller(Path::new("/proc"), pid, || Some(&dir))
+            .unwrap();
+        assert_eq!(c.name(), "sleep");
+        assert!(cache.stat_files.contains_key(&pid));
         cache.exec_started(pid, pid);
         assert_eq!(cache.len(), 1, "only the parent entry stays");
         child.kill().unwrap();
         child.wait().unwrap();
         // The held handle now fails instead of reading a recycled pid.
         assert!(dir.stat().is_none());
+        // So does the kept-open stat file: the dead task is not served from it.
+        assert!(pread_stat(&cache.stat_files[&pid]).is_none());
+        assert!(cache
+            .get_caller(Path::new("/proc"), pid, || Some(&dir))
+            .is_none());
+        assert!(
+            !cache.stat_files.contains_key(&pid),
+            "a dead task's file is dropped"
+        );
         assert!(uptime_ns().unwrap() + 10_000_000 >= ticks_to_ns(t.stat.starttime));
     }
 
