@@ -337,13 +337,13 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
         done
     done
     echo
-    echo "## Workload wall time (ms: loops from runc start to the container's exit; realistic timed by the script itself inside the container)"
+    echo "## Workload wall time (ms: loops from runc start to the container's exit; realistic timed by the script itself inside the container), with ratios to bare and to floor"
     echo
     printf '| workload |'; for c in $CONFIGS; do printf ' %s |' "$c"; done; echo
     printf '|---|'; for c in $CONFIGS; do printf -- '---|'; done; echo
     for wl in $WORKLOADS; do
         printf '| %s |' "$wl"
-        for c in $CONFIGS; do printf ' %s (%s) |' "${WALL[$c/$wl]:--}" "$(ratio "${WALL[$c/$wl]:-}" "${WALL[bare/$wl]:-}")"; done; echo
+        for c in $CONFIGS; do printf ' %s (%s, %s) |' "${WALL[$c/$wl]:--}" "$(ratio "${WALL[$c/$wl]:-}" "${WALL[bare/$wl]:-}")" "$(ratio "${WALL[$c/$wl]:-}" "${WALL[floor/$wl]:-}")"; done; echo
     done
     echo
     echo "## Container start (ms, \`runc create\`) and agent cost"
