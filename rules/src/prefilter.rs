@@ -23,7 +23,7 @@
 //! `evt.is_open_read`/`evt.is_open_write`/`evt.is_open_create` and `fd.typechar` are
 //! known ([`open_class_fields`]), and so is a `contains`/`icontains` check on
 //! `evt.arg.flags` whose outcome the class fixes for every flags value in it
-//! ([`flags_contains_in_class`], from the table of the names the flags renderer can
+//! (`flags_contains_in_class`, from the table of the names the flags renderer can
 //! show, [`OPEN_FLAG_NAMES`]). The bits whose value never changes the answer are then
 //! dropped, so the seccomp filter compares as few bits as possible.
 
@@ -97,6 +97,7 @@ impl Partial<'_> {
             && constant_matcher(&c.matcher)
     }
 
+    #[cfg(test)]
     fn eval(&self, n: &Node) -> Tri {
         tri_eval(n, &|c| self.decides(c).then(|| c.eval(self)))
     }
@@ -344,7 +345,7 @@ pub fn open_class_fields(v: u64) -> [(Field, Value<'static>); 4] {
 /// class shows, false if `P` has no `|` (names are joined by `|`) and is part of no name
 /// the class may show; anything else (other operators, other arguments, transformers,
 /// a pattern spanning names or part of a name the class does not decide) is unknown.
-pub fn flags_contains_in_class(c: &CheckNode, v: u64) -> Option<bool> {
+pub(crate) fn flags_contains_in_class(c: &CheckNode, v: u64) -> Option<bool> {
     let Operand::Field {
         field: Field::EvtArg,
         arg: FieldArg::Name(arg),
