@@ -324,12 +324,18 @@ pub const OPEN_FLAG_NAMES: &[(&str, FlagBits)] = &[
     ("O_F_CREATED", FlagBits::Other),
 ];
 
+/// Falco's `evt.is_open_create` for open flags `flags`: `O_CREAT`, or both bits of
+/// `O_TMPFILE`. Event sources use it too, so that the prefilter and the rules agree.
+pub fn open_creates(flags: u64) -> bool {
+    flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE
+}
+
 /// The fields class `v` (`flags & OPEN_CLASS_MASK`) of an open decides:
 /// `evt.is_open_read`, `evt.is_open_write`, `evt.is_open_create` (`O_CREAT`, or both
 /// `O_TMPFILE` bits) and `fd.typechar` (`d` with `O_DIRECTORY`, else `f`).
 pub fn open_class_fields(v: u64) -> [(Field, Value<'static>); 4] {
     let [r, w] = open_access_fields(v);
-    let create = v & O_CREAT != 0 || v & O_TMPFILE == O_TMPFILE;
+    let create = open_creates(v);
     let typechar = if v & O_DIRECTORY != 0 { "d" } else { "f" };
     [
         r,

@@ -144,9 +144,10 @@ pub fn open_flags_to_ppm(flags: u64) -> u32 {
     r
 }
 
-/// Whether an open with these kernel flags may create a file.
+/// Whether an open with these kernel flags may create a file (`evt.is_open_create`; the
+/// function the profile's flags prefilter is computed with).
 pub fn open_creates(flags: u64) -> bool {
-    flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE
+    tiercel_rules::prefilter::open_creates(flags)
 }
 
 /// The `mode` argument Falco records for an open (`open_modes_to_scap`): 0 unless the open
