@@ -216,9 +216,13 @@ impl StrPat {
     }
 
     /// The pattern (lowercased for `icontains`).
-    #[cfg(test)]
     pub fn pattern(&self) -> &[u8] {
         &self.pat
+    }
+
+    /// The operator.
+    pub fn op(&self) -> StrOp {
+        self.op
     }
 
     #[inline]
@@ -1007,7 +1011,7 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-fn bytes_op(hay: &[u8], op: StrOp, pat: &[u8]) -> bool {
+pub(crate) fn bytes_op(hay: &[u8], op: StrOp, pat: &[u8]) -> bool {
     match op {
         StrOp::Contains | StrOp::BContains => memchr::memmem::find(hay, pat).is_some(),
         StrOp::IContains => icontains(hay, pat),

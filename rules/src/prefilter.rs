@@ -16,8 +16,18 @@
 //! [`open_access_modes`] applies it to the access mode of `open`/`openat` (`flags &
 //! O_ACCMODE`), the part of the flags that decides Falco's `evt.is_open_read` and
 //! `evt.is_open_write` ([`open_access_fields`]).
+//!
+//! [`open_flag_classes`] generalises that to the flag bits that decide more fields
+//! ([`OPEN_CLASS_MASK`]: the access mode, `O_CREAT`, `O_TRUNC`, `__O_TMPFILE`,
+//! `O_DIRECTORY`): for each value `v` of `flags & OPEN_CLASS_MASK` (a *class*),
+//! `evt.is_open_read`/`evt.is_open_write`/`evt.is_open_create` and `fd.typechar` are
+//! known ([`open_class_fields`]), and so is a `contains`/`icontains` check on
+//! `evt.arg.flags` whose outcome the class fixes for every flags value in it
+//! (`flags_contains_in_class`, from the table of the names the flags renderer can
+//! show, [`OPEN_FLAG_NAMES`]). The bits whose value never changes the answer are then
+//! dropped, so the seccomp filter compares as few bits as possible.
 
-use crate::eval::{CheckNode, Matcher, Node, Operand, TArg};
+use crate::eval::{bytes_op, CheckNode, Matcher, Node, Operand, StrOp, TArg};
 use crate::event::{Event, EventType, FieldArg, Value};
 use crate::fields::Field;
 use crate::program::Program;
@@ -87,6 +97,7 @@ impl Partial<'_> {
             && constant_matcher(&c.matcher)
     }
 
+    #[cfg(test)]
     fn eval(&self, n: &Node) -> Tri {
         tri_eval(n, &|c| self.decides(c).then(|| c.eval(self)))
     }
@@ -174,10 +185,31 @@ impl Program {
     /// whatever the values of its other fields. True means "maybe".
     pub fn can_match_with(&self, t: EventType, known: &[(Field, Value<'_>)]) -> bool {
         let ev = Partial { t, known };
+        self.can_match_decided(t, &|c| ev.decides(c).then(|| c.eval(&ev)))
+    }
+
+    /// False only if every rule evaluated for type `t` is definitely false when the
+    /// checks `decide` knows have its values and every other check is unknown.
+    fn can_match_decided(&self, t: EventType, decide: &dyn Fn(&CheckNode) -> Option<bool>) -> bool {
         self.rules_for(t).iter().any(|&i| {
             self.rules()
                 .get(i as usize)
-                .is_none_or(|r| ev.eval(r.filter.root()) != Tri::False)
+                .is_none_or(|r| tri_eval(r.filter.root(), decide) != Tri::False)
+        })
+    }
+
+    /// [`Program::can_match_with`] for an `open`/`openat` event whose flags lie in class
+    /// `v` (`flags & OPEN_CLASS_MASK == v`): the fields of [`open_class_fields`] are
+    /// known, and so are the `evt.arg.flags` checks [`flags_contains_in_class`] decides.
+    pub fn can_match_open_class(&self, t: EventType, v: u64) -> bool {
+        let known = open_class_fields(v);
+        let ev = Partial { t, known: &known };
+        self.can_match_decided(t, &|c| {
+            if ev.decides(c) {
+                Some(c.eval(&ev))
+            } else {
+                flags_contains_in_class(c, v)
+            }
         })
     }
 }
@@ -213,6 +245,195 @@ pub fn open_access_modes(program: &Program, t: EventType) -> Vec<u64> {
     (0..=O_ACCMODE)
         .filter(|&acc| program.can_match_with(t, &open_access_fields(acc)))
         .collect()
+}
+
+/// `O_CREAT` (x86_64 and generic).
+pub const O_CREAT: u64 = 0o100;
+/// `O_TRUNC`.
+pub const O_TRUNC: u64 = 0o1000;
+/// `O_DIRECTORY`.
+pub const O_DIRECTORY: u64 = 0o200000;
+/// `__O_TMPFILE`: `O_TMPFILE` is `__O_TMPFILE | O_DIRECTORY`.
+pub const O_TMPFILE_BIT: u64 = 0o20000000;
+/// `O_TMPFILE`.
+pub const O_TMPFILE: u64 = O_TMPFILE_BIT | O_DIRECTORY;
+
+/// The open flag bits a class fixes: those deciding `evt.is_open_read`/`write`
+/// (`O_ACCMODE`), `evt.is_open_create` (`O_CREAT`, `O_TMPFILE`), `fd.typechar`
+/// (`O_DIRECTORY`), and whether `evt.arg.flags` shows `O_RDONLY`, `O_WRONLY`, `O_RDWR`,
+/// `O_CREAT`, `O_TRUNC`, `O_DIRECTORY` and `O_TMPFILE`.
+pub const OPEN_CLASS_MASK: u64 = O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_TMPFILE_BIT;
+
+/// When a name of [`OPEN_FLAG_NAMES`] appears in `evt.arg.flags` of an open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagBits {
+    /// When every bit of the mask is set.
+    All(u64),
+    /// When the access mode (`flags & O_ACCMODE`) is one of these.
+    AccMode(&'static [u64]),
+    /// Not decided by the flag bits (never shown for an open's flags, but treated as
+    /// possibly shown).
+    Other,
+}
+
+impl FlagBits {
+    /// Whether the name is shown for `flags` (`None`: not decided by the flags).
+    pub fn shown(&self, flags: u64) -> Option<bool> {
+        match self {
+            FlagBits::All(m) => Some(flags & m == *m),
+            FlagBits::AccMode(a) => Some(a.contains(&(flags & O_ACCMODE))),
+            FlagBits::Other => None,
+        }
+    }
+
+    /// Whether the name is shown for every flags value of class `v` of `mask`
+    /// (`Some(false)`: for none of them; `None`: the class does not decide it).
+    fn shown_in_class(&self, v: u64, mask: u64) -> Option<bool> {
+        match self {
+            FlagBits::All(m) if m & !mask == 0 => self.shown(v),
+            FlagBits::AccMode(_) if O_ACCMODE & !mask == 0 => self.shown(v),
+            _ => None,
+        }
+    }
+}
+
+/// The names `evt.arg.flags` of an `open`/`openat` can show (Falco's `file_flags` table,
+/// in its order), with the kernel flag bits that show each. The supervisor renders the
+/// flags with its own copy of Falco's table (`supervisor/src/event/flags.rs`,
+/// `FILE_FLAGS`); a unit test there checks that both agree name by name and on what
+/// each flags value shows. Kept here as data because the rules crate does not depend
+/// on the supervisor, and the analysis must not need a table passed in to be correct.
+pub const OPEN_FLAG_NAMES: &[(&str, FlagBits)] = &[
+    ("O_LARGEFILE", FlagBits::All(0o100000)),
+    ("O_DIRECTORY", FlagBits::All(O_DIRECTORY)),
+    ("O_DIRECT", FlagBits::All(0o40000)),
+    ("O_TRUNC", FlagBits::All(O_TRUNC)),
+    ("O_SYNC", FlagBits::All(0o4010000)),
+    ("O_NONBLOCK", FlagBits::All(0o4000)),
+    ("O_EXCL", FlagBits::All(0o200)),
+    ("O_DSYNC", FlagBits::All(0o10000)),
+    ("O_APPEND", FlagBits::All(0o2000)),
+    ("O_CREAT", FlagBits::All(O_CREAT)),
+    ("O_RDWR", FlagBits::AccMode(&[2])),
+    ("O_WRONLY", FlagBits::AccMode(&[1])),
+    // Falco's drivers map an access mode of 3 to PPM_O_RDONLY.
+    ("O_RDONLY", FlagBits::AccMode(&[0, 3])),
+    ("O_CLOEXEC", FlagBits::All(0o2000000)),
+    ("O_NONE", FlagBits::Other),
+    ("O_TMPFILE", FlagBits::All(O_TMPFILE)),
+    ("O_F_CREATED", FlagBits::Other),
+];
+
+/// Falco's `evt.is_open_create` for open flags `flags`: `O_CREAT`, or both bits of
+/// `O_TMPFILE`. Event sources use it too, so that the prefilter and the rules agree.
+pub fn open_creates(flags: u64) -> bool {
+    flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE
+}
+
+/// The fields class `v` (`flags & OPEN_CLASS_MASK`) of an open decides:
+/// `evt.is_open_read`, `evt.is_open_write`, `evt.is_open_create` (`O_CREAT`, or both
+/// `O_TMPFILE` bits) and `fd.typechar` (`d` with `O_DIRECTORY`, else `f`).
+pub fn open_class_fields(v: u64) -> [(Field, Value<'static>); 4] {
+    let [r, w] = open_access_fields(v);
+    let create = open_creates(v);
+    let typechar = if v & O_DIRECTORY != 0 { "d" } else { "f" };
+    [
+        r,
+        w,
+        (Field::EvtIsOpenCreate, Value::Bool(create)),
+        (Field::FdTypechar, Value::str(typechar)),
+    ]
+}
+
+/// The value of check `c` for every open whose flags lie in class `v` of
+/// [`OPEN_CLASS_MASK`], when the class decides it: `evt.arg.flags contains P` (or
+/// `icontains`, compared as the evaluator does) is true if `P` is part of a name the
+/// class shows, false if `P` has no `|` (names are joined by `|`) and is part of no name
+/// the class may show; anything else (other operators, other arguments, transformers,
+/// a pattern spanning names or part of a name the class does not decide) is unknown.
+pub(crate) fn flags_contains_in_class(c: &CheckNode, v: u64) -> Option<bool> {
+    let Operand::Field {
+        field: Field::EvtArg,
+        arg: FieldArg::Name(arg),
+    } = &c.lhs
+    else {
+        return None;
+    };
+    let Matcher::Str(p) = &c.matcher else {
+        return None;
+    };
+    let op = p.op();
+    if &**arg != "flags" || c.lhs_is_list || !matches!(op, StrOp::Contains | StrOp::IContains) {
+        return None;
+    }
+    let pat = p.pattern();
+    let mut maybe = false;
+    for (name, bits) in OPEN_FLAG_NAMES {
+        if !bytes_op(name.as_bytes(), op, pat) {
+            continue;
+        }
+        match bits.shown_in_class(v, OPEN_CLASS_MASK) {
+            Some(true) => return Some(true),
+            Some(false) => {}
+            None => maybe = true,
+        }
+    }
+    (!maybe && !pat.contains(&b'|')).then_some(false)
+}
+
+/// The values of `flags & mask` (ascending) for which some rule can match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagClasses {
+    /// The flag bits that change the answer (a subset of [`OPEN_CLASS_MASK`]; 0 when
+    /// the answer is the same for every flags value).
+    pub mask: u64,
+    /// The values of `flags & mask` some rule can match: empty for none, `[0]` with
+    /// mask 0 for every call.
+    pub values: Vec<u64>,
+}
+
+/// Every subset of `mask`, ascending.
+pub fn subsets(mask: u64) -> Vec<u64> {
+    let mut out = vec![0];
+    let mut s = 0u64;
+    loop {
+        s = s.wrapping_sub(mask) & mask;
+        if s == 0 {
+            break;
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// The flag classes of `open`/`openat` events (type `t`) that some rule of `program`
+/// can match ([`Program::can_match_open_class`] for every value of `flags &
+/// OPEN_CLASS_MASK`), over the smallest mask: a bit is dropped when flipping it never
+/// changes the answer (then the answer depends on the other bits alone).
+pub fn open_flag_classes(program: &Program, t: EventType) -> FlagClasses {
+    let all = subsets(OPEN_CLASS_MASK);
+    let need: std::collections::BTreeSet<u64> = all
+        .iter()
+        .copied()
+        .filter(|&v| program.can_match_open_class(t, v))
+        .collect();
+    let mut mask = 0;
+    let mut b = 1u64;
+    while b <= OPEN_CLASS_MASK {
+        if OPEN_CLASS_MASK & b != 0
+            && all
+                .iter()
+                .any(|v| need.contains(v) != need.contains(&(v ^ b)))
+        {
+            mask |= b;
+        }
+        b <<= 1;
+    }
+    let values: std::collections::BTreeSet<u64> = need.iter().map(|v| v & mask).collect();
+    FlagClasses {
+        mask,
+        values: values.into_iter().collect(),
+    }
 }
 
 #[cfg(test)]
@@ -413,6 +634,179 @@ mod tests {
         );
         assert_eq!(rules_for(2).len(), 5);
         assert_eq!(rules_for(3), rules_for(0));
+    }
+
+    fn classes(p: &Program, ty: &str) -> (u64, Vec<u64>) {
+        let c = open_flag_classes(p, t(ty));
+        (c.mask, c.values)
+    }
+
+    /// Whether an open with these flags is notified.
+    fn notified(p: &Program, ty: &str, flags: u64) -> bool {
+        let c = open_flag_classes(p, t(ty));
+        c.values.contains(&(flags & c.mask))
+    }
+
+    const O_WRONLY: u64 = 1;
+    const O_RDWR: u64 = 2;
+    const O_CLOEXEC: u64 = 0o2000000;
+    const O_NONBLOCK: u64 = 0o4000;
+
+    #[test]
+    fn subsets_of_a_mask() {
+        assert_eq!(subsets(0), [0]);
+        assert_eq!(subsets(0b1010), [0, 0b10, 0b1000, 0b1010]);
+        assert_eq!(subsets(OPEN_CLASS_MASK).len(), 64);
+    }
+
+    #[test]
+    fn class_fields() {
+        let f = |v| open_class_fields(v).map(|(_, x)| x);
+        let b = Value::Bool;
+        assert_eq!(f(0), [b(true), b(false), b(false), Value::str("f")]);
+        assert_eq!(
+            f(O_WRONLY | O_CREAT),
+            [b(false), b(true), b(true), Value::str("f")]
+        );
+        assert_eq!(
+            f(O_RDWR | O_TMPFILE),
+            [b(true), b(true), b(true), Value::str("d")]
+        );
+        // __O_TMPFILE without O_DIRECTORY does not create (the kernel refuses it)
+        assert_eq!(f(O_RDWR | O_TMPFILE_BIT)[2], b(false));
+        assert_eq!(f(O_DIRECTORY)[3], Value::str("d"));
+    }
+
+    #[test]
+    fn seed_rule_classes_are_write_modes_of_non_directories() {
+        // `open_write` has `fd.typechar='f'`, which O_DIRECTORY decides (libsinsp types
+        // the fd of an open by its flags): still two classes, with one more bit
+        let p = program(SEED);
+        for ty in ["open", "openat"] {
+            assert_eq!(
+                classes(&p, ty),
+                (O_ACCMODE | O_DIRECTORY, vec![1, 2]),
+                "{ty}"
+            );
+        }
+        assert_eq!(classes(&p, "execve"), (0, vec![]));
+    }
+
+    #[test]
+    fn preset_leaves_read_only_opens_alone() {
+        let p = program(PRESET);
+        for ty in ["open", "openat"] {
+            let (mask, values) = classes(&p, ty);
+            assert_eq!(mask, OPEN_CLASS_MASK, "{ty}");
+            // not notified: access mode 0 or 3, without O_CREAT, O_TRUNC, or both
+            // O_TMPFILE bits: 2 × 3 classes
+            assert_eq!(values.len(), 64 - 6, "{ty}");
+            for ro in [
+                0,
+                3,
+                O_CLOEXEC,
+                O_NONBLOCK | O_CLOEXEC,
+                O_DIRECTORY | O_CLOEXEC,
+                O_TMPFILE_BIT, // EINVAL in the kernel
+                3 | O_DIRECTORY,
+            ] {
+                assert!(!notified(&p, ty, ro), "{ty} {ro:#o}");
+            }
+            for w in [
+                O_WRONLY,
+                O_RDWR,
+                O_WRONLY | O_CREAT | O_TRUNC,
+                O_CREAT,
+                O_CREAT | O_CLOEXEC,
+                O_TRUNC,
+                3 | O_TRUNC,
+                O_TMPFILE | O_RDWR,
+                O_TMPFILE,
+                O_DIRECTORY | O_CREAT,
+            ] {
+                assert!(notified(&p, ty, w), "{ty} {w:#o}");
+            }
+        }
+    }
+
+    #[test]
+    fn flags_checks_decided_by_the_class() {
+        let c = |cond: &str| {
+            classes(
+                &program(&rule(&format!("evt.type=openat and {cond}"))),
+                "openat",
+            )
+        };
+        let every = (0, vec![0]);
+        assert_eq!(
+            c("evt.arg.flags contains O_CREAT"),
+            (O_CREAT, vec![O_CREAT])
+        );
+        assert_eq!(
+            c("evt.arg.flags icontains o_trunc"),
+            (O_TRUNC, vec![O_TRUNC])
+        );
+        assert_eq!(
+            c("evt.arg.flags contains O_TMP"),
+            (O_TMPFILE, vec![O_TMPFILE])
+        );
+        assert_eq!(c("evt.arg.flags contains RDWR"), (O_ACCMODE, vec![2]));
+        assert_eq!(c("evt.arg.flags contains WR"), (O_ACCMODE, vec![1, 2]));
+        // O_RDONLY shows for access modes 0 and 3
+        assert_eq!(
+            c("not evt.arg.flags contains O_RDONLY"),
+            (O_ACCMODE, vec![1, 2])
+        );
+        assert_eq!(
+            c("fd.typechar='d' and evt.arg.flags contains O_WRONLY"),
+            (O_ACCMODE | O_DIRECTORY, vec![O_DIRECTORY | 1])
+        );
+        assert_eq!(
+            c("evt.is_open_create=true"),
+            (
+                O_CREAT | O_TMPFILE,
+                vec![
+                    O_CREAT,
+                    O_DIRECTORY | O_CREAT,
+                    O_TMPFILE_BIT | O_CREAT,
+                    O_TMPFILE,
+                    O_TMPFILE | O_CREAT
+                ]
+            )
+        );
+        // O_SYNC is part of O_DSYNC, neither decided by the class: unknown
+        assert_eq!(c("evt.arg.flags contains O_SYNC"), every);
+        assert_eq!(c("not evt.arg.flags contains O_SYNC"), every);
+        // O_DIRECT is part of O_DIRECTORY but is not decided itself
+        assert_eq!(c("evt.arg.flags contains O_DIRECT"), every);
+        // a pattern spanning names: unknown (unless a shown name contains it)
+        assert_eq!(c("evt.arg.flags contains \"O_CREAT|O_WR\""), every);
+        // other operators and arguments: unknown
+        assert_eq!(c("evt.arg.flags startswith O_CREAT"), every);
+        assert_eq!(c("evt.arg.flags = O_RDONLY"), every);
+        assert_eq!(c("evt.arg.mode contains O_CREAT"), every);
+        assert_eq!(
+            c("evt.arg.flags contains O_CREAT and proc.name=cat"),
+            (O_CREAT, vec![O_CREAT])
+        );
+        // a name no class shows: false everywhere
+        assert_eq!(c("evt.arg.flags contains O_NOSUCH"), (0, vec![]));
+        // no rule for the type
+        assert_eq!(
+            classes(&program(&rule("evt.type=execve")), "openat"),
+            (0, vec![])
+        );
+    }
+
+    #[test]
+    fn upstream_stable_rules_flag_classes() {
+        let p = upstream(&["falco_rules.yaml"]);
+        // every rule on open/openat has `fd.typechar='f'` (open_read, open_write,
+        // open_file_failed), and "Directory traversal monitored file read" needs every
+        // access mode: only O_DIRECTORY opens are left in the kernel
+        for ty in ["open", "openat"] {
+            assert_eq!(classes(&p, ty), (O_DIRECTORY, vec![0]), "{ty}");
+        }
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub enum RulesCommand {
     /// List the rules a set of files defines.
     List(RulesFiles),
     /// Print the syscalls the enabled rules can match (what the seccomp profile notifies),
-    /// one a line; calls notified only in some access modes are followed by the
-    /// condition, e.g. `openat (flags & O_ACCMODE in {1,2})`.
+    /// one a line; calls notified only for some flags are followed by the condition, e.g.
+    /// `openat (flags & 0o200003 in {0o1,0o2})` (`flags & mask` has one of these values).
     Syscalls(RulesFiles),
 }
 

@@ -12,22 +12,30 @@
 //!   every syscall the event builder turns into a Falco event — files, exec, network,
 //!   credentials, namespaces, modules, mounts. Hot calls (`read`, `futex`, `mmap`, `close`,
 //!   thread creation …) are deliberately absent: notifying them would stall every workload.
-//! - `open`/`openat` are prefiltered in the kernel on the access mode of their flags
-//!   ([`notify_plan`]): for each `flags & O_ACCMODE` (0–3) the rules are evaluated in
-//!   three-valued logic with Falco's `evt.is_open_read`/`evt.is_open_write` for that mode
-//!   known and every other field unknown ([`tiercel_rules::prefilter`]); only the modes
-//!   some rule can match are notified, one NOTIFY rule per mode with the OCI condition
-//!   `{"index": 2 (openat) / 1 (open), "value": 3, "valueTwo": mode, "op":
-//!   "SCMP_CMP_MASKED_EQ"}` (runc/crun: `(arg & value) == valueTwo`). A call no rule can
-//!   match in any mode is not notified; one that needs every mode is notified without
+//! - `open`/`openat` are prefiltered in the kernel on their flags ([`notify_plan`]): for
+//!   each value of `flags & OPEN_CLASS_MASK` (`O_ACCMODE|O_CREAT|O_TRUNC|__O_TMPFILE|
+//!   O_DIRECTORY`, 64 classes) the rules are evaluated in three-valued logic with the
+//!   fields that class decides known — `evt.is_open_read`/`write`/`create`,
+//!   `fd.typechar`, and `evt.arg.flags contains|icontains P` when the class fixes it for
+//!   every flags value (P part of a name shown, or, without `|`, of no name the class may
+//!   show) — and every other field unknown ([`tiercel_rules::prefilter`]). Bits that never
+//!   change the answer are dropped from the mask; only the classes some rule can match
+//!   are notified, one NOTIFY rule per class with the OCI condition `{"index": 2 (openat)
+//!   / 1 (open), "value": mask, "valueTwo": class, "op": "SCMP_CMP_MASKED_EQ"}`
+//!   (runc/crun: `(arg & value) == valueTwo`). The seed rule gives mask `0o200003`
+//!   (`fd.typechar='f'` is decided by `O_DIRECTORY`) with classes 1 and 2; the
+//!   protect-binary-dirs preset 58 of the 64 classes of the whole mask. A call no rule can
+//!   match in any class is not notified; one that needs every class is notified without
 //!   condition. `openat2` (flags inside a struct) and `creat` (always a write) are never
-//!   prefiltered. `tiercel rules syscalls` prints `openat (flags & O_ACCMODE in {1,2})`.
+//!   prefiltered. `tiercel rules syscalls` prints `openat (flags & 0o200003 in
+//!   {0o1,0o2})`, or `not in` the other classes when that list is shorter; with mask 3,
+//!   `openat (flags & O_ACCMODE in {1,2})`.
 //! - libseccomp lets an unconditional rule for a syscall win over every conditional rule
 //!   for it (whatever the order and actions), so merging takes a prefiltered call out of
-//!   an unconditional allow rule and writes four single-mode copies of that rule (NOTIFY
-//!   for the planned modes, the rule's own action for the others); a base rule that
-//!   already has `args` for the call keeps them and gets a plain NOTIFY copy instead
-//!   (conditions on the same argument are not combined).
+//!   an unconditional allow rule and writes one single-class copy of that rule per value
+//!   of the mask (NOTIFY for the planned classes, the rule's own action for the others;
+//!   at most 64); a base rule that already has `args` for the call keeps them and gets a
+//!   plain NOTIFY copy instead (conditions on the same argument are not combined).
 //! - `write` is never notified (runc refuses it, and it would deadlock runc's sync pipe);
 //!   NOTIFY is never the `defaultAction` (runc refuses that too).
 //! - Generated profiles list only the native architecture (`SCMP_ARCH_X86_64`): the runtime's
@@ -44,7 +52,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_json::{json, Map, Value};
 use tiercel_rules::evttype::EventType;
-use tiercel_rules::prefilter::open_access_modes;
+use tiercel_rules::prefilter::{open_flag_classes, subsets};
 use tiercel_rules::program::Program;
 
 /// The native seccomp architecture of the profiles we generate.
@@ -249,17 +257,28 @@ fn event_syscalls(program: &Program) -> Vec<String> {
 /// The seccomp mask of the access mode of open flags (`O_ACCMODE`).
 pub const O_ACCMODE: u64 = tiercel_rules::prefilter::O_ACCMODE;
 
-/// Syscalls prefiltered on the access mode of their flags, with the index of the flags
-/// argument. `openat2` (flags inside a struct) and `creat` (always a write) are not.
+/// Syscalls prefiltered on their flags, with the index of the flags argument. `openat2`
+/// (flags inside a struct) and `creat` (always a write) are not.
 pub const ACCESS_MODE_SYSCALLS: &[(&str, u32)] = &[("open", 1), ("openat", 2)];
 
-/// Only the calls whose flags argument has one of some access modes.
+/// Only the calls whose flags argument, masked, has one of some values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessFilter {
     /// The flags argument (0-based).
     pub index: u32,
-    /// `flags & O_ACCMODE` values to notify: ascending, not empty, not all four.
-    pub modes: Vec<u64>,
+    /// The flag bits compared (not 0; a subset of
+    /// [`tiercel_rules::prefilter::OPEN_CLASS_MASK`]).
+    pub mask: u64,
+    /// `flags & mask` values to notify: ascending, subsets of `mask`, not empty, not
+    /// all of them.
+    pub values: Vec<u64>,
+}
+
+impl AccessFilter {
+    /// Every value of `flags & mask` (ascending).
+    pub fn all_values(&self) -> Vec<u64> {
+        subsets(self.mask)
+    }
 }
 
 /// One notified syscall.
@@ -271,20 +290,40 @@ pub struct NotifyRule {
 }
 
 impl NotifyRule {
-    /// `name`, or `name (flags & O_ACCMODE in {1,2})`.
+    /// `name`, `name (flags & O_ACCMODE in {1,2})`, or with another mask in octal,
+    /// listing the notified values or, when shorter, the others:
+    /// `name (flags & 0o20201103 not in {0o0,0o3,…})`.
     pub fn describe(&self) -> String {
-        match &self.access {
-            None => self.name.clone(),
-            Some(a) => format!(
-                "{} (flags & O_ACCMODE in {{{}}})",
-                self.name,
-                a.modes
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        }
+        let Some(a) = &self.access else {
+            return self.name.clone();
+        };
+        let octal = |v: &u64| {
+            if a.mask == O_ACCMODE {
+                v.to_string()
+            } else {
+                format!("{v:#o}")
+            }
+        };
+        let others: Vec<u64> = a
+            .all_values()
+            .into_iter()
+            .filter(|v| !a.values.contains(v))
+            .collect();
+        let (op, list) = if others.len() < a.values.len() {
+            ("not in", &others)
+        } else {
+            ("in", &a.values)
+        };
+        let mask = if a.mask == O_ACCMODE {
+            "O_ACCMODE".to_string()
+        } else {
+            format!("{:#o}", a.mask)
+        };
+        format!(
+            "{} (flags & {mask} {op} {{{}}})",
+            self.name,
+            list.iter().map(octal).collect::<Vec<_>>().join(",")
+        )
     }
 }
 
@@ -333,28 +372,47 @@ impl NotifyPlan {
     }
 }
 
-/// The OCI argument condition `(arg[index] & O_ACCMODE) == mode` (runc/crun
+/// The OCI argument condition `(arg[index] & mask) == value` (runc/crun
 /// `SCMP_CMP_MASKED_EQ`: `value` is the mask, `valueTwo` the expected value).
-pub fn access_mode_arg(index: u32, mode: u64) -> Value {
-    json!({"index": index, "value": O_ACCMODE, "valueTwo": mode, "op": "SCMP_CMP_MASKED_EQ"})
+pub fn access_mode_arg(index: u32, mask: u64, value: u64) -> Value {
+    json!({"index": index, "value": mask, "valueTwo": value, "op": "SCMP_CMP_MASKED_EQ"})
 }
 
-/// If `args` is exactly one [`access_mode_arg`] on `index`: its mode.
-fn access_mode_of(args: Option<&Value>, index: u32) -> Option<u64> {
+/// A class of flags values: those with `flags & mask == value`.
+type FlagClass = (u64, u64);
+
+/// If `args` is exactly one [`access_mode_arg`] on `index` (a mask of open flag bits):
+/// its (mask, value).
+fn access_mode_of(args: Option<&Value>, index: u32) -> Option<FlagClass> {
     let [a] = args?.as_array()?.as_slice() else {
         return None;
     };
+    let mask = a.get("value")?.as_u64()?;
+    let value = a.get("valueTwo").and_then(Value::as_u64).unwrap_or(0);
     (a.get("index")?.as_u64()? == u64::from(index)
-        && a.get("value")?.as_u64()? == O_ACCMODE
-        && a.get("op")?.as_str()? == "SCMP_CMP_MASKED_EQ")
-        .then(|| a.get("valueTwo").and_then(Value::as_u64).unwrap_or(0))
-        .filter(|m| *m <= O_ACCMODE)
+        && a.get("op")?.as_str()? == "SCMP_CMP_MASKED_EQ"
+        && mask != 0
+        && mask & !tiercel_rules::prefilter::OPEN_CLASS_MASK == 0
+        && value & !mask == 0)
+        .then_some((mask, value))
+}
+
+/// Whether some flags value lies both in class `c` and in a class of `a` it notifies.
+fn class_meets(a: &AccessFilter, (mask, value): FlagClass) -> bool {
+    let common = a.mask & mask;
+    a.values.iter().any(|v| v & common == value & common)
+}
+
+/// Whether the classes `have` (notified by rules already there) cover every flags value
+/// of class `value` of `mask` (one of them contains it whole).
+fn class_covered(have: &[FlagClass], mask: u64, value: u64) -> bool {
+    have.iter().any(|&(m, v)| m & !mask == 0 && value & m == v)
 }
 
 /// What the enabled rules of `program` need notified: [`notify_syscalls_for`] of their
-/// event types, then, for `open`/`openat` ([`ACCESS_MODE_SYSCALLS`]), only the access
-/// modes some rule can match ([`tiercel_rules::prefilter::open_access_modes`]); a call
-/// none can match in any mode is not notified at all.
+/// event types, then, for `open`/`openat` ([`ACCESS_MODE_SYSCALLS`]), only the flag
+/// classes some rule can match ([`tiercel_rules::prefilter::open_flag_classes`]); a call
+/// none can match in any class is not notified at all.
 pub fn notify_plan(program: &Program) -> NotifyPlan {
     let mut rules = Vec::new();
     for name in event_syscalls(program) {
@@ -365,11 +423,16 @@ pub fn notify_plan(program: &Program) -> NotifyPlan {
         let access = match filter {
             None => None,
             Some((t, index)) => {
-                let modes = open_access_modes(program, t);
-                if modes.is_empty() {
+                let c = open_flag_classes(program, t);
+                if c.values.is_empty() {
                     continue;
                 }
-                (modes.len() <= O_ACCMODE as usize).then_some(AccessFilter { index, modes })
+                let a = AccessFilter {
+                    index,
+                    mask: c.mask,
+                    values: c.values,
+                };
+                (a.mask != 0 && a.values.len() < a.all_values().len()).then_some(a)
             }
         };
         rules.push(NotifyRule { name, access });
@@ -396,7 +459,7 @@ fn derived(rule: &Value, names: &[String], action: Option<&str>, args: Option<Va
     r
 }
 
-/// The NOTIFY rules of `plan`: one for the unconditional names, one per access mode of
+/// The NOTIFY rules of `plan`: one for the unconditional names, one per flag class of
 /// the others (rules for one syscall are ORed, the `args` of one rule ANDed).
 fn notify_rules(plan: &NotifyPlan) -> Vec<Value> {
     let plain: Vec<&str> = plan
@@ -411,9 +474,9 @@ fn notify_rules(plan: &NotifyPlan) -> Vec<Value> {
     }
     for r in &plan.rules {
         if let Some(a) = &r.access {
-            for &m in &a.modes {
+            for &v in &a.values {
                 out.push(json!({"names": [r.name], "action": "SCMP_ACT_NOTIFY",
-                    "args": [access_mode_arg(a.index, m)]}));
+                    "args": [access_mode_arg(a.index, a.mask, v)]}));
             }
         }
     }
@@ -421,7 +484,7 @@ fn notify_rules(plan: &NotifyPlan) -> Vec<Value> {
 }
 
 /// A complete `linux.seccomp` object: allow everything, notify what `plan` says (calls
-/// outside its access modes fall to the allowing default), native architecture only,
+/// outside its flag classes fall to the allowing default), native architecture only,
 /// io_uring refused in enforce mode.
 pub fn seccomp_object(
     plan: &NotifyPlan,
@@ -528,16 +591,20 @@ fn conditional(rule: &Value) -> bool {
 ///   allow rule) stays refused.
 /// - Each allow rule naming a wanted call is split: the call moves to a NOTIFY copy of the
 ///   rule, keeping its `args`, `includes`, `excludes` and any other field.
-/// - A call the plan notifies only in some access modes (`open`/`openat`) and that an
-///   allow rule without `args` names gets four copies of that rule, one per access mode
-///   ([`access_mode_arg`]): NOTIFY for the plan's modes, the rule's own action for the
-///   others. The call is taken out of the unconditional rule, because libseccomp lets an
-///   unconditional rule for a syscall silently win over conditional rules for it. An
+/// - A call the plan notifies only in some flag classes (`open`/`openat`) and that an
+///   allow rule without `args` names gets one copy of that rule per value of the plan's
+///   mask ([`access_mode_arg`]): NOTIFY for the plan's classes, the rule's own action for
+///   the others. The call is taken out of the unconditional rule, because libseccomp lets
+///   an unconditional rule for a syscall silently win over conditional rules for it. An
 ///   allow rule that already has `args` for it gets the plain NOTIFY copy (no
 ///   prefilter: conditions on the same argument are not combined), except the
-///   single-mode rules of an earlier merge, which are kept or notified per mode.
+///   single-class rules of an earlier merge (one `SCMP_CMP_MASKED_EQ` on the flags with a
+///   mask of open-class bits, whatever the mask): such a rule is notified whole if its
+///   class meets a class the plan notifies, kept otherwise (so it never overlaps a
+///   NOTIFY rule added below).
 /// - Under an allowing `defaultAction`, wanted calls without an unconditional rule get a
-///   plain NOTIFY rule (or one per planned access mode); calls the profile refuses only
+///   plain NOTIFY rule (or one per planned class not already inside a notified class of
+///   an earlier merge); calls the profile refuses only
 ///   under conditions are left alone (reported in [`Merged::notes`]).
 /// - Enforce mode: io_uring is refused (removed from every rule, one ERRNO rule added) and
 ///   the architectures are cut to the native one.
@@ -589,8 +656,8 @@ pub fn merge_into(
     let mut notes = Vec::new();
     let mut notified_uncond: BTreeSet<String> = BTreeSet::new();
     let mut notified_cond: BTreeSet<String> = BTreeSet::new();
-    // Access modes notified by single-mode rules (of an earlier merge).
-    let mut notified_modes: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    // Flag classes notified by single-class rules (of an earlier merge).
+    let mut notified_modes: BTreeMap<String, Vec<FlagClass>> = BTreeMap::new();
     let mut refused_uncond: BTreeSet<String> = BTreeSet::new();
     let mut refused_cond: BTreeSet<String> = BTreeSet::new();
 
@@ -617,15 +684,17 @@ pub fn merge_into(
                 let mut plain = Vec::new();
                 for n in moved {
                     let access = plan.get(&n).and_then(|r| r.access.as_ref());
-                    if let Some(m) = mode_of(&n) {
-                        if access.is_none_or(|a| a.modes.contains(&m)) {
+                    if let Some(c) = mode_of(&n) {
+                        // a single-class rule of an earlier merge: notified (whole) if
+                        // some of its calls need it
+                        if access.is_none_or(|a| class_meets(a, c)) {
                             out_rules.push(derived(
                                 rule,
                                 std::slice::from_ref(&n),
                                 Some(NOTIFY),
                                 None,
                             ));
-                            notified_modes.entry(n).or_default().insert(m);
+                            notified_modes.entry(n).or_default().push(c);
                         } else {
                             out_rules.push(with_names(rule, &[n]));
                         }
@@ -633,9 +702,9 @@ pub fn merge_into(
                     }
                     match access {
                         Some(a) if !non_empty(rule.get("args")) => {
-                            for m in 0..=O_ACCMODE {
-                                let action = a.modes.contains(&m).then_some(NOTIFY);
-                                let args = json!([access_mode_arg(a.index, m)]);
+                            for v in a.all_values() {
+                                let action = a.values.contains(&v).then_some(NOTIFY);
+                                let args = json!([access_mode_arg(a.index, a.mask, v)]);
                                 out_rules.push(derived(
                                     rule,
                                     std::slice::from_ref(&n),
@@ -652,7 +721,7 @@ pub fn merge_into(
                         Some(_) => {
                             notes.push(format!(
                                 "{n}: the profile allows it under argument conditions; notified \
-                                 under those, without the access-mode prefilter"
+                                 under those, without the flags prefilter"
                             ));
                             plain.push(n);
                         }
@@ -671,8 +740,8 @@ pub fn merge_into(
             }
             Class::Notify => {
                 for n in &names {
-                    if let Some(m) = mode_of(n) {
-                        notified_modes.entry(n.clone()).or_default().insert(m);
+                    if let Some(c) = mode_of(n) {
+                        notified_modes.entry(n.clone()).or_default().push(c);
                     } else if cond {
                         notified_cond.insert(n.clone());
                     } else {
@@ -710,22 +779,27 @@ pub fn merge_into(
                 continue;
             }
             let have = notified_modes.get(s).cloned().unwrap_or_default();
+            // every call is covered when the classes of one mask are all there
+            let all_covered = have
+                .iter()
+                .any(|&(m, _)| subsets(m).into_iter().all(|v| class_covered(&have, m, v)));
             match &r.access {
-                None if have.len() > O_ACCMODE as usize => {}
+                None if all_covered => {}
                 None => plain.push(s.clone()),
                 Some(a) => {
-                    let modes: Vec<u64> = a
-                        .modes
+                    let values: Vec<u64> = a
+                        .values
                         .iter()
                         .copied()
-                        .filter(|m| !have.contains(m))
+                        .filter(|&v| !class_covered(&have, a.mask, v))
                         .collect();
-                    if !modes.is_empty() {
+                    if !values.is_empty() {
                         moded.rules.push(NotifyRule {
                             name: s.clone(),
                             access: Some(AccessFilter {
                                 index: a.index,
-                                modes,
+                                mask: a.mask,
+                                values,
                             }),
                         });
                     }
@@ -1218,7 +1292,8 @@ mod tests {
                     name: "openat".into(),
                     access: Some(AccessFilter {
                         index: 2,
-                        modes: vec![1, 2],
+                        mask: O_ACCMODE,
+                        values: vec![1, 2],
                     }),
                 },
             ],
@@ -1233,7 +1308,7 @@ mod tests {
             .map(|r| {
                 (
                     r["action"].as_str().unwrap().to_string(),
-                    access_mode_of(r.get("args"), idx),
+                    access_mode_of(r.get("args"), idx).map(|(_, v)| v),
                 )
             })
             .collect();
@@ -1254,14 +1329,49 @@ mod tests {
         assert_eq!(
             described,
             [
-                "open (flags & O_ACCMODE in {1,2})",
-                "openat (flags & O_ACCMODE in {1,2})"
+                "open (flags & 0o200003 in {0o1,0o2})",
+                "openat (flags & 0o200003 in {0o1,0o2})"
             ]
         );
         assert_eq!(plan.names(), ["open", "openat"]);
+        assert_eq!(
+            write_plan().rules[1].describe(),
+            "openat (flags & O_ACCMODE in {1,2})"
+        );
         // an unrestricted rule: open/openat in every mode, i.e. unconditional
         let all = NotifyPlan::unconditional(&["open"]);
         assert_eq!(all.rules[0].describe(), "open");
+    }
+
+    fn preset_plan() -> NotifyPlan {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let p = load_program(&[root.join("examples/rules/protect-binary-dirs.yaml")]).unwrap();
+        notify_plan(&p)
+    }
+
+    /// The read-only classes the preset leaves in the kernel.
+    const PRESET_LEFT: [u64; 6] = [0, 3, 0o200000, 0o200003, 0o20000000, 0o20000003];
+
+    #[test]
+    fn plan_of_the_preset() {
+        let plan = preset_plan();
+        for (name, index) in [("open", 1), ("openat", 2)] {
+            let r = plan.get(name).unwrap();
+            let a = r.access.as_ref().unwrap();
+            assert_eq!((a.index, a.mask), (index, 0o20201103));
+            assert_eq!(a.values.len(), 58);
+            assert!(PRESET_LEFT.iter().all(|v| !a.values.contains(v)));
+            assert_eq!(
+                r.describe(),
+                format!(
+                    "{name} (flags & 0o20201103 not in \
+                     {{0o0,0o3,0o200000,0o200003,0o20000000,0o20000003}})"
+                )
+            );
+        }
+        // openat2 and creat: not prefiltered
+        assert!(plan.get("openat2").unwrap().access.is_none());
+        assert!(plan.get("creat").unwrap().access.is_none());
     }
 
     #[test]
@@ -1273,7 +1383,7 @@ mod tests {
         let r = rules_for(&p, "openat")[0];
         assert_eq!(
             r["args"],
-            json!([{"index": 2, "value": 3, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}])
+            json!([{"index": 2, "value": 0o200003, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}])
         );
         assert_eq!(rules_for(&p, "open")[0]["args"][0]["index"], 1);
         assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW");
@@ -1339,7 +1449,8 @@ mod tests {
             name: "open".into(),
             access: Some(AccessFilter {
                 index: 1,
-                modes: vec![1, 2],
+                mask: O_ACCMODE,
+                values: vec![1, 2],
             }),
         });
         plan.rules.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1386,7 +1497,8 @@ mod tests {
         let mut plan = write_plan();
         plan.rules[1].access = Some(AccessFilter {
             index: 2,
-            modes: vec![0, 1, 2],
+            mask: O_ACCMODE,
+            values: vec![0, 1, 2],
         });
         let m = merge_into(&fresh, &plan, "/run/t.sock", None, Mode::Audit).unwrap();
         let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
@@ -1409,16 +1521,63 @@ mod tests {
         let base: Value = serde_json::from_str(&text).unwrap();
         let m = merge_into(&base, &seed_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
         let p = &m.seccomp;
+        let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+        let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
         for s in ["open", "openat"] {
-            let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
-            let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
+            let d = 0o200000;
             assert_eq!(
                 modes_of(p, s),
-                am(&[allow(0), notify(1), notify(2), allow(3)]),
+                am(&[
+                    allow(0),
+                    notify(1),
+                    notify(2),
+                    allow(3),
+                    allow(d),
+                    allow(d | 1),
+                    allow(d | 2),
+                    allow(d | 3)
+                ]),
                 "{s}"
             );
         }
         assert!(m.notes.is_empty(), "{:?}", m.notes);
+        // merging again changes nothing
+        let again = merge_into(p, &seed_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+        assert_eq!(again.seccomp, *p);
+
+        // the preset: 64 single-class copies, the 6 read-only classes keep the allow
+        let m = merge_into(&base, &preset_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+        let p = &m.seccomp;
+        for s in ["open", "openat"] {
+            let got = modes_of(p, s);
+            assert_eq!(got.len(), 64, "{s}");
+            let allowed: Vec<u64> = got
+                .iter()
+                .filter(|(a, _)| a == "SCMP_ACT_ALLOW")
+                .map(|(_, v)| v.unwrap())
+                .collect();
+            assert_eq!(allowed, PRESET_LEFT, "{s}");
+            assert!(
+                got.iter().all(|(_, v)| v.is_some()),
+                "{s}: no unconditional rule"
+            );
+        }
+        let again = merge_into(p, &preset_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+        assert_eq!(again.seccomp, *p);
+        // an earlier merge with the seed's classes, merged with the preset: the notified
+        // classes stay, the allowed ones meeting a preset class are notified whole
+        let seed = merge_into(&base, &seed_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+        let both = merge_into(
+            &seed.seccomp,
+            &preset_plan(),
+            "/run/t.sock",
+            None,
+            Mode::Enforce,
+        )
+        .unwrap();
+        assert!(modes_of(&both.seccomp, "openat")
+            .iter()
+            .all(|(a, _)| a == "SCMP_ACT_NOTIFY"));
     }
 
     #[test]

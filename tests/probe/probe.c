@@ -17,6 +17,8 @@
  *                               "LOOP <name> n=N total_ns=T mean_ns=M median_ns=X p99_ns=Y"
  *   probe noop                  exit 0 (target of loop-execve)
  *   probe write PATH            open(PATH, O_WRONLY|O_CREAT) and print the result
+ *   probe open PATH FLAGS       openat(AT_FDCWD, PATH, FLAGS, 0644) with FLAGS a number
+ *                               (strtoul base 0: 0100 is octal) and print "CALL open …"
  *   probe packet-socket         socket(AF_PACKET, SOCK_RAW, ETH_P_ALL)
  *   probe longpath              paths longer than PATH_MAX and unterminated at a page end
  *   probe garbage               syscalls with garbage pointers
@@ -1037,6 +1039,12 @@ int main(int argc, char **argv)
     if (!strcmp(m, "write") && argc > 2) {
         int fd = open(argv[2], O_WRONLY | O_CREAT, 0644);
         show("write", fd);
+        return fd < 0 ? 1 : 0;
+    }
+    if (!strcmp(m, "open") && argc > 3) {
+        /* the raw syscall: the flags reach the kernel exactly as given */
+        long fd = syscall(SYS_openat, AT_FDCWD, argv[2], (int)strtoul(argv[3], NULL, 0), 0644);
+        show("open", fd);
         return fd < 0 ? 1 : 0;
     }
     if (!strcmp(m, "packet-socket")) {

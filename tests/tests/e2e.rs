@@ -841,8 +841,8 @@ fn nth_session_notifications(sup: &Supervisor, k: usize) -> u64 {
 }
 
 /// In-kernel prefiltering: the seed rule only matches opens for writing, so `tiercel
-/// profile` notifies `open`/`openat` only when `flags & O_ACCMODE` is 1 or 2
-/// (`SCMP_CMP_MASKED_EQ`). Read-only opens never reach the supervisor, the write is still
+/// profile` notifies `open`/`openat` only when `flags & (O_ACCMODE|O_DIRECTORY)` is 1 or 2
+/// (`SCMP_CMP_MASKED_EQ`; `open_write` has `fd.typechar='f'`). Read-only opens never reach the supervisor, the write is still
 /// alerted. The same container under the profile without the conditions shows that the
 /// reads are notified otherwise.
 #[test]
@@ -865,7 +865,7 @@ fn prefilter_leaves_read_only_opens_in_the_kernel() {
         assert_eq!(r["action"], "SCMP_ACT_NOTIFY", "{prof}");
         assert_eq!(
             r["args"],
-            serde_json::json!([{"index": 2, "value": 3, "valueTwo": mode, "op": "SCMP_CMP_MASKED_EQ"}]),
+            serde_json::json!([{"index": 2, "value": 0o200003, "valueTwo": mode, "op": "SCMP_CMP_MASKED_EQ"}]),
             "{prof}"
         );
     }
@@ -924,6 +924,126 @@ fn prefilter_leaves_read_only_opens_in_the_kernel() {
     );
     assert!(
         counts[0] < 10,
+        "{t}: with the prefilter the reads stay in the kernel: {counts:?}\n{}",
+        sup.dump()
+    );
+}
+
+/// The enforcement preset's opens: `evt.is_open_write=true or evt.arg.flags contains O_CREAT
+/// or … O_TRUNC or … O_TMPFILE`, decided by the flag classes of the profile. Read-only opens
+/// without those flags never reach the supervisor, while every open that can change a file
+/// below /bin is still notified and refused: a write (`touch`), `O_RDONLY|O_CREAT` of a new
+/// file, `O_RDONLY|O_TRUNC` of an existing one, `O_TMPFILE|O_RDWR` in /bin. The same
+/// container under the profile with `open`/`openat` notified unconditionally shows that the
+/// reads are notified otherwise.
+#[test]
+fn preset_prefilter_leaves_reads_in_the_kernel_and_refuses_changes() {
+    let t = "preset_prefilter_leaves_reads_in_the_kernel_and_refuses_changes";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&[preset], "enforce"))
+        .unwrap_or_else(|e| panic!("{t}: start supervisor: {e:#}"));
+    let prof = sup
+        .profile()
+        .unwrap_or_else(|e| panic!("{t}: tiercel profile: {e:#}\n{}", sup.dump()));
+    let rules = prof["syscalls"].as_array().expect("syscalls").clone();
+    let opens: Vec<&Value> = rules
+        .iter()
+        .filter(|r| r["names"] == serde_json::json!(["openat"]))
+        .collect();
+    // every class of flags & (O_ACCMODE|O_CREAT|O_TRUNC|O_DIRECTORY|__O_TMPFILE) but the
+    // six read-only ones
+    assert_eq!(opens.len(), 58, "{t}: one rule per flag class: {prof}");
+    let left = [0u64, 3, 0o200000, 0o200003, 0o20000000, 0o20000003];
+    for r in &opens {
+        assert_eq!(r["action"], "SCMP_ACT_NOTIFY", "{prof}");
+        let a = &r["args"][0];
+        assert_eq!(a["value"], 0o20201103, "{prof}");
+        assert!(!left.contains(&a["valueTwo"].as_u64().unwrap()), "{prof}");
+    }
+    let mut plain = prof.clone();
+    let mut kept: Vec<Value> = rules
+        .into_iter()
+        .filter(|r| r.get("args").is_none())
+        .collect();
+    kept.push(serde_json::json!({"names": ["open", "openat"], "action": "SCMP_ACT_NOTIFY"}));
+    plain["syscalls"] = Value::Array(kept);
+
+    const READS: u64 = 200;
+    const VICTIM: &str = "tiercel victim\n";
+    let script = format!(
+        "i=0; while [ $i -lt {READS} ]; do read l < /etc/passwd; i=$((i+1)); done; \
+         echo reads=$i; \
+         /probe open /bin/victim 0; \
+         /bin/touch /bin/evil; echo touch_rc=$?; \
+         /probe open /bin/new_creat 0100; \
+         /probe open /bin/victim 01000; \
+         /probe open /bin 020200002; \
+         echo done"
+    );
+    let mut counts = Vec::new();
+    for (k, p) in [prof, plain].into_iter().enumerate() {
+        let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
+        let victim = b.rootfs().join("bin/victim");
+        std::fs::write(&victim, VICTIM).expect("victim");
+        b.set_seccomp(p);
+        b.set_script(&script);
+        let out = run_container(&b, &container_id("ppre"), RUN).expect("runc run");
+        let dump = || format!("{out:?}\n{}", sup.dump());
+        assert!(
+            out.stdout.contains(&format!("reads={READS}")) && out.stdout.contains("done"),
+            "{t}: container failed: {}",
+            dump()
+        );
+        let lines: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("CALL open"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "CALL open ok",
+                "CALL open errno EPERM 1",
+                "CALL open errno EPERM 1",
+                "CALL open errno EPERM 1"
+            ],
+            "{t}: read allowed; O_CREAT, O_TRUNC, O_TMPFILE refused: {}",
+            dump()
+        );
+        assert!(
+            !out.stdout.contains("touch_rc=0"),
+            "{t}: touch /bin/evil must fail: {}",
+            dump()
+        );
+        for f in ["evil", "new_creat"] {
+            assert!(
+                !b.rootfs().join("bin").join(f).exists(),
+                "{t}: /bin/{f} created: {}",
+                dump()
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            VICTIM,
+            "{t}: /bin/victim truncated: {}",
+            dump()
+        );
+        counts.push(nth_session_notifications(&sup, k + 1));
+    }
+    eprintln!(
+        "{t}: notifications with prefilter {}, without {}",
+        counts[0], counts[1]
+    );
+    assert!(
+        counts[1] >= READS,
+        "{t}: without the prefilter every read is notified: {counts:?}\n{}",
+        sup.dump()
+    );
+    assert!(
+        counts[0] < 20,
         "{t}: with the prefilter the reads stay in the kernel: {counts:?}\n{}",
         sup.dump()
     );

@@ -1179,7 +1179,9 @@ impl SyscallEvent {
         *self.typechar.get_or_init(|| {
             if self.d.fd_path.is_some() {
                 // libsinsp types the fd of an open by its flags alone: O_DIRECTORY gives a
-                // directory, anything else a file (creat has no flags: a file).
+                // directory, anything else a file (creat has no flags: a file). The
+                // profile's flags prefilter relies on this
+                // (tiercel_rules::prefilter::open_class_fields).
                 let flags = self.d.open_flags.unwrap_or(fl::O_CREAT | fl::O_WRONLY);
                 return Some(if flags & fl::O_DIRECTORY != 0 {
                     'd'
@@ -1420,7 +1422,7 @@ impl SyscallEvent {
                     (true, Some(f)) => f,
                     _ => return Some(Value::Bool(false)),
                 };
-                // The same function the profile's access-mode prefilter is computed with.
+                // The same functions the profile's flags prefilter is computed with.
                 let (read, write) = tiercel_rules::prefilter::open_is_read_write(f);
                 Some(Value::Bool(match name {
                     Field::EvtIsOpenRead => read,

@@ -144,9 +144,10 @@ pub fn open_flags_to_ppm(flags: u64) -> u32 {
     r
 }
 
-/// Whether an open with these kernel flags may create a file.
+/// Whether an open with these kernel flags may create a file (`evt.is_open_create`; the
+/// function the profile's flags prefilter is computed with).
 pub fn open_creates(flags: u64) -> bool {
-    flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE
+    tiercel_rules::prefilter::open_creates(flags)
 }
 
 /// The `mode` argument Falco records for an open (`open_modes_to_scap`): 0 unless the open
@@ -470,6 +471,58 @@ mod tests {
         assert_eq!(of(O_WRONLY | O_APPEND), "O_APPEND|O_WRONLY");
         // O_TMPFILE includes O_DIRECTORY.
         assert_eq!(of(O_TMPFILE | O_RDWR), "O_DIRECTORY|O_RDWR|O_TMPFILE");
+    }
+
+    /// The rules crate's table of what `evt.arg.flags` of an open shows (used by the
+    /// seccomp prefilter) agrees with this renderer: same names in the same order, and
+    /// for flags values combining every open flag bit, the rendered names are exactly
+    /// those the table says are shown.
+    #[test]
+    fn prefilter_flag_names_agree_with_the_renderer() {
+        use tiercel_rules::prefilter::{subsets, FlagBits, OPEN_CLASS_MASK, OPEN_FLAG_NAMES};
+        let ours: Vec<&str> = FILE_FLAGS.iter().map(|(n, _)| *n).collect();
+        let theirs: Vec<&str> = OPEN_FLAG_NAMES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(ours, theirs);
+        // every kernel bit the renderer looks at, and a few it does not
+        let others = [
+            O_EXCL,
+            O_APPEND,
+            O_NONBLOCK,
+            O_DSYNC,
+            O_DIRECT,
+            O_LARGEFILE,
+            O_NOFOLLOW,
+            O_CLOEXEC,
+            O_SYNC,
+            O_PATH,
+            0o4000000,
+        ];
+        let mut values: Vec<u64> = subsets(OPEN_CLASS_MASK);
+        for &o in &others {
+            values.extend(subsets(OPEN_CLASS_MASK).into_iter().map(|v| v | o));
+        }
+        for a in others {
+            for b in others {
+                values.push(a | b | O_WRONLY);
+            }
+        }
+        for f in values {
+            let rendered = render(FILE_FLAGS, open_flags_to_ppm(f));
+            let mut got: Vec<&str> = rendered.split('|').collect();
+            got.sort_unstable();
+            let mut want: Vec<&str> = OPEN_FLAG_NAMES
+                .iter()
+                .filter(|(_, b)| b.shown(f).unwrap_or(false))
+                .map(|(n, _)| *n)
+                .collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "flags {f:#o}");
+            // the names not decided by the flags are never shown for an open
+            assert!(OPEN_FLAG_NAMES
+                .iter()
+                .filter(|(_, b)| *b == FlagBits::Other)
+                .all(|(n, _)| !got.contains(n)));
+        }
     }
 
     #[test]
