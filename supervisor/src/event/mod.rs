@@ -104,7 +104,7 @@ pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
             _ => 10,
         },
         "fs" => 3,
-        "container" | "k8s" | "syscall" => 1,
+        "container" | "k8s" | "syscall" => 0,
         "proc" | "thread" => match rest {
             // The ancestors: one /proc/<pid>/stat per level.
             r if r.starts_with('a')
@@ -116,7 +116,7 @@ pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
             "env" | "is_exe_upper_layer" | "is_exe_from_memfd" | "is_exe_writable" => 10,
             _ => 8,
         },
-        "user" | "group" => 10,
+        "user" | "group" => 15,
         _ => 5,
     }
 }
