@@ -2544,6 +2544,25 @@ mod tests {
     /// `cargo test --release -p tiercel --lib event::builder::tests::bench -- --ignored --nocapture`
     #[test]
     #[ignore]
+    fn bench_decode_loop() {
+        // For profiling decode alone: `perf record` this test.
+        let t = target("decode-loop");
+        let pid = t.child.id();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let n = notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]);
+        let start = std::time::Instant::now();
+        for _ in 0..2_000_000 {
+            std::hint::black_box(decode::decode(&n, &m).unwrap());
+        }
+        println!(
+            "decode: {:.3} us",
+            start.elapsed().as_secs_f64() * 1e6 / 2e6
+        );
+    }
+
+    #[test]
+    #[ignore]
     fn bench() {
         let t = target("bench");
         let pid = t.child.id();

@@ -302,7 +302,7 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
             name,
             args: a,
             params: Vec::new(),
-            paths: Vec::new(),
+            paths: Vec::with_capacity(2),
             fd_path: None,
             use_fd: None,
             open_flags: None,
@@ -316,7 +316,8 @@ pub fn decode(n: &Notif, mem: &dyn ReadMem) -> Option<Decoded> {
         },
     };
     let cwd = Some(AT_FDCWD);
-    let mut p: Vec<Param> = Vec::new();
+    // Most events have up to 6 parameters: one allocation, no regrowth.
+    let mut p: Vec<Param> = Vec::with_capacity(8);
     match kname.unwrap_or("") {
         "open" => {
             c.open(a[1], a[2]);
