@@ -207,11 +207,16 @@ impl EngineCell {
     }
 }
 
+/// Whether rule `i` is enabled and may deny.
+fn rule_denies(deny_table: &[bool], enabled: &[bool], i: usize) -> bool {
+    deny_table.get(i).copied().unwrap_or(false) && enabled.get(i).copied().unwrap_or(false)
+}
+
 fn deny_capable(program: &Program, deny_table: &[bool], enabled: &[bool], t: EventType) -> bool {
-    program.rules_for(t).iter().any(|&i| {
-        let i = i as usize;
-        deny_table.get(i).copied().unwrap_or(false) && enabled.get(i).copied().unwrap_or(false)
-    })
+    program
+        .rules_for(t)
+        .iter()
+        .any(|&i| rule_denies(deny_table, enabled, i as usize))
 }
 
 /// Tracks whether the process that installed the filter has exec'd yet: until then the
@@ -637,10 +642,7 @@ fn resolved_verdict(
     // if some deny rule can match this event with *some* values of its path fields.
     // Nothing else differs between the views, so when the other fields already rule
     // every deny rule out, neither a resolved path nor an unresolvable one matters.
-    let deny = |i: usize| {
-        engine.enabled.get(i).copied().unwrap_or(false)
-            && engine.deny_table.get(i).copied().unwrap_or(false)
-    };
+    let deny = |i: usize| rule_denies(&engine.deny_table, &engine.enabled, i);
     if !engine
         .program
         .can_match_masked(event, &deny, &|f, a| event.view_dependent(f, a))
@@ -653,10 +655,7 @@ fn resolved_verdict(
         .program
         .eval(event, RuleMatching::All, resolved_matches);
     event.set_resolved_view(false);
-    let hit = resolved_matches.iter().copied().find(|&i| {
-        engine.enabled.get(i).copied().unwrap_or(false)
-            && engine.deny_table.get(i).copied().unwrap_or(false)
-    });
+    let hit = resolved_matches.iter().copied().find(|&i| deny(i));
     match hit {
         Some(i) => SecondLook::Rule(i),
         None if event.unresolved_modified_path() => SecondLook::Unknown,

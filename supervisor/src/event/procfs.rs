@@ -311,12 +311,6 @@ pub struct ProcCache {
 }
 
 impl ProcCache {
-    /// Info about the task behind `dir` (validated by start time).
-    pub fn get(&mut self, dir: &ProcDir) -> Option<Arc<TaskInfo>> {
-        let stat = dir.stat()?;
-        self.get_with(dir.tid, stat, |stat| Some(read_task(dir, stat)))
-    }
-
     /// Info about the task `tid` that is stopped in a notification (so `tid` is its
     /// number for as long as the call is pending); `dir` opens its `/proc/<tid>` on a miss.
     pub fn get_caller<'d>(
@@ -635,14 +629,15 @@ mod tests {
         }
         let dir = ProcDir::open_tid(pid).unwrap();
         let mut cache = ProcCache::default();
-        let t = cache.get(&dir).unwrap();
+        let root = Path::new("/proc");
+        let t = cache.get_caller(root, pid, || Some(&dir)).unwrap();
         assert_eq!(t.name(), "sleep");
         assert_eq!(t.argv, vec!["sleep".to_string(), "30".to_string()]);
         assert_eq!(t.cmdline(), "sleep 30");
         assert_eq!(t.args(), "30");
         assert!(t.exepath.ends_with("sleep"), "{}", t.exepath);
         assert_eq!(t.stat.ppid, std::process::id());
-        let _ = cache.get(&dir).unwrap();
+        let _ = cache.get_caller(root, pid, || Some(&dir)).unwrap();
         assert_eq!((cache.hits, cache.misses), (1, 1));
         let st = dir.status().unwrap();
         assert_eq!(st.tgid, pid);
@@ -654,11 +649,7 @@ mod tests {
         assert_eq!(p.tid, std::process::id());
         // A "parent" that started after the child is rejected (pid reuse guard).
         assert!(cache.get_pid(Path::new("/proc"), pid, 0).is_none());
-        // The caller path: the same task through its kept-open stat file (a hit).
-        let c = cache
-            .get_caller(Path::new("/proc"), pid, || Some(&dir))
-            .unwrap();
-        assert_eq!(c.name(), "sleep");
+        // The caller's stat is read through a kept-open file.
         assert!(cache.stat_files.contains_key(&pid));
         cache.exec_started(pid, pid);
         assert_eq!(cache.len(), 1, "only the parent entry stays");
