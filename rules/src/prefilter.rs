@@ -438,10 +438,9 @@ pub fn open_flag_classes(program: &Program, t: EventType) -> FlagClasses {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::loader::{Loader, LoaderOptions};
+    use crate::program::tests::upstream;
 
     fn program(text: &str) -> Program {
         let mut l = Loader::new(LoaderOptions::default());
@@ -577,19 +576,6 @@ mod tests {
         let p = program(PRESET);
         for ty in ["open", "openat", "openat2"] {
             assert_eq!(modes(&p, ty), vec![0, 1, 2, 3], "{ty}");
-        }
-    }
-
-    fn upstream(files: &[&str]) -> Program {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/upstream-rules");
-        let mut l = Loader::new(LoaderOptions::default());
-        for f in files {
-            l.add_file(&root.join(f));
-        }
-        let mut out = l.finish();
-        match out.program.take() {
-            Some(p) => p,
-            None => panic!("upstream rules do not load:\n{}", out.render_text()),
         }
     }
 

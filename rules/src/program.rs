@@ -398,7 +398,7 @@ fn share_subtrees(rules: &[CompiledRule]) -> Vec<Node> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::borrow::Cow;
     use std::path::PathBuf;
 
@@ -409,14 +409,11 @@ mod tests {
     use crate::json_event::JsonEvent;
     use crate::loader::{Loader, LoaderOptions};
 
-    fn upstream_program() -> Program {
+    /// The upstream rule files `files` (in `../shared/upstream-rules`) loaded together.
+    pub(crate) fn upstream(files: &[&str]) -> Program {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/upstream-rules");
         let mut l = Loader::new(LoaderOptions::default());
-        for f in [
-            "falco_rules.yaml",
-            "falco-incubating_rules.yaml",
-            "falco-sandbox_rules.yaml",
-        ] {
+        for f in files {
             l.add_file(&root.join(f));
         }
         let mut out = l.finish();
@@ -424,6 +421,14 @@ mod tests {
             Some(p) => p,
             None => panic!("upstream rules do not load:\n{}", out.render_text()),
         }
+    }
+
+    fn upstream_program() -> Program {
+        upstream(&[
+            "falco_rules.yaml",
+            "falco-incubating_rules.yaml",
+            "falco-sandbox_rules.yaml",
+        ])
     }
 
     #[test]
