@@ -2542,6 +2542,15 @@ mod tests {
     }
 
     /// `cargo test --release -p tiercel --lib event::builder::tests::bench -- --ignored --nocapture`
+    /// Mean µs per call of `f` over `rounds` calls (the profiling harnesses below).
+    fn per_call_us(rounds: u32, mut f: impl FnMut()) -> f64 {
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            f();
+        }
+        start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
+    }
+
     #[test]
     #[ignore]
     fn bench_decode_loop() {
@@ -2551,14 +2560,10 @@ mod tests {
         let mut m = BufMem::new(0x1000);
         let p = m.put_cstr(b"/etc/passwd");
         let n = notif(pid, "openat", [(-100i64) as u64, p, 0, 0, 0, 0]);
-        let start = std::time::Instant::now();
-        for _ in 0..2_000_000 {
+        let us = per_call_us(2_000_000, || {
             std::hint::black_box(decode::decode(&n, &m).unwrap());
-        }
-        println!(
-            "decode: {:.3} us",
-            start.elapsed().as_secs_f64() * 1e6 / 2e6
-        );
+        });
+        println!("decode: {us:.3} us");
     }
 
     #[test]
@@ -2591,17 +2596,13 @@ mod tests {
                 ],
             ),
         ];
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
+        let us = per_call_us(rounds, || {
             std::hint::black_box(ProcDir::open_tid(pid).unwrap());
-        }
-        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        });
         println!("open /proc/<pid> only: {us:.2} us");
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
+        let us = per_call_us(rounds, || {
             std::hint::black_box(decode::decode(&n, &m).unwrap());
-        }
-        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        });
         println!("decode only: {us:.2} us");
         for f in [
             Field::ProcName,
@@ -2611,32 +2612,26 @@ mod tests {
             Field::FdTypechar,
             Field::ProcCwd,
         ] {
-            let start = std::time::Instant::now();
-            for _ in 0..rounds / 4 {
+            let us = per_call_us(rounds / 4, || {
                 let ev = b.build(&n, &m).unwrap();
                 std::hint::black_box(ev.extract_field(f, &FieldArg::None));
-            }
-            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds / 4);
+            });
             println!("build + {}: {us:.2} us/event", f.name());
         }
         let mut lazy = builder();
         lazy.set_pin_proc_at_build(false);
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
+        let us = per_call_us(rounds, || {
             let ev = lazy.build(&n, &m).unwrap();
             std::hint::black_box(ev.extract_field(Field::FdName, &FieldArg::None));
-        }
-        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        });
         println!("lazy /proc handle, evt.type + fd.name (absolute): {us:.2} us/event");
         for (label, fields) in cases {
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
+            let us = per_call_us(rounds, || {
                 let ev = b.build(&n, &m).unwrap();
                 for f in fields {
                     std::hint::black_box(ev.extract_field(*f, &FieldArg::None));
                 }
-            }
-            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+            });
             println!("{label}: {us:.2} us/event");
         }
         // The upstream stable rules (cost-ordered, as the supervisor loads them) on a
@@ -2664,36 +2659,23 @@ mod tests {
                 "stable rules, openat /etc/passwd read: fields read {:?}",
                 c.1.borrow()
             );
-            let build_us = {
-                let start = std::time::Instant::now();
-                for _ in 0..rounds {
-                    std::hint::black_box(lazy.build(&n, &m).unwrap());
-                }
-                start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
-            };
+            let build_us = per_call_us(rounds, || {
+                std::hint::black_box(lazy.build(&n, &m).unwrap());
+            });
             for (f, a) in c.1.borrow().iter() {
-                let start = std::time::Instant::now();
-                for _ in 0..rounds {
+                let us = per_call_us(rounds, || {
                     let ev = lazy.build(&n, &m).unwrap();
                     std::hint::black_box(ev.extract_field(*f, a));
-                }
-                let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds) - build_us;
+                }) - build_us;
                 println!("  {} {a:?}: {us:.2} us", f.name());
             }
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
+            let us = per_call_us(rounds, || {
                 let ev = lazy.build(&n, &m).unwrap();
                 out.clear();
                 program.eval(&ev, tiercel_rules::program::RuleMatching::First, &mut out);
-            }
-            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+            });
             println!("stable rules, openat /etc/passwd read, build + eval: {us:.2} us/event");
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
-                std::hint::black_box(lazy.build(&n, &m).unwrap());
-            }
-            let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-            println!("  of which build: {us:.2} us/event");
+            println!("  of which build: {build_us:.2} us/event");
         }
     }
 
