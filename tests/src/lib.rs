@@ -698,6 +698,28 @@ impl Drop for Supervisor {
 }
 
 /// The last `n` lines of a text.
+/// The `notifications=N` of every `session ended` line of the supervisor's log, in order.
+pub fn session_notifications(log: &str) -> Vec<u64> {
+    let mut plain = String::with_capacity(log.len());
+    let mut esc = false;
+    for c in log.chars() {
+        match c {
+            '\x1b' => esc = true,
+            'm' if esc => esc = false,
+            _ if esc => {}
+            c => plain.push(c),
+        }
+    }
+    plain
+        .lines()
+        .filter(|l| l.contains("session ended"))
+        .filter_map(|l| {
+            let n = l.split("notifications=").nth(1)?;
+            n.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .collect()
+}
+
 pub fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

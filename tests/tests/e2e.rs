@@ -801,28 +801,6 @@ fn demo_script_runs() {
     }
 }
 
-/// The `notifications=N` of every `session ended` line of the supervisor's log, in order.
-fn session_notifications(log: &str) -> Vec<u64> {
-    let mut plain = String::with_capacity(log.len());
-    let mut esc = false;
-    for c in log.chars() {
-        match c {
-            '\x1b' => esc = true,
-            'm' if esc => esc = false,
-            _ if esc => {}
-            c => plain.push(c),
-        }
-    }
-    plain
-        .lines()
-        .filter(|l| l.contains("session ended"))
-        .filter_map(|l| {
-            let n = l.split("notifications=").nth(1)?;
-            n.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
-        })
-        .collect()
-}
-
 /// Waits (up to 10 s) for the `k`-th session to end; its notification count.
 fn nth_session_notifications(sup: &Supervisor, k: usize) -> u64 {
     let start = std::time::Instant::now();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use tiercel_e2e::{busybox_static, have, is_root, require};
+use tiercel_e2e::{busybox_static, have, is_root, require, session_notifications};
 
 const RULE_NAME: &str = "Write below binary dir (engines test)";
 const RULES: &str = r#"
@@ -914,6 +914,46 @@ fn podman_check(mode: &str, name: &str, o: &Out, alerts: &Path) {
     }
 }
 
+/// `tiercel profile --format podman` for `sup`'s rules and socket, written to `path`;
+/// the profile's JSON.
+fn podman_profile_file(b: &Bins, sup: &Sup, mode: &str, path: &Path) -> Value {
+    let o = run(
+        Command::new(&b.tiercel)
+            .args(["profile", "-r"])
+            .arg(&sup.rules)
+            .arg("--socket")
+            .arg(&sup.socket)
+            .args(["--mode", mode, "--format", "podman", "-o"])
+            .arg(path),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+/// The `openat` rules of profile `p`, each naming `openat` alone with one masked-equal
+/// condition of mask `mask`: (action, value), in profile order.
+fn openat_classes(p: &Value, mask: u64) -> Vec<(String, u64)> {
+    p["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["names"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|x| x == "openat"))
+        })
+        .map(|r| {
+            assert_eq!(r["names"], json!(["openat"]), "{r}");
+            assert_eq!(r["args"][0]["value"], mask, "{r}");
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["args"][0]["valueTwo"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn podman_profile(mode: &str) {
     let test = format!("podman_profile_{mode}");
     let Some(b) = prereq(&test) else { return };
@@ -924,17 +964,7 @@ fn podman_profile(mode: &str) {
     let sup = Sup::start(&b, "audit");
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("profile.json");
-    let o = run(
-        Command::new(&b.tiercel)
-            .args(["profile", "-r"])
-            .arg(&sup.rules)
-            .arg("--socket")
-            .arg(&sup.socket)
-            .args(["--mode", mode, "--format", "podman", "-o"])
-            .arg(&profile),
-        Duration::from_secs(30),
-    );
-    assert_eq!(o.code, 0, "{o:?}");
+    podman_profile_file(&b, &sup, mode, &profile);
     let name = unique(&format!("podprof-{mode}"));
     let o = podman_run(
         &name,
@@ -979,39 +1009,8 @@ fn podman_profile_prefilter_enforce() {
     let sup = Sup::start_with(&b, mode, WRITE_RULES);
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("profile.json");
-    let o = run(
-        Command::new(&b.tiercel)
-            .args(["profile", "-r"])
-            .arg(&sup.rules)
-            .arg("--socket")
-            .arg(&sup.socket)
-            .args(["--mode", mode, "--format", "podman", "-o"])
-            .arg(&profile),
-        Duration::from_secs(30),
-    );
-    assert_eq!(o.code, 0, "{o:?}");
-    let p: Value = serde_json::from_slice(&fs::read(&profile).unwrap()).unwrap();
-    let openat: Vec<&Value> = p["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["names"]
-                .as_array()
-                .is_some_and(|n| n.iter().any(|x| x == "openat"))
-        })
-        .collect();
-    let modes: Vec<(String, u64)> = openat
-        .iter()
-        .map(|r| {
-            assert_eq!(r["names"], json!(["openat"]), "{r}");
-            assert_eq!(r["args"][0]["value"], 3, "{r}");
-            (
-                r["action"].as_str().unwrap().to_string(),
-                r["args"][0]["valueTwo"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let p = podman_profile_file(&b, &sup, mode, &profile);
+    let modes = openat_classes(&p, 3);
     assert_eq!(
         modes,
         [
@@ -1036,7 +1035,7 @@ fn podman_profile_prefilter_enforce() {
     assert!(o.stdout.contains(&format!("reads={READS}")), "{o:?}");
     podman_check(mode, &name, &o, &sup.alerts_path());
     // The session's notifications: the refused write and a few more, not the reads.
-    let n = session_notifications(&sup);
+    let n = first_session_notifications(&sup);
     eprintln!("{test}: {n} notifications");
     assert!(
         n < READS / 4,
@@ -1046,23 +1045,11 @@ fn podman_profile_prefilter_enforce() {
 }
 
 /// The notification count of the supervisor's first session (waits up to 10 s for it).
-fn session_notifications(sup: &Sup) -> u64 {
+fn first_session_notifications(sup: &Sup) -> u64 {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         let log = sup.log();
-        let line = log.lines().find(|l| l.contains("session ended"));
-        if let Some(n) = line.and_then(|l| {
-            let l = l
-                .replace("\x1b[3m", "")
-                .replace("\x1b[0m", "")
-                .replace("\x1b[2m", "");
-            l.split("notifications=")
-                .nth(1)?
-                .split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse::<u64>()
-                .ok()
-        }) {
+        if let Some(&n) = session_notifications(&log).first() {
             return n;
         }
         assert!(Instant::now() < end, "no session end: {log}");
@@ -1099,36 +1086,8 @@ fn podman_profile_preset_prefilter_enforce() {
     let sup = Sup::start_with(&b, mode, &preset);
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("profile.json");
-    let o = run(
-        Command::new(&b.tiercel)
-            .args(["profile", "-r"])
-            .arg(&sup.rules)
-            .arg("--socket")
-            .arg(&sup.socket)
-            .args(["--mode", mode, "--format", "podman", "-o"])
-            .arg(&profile),
-        Duration::from_secs(30),
-    );
-    assert_eq!(o.code, 0, "{o:?}");
-    let p: Value = serde_json::from_slice(&fs::read(&profile).unwrap()).unwrap();
-    let openat: Vec<(String, u64)> = p["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["names"]
-                .as_array()
-                .is_some_and(|n| n.iter().any(|x| x == "openat"))
-        })
-        .map(|r| {
-            assert_eq!(r["names"], json!(["openat"]), "{r}");
-            assert_eq!(r["args"][0]["value"], 0o20201103, "{r}");
-            (
-                r["action"].as_str().unwrap().to_string(),
-                r["args"][0]["valueTwo"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let p = podman_profile_file(&b, &sup, mode, &profile);
+    let openat = openat_classes(&p, 0o20201103);
     assert_eq!(openat.len(), 64);
     let allowed: Vec<u64> = openat
         .iter()
@@ -1151,7 +1110,7 @@ fn podman_profile_preset_prefilter_enforce() {
     assert!(o.stdout.contains(&format!("reads={READS}")), "{o:?}");
     assert!(o.stdout.contains("ls-ok"), "{o:?}");
     podman_check(mode, &name, &o, &sup.alerts_path());
-    let n = session_notifications(&sup);
+    let n = first_session_notifications(&sup);
     eprintln!("{test}: {n} notifications");
     assert!(
         n < READS / 4,
