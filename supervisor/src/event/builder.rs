@@ -1270,11 +1270,6 @@ impl SyscallEvent {
         })
     }
 
-    /// `evt.arg.NAME` / `evt.arg[N]`.
-    pub fn arg(&self, a: &FieldArg) -> Option<String> {
-        self.arg_value(a).map(Cow::into_owned)
-    }
-
     /// `evt.arg.NAME` / `evt.arg[N]`, rendered once per event (several checks on
     /// `evt.arg.flags` render the flags once); path parameters, whose text depends on
     /// the view, are rendered each time.
