@@ -27,6 +27,7 @@ pub mod eval;
 pub mod event;
 pub mod evttype;
 pub mod fields;
+pub mod fireable;
 pub mod json_event;
 pub mod loader;
 pub mod output;

@@ -68,6 +68,9 @@ pub struct LoaderOptions {
     pub suggested_output: bool,
     /// Falco `append_output` extras appended to every rule's output (`" " + fmt`).
     pub append_output: Vec<String>,
+    /// The event source the rules will run on: when set, rules that can never fire with
+    /// it are reported ([`crate::fireable`], warning `LOAD_COMPILE_CONDITION`).
+    pub event_source: Option<std::sync::Arc<dyn crate::fireable::EventSource>>,
 }
 
 impl Default for LoaderOptions {
@@ -78,6 +81,7 @@ impl Default for LoaderOptions {
             plugins: vec![("container".into(), "0.4.0".into())],
             suggested_output: true,
             append_output: Vec::new(),
+            event_source: None,
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct LoadOutcome {
     pub rule_summaries: Vec<RuleSummary>,
     /// The files in load order (display names).
     pub files: Vec<String>,
+    /// Rules of `program` that cannot fire with [`LoaderOptions::event_source`].
+    pub unfireable: Vec<crate::fireable::Unfireable>,
 }
 
 impl LoadOutcome {
@@ -310,12 +316,11 @@ impl Loader {
                 }
             })
             .collect();
+        let program = (!has_errors).then(|| Program::new(pass.rules));
+        let unfireable = self.report_unfireable(program.as_ref());
         LoadOutcome {
-            program: if has_errors {
-                None
-            } else {
-                Some(Program::new(pass.rules))
-            },
+            program,
+            unfireable,
             rules: self.collector.rules.len(),
             macros: self.collector.macros.len(),
             lists: self.collector.lists.len(),
@@ -323,6 +328,37 @@ impl Loader {
             files: self.files,
             diagnostics: self.diags,
         }
+    }
+
+    /// Warns about every rule of `program` that cannot fire with the event source.
+    fn report_unfireable(&mut self, program: Option<&Program>) -> Vec<crate::fireable::Unfireable> {
+        let (Some(program), Some(source)) = (program, self.opts.event_source.clone()) else {
+            return Vec::new();
+        };
+        let list = crate::fireable::unfireable(program, source.as_ref());
+        for u in &list {
+            let Some(rule) = program.rules().get(u.rule) else {
+                continue;
+            };
+            let Some(info) = self.collector.rules.get(&rule.name) else {
+                continue;
+            };
+            let (ctx, origin) = (info.cond_ctx.clone(), info.ctx.locs.first());
+            let origin = origin.map(|l| l.file.clone()).unwrap_or_default();
+            let d = self.sources.diagnostic(
+                Severity::Warning,
+                codes::LOAD_COMPILE_CONDITION,
+                format!(
+                    "Rule '{}' cannot fire under tiercel: {}",
+                    rule.name,
+                    u.reason()
+                ),
+                ctx,
+                &origin,
+            );
+            self.push(d);
+        }
+        list
     }
 
     fn check_plugin_requirements(&mut self) {

@@ -34,7 +34,7 @@ use crate::program::Program;
 
 /// Three-valued (Kleene) truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tri {
+pub(crate) enum Tri {
     False,
     True,
     Unknown,
@@ -104,7 +104,7 @@ impl Partial<'_> {
 }
 
 /// Kleene evaluation of `n`: `decide` gives a check's value, or `None` when unknown.
-fn tri_eval(n: &Node, decide: &dyn Fn(&CheckNode) -> Option<bool>) -> Tri {
+pub(crate) fn tri_eval(n: &Node, decide: &dyn Fn(&CheckNode) -> Option<bool>) -> Tri {
     match n {
         Node::Const(b) => Tri::from(*b),
         Node::Not(k) => match tri_eval(k, decide) {
@@ -131,7 +131,7 @@ fn tri_eval(n: &Node, decide: &dyn Fn(&CheckNode) -> Option<bool>) -> Tri {
 }
 
 /// Whether every field `op` reads is known (`unknown` says which are not).
-fn operand_known(op: &Operand, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
+pub(crate) fn operand_known(op: &Operand, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
     match op {
         Operand::Field { field, arg } => !unknown(*field, arg),
         Operand::Transform(t) => t.args.iter().all(|a| targ_known(a, unknown)),
@@ -146,7 +146,7 @@ fn targ_known(a: &TArg, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
     }
 }
 
-fn matcher_known(m: &Matcher, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
+pub(crate) fn matcher_known(m: &Matcher, unknown: &dyn Fn(Field, &FieldArg) -> bool) -> bool {
     match m {
         Matcher::Operand(_, _, op) => operand_known(op, unknown),
         Matcher::Modifier(_, items) => items.iter().all(|i| matcher_known(i, unknown)),
