@@ -1,6 +1,8 @@
 //! `tiercel rules …` and `tiercel fields`: the rules engine on the command line.
 //!
 //! A stable interface: tests and reviewers use it.
+//! Rule paths are files or directories (their `.yaml`/`.yml` files in name order), loaded
+//! by [`tiercel::load`] like every other command.
 //! - `rules check FILE…`: exit 0 without errors (warnings allowed), 1 otherwise.
 //! - `rules parse 'COND'`: prints the tree, exit 0; a syntax error exits 1.
 //! - `rules eval -r FILE… [EVENTS.jsonl|-]`: one Falco JSON alert line per match.
@@ -13,7 +15,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use tiercel_rules::diag::Severity;
-use tiercel_rules::loader::{LoadOutcome, Loader, LoaderOptions};
+use tiercel_rules::fields::Availability;
+use tiercel_rules::fireable::EventSource;
+use tiercel_rules::loader::LoadOutcome;
 use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::RuleMatching;
 
@@ -25,7 +29,8 @@ pub enum RulesCommand {
     Parse(ParseArgs),
     /// Evaluate rules against events given as JSON lines (field name → value).
     Eval(EvalArgs),
-    /// List the rules a set of files defines.
+    /// List the rules a set of files defines: name, priority, source, tags, and whether
+    /// the rule can fire under tiercel (`yes`, or `no(fields:…)` / `no(events:…)`).
     List(RulesFiles),
     /// Print the syscalls the enabled rules can match (what the seccomp profile notifies),
     /// one a line; calls notified only for some flags are followed by the condition, e.g.
@@ -35,7 +40,7 @@ pub enum RulesCommand {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Rule files, loaded in order.
+    /// Rule files or directories, loaded in order.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Print diagnostics as JSON (one object, Falco's validation format) on stdout.
@@ -54,7 +59,7 @@ pub struct ParseArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesFiles {
-    /// Rule files, loaded in order.
+    /// Rule files or directories, loaded in order.
     #[arg(short = 'r', long = "rules", required = true)]
     rules: Vec<PathBuf>,
 }
@@ -67,7 +72,7 @@ pub enum Matching {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Rule files, loaded in order.
+    /// Rule files or directories, loaded in order.
     #[arg(short = 'r', long = "rules", required = true)]
     rules: Vec<PathBuf>,
     /// JSON-lines events; `-` or nothing for stdin.
@@ -94,13 +99,9 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     }
 }
 
-/// Loads files in order and returns the outcome.
+/// Loads files and directories in order ([`tiercel::load::load`]).
 pub fn load(files: &[PathBuf]) -> LoadOutcome {
-    let mut loader = Loader::new(LoaderOptions::default());
-    for f in files {
-        loader.add_file(f);
-    }
-    loader.finish()
+    tiercel::load::load(files)
 }
 
 fn counts(outcome: &LoadOutcome) -> (usize, usize) {
@@ -133,6 +134,15 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         println!("{}", outcome.render_json());
     } else if !outcome.diagnostics.is_empty() {
         eprint!("{}", outcome.render_text());
+    }
+    if let Some(p) = &outcome.program {
+        match tiercel::load::unfireable_summary(&outcome) {
+            Some(s) => eprintln!("{s}"),
+            None => eprintln!(
+                "0 of {} enabled rules cannot fire under tiercel",
+                p.rules().len()
+            ),
+        }
     }
     eprintln!(
         "{} rules, {} macros, {} lists loaded; {} errors, {} warnings",
@@ -247,14 +257,21 @@ fn list(a: RulesFiles) -> Result<ExitCode> {
     };
     let program = outcome.program.as_ref().expect("checked by load_or_fail");
     let mut out = std::io::stdout().lock();
-    for rule in program.rules() {
+    for (i, rule) in program.rules().iter().enumerate() {
+        // Last column: `yes`, or why the rule cannot fire under tiercel.
+        let fires = outcome
+            .unfireable
+            .iter()
+            .find(|u| u.rule == i)
+            .map_or_else(|| "yes".to_string(), |u| format!("no({})", u.short()));
         writeln!(
             out,
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}",
             rule.name,
             rule.priority,
             rule.source,
-            rule.tags.join(",")
+            rule.tags.join(","),
+            fires
         )?;
     }
     Ok(ExitCode::SUCCESS)
@@ -275,6 +292,7 @@ fn syscalls(a: RulesFiles) -> Result<ExitCode> {
 
 pub fn fields(a: FieldsArgs) -> Result<ExitCode> {
     let all = tiercel_rules::fields::all();
+    let source = tiercel::load::Tiercel;
     let mut out = std::io::stdout().lock();
     if a.json {
         let v: Vec<serde_json::Value> = all
@@ -283,18 +301,36 @@ pub fn fields(a: FieldsArgs) -> Result<ExitCode> {
                 serde_json::json!({
                     "name": f.name,
                     "type": format!("{:?}", f.ftype),
+                    "availability": f.availability.name(),
+                    "served": source.serves(f.field),
                     "desc": f.desc,
                 })
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
+        // Availability: entry (exact at syscall entry), entry-assume-success, exit-only,
+        // kernel-derived (approximated), static (per container), not-served; `exit-only*`
+        // marks an exit-only field tiercel still serves at entry (from the socket).
+        writeln!(
+            out,
+            "{:<40} {:<10} {:<21} DESCRIPTION",
+            "FIELD", "TYPE", "AVAILABILITY"
+        )?;
         for f in all {
+            let served = source.serves(f.field);
+            let avail = match f.availability {
+                Availability::ExitOnly | Availability::NotServed if served => {
+                    format!("{}*", f.availability.name())
+                }
+                a => a.name().to_string(),
+            };
             writeln!(
                 out,
-                "{:<40} {:<10} {}",
+                "{:<40} {:<10} {:<21} {}",
                 f.name,
                 format!("{:?}", f.ftype),
+                avail,
                 f.desc
             )?;
         }

@@ -874,7 +874,8 @@ pub const PODMAN_DEFAULT_PROFILE: &str = "/usr/share/containers/seccomp.json";
 /// need to the supervisor at `--socket`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProfileArgs {
-    /// Falco rule files, loaded in order (repeatable, like `falco -r`).
+    /// Falco rule files or directories (their .yaml/.yml files in name order), loaded in
+    /// order (repeatable, like `falco -r`).
     #[arg(short = 'r', long = "rules", required = true, num_args = 1.., action = clap::ArgAction::Append)]
     pub rules: Vec<PathBuf>,
     /// The supervisor's socket (`listenerPath`); must be absolute.
@@ -900,28 +901,7 @@ pub struct ProfileArgs {
 
 /// Loads rule files like `falco -r a -r b`; an error lists the load's error diagnostics.
 pub fn load_program(rules: &[PathBuf]) -> anyhow::Result<Program> {
-    let mut loader = tiercel_rules::loader::Loader::new(Default::default());
-    for r in rules {
-        loader.add_file(r);
-    }
-    let outcome = loader.finish();
-    for d in &outcome.diagnostics {
-        if d.severity == tiercel_rules::diag::Severity::Warning {
-            tracing::warn!(code = d.code, "{}", d.message);
-        }
-    }
-    match outcome.program {
-        Some(p) => Ok(p),
-        None => {
-            let errs: Vec<String> = outcome
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == tiercel_rules::diag::Severity::Error)
-                .map(|d| format!("{}: {}", d.code, d.message))
-                .collect();
-            anyhow::bail!("the rules did not load:\n{}", errs.join("\n"))
-        }
-    }
+    Ok(crate::load::program(rules)?)
 }
 
 /// Reads a profile to merge into: a `config.json` (its `linux.seccomp`, or `None` when it

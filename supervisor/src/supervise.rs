@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use tiercel_rules::diag::Severity;
-use tiercel_rules::loader::{Loader, LoaderOptions};
+use anyhow::Context;
 use tiercel_rules::output::AlertOptions;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::{Program, RuleMatching};
@@ -30,7 +28,8 @@ pub struct SuperviseArgs {
     /// The listenerPath socket to listen on (created; parent directory too).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Falco rule files, loaded in order (like `falco -r`).
+    /// Falco rule files or directories (their .yaml/.yml files in name order), loaded in
+    /// order (like `falco -r`).
     #[arg(short = 'r', long = "rules", value_name = "RULES")]
     pub rules: Vec<PathBuf>,
     /// audit: report only; enforce: refuse calls matching a --deny selector.
@@ -202,46 +201,10 @@ impl Drop for Supervisor {
     }
 }
 
-/// Loads rule files into a program; errors (with Falco's diagnostics) fail the start.
+/// Loads rule files and directories into a program ([`crate::load::program`]); errors
+/// (Falco's diagnostics with positions) fail the start or the reload.
 pub fn load_rules(files: &[PathBuf]) -> anyhow::Result<Program> {
-    let mut loader = Loader::new(LoaderOptions::default());
-    for f in files {
-        if f.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(f)
-                .with_context(|| format!("{}", f.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            entries.sort();
-            for e in entries {
-                loader.add_file(&e);
-            }
-        } else {
-            loader.add_file(f);
-        }
-    }
-    let outcome = loader.finish();
-    let mut errors = 0;
-    for d in &outcome.diagnostics {
-        match d.severity {
-            Severity::Error => {
-                errors += 1;
-                tracing::error!(code = d.code, "{}", d.message);
-            }
-            Severity::Warning => tracing::warn!(code = d.code, "{}", d.message),
-        }
-    }
-    match outcome.program {
-        // Cheapest fields first: same results, fewer /proc reads per event.
-        Some(p) => Ok(p.with_field_costs(&crate::event::field_cost)),
-        None if errors == 0 => {
-            tracing::warn!(
-                "the rules loader returned no program and no error; running with no rules"
-            );
-            Ok(Program::default())
-        }
-        None => bail!("{errors} error(s) in the rule files"),
-    }
+    Ok(crate::load::program(files)?)
 }
 
 /// Merges the flags over the config file.
@@ -281,7 +244,11 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
         min_priority: file.priority.unwrap_or(Priority::Debug),
     };
     if policy.mode == Mode::Enforce && policy.deny.is_empty() {
-        tracing::warn!("enforce mode without any --deny selector: nothing will be refused");
+        tracing::warn!(
+            "enforce mode without any --deny selector: every rule match is refused (errno {}); \
+             add --deny rule:/tag:/priority: selectors to refuse only some",
+            crate::decide::errno_name(policy.errno)
+        );
     }
     let alerts = args.alerts.clone().or_else(|| {
         file.file_output_enabled
