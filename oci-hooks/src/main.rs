@@ -242,6 +242,8 @@ fn spawn_supervisor(
         .append(true)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
+    // Where this run's output starts in the (appended) log.
+    let log_start = out.metadata().map(|m| m.len()).unwrap_or(0);
     let mut cmd = std::process::Command::new(&bin);
     cmd.arg("supervise")
         .arg("--socket")
@@ -265,10 +267,12 @@ fn spawn_supervisor(
             return Ok(child.id());
         }
         if let Ok(Some(status)) = child.try_wait() {
+            // Its own words (e.g. a rule file's error with file:line:col and the item).
             bail!(
-                "{} supervise exited ({status}) before listening; see {}",
+                "{} supervise exited ({status}) before listening; {}:\n{}",
                 bin.display(),
-                log.display()
+                log.display(),
+                log_since(log, log_start)
             );
         }
         if Instant::now() >= end {
@@ -285,6 +289,24 @@ fn spawn_supervisor(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// What `log` holds from byte `start` on, at most [`LOG_EXCERPT`] bytes (the end).
+fn log_since(log: &Path, start: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(log) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = start.max(len.saturating_sub(LOG_EXCERPT));
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_ok() {
+        let _ = f.take(LOG_EXCERPT).read_to_end(&mut buf);
+    }
+    String::from_utf8_lossy(&buf).trim_end().to_string()
+}
+
+/// Most of a failed supervisor's log quoted in the hook's error.
+const LOG_EXCERPT: u64 = 16 << 10;
 
 fn stop(cfg: &IntegrationConfig, id: &str) -> anyhow::Result<()> {
     let dirs = lock_state(cfg, Duration::from_secs(5))?;
