@@ -377,3 +377,59 @@ fn enforce_without_selectors_says_every_match_is_refused() {
     assert!(!log.contains("nothing will be refused"), "{log}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn sighup_reload_of_a_broken_file_keeps_the_rules_and_says_where() {
+    let root = scratch("hup");
+    let dir = rules_dir(&root);
+    let sock = root.join("s.sock");
+    let mut child = tiercel()
+        .args(["supervise", "--socket", sock.to_str().unwrap(), "-r"])
+        .arg(&dir)
+        .env("TIERCEL_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let mut wait_for = |needle: &str, log: &mut String| -> bool {
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    };
+    let ready = wait_for("supervisor ready", &mut log);
+    // A later file of the directory breaks; SIGHUP re-reads the directory.
+    std::fs::write(dir.join("40-broken.yaml"), BROKEN).unwrap();
+    // the child this test spawned and has not reaped
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let failed = wait_for("reload failed, keeping the running rules", &mut log);
+    let _ = wait_for("LOAD_ERR_YAML_VALIDATE", &mut log);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready && failed, "{log}");
+    assert!(
+        log.contains("40-broken.yaml:1:3: error: Item has no mapping for key 'desc'"),
+        "{log}"
+    );
+    assert!(log.contains("rule 'Broken'"), "{log}");
+    let _ = std::fs::remove_dir_all(root);
+}
