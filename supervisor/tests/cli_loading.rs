@@ -402,7 +402,7 @@ fn sighup_reload_of_a_broken_file_keeps_the_rules_and_says_where() {
         }
     });
     let mut log = String::new();
-    let mut wait_for = |needle: &str, log: &mut String| -> bool {
+    let wait_for = |needle: &str, log: &mut String| -> bool {
         while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
             log.push_str(&line);
             log.push('\n');
