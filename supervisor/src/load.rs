@@ -91,6 +91,12 @@ pub fn load(paths: &[PathBuf]) -> LoadOutcome {
     for p in paths {
         match rule_files(p) {
             Ok(files) => {
+                if files.is_empty() && p.is_dir() {
+                    tracing::warn!(
+                        "{}: no .yaml/.yml rule files in this directory",
+                        p.display()
+                    );
+                }
                 for f in files {
                     loader.add_file(&f);
                 }
