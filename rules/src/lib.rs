@@ -13,7 +13,8 @@
 //! 5. [`program`] / [`eval`]: rules indexed by event type ([`evttype`]), evaluated
 //!    against an [`event::Event`]; [`output`] renders Falco's text and JSON alerts.
 //!    [`prefilter`]: whether any rule can match when only some fields are known (what a
-//!    seccomp filter may leave in the kernel).
+//!    seccomp filter may leave in the kernel). [`fireable`]: which rules can never fire
+//!    with an event source (event types it never decodes, fields it never serves).
 //!
 //! Pure: no I/O except reading rule files, no unsafe, no threads.
 
