@@ -45,7 +45,7 @@ impl Alert {
             line.push_str(&errno_name(e));
             if let Some(r) = &self.resolved {
                 line.push_str(", resolved: ");
-                line.push_str(r);
+                line.push_str(&tiercel_rules::safe_text::escape_line(r));
             }
             line.push(')');
         }
@@ -304,7 +304,7 @@ impl Output {
 
     fn write(&mut self, a: &Alert) {
         let need_json = self.file.is_some() || self.http.is_some() || self.cfg.stdout_json;
-        let json = need_json.then(|| a.json().to_string());
+        let json = need_json.then(|| json_line(a));
         let text = a.text_line();
         let mut ok = true;
         if self.cfg.stdout {
@@ -320,10 +320,7 @@ impl Output {
             ok &= writeln!(f, "{j}").is_ok();
         }
         if let Some(s) = &self.syslog {
-            let sev = syslog_severity(a.alert.priority);
-            // facility LOG_USER (1)
-            let msg = format!("<{}>tiercel: {}", 8 + sev, text);
-            ok &= s.send(msg.as_bytes()).is_ok();
+            ok &= s.send(syslog_datagram(a, &text).as_bytes()).is_ok();
         }
         if let (Some(h), Some(j)) = (&self.http, json) {
             h.send(j);
@@ -345,6 +342,23 @@ impl Output {
             }
         }
     }
+}
+
+/// The alert as one JSON line, safe for line-oriented outputs (`safe_text::escape_json_line`:
+/// DEL, C1 and bidi controls, which JSON encoders leave raw, as `\uXXXX`).
+fn json_line(a: &Alert) -> String {
+    let raw = a.json().to_string();
+    match tiercel_rules::safe_text::escape_json_line(&raw) {
+        std::borrow::Cow::Borrowed(_) => raw,
+        std::borrow::Cow::Owned(s) => s,
+    }
+}
+
+/// The datagram for `/dev/log`: facility LOG_USER (1), the priority's severity, the text
+/// line (already escaped: one alert, one record, no terminal controls).
+fn syslog_datagram(a: &Alert, text: &str) -> String {
+    let sev = syslog_severity(a.alert.priority);
+    format!("<{}>tiercel: {}", 8 + sev, text)
 }
 
 fn syslog_severity(p: Priority) -> u8 {
@@ -507,6 +521,93 @@ mod tests {
             a.json()["output"],
             "Falco's output text is kept"
         );
+    }
+
+    /// Container-chosen names (any bytes: control characters, newlines, ANSI escapes,
+    /// invalid UTF-8, bidi controls) never forge a line or reach a terminal through the
+    /// text, syslog or JSON outputs, and JSON keeps the exact value.
+    mod forged_lines {
+        use super::*;
+        use proptest::prelude::*;
+        use tiercel_rules::json_event::JsonEvent;
+        use tiercel_rules::output::OutputFormat;
+
+        fn alert_for(name: &str, cmdline: &str, resolved: Option<String>) -> Alert {
+            let (fmt, _) = OutputFormat::parse("write file=%fd.name cmd=%proc.cmdline").unwrap();
+            let ev = JsonEvent::from_json(&json!({
+                "evt.type": "openat", "fd.name": name, "proc.cmdline": cmdline,
+            }))
+            .unwrap();
+            let mut a = alert(Some(libc::EPERM));
+            a.alert.message = fmt.render(&ev);
+            a.alert.output_fields = fmt.output_fields(&ev);
+            a.resolved = resolved;
+            a
+        }
+
+        fn assert_one_clean_line(what: &str, s: &str) {
+            assert!(
+                !s.chars().any(tiercel_rules::safe_text::needs_escape),
+                "{what}: a control character survived: {s:?}"
+            );
+            assert_eq!(s.lines().count(), 1, "{what}: not one line: {s:?}");
+        }
+
+        fn bytes() -> impl Strategy<Value = Vec<u8>> {
+            let interesting = prop::sample::select(vec![
+                b"\n00:00:00.000000000: Notice all clear".to_vec(),
+                b"\x1b[2K\x1b[1A".to_vec(),
+                b"\x1b]0;title\x07".to_vec(),
+                "\u{202e}\u{2028}\u{9b}".as_bytes().to_vec(),
+                vec![0xff, 0xfe, 0xc3],
+                b"\r\t\0\x7f".to_vec(),
+            ]);
+            prop::collection::vec(
+                prop_oneof![
+                    3 => any::<u8>().prop_map(|b| vec![b]),
+                    1 => interesting,
+                ],
+                0..24,
+            )
+            .prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn no_forged_lines(name in bytes(), cmd in bytes(), res in bytes()) {
+                let name = String::from_utf8_lossy(&name).into_owned();
+                let cmd = String::from_utf8_lossy(&cmd).into_owned();
+                let res = String::from_utf8_lossy(&res).into_owned();
+                let a = alert_for(&name, &cmd, Some(res.clone()));
+                let text = a.text_line();
+                assert_one_clean_line("text", &text);
+                assert_one_clean_line("syslog", &syslog_datagram(&a, &text));
+                let j = json_line(&a);
+                assert_one_clean_line("json", &j);
+                let back: Value = serde_json::from_str(&j).unwrap();
+                prop_assert_eq!(back["output_fields"]["fd.name"].as_str(), Some(name.as_str()));
+                prop_assert_eq!(back["output_fields"]["proc.cmdline"].as_str(), Some(cmd.as_str()));
+                prop_assert_eq!(back["tiercel"]["resolved"].as_str(), Some(res.as_str()));
+            }
+        }
+
+        #[test]
+        fn the_reported_attack() {
+            let a = alert_for(
+                "/bin/x\n00:00:00.000000000: Notice all clear\x1b[31m",
+                "touch",
+                None,
+            );
+            assert!(
+                a.text_line().ends_with(
+                    "Warning write file=/bin/x\\n00:00:00.000000000: Notice all clear\\x1b[31m \
+                     cmd=touch (denied: EPERM)"
+                ),
+                "{}",
+                a.text_line()
+            );
+        }
     }
 
     #[test]
