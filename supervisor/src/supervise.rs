@@ -158,6 +158,13 @@ impl Supervisor {
         self.sinks.as_ref().is_some_and(|s| s.flush(timeout))
     }
 
+    /// SIGUSR1: files are reopened and programs re-spawned before their next alert.
+    pub fn reopen_outputs(&self) {
+        if let Some(s) = &self.sinks {
+            s.reopen();
+        }
+    }
+
     /// Stops accepting, ends the sessions (their containers' notified calls then fail
     /// with ENOSYS), flushes and closes the outputs, removes the socket.
     pub fn shutdown(mut self) {
@@ -283,17 +290,6 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
     if policy.mode == Mode::Enforce && policy.deny.is_empty() {
         tracing::warn!("enforce mode without any --deny selector: nothing will be refused");
     }
-    let alerts = args.alerts.clone().or_else(|| {
-        file.file_output_enabled
-            .unwrap_or(false)
-            .then(|| file.file_output_filename.clone())
-            .flatten()
-    });
-    let http_url = if file.http_output_enabled.unwrap_or(false) {
-        file.http_output_url.clone()
-    } else {
-        None
-    };
     Ok(SupervisorConfig {
         socket,
         program,
@@ -304,12 +300,10 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
         policy,
         alert_options: file.alert_options(),
         sinks: SinkConfig {
-            stdout: file.stdout_output.unwrap_or(true),
-            stdout_json: file.json_output.unwrap_or(false),
-            file: alerts,
-            syslog: file.syslog_output.unwrap_or(false),
-            http_url,
-            queue: file.queue.unwrap_or(4096),
+            json_output: file.json_output.unwrap_or(false),
+            outputs: file.outputs.clone(),
+            alerts_file: args.alerts.clone(),
+            queue: file.queue.or(file.outputs.queue_capacity).unwrap_or(4096),
         },
     })
 }
@@ -329,10 +323,11 @@ fn rate_limit_panic_messages() {
     }));
 }
 
-/// Runs `tiercel supervise` until SIGINT or SIGTERM (SIGHUP reloads rules and policy).
+/// Runs `tiercel supervise` until SIGINT or SIGTERM (SIGHUP reloads rules and policy;
+/// SIGUSR1 reopens output files and re-spawns output programs, as in Falco).
 pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     // Block the signals before any thread starts, so only the sigwait below takes them.
-    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1])
         .context("blocking signals")?;
     rate_limit_panic_messages();
     let cfg = build_config(&args)?;
@@ -348,6 +343,11 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     );
     loop {
         let sig = signals.wait().context("waiting for signals")?;
+        if sig == libc::SIGUSR1 {
+            sup.reopen_outputs();
+            tracing::info!("SIGUSR1: outputs reopened");
+            continue;
+        }
         if sig != libc::SIGHUP {
             tracing::info!(signal = sig, "stopping");
             break;

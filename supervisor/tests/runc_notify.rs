@@ -168,8 +168,8 @@ impl Env {
             policy,
             alert_options: Default::default(),
             sinks: SinkConfig {
-                stdout: true,
-                file: alerts,
+                outputs: tiercel::sinks::OutputsConfig::default(),
+                alerts_file: alerts,
                 queue: 1024,
                 ..SinkConfig::default()
             },
