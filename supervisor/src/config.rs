@@ -28,6 +28,10 @@ pub struct FileConfig {
     /// `stdout_output`, `file_output`, `syslog_output`, `program_output`, `http_output`,
     /// `outputs_queue` (see `sinks::config`).
     pub outputs: crate::sinks::OutputsConfig,
+    /// `webserver`.
+    pub web: crate::web::WebConfig,
+    /// `metrics`.
+    pub metrics: crate::metrics::MetricsConfig,
     pub mode: Option<Mode>,
     pub deny: Vec<Selector>,
     pub errno: Option<i32>,
@@ -136,6 +140,7 @@ pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
         c.rule_matching = Some(parse_rule_matching(m).map_err(|e| err("rule_matching", &e))?);
     }
     c.outputs = crate::sinks::parse_outputs_config(root, base)?;
+    (c.web, c.metrics) = crate::web::parse_config(root, base)?;
     if let Some(t) = root.as_mapping_get("tiercel") {
         if t.is_null() {
             return Ok(c);

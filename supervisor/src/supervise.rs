@@ -75,6 +75,10 @@ pub struct SupervisorConfig {
     pub policy: Policy,
     pub alert_options: AlertOptions,
     pub sinks: SinkConfig,
+    /// Falco's `webserver` (off unless the config has the block).
+    pub web: crate::web::WebConfig,
+    /// Falco's `metrics`.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// A running supervisor (library form of `tiercel supervise`, used by tests).
@@ -85,6 +89,8 @@ pub struct Supervisor {
     sinks: Option<Sinks>,
     stats: Arc<Stats>,
     engine: Arc<EngineCell>,
+    rules_loaded: Arc<std::sync::atomic::AtomicU64>,
+    web: Option<crate::web::WebServer>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -103,6 +109,28 @@ impl Supervisor {
         let listener = server::bind(&cfg.socket)
             .with_context(|| format!("listening on {}", cfg.socket.display()))?;
         let stats = Arc::new(Stats::default());
+        let rules_loaded = Arc::new(std::sync::atomic::AtomicU64::new(
+            cfg.program.rules().len() as u64
+        ));
+        let sources = crate::metrics::Sources {
+            start: std::time::SystemTime::now(),
+            stats: stats.clone(),
+            sinks: sinks.stats().clone(),
+            outputs: sinks.output_stats().map(|(n, s)| (n, s.clone())).collect(),
+            rules: sinks.rule_counters().clone(),
+            rules_loaded: rules_loaded.clone(),
+        };
+        let web = if cfg.web.enabled {
+            Some(crate::web::start(&cfg.web, &cfg.metrics, sources.clone())?)
+        } else {
+            None
+        };
+        crate::web::start_snapshots(
+            &cfg.metrics,
+            sources,
+            sinks.sender(),
+            crate::session::hostname(),
+        )?;
         let engine = EngineCell::new(Engine::new(
             cfg.program,
             cfg.matching,
@@ -125,7 +153,14 @@ impl Supervisor {
             sinks: Some(sinks),
             stats,
             engine: cell,
+            rules_loaded,
+            web,
         })
+    }
+
+    /// Where the web server listens, when it runs.
+    pub fn web_addr(&self) -> Option<std::net::SocketAddr> {
+        self.web.as_ref().map(|w| w.addr)
     }
 
     /// Swaps in new rules and policy (SIGHUP). Running sessions pick them up at their
@@ -135,6 +170,10 @@ impl Supervisor {
         if cfg.socket != self.socket {
             tracing::warn!("the socket path changed; restart the supervisor to move it");
         }
+        self.rules_loaded.store(
+            cfg.program.rules().len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.engine.store(Engine::new(
             cfg.program,
             cfg.matching,
@@ -299,6 +338,8 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             .unwrap_or_default(),
         policy,
         alert_options: file.alert_options(),
+        web: file.web.clone(),
+        metrics: file.metrics.clone(),
         sinks: SinkConfig {
             json_output: file.json_output.unwrap_or(false),
             outputs: file.outputs.clone(),

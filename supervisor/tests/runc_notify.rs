@@ -167,6 +167,8 @@ impl Env {
             matching: RuleMatching::First,
             policy,
             alert_options: Default::default(),
+            web: Default::default(),
+            metrics: Default::default(),
             sinks: SinkConfig {
                 outputs: tiercel::sinks::OutputsConfig::default(),
                 alerts_file: alerts,
@@ -572,6 +574,8 @@ fn reload_applies_to_running_sessions() {
             ..Policy::default()
         },
         alert_options: Default::default(),
+        web: Default::default(),
+        metrics: Default::default(),
         sinks: SinkConfig::default(),
     });
     let after = round();

@@ -131,6 +131,8 @@ pub struct OutputStats {
 
 enum Msg {
     Alert(Box<Alert>),
+    /// tiercel's own alerts (metrics snapshots): written, not counted as rule matches.
+    Internal(Box<Alert>),
     Flush(SyncSender<()>),
 }
 
@@ -148,6 +150,11 @@ impl std::fmt::Debug for SinkSender {
 }
 
 impl SinkSender {
+    /// Queues one of tiercel's own alerts (a metrics snapshot); never blocks.
+    pub fn send_internal(&self, alert: Alert) -> bool {
+        self.tx.try_send(Msg::Internal(Box::new(alert))).is_ok()
+    }
+
     /// Queues an alert; never blocks. Returns false when it was dropped.
     pub fn send(&self, alert: Alert) -> bool {
         match self.tx.try_send(Msg::Alert(Box::new(alert))) {
@@ -162,6 +169,21 @@ impl SinkSender {
         }
     }
 }
+
+/// Alerts per rule, counted by the formatter thread (Falco's rules counters): the
+/// priority, source and tags of the rule, its matches and how many of them were refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCount {
+    pub priority: String,
+    pub source: String,
+    pub tags: Vec<String>,
+    pub matches: u64,
+    pub denied: u64,
+}
+
+/// Shared per-rule counts (rule names come from the rule files, never from a container,
+/// so the map is bounded by the rules loaded).
+pub type RuleCounters = Arc<std::sync::Mutex<std::collections::BTreeMap<String, RuleCount>>>;
 
 /// One alert rendered once for every output.
 pub(crate) struct Formatted {
@@ -219,6 +241,7 @@ pub struct Sinks {
     thread: Option<JoinHandle<()>>,
     stats: Arc<SinkStats>,
     outputs: Vec<(&'static str, Arc<OutputStats>, Arc<AtomicBool>)>,
+    rules: RuleCounters,
 }
 
 impl std::fmt::Debug for Sinks {
@@ -330,10 +353,12 @@ impl Sinks {
             .map(|h| (h.name, h.stats.clone(), h.reopen.clone()))
             .collect();
         let (tx, rx) = mpsc::sync_channel(queue);
+        let rules = RuleCounters::default();
         let mut fanout = Fanout {
             outputs: handles,
             stats: stats.clone(),
             reported_drops: 0,
+            rules: rules.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("tiercel-output".into())
@@ -346,6 +371,7 @@ impl Sinks {
             thread: Some(thread),
             stats,
             outputs,
+            rules,
         })
     }
 
@@ -360,6 +386,11 @@ impl Sinks {
     /// Each output's name and counters (for metrics).
     pub fn output_stats(&self) -> impl Iterator<Item = (&'static str, &Arc<OutputStats>)> {
         self.outputs.iter().map(|(n, s, _)| (*n, s))
+    }
+
+    /// Alerts per rule (for metrics).
+    pub fn rule_counters(&self) -> &RuleCounters {
+        &self.rules
     }
 
     /// SIGUSR1: every output reopens its file, re-spawns its program or reconnects before
@@ -412,6 +443,7 @@ struct Fanout {
     outputs: Vec<OutputHandle>,
     stats: Arc<SinkStats>,
     reported_drops: u64,
+    rules: RuleCounters,
 }
 
 impl Fanout {
@@ -420,6 +452,7 @@ impl Fanout {
         loop {
             match rx.recv_timeout(REPORT_EVERY) {
                 Ok(Msg::Alert(a)) => self.offer(&a),
+                Ok(Msg::Internal(a)) => self.offer_uncounted(&a),
                 Ok(Msg::Flush(done)) => {
                     if self.flush_outputs(Duration::from_secs(10)) {
                         let _ = done.try_send(());
@@ -436,6 +469,22 @@ impl Fanout {
     }
 
     fn offer(&mut self, a: &Alert) {
+        if let Ok(mut rules) = self.rules.lock() {
+            let c = rules
+                .entry(a.alert.rule.clone())
+                .or_insert_with(|| RuleCount {
+                    priority: a.alert.priority.to_string(),
+                    source: a.alert.source.clone(),
+                    tags: a.alert.tags.clone(),
+                    ..RuleCount::default()
+                });
+            c.matches += 1;
+            c.denied += u64::from(a.denied.is_some());
+        }
+        self.deliver(a);
+    }
+
+    fn deliver(&mut self, a: &Alert) {
         let f = Arc::new(Formatted {
             text: a.text_line(),
             json: json_line(a),
@@ -447,6 +496,10 @@ impl Fanout {
                 self.stats.output_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    fn offer_uncounted(&mut self, a: &Alert) {
+        self.deliver(a);
     }
 
     /// Every output writes what it has queued; a stuck one is given up on at the deadline.
