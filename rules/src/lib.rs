@@ -37,4 +37,5 @@ pub mod prefilter;
 pub mod priority;
 pub mod program;
 pub mod reader;
+pub mod safe_text;
 pub mod yaml;

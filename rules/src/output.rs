@@ -652,7 +652,13 @@ impl Alert {
         } else {
             c.hms_ns()
         };
-        format!("{t}: {} {}", self.priority, self.message)
+        // The message holds container-controlled values: one alert stays one line, with
+        // no terminal controls (`safe_text`); JSON's `message`/`output_fields` stay raw.
+        format!(
+            "{t}: {} {}",
+            self.priority,
+            crate::safe_text::escape_line(&self.message)
+        )
     }
 
     /// Falco's JSON object (keys sorted).

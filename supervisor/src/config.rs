@@ -1,6 +1,6 @@
 //! The supervisor's YAML config file: Falco's keys where they apply (`rules_files`,
 //! `json_output`, `priority`, `rule_matching`, `file_output`, `stdout_output`,
-//! `syslog_output`, `http_output`) plus tiercel's own under `tiercel:` (`mode`, `deny`,
+//! `syslog_output`, `program_output`, `http_output`, `outputs_queue`) plus tiercel's own under `tiercel:` (`mode`, `deny`,
 //! `errno`, `socket`, `allow_mode_downgrade`, `queue`). Command-line flags override it.
 //! Unknown keys are ignored (a full `falco.yaml` loads); wrong types are errors.
 
@@ -25,12 +25,13 @@ pub struct FileConfig {
     pub json_include_output_fields_property: Option<bool>,
     pub priority: Option<Priority>,
     pub rule_matching: Option<RuleMatching>,
-    pub file_output_enabled: Option<bool>,
-    pub file_output_filename: Option<PathBuf>,
-    pub stdout_output: Option<bool>,
-    pub syslog_output: Option<bool>,
-    pub http_output_enabled: Option<bool>,
-    pub http_output_url: Option<String>,
+    /// `stdout_output`, `file_output`, `syslog_output`, `program_output`, `http_output`,
+    /// `outputs_queue` (see `sinks::config`).
+    pub outputs: crate::sinks::OutputsConfig,
+    /// `webserver`.
+    pub web: crate::web::WebConfig,
+    /// `metrics`.
+    pub metrics: crate::metrics::MetricsConfig,
     pub mode: Option<Mode>,
     pub deny: Vec<Selector>,
     pub errno: Option<i32>,
@@ -62,16 +63,6 @@ fn get_str<'a>(map: &'a Yaml, key: &str, path: &str) -> Result<Option<&'a str>, 
             .as_str()
             .map(Some)
             .ok_or_else(|| err(path, "expected a string")),
-    }
-}
-
-/// `enabled: bool` of a `{enabled: ...}` block.
-fn block_enabled(root: &Yaml, key: &str) -> Result<Option<bool>, String> {
-    match root.as_mapping_get(key) {
-        None => Ok(None),
-        Some(b) if b.is_null() => Ok(None),
-        Some(b) if b.as_mapping().is_some() => get_bool(b, "enabled", &format!("{key}.enabled")),
-        Some(_) => Err(err(key, "expected a mapping")),
     }
 }
 
@@ -148,18 +139,8 @@ pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
     if let Some(m) = get_str(root, "rule_matching", "rule_matching")? {
         c.rule_matching = Some(parse_rule_matching(m).map_err(|e| err("rule_matching", &e))?);
     }
-    c.file_output_enabled = block_enabled(root, "file_output")?;
-    if let Some(b) = root.as_mapping_get("file_output") {
-        if let Some(f) = get_str(b, "filename", "file_output.filename")? {
-            c.file_output_filename = Some(rel(f));
-        }
-    }
-    c.stdout_output = block_enabled(root, "stdout_output")?;
-    c.syslog_output = block_enabled(root, "syslog_output")?;
-    c.http_output_enabled = block_enabled(root, "http_output")?;
-    if let Some(b) = root.as_mapping_get("http_output") {
-        c.http_output_url = get_str(b, "url", "http_output.url")?.map(str::to_string);
-    }
+    c.outputs = crate::sinks::parse_outputs_config(root, base)?;
+    (c.web, c.metrics) = crate::web::parse_config(root, base)?;
     if let Some(t) = root.as_mapping_get("tiercel") {
         if t.is_null() {
             return Ok(c);
@@ -297,13 +278,14 @@ tiercel:
         assert!(o.time_iso8601 && !o.include_tags && o.include_output);
         assert_eq!(c.priority, Some(Priority::Warning));
         assert_eq!(c.rule_matching, Some(RuleMatching::All));
-        assert_eq!(c.file_output_enabled, Some(true));
+        let f = c.outputs.file.as_ref().unwrap();
+        assert_eq!(f.filename, PathBuf::from("/base/./events.txt"));
+        assert!(!f.keep_alive);
+        assert!(!c.outputs.stdout);
         assert_eq!(
-            c.file_output_filename,
-            Some(PathBuf::from("/base/./events.txt"))
+            c.outputs.http.as_ref().map(|h| h.url.as_str()),
+            Some("http://localhost:2801/")
         );
-        assert_eq!(c.stdout_output, Some(false));
-        assert_eq!(c.http_output_url.as_deref(), Some("http://localhost:2801/"));
         assert_eq!(c.mode, Some(Mode::Enforce));
         assert_eq!(c.deny.len(), 2);
         assert_eq!(c.errno, Some(libc::EROFS));

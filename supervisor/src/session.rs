@@ -63,6 +63,8 @@ pub struct Stats {
     pub eval_ns: AtomicU64,
     /// Notifications answered while the runtime (pre-exec) was running.
     pub runtime_phase: AtomicU64,
+    /// The timed handling times as a histogram (for `/metrics`).
+    pub latency: crate::metrics::LatencyHistogram,
 }
 
 impl Stats {
@@ -112,6 +114,17 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The alerts' `hostname`: `FALCO_HOSTNAME` when set (as in Falco, e.g. a pod name), else
+/// the kernel's.
+pub fn hostname() -> String {
+    match std::env::var("FALCO_HOSTNAME") {
+        Ok(h) if !h.is_empty() => h,
+        _ => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+    }
+}
+
 impl Engine {
     pub fn new(
         program: Program,
@@ -121,9 +134,7 @@ impl Engine {
         sink: SinkSender,
         stats: Arc<Stats>,
     ) -> Engine {
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default();
+        let hostname = hostname();
         let deny_table = policy.deny_table(program.rules());
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
@@ -541,8 +552,9 @@ impl Session {
                 let st = &engine.stats;
                 if let (Some(t0), Some(t1), Some(t2)) = (start, built_at, decided_at) {
                     st.timed.fetch_add(1, Ordering::Relaxed);
-                    st.handling_ns
-                        .fetch_add(t2.duration_since(t0).as_nanos() as u64, Ordering::Relaxed);
+                    let handling = t2.duration_since(t0).as_nanos() as u64;
+                    st.handling_ns.fetch_add(handling, Ordering::Relaxed);
+                    st.latency.observe_ns(handling);
                     st.build_ns
                         .fetch_add(t1.duration_since(t0).as_nanos() as u64, Ordering::Relaxed);
                     st.eval_ns

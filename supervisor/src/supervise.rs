@@ -74,6 +74,10 @@ pub struct SupervisorConfig {
     pub policy: Policy,
     pub alert_options: AlertOptions,
     pub sinks: SinkConfig,
+    /// Falco's `webserver` (off unless the config has the block).
+    pub web: crate::web::WebConfig,
+    /// Falco's `metrics`.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// A running supervisor (library form of `tiercel supervise`, used by tests).
@@ -84,6 +88,8 @@ pub struct Supervisor {
     sinks: Option<Sinks>,
     stats: Arc<Stats>,
     engine: Arc<EngineCell>,
+    rules_loaded: Arc<std::sync::atomic::AtomicU64>,
+    web: Option<crate::web::WebServer>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -102,6 +108,28 @@ impl Supervisor {
         let listener = server::bind(&cfg.socket)
             .with_context(|| format!("listening on {}", cfg.socket.display()))?;
         let stats = Arc::new(Stats::default());
+        let rules_loaded = Arc::new(std::sync::atomic::AtomicU64::new(
+            cfg.program.rules().len() as u64
+        ));
+        let sources = crate::metrics::Sources {
+            start: std::time::SystemTime::now(),
+            stats: stats.clone(),
+            sinks: sinks.stats().clone(),
+            outputs: sinks.output_stats().map(|(n, s)| (n, s.clone())).collect(),
+            rules: sinks.rule_counters().clone(),
+            rules_loaded: rules_loaded.clone(),
+        };
+        let web = if cfg.web.enabled {
+            Some(crate::web::start(&cfg.web, &cfg.metrics, sources.clone())?)
+        } else {
+            None
+        };
+        crate::web::start_snapshots(
+            &cfg.metrics,
+            sources,
+            sinks.sender(),
+            crate::session::hostname(),
+        )?;
         let engine = EngineCell::new(Engine::new(
             cfg.program,
             cfg.matching,
@@ -124,7 +152,14 @@ impl Supervisor {
             sinks: Some(sinks),
             stats,
             engine: cell,
+            rules_loaded,
+            web,
         })
+    }
+
+    /// Where the web server listens, when it runs.
+    pub fn web_addr(&self) -> Option<std::net::SocketAddr> {
+        self.web.as_ref().map(|w| w.addr)
     }
 
     /// Swaps in new rules and policy (SIGHUP). Running sessions pick them up at their
@@ -134,6 +169,10 @@ impl Supervisor {
         if cfg.socket != self.socket {
             tracing::warn!("the socket path changed; restart the supervisor to move it");
         }
+        self.rules_loaded.store(
+            cfg.program.rules().len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.engine.store(Engine::new(
             cfg.program,
             cfg.matching,
@@ -155,6 +194,13 @@ impl Supervisor {
     /// Waits until everything queued so far is written to the outputs.
     pub fn flush(&self, timeout: Duration) -> bool {
         self.sinks.as_ref().is_some_and(|s| s.flush(timeout))
+    }
+
+    /// SIGUSR1: files are reopened and programs re-spawned before their next alert.
+    pub fn reopen_outputs(&self) {
+        if let Some(s) = &self.sinks {
+            s.reopen();
+        }
     }
 
     /// Stops accepting, ends the sessions (their containers' notified calls then fail
@@ -250,17 +296,6 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             crate::decide::errno_name(policy.errno)
         );
     }
-    let alerts = args.alerts.clone().or_else(|| {
-        file.file_output_enabled
-            .unwrap_or(false)
-            .then(|| file.file_output_filename.clone())
-            .flatten()
-    });
-    let http_url = if file.http_output_enabled.unwrap_or(false) {
-        file.http_output_url.clone()
-    } else {
-        None
-    };
     Ok(SupervisorConfig {
         socket,
         program,
@@ -270,13 +305,13 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             .unwrap_or_default(),
         policy,
         alert_options: file.alert_options(),
+        web: file.web.clone(),
+        metrics: file.metrics.clone(),
         sinks: SinkConfig {
-            stdout: file.stdout_output.unwrap_or(true),
-            stdout_json: file.json_output.unwrap_or(false),
-            file: alerts,
-            syslog: file.syslog_output.unwrap_or(false),
-            http_url,
-            queue: file.queue.unwrap_or(4096),
+            json_output: file.json_output.unwrap_or(false),
+            outputs: file.outputs.clone(),
+            alerts_file: args.alerts.clone(),
+            queue: file.queue.or(file.outputs.queue_capacity).unwrap_or(4096),
         },
     })
 }
@@ -296,10 +331,11 @@ fn rate_limit_panic_messages() {
     }));
 }
 
-/// Runs `tiercel supervise` until SIGINT or SIGTERM (SIGHUP reloads rules and policy).
+/// Runs `tiercel supervise` until SIGINT or SIGTERM (SIGHUP reloads rules and policy;
+/// SIGUSR1 reopens output files and re-spawns output programs, as in Falco).
 pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     // Block the signals before any thread starts, so only the sigwait below takes them.
-    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1])
         .context("blocking signals")?;
     rate_limit_panic_messages();
     let cfg = build_config(&args)?;
@@ -315,6 +351,11 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     );
     loop {
         let sig = signals.wait().context("waiting for signals")?;
+        if sig == libc::SIGUSR1 {
+            sup.reopen_outputs();
+            tracing::info!("SIGUSR1: outputs reopened");
+            continue;
+        }
         if sig != libc::SIGHUP {
             tracing::info!(signal = sig, "stopping");
             break;

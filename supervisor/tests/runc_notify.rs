@@ -167,9 +167,11 @@ impl Env {
             matching: RuleMatching::First,
             policy,
             alert_options: Default::default(),
+            web: Default::default(),
+            metrics: Default::default(),
             sinks: SinkConfig {
-                stdout: true,
-                file: alerts,
+                outputs: tiercel::sinks::OutputsConfig::default(),
+                alerts_file: alerts,
                 queue: 1024,
                 ..SinkConfig::default()
             },
@@ -572,6 +574,8 @@ fn reload_applies_to_running_sessions() {
             ..Policy::default()
         },
         alert_options: Default::default(),
+        web: Default::default(),
+        metrics: Default::default(),
         sinks: SinkConfig::default(),
     });
     let after = round();

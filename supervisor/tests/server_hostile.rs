@@ -27,6 +27,8 @@ fn start(dir: &Path) -> Supervisor {
         matching: RuleMatching::First,
         policy: Policy::default(),
         alert_options: Default::default(),
+        web: Default::default(),
+        metrics: Default::default(),
         sinks: SinkConfig {
             queue: 16,
             ..SinkConfig::default()
