@@ -13,7 +13,7 @@
 //! 5. [`program`] / [`eval`]: rules indexed by event type ([`evttype`]), evaluated
 //!    against an [`event::Event`]; [`output`] renders Falco's text and JSON alerts.
 //!    [`prefilter`]: whether any rule can match when only some fields are known (what a
-//!    seccomp filter may leave in the kernel).
+//!    seccomp filter may leave in the kernel). [`time`]: civil dates for time renderings.
 //!
 //! Pure: no I/O except reading rule files, no unsafe, no threads.
 
@@ -35,4 +35,5 @@ pub mod prefilter;
 pub mod priority;
 pub mod program;
 pub mod reader;
+pub mod time;
 pub mod yaml;

@@ -432,24 +432,10 @@ fn fmt_ep(a: &SocketAddr) -> String {
     }
 }
 
-/// Days since the epoch → (year, month, day) (H. Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 fn fmt_time(ns: u64, date: bool, iso: bool) -> String {
     let secs = (ns / 1_000_000_000) as i64;
     let frac = ns % 1_000_000_000;
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let (y, mo, d) = tiercel_rules::time::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     let (h, mi, se) = (sod / 3600, (sod / 60) % 60, sod % 60);
     if iso {
