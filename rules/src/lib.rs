@@ -15,6 +15,8 @@
 //!    [`prefilter`]: whether any rule can match when only some fields are known (what a
 //!    seccomp filter may leave in the kernel). [`fireable`]: which rules can never fire
 //!    with an event source (event types it never decodes, fields it never serves).
+//!    [`time`]: civil dates for time renderings. [`safe_text`]: container-controlled text
+//!    made safe for line-oriented outputs.
 //!
 //! Pure: no I/O except reading rule files, no unsafe, no threads.
 
@@ -38,4 +40,5 @@ pub mod priority;
 pub mod program;
 pub mod reader;
 pub mod safe_text;
+pub mod time;
 pub mod yaml;

@@ -511,7 +511,7 @@ fn json_value(field: Option<Field>, v: Option<&Value<'_>>) -> Json {
 }
 
 // ---------------------------------------------------------------------------------------
-// Time formatting (UTC), civil-from-days (H. Hinnant's algorithm).
+// Time formatting (UTC); the calendar is `crate::time`.
 
 /// A UTC calendar time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -531,15 +531,7 @@ impl Civil {
         let sub = (ns % 1_000_000_000) as u32;
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400) as u32;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let mo = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i64::from(mo <= 2);
+        let (y, mo, d) = crate::time::civil_from_days(days);
         Civil {
             y,
             mo,

@@ -9,10 +9,15 @@
 //! * [`builder`]: [`EventBuilder`] (per session) and [`SyscallEvent`]. `build` does all
 //!   target-memory reads and opens `/proc/<tid>` as a directory handle; `/proc` values are
 //!   read lazily through that handle on first use and cached in the event.
+//! * [`fields`]: field extraction, one file per class (`evt`, `fd`, `proc`, `user`,
+//!   `container`, `fs`), dispatched by the field's class; [`field_cost`].
+//! * [`container`]: [`ContainerCtx`], the state a session's events share (container
+//!   identity, process cache, user db, bundle annotations and mounts, DNS table).
+//! * [`view`]: Falco's normalised paths and the resolved view used for enforcement.
 //! * [`procfs`]: `/proc/<pid>` parsing, the (tid, starttime)-keyed process cache
 //!   (invalidated on exec, bounded), capabilities, the container's user/group db.
 //! * [`path`]: Falco's lexical normalisation (`fd.name`) and the in-root resolution used
-//!   for decisions ([`SyscallEvent::resolved_paths`]).
+//!   for decisions (used by [`view`]).
 //! * [`flags`]: Falco's flag/enum renderings. [`sock`]: `/proc/net` socket lookup.
 //! * [`mem`]: bounded argument readers and [`mem::BufMem`], a byte-buffer `ReadMem`.
 //!
@@ -61,7 +66,9 @@ pub struct ContainerInfo {
 }
 
 pub mod builder;
+pub mod container;
 pub mod decode;
+pub mod fields;
 pub mod flags;
 pub mod mem;
 pub mod overlay;
@@ -69,77 +76,12 @@ pub mod path;
 pub mod procfs;
 pub mod sock;
 pub mod syscalls;
+#[cfg(test)]
+pub(crate) mod testutil;
+pub mod view;
 
-pub use builder::{BuildError, DnsTable, EventBuilder, SyscallEvent};
+pub use builder::{BuildError, EventBuilder, SyscallEvent};
+pub use container::{ContainerCtx, DnsTable};
+pub use fields::field_cost;
 pub use path::Resolved;
 pub use syscalls::{syscall_nr, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
-
-/// What extracting `field` from a [`builder::SyscallEvent`] costs, roughly in µs of
-/// system calls on a cache miss (0 = decoded values, no system call). The rules engine
-/// orders the operands of `and`/`or` by it ([`tiercel_rules::program::Program::with_field_costs`]),
-/// so that, e.g., an `openat` that no rule's path test matches is decided without
-/// scanning the caller's fd table (`fd.num`) or reading its `/proc` entries.
-pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
-    let name = field.name();
-    let (class, rest) = name.split_once('.').unwrap_or((name, ""));
-    match class {
-        "evt" => match rest {
-            // fd-returning calls: the caller's lowest free fd (a scan of /proc/<tid>/fd).
-            "res" | "rawres" | "failed" => 20,
-            "abspath" | "abspath.src" | "abspath.dst" => 3,
-            // Every parameter rendered (paths, fds).
-            "args" | "info" => 5,
-            // One parameter rendered as text (flag names, a path).
-            "arg" => 2,
-            _ => 0,
-        },
-        "fd" => match rest {
-            "num" | "types" => 20,
-            // Open flags; for fd-using calls a readlink of /proc/<tid>/fd/N.
-            "typechar" | "type" => 2,
-            // The path argument (the caller's cwd or dirfd for relative ones); for
-            // fd-using calls a readlink.
-            "name" | "directory" | "filename" | "nameraw" => 3,
-            // Sockets: the socket itself (pidfd_getfd) and its addresses.
-            _ => 10,
-        },
-        "fs" => 3,
-        "container" | "k8s" | "syscall" => 0,
-        "proc" | "thread" => match rest {
-            // The ancestors: one /proc/<pid>/stat per level.
-            r if r.starts_with('a')
-                || matches!(r, "pname" | "pcmdline" | "pexe" | "pexepath" | "sname")
-                || r.starts_with("vpgid.") =>
-            {
-                12
-            }
-            "env" | "is_exe_upper_layer" | "is_exe_from_memfd" | "is_exe_writable" => 10,
-            _ => 8,
-        },
-        "user" | "group" => 15,
-        _ => 5,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field_cost;
-    use tiercel_rules::fields;
-
-    #[test]
-    fn field_costs_order_decoded_before_paths_before_proc_before_scans() {
-        let c = |n: &str| field_cost(fields::lookup(n).unwrap().field);
-        assert_eq!(c("evt.type"), 0);
-        assert_eq!(c("evt.is_open_write"), 0);
-        assert!(c("evt.arg") < c("fd.name"));
-        assert!(c("fd.name") < c("proc.name"));
-        assert!(c("proc.name") < c("proc.aname"));
-        assert!(c("proc.name") < c("fd.sip"));
-        assert!(c("proc.aname") < c("fd.num"));
-        assert_eq!(c("fd.num"), c("evt.rawres"));
-        // Every field has a cost (no panics, nothing absurd).
-        for f in fields::all() {
-            assert!(field_cost(f.field) <= 20, "{}", f.name);
-        }
-    }
-}
