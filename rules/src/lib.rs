@@ -35,4 +35,5 @@ pub mod prefilter;
 pub mod priority;
 pub mod program;
 pub mod reader;
+pub mod text;
 pub mod yaml;
