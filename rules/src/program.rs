@@ -21,12 +21,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::Value as Json;
+
 use crate::compile::Filter;
 use crate::eval::{Code, Memo, Node, MEMO_SLOTS};
 use crate::event::Event;
 use crate::evttype::EventType;
 use crate::fields::Field;
-use crate::output::OutputFormat;
+use crate::output::{Alert, AlertOptions, OutputFormat};
 use crate::priority::Priority;
 
 /// One loaded, enabled, compiled rule.
@@ -42,6 +44,40 @@ pub struct CompiledRule {
     pub filter: Filter,
     /// `None` = the rule applies to every event type.
     pub evttypes: Option<Vec<EventType>>,
+}
+
+/// The alert constructor lives beside [`CompiledRule`] (the rest of [`Alert`] is in
+/// [`crate::output`], which this module depends on for the rules' output formats).
+impl Alert {
+    pub fn new(
+        rule: &CompiledRule,
+        ev: &dyn Event,
+        time_ns: u64,
+        hostname: &str,
+        options: AlertOptions,
+    ) -> Alert {
+        let mut output_fields = rule.output.output_fields(ev);
+        let key = if options.time_iso8601 {
+            "evt.time.iso8601"
+        } else {
+            "evt.time"
+        };
+        output_fields.insert(key.to_string(), Json::from(time_ns));
+        let mut tags = rule.tags.clone();
+        tags.sort();
+        tags.dedup();
+        Alert {
+            rule: rule.name.clone(),
+            priority: rule.priority,
+            source: rule.source.clone(),
+            tags,
+            message: rule.output.render(ev),
+            output_fields,
+            time_ns,
+            hostname: hostname.to_string(),
+            options,
+        }
+    }
 }
 
 /// Falco's `rule_matching`.
