@@ -24,6 +24,8 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use crate::compile::Filter;
+// Defined with the jump code that honours it; re-exported here, where it is chosen.
+pub use crate::eval::RuleMatching;
 use crate::eval::{Code, Memo, Node, MEMO_SLOTS};
 use crate::event::Event;
 use crate::evttype::EventType;
@@ -78,16 +80,6 @@ impl Alert {
             options,
         }
     }
-}
-
-/// Falco's `rule_matching`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RuleMatching {
-    /// Stop at the first matching rule (Falco's default).
-    #[default]
-    First,
-    /// Every matching rule, in definition order.
-    All,
 }
 
 /// The rules, in definition order, indexed by event type.
