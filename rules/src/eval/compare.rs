@@ -155,6 +155,7 @@ pub(super) fn cmp_const(v: &Value<'_>, op: CmpOp, c: &Const) -> bool {
 }
 
 /// IPv4-mapped IPv6 addresses compare as IPv4.
+#[inline]
 fn canon_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

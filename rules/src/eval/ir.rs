@@ -22,7 +22,7 @@ pub(crate) enum Node {
     Const(bool),
     /// A subtree that occurs more than once among the rules of a
     /// [`crate::program::Program`]: its value is computed once per event and kept in
-    /// slot `.0` of the [`Memo`].
+    /// slot `.0` of the [`Memo`](super::jump::Memo).
     Memo(u16, Box<Node>),
 }
 
@@ -77,6 +77,7 @@ pub(crate) struct IpNet {
 }
 
 impl IpNet {
+    #[inline]
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {

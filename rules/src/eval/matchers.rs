@@ -99,7 +99,7 @@ fn icontains(hay: &[u8], pat: &[u8]) -> bool {
     false
 }
 
-/// The [`SetMatcher::str_lens`] bit of a string length.
+/// The [`SetMatcher::str_lens`](super::ir::SetMatcher::str_lens) bit of a string length.
 pub(crate) fn len_bit(len: usize) -> u64 {
     1u64 << len.min(63)
 }

@@ -1,8 +1,9 @@
 //! Evaluation of compiled filters.
 //!
 //! A [`crate::compile::Filter`] is a tree of [`Node`]s whose leaves are checks with a
-//! resolved left operand ([`Operand`]: a [`Field`] + [`FieldArg`], or a transformer) and
-//! a pre-built [`Matcher`] (typed constants, compiled regex, glob, hash set ...).
+//! resolved left operand ([`Operand`]: a [`Field`](crate::fields::Field) +
+//! [`FieldArg`](crate::fields::FieldArg), or a transformer) and a pre-built [`Matcher`]
+//! (typed constants, compiled regex, glob, hash set ...).
 //! Nothing is looked up by name and nothing is parsed here.
 //!
 //! Trees are not walked at run time: [`Code`] compiles them to flat jump code (one
@@ -18,7 +19,7 @@
 //! Falco's rules, reproduced:
 //! * a missing value (`Event::extract` → `None`) makes every comparison false,
 //!   including `!=`; `exists` is false;
-//! * a [`Value::List`] from a single-valued field (the ancestors of `proc.aname` without
+//! * a [`Value::List`](crate::event::Value::List) from a single-valued field (the ancestors of `proc.aname` without
 //!   argument, client+server of `fd.ip`/`fd.port`/`fd.net`) matches if **any** element
 //!   matches;
 //! * for list-valued fields (`fd.types`, `getopt()`), `in` requires **all** elements in
