@@ -18,6 +18,9 @@
 //! Never hangs container start: every wait is bounded; output never goes to the runtime's
 //! pipes from the started supervisor (its stdio goes to `<state_dir>/s/<key>.log`).
 
+// `unsafe` is allowed only in the supervisor's `sys.rs` (ARCHITECTURE.md, crate table).
+#![deny(unsafe_code)]
+
 use std::io::Read as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};

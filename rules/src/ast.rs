@@ -291,7 +291,7 @@ fn join_display<T: fmt::Display>(
 
 fn write_arg(f: &mut fmt::Formatter<'_>, arg: &Option<String>) -> fmt::Result {
     match arg {
-        Some(a) if !a.is_empty() => write!(f, "[{}]", crate::parser::escape_str(a)),
+        Some(a) if !a.is_empty() => write!(f, "[{}]", crate::text::escape_str(a)),
         _ => Ok(()),
     }
 }
@@ -370,7 +370,7 @@ impl fmt::Display for TransformArg {
 
 impl fmt::Display for Literal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::parser::escape_str(&self.text))
+        f.write_str(&crate::text::escape_str(&self.text))
     }
 }
 
@@ -384,7 +384,7 @@ impl fmt::Display for Rhs {
                 join_display(f, items, ", ")?;
                 f.write_str(")")
             }
-            Rhs::ListIdent(name, _) => f.write_str(&crate::parser::escape_str(name)),
+            Rhs::ListIdent(name, _) => f.write_str(&crate::text::escape_str(name)),
             Rhs::Val(fr) => write!(f, "val({fr})"),
             Rhs::Transform(t) => write!(f, "{t}"),
         }

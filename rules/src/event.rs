@@ -11,19 +11,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 pub use crate::evttype::EventType;
-pub use crate::fields::Field;
-
-/// The argument of a field reference, checked against the field's argument rule at
-/// compile time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum FieldArg {
-    /// No argument (`proc.aname`).
-    None,
-    /// A numeric argument (`proc.aname[2]`, `proc.args[1]`).
-    Index(i64),
-    /// A named argument (`evt.arg.flags` / `evt.arg[flags]`, `proc.env[HOME]`).
-    Name(Box<str>),
-}
+pub use crate::fields::{Field, FieldArg};
 
 /// A field value extracted from an event.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,8 +14,6 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::event::FieldArg;
-
 /// Field flags (libsinsp `EPF_*`, plus tiercel's own).
 pub mod flags {
     /// An argument is mandatory (`evt.arg.X`, `container.mount.dest[0]`).
@@ -611,6 +609,18 @@ pub enum Field {
     K8sPodCniJson,
     /// `k8s.ns.name`
     K8sNsName,
+}
+
+/// The argument of a field reference, checked against the field's argument rule at
+/// compile time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldArg {
+    /// No argument (`proc.aname`).
+    None,
+    /// A numeric argument (`proc.aname[2]`, `proc.args[1]`).
+    Index(i64),
+    /// A named argument (`evt.arg.flags` / `evt.arg[flags]`, `proc.env[HOME]`).
+    Name(Box<str>),
 }
 
 /// Static description of one field.

@@ -6,7 +6,8 @@
 //!    `rule`, versions) with every key's position.
 //! 2. [`collector`]: items across files → lists, macros and rules after redefinition,
 //!    `append` and `override`, exceptions attached.
-//! 3. [`parser`]: condition strings (lists substituted textually) → [`ast`].
+//! 3. [`parser`]: condition strings (lists substituted textually) → [`ast`] ([`text`]:
+//!    quoted-string escaping, shared by both).
 //! 4. [`loader`]: macro expansion on the AST, exceptions, visibility across files,
 //!    diagnostics ([`diag`]); then [`compile`]: field names → typed extractors
 //!    ([`fields`]), type/operator checks → [`compile::Filter`].
@@ -40,5 +41,6 @@ pub mod priority;
 pub mod program;
 pub mod reader;
 pub mod safe_text;
+pub mod text;
 pub mod time;
 pub mod yaml;

@@ -25,7 +25,6 @@ use crate::eval::{value_text, Operand, TArg, TransformNode};
 use crate::event::{Event, FieldArg, Value};
 use crate::fields::{self, flags, Field, FieldInfo, FieldType};
 use crate::priority::Priority;
-use crate::program::CompiledRule;
 
 /// One piece of a template.
 #[derive(Debug, Clone)]
@@ -606,36 +605,6 @@ pub struct Alert {
 }
 
 impl Alert {
-    pub fn new(
-        rule: &CompiledRule,
-        ev: &dyn Event,
-        time_ns: u64,
-        hostname: &str,
-        options: AlertOptions,
-    ) -> Alert {
-        let mut output_fields = rule.output.output_fields(ev);
-        let key = if options.time_iso8601 {
-            "evt.time.iso8601"
-        } else {
-            "evt.time"
-        };
-        output_fields.insert(key.to_string(), Json::from(time_ns));
-        let mut tags = rule.tags.clone();
-        tags.sort();
-        tags.dedup();
-        Alert {
-            rule: rule.name.clone(),
-            priority: rule.priority,
-            source: rule.source.clone(),
-            tags,
-            message: rule.output.render(ev),
-            output_fields,
-            time_ns,
-            hostname: hostname.to_string(),
-            options,
-        }
-    }
-
     /// Falco's text line: `HH:MM:SS.nnnnnnnnn: Priority output` (or ISO-8601 time).
     pub fn text_line(&self) -> String {
         let c = Civil::from_ns(self.time_ns);

@@ -21,12 +21,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::Value as Json;
+
 use crate::compile::Filter;
+// Defined with the jump code that honours it; re-exported here, where it is chosen.
+pub use crate::eval::RuleMatching;
 use crate::eval::{Code, Memo, Node, MEMO_SLOTS};
 use crate::event::Event;
 use crate::evttype::EventType;
 use crate::fields::Field;
-use crate::output::OutputFormat;
+use crate::output::{Alert, AlertOptions, OutputFormat};
 use crate::priority::Priority;
 
 /// One loaded, enabled, compiled rule.
@@ -44,14 +48,38 @@ pub struct CompiledRule {
     pub evttypes: Option<Vec<EventType>>,
 }
 
-/// Falco's `rule_matching`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RuleMatching {
-    /// Stop at the first matching rule (Falco's default).
-    #[default]
-    First,
-    /// Every matching rule, in definition order.
-    All,
+/// The alert constructor lives beside [`CompiledRule`] (the rest of [`Alert`] is in
+/// [`crate::output`], which this module depends on for the rules' output formats).
+impl Alert {
+    pub fn new(
+        rule: &CompiledRule,
+        ev: &dyn Event,
+        time_ns: u64,
+        hostname: &str,
+        options: AlertOptions,
+    ) -> Alert {
+        let mut output_fields = rule.output.output_fields(ev);
+        let key = if options.time_iso8601 {
+            "evt.time.iso8601"
+        } else {
+            "evt.time"
+        };
+        output_fields.insert(key.to_string(), Json::from(time_ns));
+        let mut tags = rule.tags.clone();
+        tags.sort();
+        tags.dedup();
+        Alert {
+            rule: rule.name.clone(),
+            priority: rule.priority,
+            source: rule.source.clone(),
+            tags,
+            message: rule.output.render(ev),
+            output_fields,
+            time_ns,
+            hostname: hostname.to_string(),
+            options,
+        }
+    }
 }
 
 /// The rules, in definition order, indexed by event type.

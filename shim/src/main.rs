@@ -13,6 +13,9 @@
 //! the runtime's log file in its format (containerd and conmon show that file's last error
 //! when a runtime command fails).
 
+// `unsafe` is allowed only in the supervisor's `sys.rs` (ARCHITECTURE.md, crate table).
+#![deny(unsafe_code)]
+
 mod cli;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,9 @@
 //! tiercel supervisor library: seccomp user notification handling, events, decisions,
 //! outputs, the listenerPath server and the seccomp profile generator.
 
+// The only `unsafe` of the workspace is in `sys` (each block with `// SAFETY:`).
+#![deny(unsafe_code)]
+
 pub mod event;
 // notify helper: seccomp notification loop, listenerPath server, decisions, outputs.
 pub mod config;
@@ -15,5 +18,6 @@ pub mod server;
 pub mod session;
 pub mod sinks;
 pub mod supervise;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod web;

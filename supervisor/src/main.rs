@@ -1,6 +1,9 @@
 //! The `tiercel` command: the supervisor daemon, the seccomp profile generator and the
 //! rules tools.
 
+// `unsafe` lives only in the library's `sys` module.
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -6,6 +6,9 @@
 //! is mocked. Tests that cannot run (not root, runc or busybox-static missing) say so with
 //! `SKIP:` on stderr; when `CI` is set a missing prerequisite is a failure instead.
 
+// `unsafe` is allowed only in the supervisor's `sys.rs` (ARCHITECTURE.md, crate table).
+#![deny(unsafe_code)]
+
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{symlink, PermissionsExt};

@@ -117,7 +117,7 @@ fn field_expr_node(out: &mut String, f: &FieldExpr, depth: usize, prefix: &str) 
 fn transform_node(out: &mut String, t: &Transform, depth: usize, prefix: &str) {
     let mut head = format!("{prefix}transform {}", t.kind);
     if let Some(ix) = &t.index {
-        let _ = write!(head, " [{}]", crate::parser::escape_str(ix));
+        let _ = write!(head, " [{}]", crate::text::escape_str(ix));
     }
     line(out, depth, &head, Some(t.span));
     for a in &t.args {

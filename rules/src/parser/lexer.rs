@@ -6,7 +6,7 @@
 //! longest match, anchored at the cursor) are hand-coded here; every matcher is linear
 //! in the length of what it consumes.
 
-use super::escape::unescape_str;
+use crate::text::unescape_str;
 
 /// libsinsp `pos_info`: byte index, 1-based line and column. `\n` and `\r` each start
 /// a new line (so `\r\n` counts as two lines, as libsinsp does).

@@ -23,15 +23,14 @@
 //! bounded by the limit. The limit itself is capped at [`HARD_MAX_DEPTH`].
 
 mod dump;
-mod escape;
 mod lexer;
 
 use crate::ast::{
     Check, Expr, FieldExpr, FieldRef, ListModifier, Literal, Op, Rhs, Span, Transform,
     TransformArg, TransformKind,
 };
+pub use crate::text::{escape_str, unescape_str};
 pub use dump::dump_tree;
-pub use escape::{escape_str, unescape_str};
 use lexer::{Lexer, Pos};
 
 /// libsinsp's default nesting limit; Falco raises it to 1000 for rule conditions.

@@ -2,6 +2,9 @@
 //!
 //! [`unescape_str`] turns a lexed quoted token (delimiters included) into its value;
 //! [`escape_str`] is the inverse used by `as_string` (the `Display` of the AST).
+//!
+//! Its own module, below both: the lexer ([`crate::parser`]) unescapes, the AST
+//! ([`crate::ast`]) escapes, and neither depends on the other for it.
 
 /// Unescapes a quoted token, `raw` including both delimiters (`'…'` or `"…"`).
 ///
