@@ -10,8 +10,12 @@
 use std::fmt;
 use std::str::FromStr;
 
+use tiercel_rules::event::{Event, EventType};
 use tiercel_rules::priority::Priority;
-use tiercel_rules::program::CompiledRule;
+use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
+
+use crate::event::SyscallEvent;
+use crate::sys::Answer;
 
 /// The annotation (and `listenerMetadata` key) that selects a container's mode.
 pub const MODE_ANNOTATION: &str = "io.tiercel.mode";
@@ -276,6 +280,244 @@ pub fn decide(mode: Mode, deny_table: &[bool], matches: &[usize]) -> Verdict {
     Verdict { deny }
 }
 
+/// The compiled rules with the policy's per-rule tables: everything a decision on one
+/// call depends on besides the call itself and the container's mode.
+pub struct Decider {
+    program: Program,
+    matching: RuleMatching,
+    policy: Policy,
+    deny_table: Vec<bool>,
+    enabled: Vec<bool>,
+    /// Per event type (`EventType.0`): some enabled rule for it denies (decides whether
+    /// the resolved-path evaluation is worth doing).
+    deny_by_type: Vec<bool>,
+    any_deny: bool,
+    /// Some rule is below the configured minimum priority.
+    any_disabled: bool,
+}
+
+impl fmt::Debug for Decider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decider")
+            .field("rules", &self.program.rules().len())
+            .field("matching", &self.matching)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of the evaluation on the resolved view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondLook {
+    /// Not done, or nothing to deny.
+    None,
+    /// This rule (index) denies on the resolved paths.
+    Rule(usize),
+    /// A modified path is unknown (unreadable magic link): deny.
+    Unknown,
+}
+
+/// The decision on one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// What the kernel is told.
+    pub answer: Answer,
+    /// The verdict on Falco's view (which match, if any, denies); the matches are in
+    /// [`Scratch::matches`].
+    pub verdict: Verdict,
+    /// The verdict on the resolved view, when Falco's view denied nothing.
+    pub second: SecondLook,
+}
+
+impl Decision {
+    /// Whether output work follows the answer (an alert will read the event's `/proc`
+    /// values after the caller is released, so they must be pinned before SEND).
+    pub fn alerts(&self, scratch: &Scratch) -> bool {
+        !scratch.matches.is_empty() || matches!(self.second, SecondLook::Rule(_))
+    }
+}
+
+/// Per-session buffers of [`Decider::decide`] (no allocation per call).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The enabled matches on Falco's view, rule indices in definition order.
+    pub matches: Vec<usize>,
+    /// Matches of the resolved-view evaluation.
+    pub resolved: Vec<usize>,
+}
+
+impl Scratch {
+    pub fn with_capacity(n: usize) -> Scratch {
+        Scratch {
+            matches: Vec::with_capacity(n),
+            resolved: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// Whether rule `i` is enabled and may deny.
+fn rule_denies(deny_table: &[bool], enabled: &[bool], i: usize) -> bool {
+    deny_table.get(i).copied().unwrap_or(false) && enabled.get(i).copied().unwrap_or(false)
+}
+
+fn deny_capable(program: &Program, deny_table: &[bool], enabled: &[bool], t: EventType) -> bool {
+    program
+        .rules_for(t)
+        .iter()
+        .any(|&i| rule_denies(deny_table, enabled, i as usize))
+}
+
+impl Decider {
+    pub fn new(program: Program, matching: RuleMatching, policy: Policy) -> Decider {
+        let deny_table = policy.deny_table(program.rules());
+        let enabled = policy.enabled_table(program.rules());
+        let any_deny = deny_table.iter().any(|&d| d);
+        let any_disabled = enabled.iter().any(|&e| !e);
+        let deny_by_type = EventType::all()
+            .map(|t| deny_capable(&program, &deny_table, &enabled, t))
+            .collect();
+        Decider {
+            program,
+            matching,
+            policy,
+            deny_table,
+            enabled,
+            deny_by_type,
+            any_deny,
+            any_disabled,
+        }
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Falco's `rule_matching` (which matches alert).
+    pub fn matching(&self) -> RuleMatching {
+        self.matching
+    }
+
+    /// Whether some enabled rule evaluated for events of type `t` denies.
+    fn denies_type(&self, t: EventType) -> bool {
+        match self.deny_by_type.get(usize::from(t.0)) {
+            Some(&d) => d,
+            None => deny_capable(&self.program, &self.deny_table, &self.enabled, t),
+        }
+    }
+
+    /// Decides on one call of a container in `mode` (the session passes audit while the
+    /// runtime runs): evaluates the rules on Falco's view and, when that denies nothing
+    /// in enforce mode, on the resolved view. Leaves the enabled matches in
+    /// `scratch.matches`.
+    pub fn decide(&self, event: &SyscallEvent, mode: Mode, scratch: &mut Scratch) -> Decision {
+        // Enforcement must see a deny rule even when an alert-only rule matched first,
+        // and a disabled (below `priority`) first match must not hide an enabled one.
+        let matching = if (mode == Mode::Enforce && self.any_deny) || self.any_disabled {
+            RuleMatching::All
+        } else {
+            self.matching
+        };
+        scratch.matches.clear();
+        self.program.eval(event, matching, &mut scratch.matches);
+        let enabled = &self.enabled;
+        scratch
+            .matches
+            .retain(|&i| enabled.get(i).copied().unwrap_or(false));
+        let verdict = decide(mode, &self.deny_table, &scratch.matches);
+        // Decisions on paths as the kernel will resolve them: when Falco's view (paths as
+        // spelled, normalised) denies nothing, evaluate again on the resolved view.
+        let second = if verdict.deny.is_none() {
+            self.resolved_verdict(&mut scratch.resolved, event, mode)
+        } else {
+            SecondLook::None
+        };
+        let answer = match (verdict.deny, second) {
+            (Some(_), _) | (None, SecondLook::Rule(_) | SecondLook::Unknown) => {
+                Answer::Errno(self.policy.errno)
+            }
+            (None, SecondLook::None) => Answer::Continue,
+        };
+        Decision {
+            answer,
+            verdict,
+            second,
+        }
+    }
+
+    /// In enforce mode, for calls with path arguments and deny rules for their type:
+    /// evaluates the rules on the resolved view of the event (see
+    /// [`SyscallEvent::set_resolved_view`]). A deny rule matching there denies; so does a
+    /// modified path whose resolution is unknown (a procfs magic link that could not be
+    /// read, [`SyscallEvent::unresolved_modified_path`]), since no rule can be checked
+    /// against it.
+    fn resolved_verdict(
+        &self,
+        resolved_matches: &mut Vec<usize>,
+        event: &SyscallEvent,
+        mode: Mode,
+    ) -> SecondLook {
+        if mode != Mode::Enforce
+            || event.decoded().paths.is_empty()
+            || !self.denies_type(event.event_type())
+        {
+            return SecondLook::None;
+        }
+        // Resolving paths costs a walk of the caller's root; it can only change the
+        // outcome if some deny rule can match this event with *some* values of its path
+        // fields. Nothing else differs between the views, so when the other fields
+        // already rule every deny rule out, neither a resolved path nor an unresolvable
+        // one matters.
+        let deny = |i: usize| rule_denies(&self.deny_table, &self.enabled, i);
+        if !self
+            .program
+            .can_match_masked(event, &deny, &|f, a| event.view_dependent(f, a))
+        {
+            return SecondLook::None;
+        }
+        event.set_resolved_view(true);
+        resolved_matches.clear();
+        self.program
+            .eval(event, RuleMatching::All, resolved_matches);
+        event.set_resolved_view(false);
+        let hit = resolved_matches.iter().copied().find(|&i| deny(i));
+        match hit {
+            Some(i) => SecondLook::Rule(i),
+            None if event.unresolved_modified_path() => SecondLook::Unknown,
+            None => SecondLook::None,
+        }
+    }
+}
+
+/// The answer when no decision could be made (the call could not be decoded, or the
+/// handling panicked before SEND): fail open in audit, closed in enforce, and never
+/// deny the runtime (pre-exec) phase.
+pub fn fallback_answer(mode: Mode, runtime_phase: bool, errno: i32) -> Answer {
+    match mode {
+        Mode::Enforce if !runtime_phase => Answer::Errno(errno),
+        _ => Answer::Continue,
+    }
+}
+
+/// Which matches alert, as (position in `matches`, rule index): every match under
+/// `rule_matching: all`; otherwise the first, plus the denying one when it is another
+/// (every deny is an alert).
+pub fn alerted(
+    matches: &[usize],
+    deny_at: Option<usize>,
+    matching: RuleMatching,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let all = matching == RuleMatching::All;
+    matches
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(move |&(k, _)| all || k == 0 || deny_at == Some(k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +617,155 @@ mod tests {
         assert_eq!(decide(Mode::Enforce, &table, &[0, 2]).deny, None);
         assert_eq!(decide(Mode::Enforce, &table, &[0, 1]).deny, Some(1));
         assert_eq!(decide(Mode::Enforce, &table, &[7]).deny, None);
+    }
+
+    #[test]
+    fn alerted_matches() {
+        let m = [4, 7, 9];
+        let v: Vec<_> = alerted(&m, None, RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, Some(2), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4), (2, 9)]);
+        let v: Vec<_> = alerted(&m, Some(0), RuleMatching::First).collect();
+        assert_eq!(v, vec![(0, 4)]);
+        let v: Vec<_> = alerted(&m, None, RuleMatching::All).collect();
+        assert_eq!(v.len(), 3);
+        assert_eq!(alerted(&[], None, RuleMatching::All).count(), 0);
+    }
+
+    /// The decision as a function of (rules + policy, event, mode), on events built by
+    /// the real builder from a notification of this process (arguments in a buffer).
+    mod decider {
+        use super::*;
+        use crate::event::mem::BufMem;
+        use crate::event::{syscall_nr, ContainerInfo, EventBuilder, Notif, AUDIT_ARCH_X86_64};
+
+        const RULES: &str = "\
+- rule: alert only
+  desc: d
+  condition: evt.type = openat and fd.name startswith /tmp/tiercel-decide/
+  output: a %fd.name
+  priority: NOTICE
+  tags: [quiet]
+- rule: secret
+  desc: d
+  condition: evt.type = openat and fd.name startswith /tmp/tiercel-decide/secret
+  output: s %fd.name
+  priority: ERROR
+  tags: [deny]
+- rule: debug only
+  desc: d
+  condition: evt.type = openat and fd.name = /tmp/tiercel-decide/debug
+  output: d
+  priority: DEBUG
+";
+
+        fn decider(policy: Policy, matching: RuleMatching) -> Decider {
+            let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+            loader.add_str("t.yaml", RULES);
+            Decider::new(
+                loader.finish().program.expect("rules load"),
+                matching,
+                policy,
+            )
+        }
+
+        fn openat(path: &str) -> SyscallEvent {
+            let mut mem = BufMem::new(0x10000);
+            let p = mem.put_cstr(path.as_bytes());
+            let n = Notif {
+                id: 1,
+                pid: std::process::id(),
+                arch: AUDIT_ARCH_X86_64,
+                nr: syscall_nr("openat").unwrap(),
+                instruction_pointer: 0,
+                args: [libc::AT_FDCWD as i64 as u64, p, 0, 0, 0, 0],
+            };
+            EventBuilder::new(ContainerInfo::default())
+                .build(&n, &mem)
+                .expect("builds")
+        }
+
+        #[test]
+        fn audit_never_denies_enforce_denies_by_selector() {
+            let policy = Policy {
+                deny: vec!["tag:deny".parse().unwrap()],
+                ..Policy::default()
+            };
+            let d = decider(policy, RuleMatching::First);
+            let mut sc = Scratch::default();
+            let secret = openat("/tmp/tiercel-decide/secret/k");
+            let r = d.decide(&secret, Mode::Audit, &mut sc);
+            assert_eq!(r.answer, Answer::Continue);
+            assert_eq!(sc.matches, vec![0], "audit: Falco's first match only");
+            assert!(r.alerts(&sc));
+            let r = d.decide(&secret, Mode::Enforce, &mut sc);
+            assert_eq!(r.answer, Answer::Errno(libc::EPERM));
+            assert_eq!(
+                sc.matches,
+                vec![0, 1],
+                "enforce: an alert-only first match does not hide the deny rule"
+            );
+            assert_eq!(r.verdict.deny, Some(1));
+            let plain = openat("/tmp/tiercel-decide/plain");
+            let r = d.decide(&plain, Mode::Enforce, &mut sc);
+            assert_eq!(r.answer, Answer::Continue);
+            assert_eq!(sc.matches, vec![0]);
+            let other = openat("/etc/hostname");
+            let r = d.decide(&other, Mode::Enforce, &mut sc);
+            assert_eq!((r.answer, r.second), (Answer::Continue, SecondLook::None));
+            assert!(!r.alerts(&sc));
+        }
+
+        #[test]
+        fn disabled_rules_neither_alert_nor_deny() {
+            let policy = Policy {
+                min_priority: Priority::Informational,
+                errno: libc::EACCES,
+                ..Policy::default()
+            };
+            let d = decider(policy, RuleMatching::First);
+            let mut sc = Scratch::default();
+            let r = d.decide(&openat("/tmp/tiercel-decide/debug"), Mode::Enforce, &mut sc);
+            assert_eq!(sc.matches, vec![0], "the DEBUG rule is below the minimum");
+            assert_eq!(
+                r.answer,
+                Answer::Errno(libc::EACCES),
+                "every rule denies without selectors"
+            );
+        }
+
+        #[test]
+        fn resolved_view_denies_through_a_symlink() {
+            let dir = std::env::temp_dir().join(format!("tiercel-decide-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            // /tmp/tiercel-decide/secret may not exist: link to its spelling.
+            let link = dir.join("innocent");
+            std::os::unix::fs::symlink("/tmp/tiercel-decide/secret/x", &link).unwrap();
+            let policy = Policy {
+                deny: vec!["rule:secret".parse().unwrap()],
+                ..Policy::default()
+            };
+            let d = decider(policy, RuleMatching::First);
+            let mut sc = Scratch::default();
+            let ev = openat(link.to_str().unwrap());
+            let r = d.decide(&ev, Mode::Enforce, &mut sc);
+            assert!(sc.matches.is_empty(), "Falco's view: the path as spelled");
+            assert_eq!(r.second, SecondLook::Rule(1));
+            assert_eq!(r.answer, Answer::Errno(libc::EPERM));
+            assert!(r.alerts(&sc));
+            // Audit never looks at the resolved view.
+            let r = d.decide(&ev, Mode::Audit, &mut sc);
+            assert_eq!((r.answer, r.second), (Answer::Continue, SecondLook::None));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+
+        #[test]
+        fn fallback() {
+            assert_eq!(fallback_answer(Mode::Audit, false, 1), Answer::Continue);
+            assert_eq!(fallback_answer(Mode::Enforce, false, 13), Answer::Errno(13));
+            assert_eq!(fallback_answer(Mode::Enforce, true, 13), Answer::Continue);
+        }
     }
 }

@@ -16,24 +16,23 @@
 //!   are never denied: breaking the runtime would break container start.
 
 use std::cell::Cell;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tiercel_rules::event::{Event, EventType, Field, FieldArg, Value};
+use tiercel_rules::event::{Event, Field, FieldArg, Value};
 use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
-use crate::decide::{decide, Mode, Policy};
-use crate::event::builder::{EventBuilder, SyscallEvent};
-use crate::event::{ContainerInfo, Notif};
+use crate::decide::{alerted, fallback_answer, Decider, Mode, Policy, Scratch, SecondLook};
+use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
 use crate::sinks::{Alert, SinkSender};
-use crate::sys::{self, Answer, NotifyFd};
+use crate::sys::{Answer, Listener, NotifyFd, Ready};
 
 /// One notification in this many is timed for [`Stats::mean_handling_us`].
 pub const TIMING_SAMPLE: u64 = 8;
@@ -86,17 +85,7 @@ impl Stats {
 
 /// What every session shares: the compiled rules, the policy, the output queue.
 pub struct Engine {
-    program: Program,
-    matching: RuleMatching,
-    policy: Policy,
-    deny_table: Vec<bool>,
-    enabled: Vec<bool>,
-    /// Per event type (`EventType.0`): some enabled rule for it denies (decides whether
-    /// the resolved-path evaluation is worth doing).
-    deny_by_type: Vec<bool>,
-    any_deny: bool,
-    /// Some rule is below the configured minimum priority.
-    any_disabled: bool,
+    decider: Decider,
     sink: SinkSender,
     stats: Arc<Stats>,
     errors: RateLimit,
@@ -107,9 +96,7 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("rules", &self.program.rules().len())
-            .field("matching", &self.matching)
-            .field("policy", &self.policy)
+            .field("decider", &self.decider)
             .finish_non_exhaustive()
     }
 }
@@ -135,22 +122,8 @@ impl Engine {
         stats: Arc<Stats>,
     ) -> Engine {
         let hostname = hostname();
-        let deny_table = policy.deny_table(program.rules());
-        let enabled = policy.enabled_table(program.rules());
-        let any_deny = deny_table.iter().any(|&d| d);
-        let any_disabled = enabled.iter().any(|&e| !e);
-        let deny_by_type = EventType::all()
-            .map(|t| deny_capable(&program, &deny_table, &enabled, t))
-            .collect();
         Engine {
-            program,
-            matching,
-            policy,
-            deny_table,
-            enabled,
-            deny_by_type,
-            any_deny,
-            any_disabled,
+            decider: Decider::new(program, matching, policy),
             sink,
             stats,
             errors: RateLimit::new(Duration::from_secs(5), 5),
@@ -160,15 +133,11 @@ impl Engine {
     }
 
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.decider.policy()
     }
 
-    /// Whether some enabled rule evaluated for events of type `t` denies.
-    fn denies_type(&self, t: EventType) -> bool {
-        match self.deny_by_type.get(usize::from(t.0)) {
-            Some(&d) => d,
-            None => deny_capable(&self.program, &self.deny_table, &self.enabled, t),
-        }
+    pub fn decider(&self) -> &Decider {
+        &self.decider
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
@@ -216,18 +185,6 @@ impl EngineCell {
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
-}
-
-/// Whether rule `i` is enabled and may deny.
-fn rule_denies(deny_table: &[bool], enabled: &[bool], i: usize) -> bool {
-    deny_table.get(i).copied().unwrap_or(false) && enabled.get(i).copied().unwrap_or(false)
-}
-
-fn deny_capable(program: &Program, deny_table: &[bool], enabled: &[bool], t: EventType) -> bool {
-    program
-        .rules_for(t)
-        .iter()
-        .any(|&i| rule_denies(deny_table, enabled, i as usize))
 }
 
 /// Tracks whether the process that installed the filter has exec'd yet: until then the
@@ -301,9 +258,10 @@ fn exe_id(pid: u32) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-/// One listener fd and what is known about its container.
-pub struct Session {
-    fd: NotifyFd,
+/// One listener fd and what is known about its container. Generic over the listener
+/// (the kernel's [`NotifyFd`]; an in-memory one in unit tests), monomorphised.
+pub struct Session<L: Listener = NotifyFd> {
+    fd: L,
     container: String,
     builder: EventBuilder,
     /// What the container asked for (annotation / listenerMetadata).
@@ -313,14 +271,12 @@ pub struct Session {
     cell: Arc<EngineCell>,
     generation: u64,
     engine: Arc<Engine>,
-    matches: Vec<usize>,
-    /// Matches of the resolved-view evaluation.
-    resolved_matches: Vec<usize>,
+    scratch: Scratch,
     /// Notifications handled (for sampling the timing).
     seq: u64,
 }
 
-impl std::fmt::Debug for Session {
+impl<L: Listener> std::fmt::Debug for Session<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("container", &self.container)
@@ -333,18 +289,18 @@ impl std::fmt::Debug for Session {
 /// ENOSYS): a fd that only errors would otherwise spin.
 const MAX_RECV_ERRORS: u32 = 1000;
 
-impl Session {
+impl<L: Listener> Session<L> {
     /// `pid` is the process that installed the filter (the state JSON's `pid`).
     pub fn new(
-        fd: NotifyFd,
+        fd: L,
         container: ContainerInfo,
         pid: Option<u32>,
         requested: Option<Mode>,
         cell: Arc<EngineCell>,
-    ) -> Session {
+    ) -> Session<L> {
         let (generation, engine) = cell.load();
-        let cap = engine.program.rules().len().min(64);
-        let mode = engine.policy.container_mode(requested);
+        let cap = engine.decider.program().rules().len().min(64);
+        let mode = engine.policy().container_mode(requested);
         Session {
             fd,
             container: container.id.clone(),
@@ -362,8 +318,7 @@ impl Session {
             cell,
             generation,
             engine,
-            matches: Vec::with_capacity(cap),
-            resolved_matches: Vec::with_capacity(cap),
+            scratch: Scratch::with_capacity(cap),
             seq: 0,
         }
     }
@@ -388,44 +343,41 @@ impl Session {
         let mut handled = 0u64;
         let mut errors = 0u32;
         loop {
-            let (ev, stop) = match sys::poll2(self.fd.as_fd(), Some(shutdown), sys::POLLIN, -1) {
-                Ok(r) => r,
+            match self.fd.wait(Some(shutdown), -1) {
+                Ok(Ready::Pending) => {}
+                Ok(Ready::Timeout) => continue,
+                Ok(Ready::Shutdown) => {
+                    tracing::debug!(container = %self.container, "shutdown");
+                    break;
+                }
+                Ok(Ready::Closed) => {
+                    tracing::debug!(container = %self.container, "listener closed");
+                    break;
+                }
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) => {
                     tracing::error!(container = %self.container, "poll: {e}; ending session");
                     break;
                 }
-            };
-            if stop != 0 {
-                tracing::debug!(container = %self.container, revents = stop, "shutdown");
-                break;
             }
-            if ev & sys::POLLIN != 0 {
-                match self.fd.recv() {
-                    Ok(n) => {
-                        errors = 0;
-                        handled += 1;
-                        self.handle(n);
+            match self.fd.recv() {
+                Ok(n) => {
+                    errors = 0;
+                    handled += 1;
+                    self.handle(n);
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINTR)) => {}
+                Err(e) => {
+                    stats.recv_errors.fetch_add(1, Ordering::Relaxed);
+                    errors += 1;
+                    if errors >= MAX_RECV_ERRORS {
+                        tracing::error!(container = %self.container, "RECV keeps failing ({e}); ending session");
+                        break;
                     }
-                    Err(e)
-                        if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINTR)) => {}
-                    Err(e) => {
-                        stats.recv_errors.fetch_add(1, Ordering::Relaxed);
-                        errors += 1;
-                        if errors >= MAX_RECV_ERRORS {
-                            tracing::error!(container = %self.container, "RECV keeps failing ({e}); ending session");
-                            break;
-                        }
-                        if let Some(n) = self.engine.errors.check() {
-                            tracing::warn!(container = %self.container, suppressed = n, "RECV: {e}");
-                        }
+                    if let Some(n) = self.engine.errors.check() {
+                        tracing::warn!(container = %self.container, suppressed = n, "RECV: {e}");
                     }
                 }
-                continue;
-            }
-            if ev & (sys::POLLHUP | sys::POLLERR | sys::POLLNVAL) != 0 {
-                tracing::debug!(container = %self.container, revents = ev, "listener closed");
-                break;
             }
         }
         stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
@@ -437,7 +389,7 @@ impl Session {
         if self.cell.generation() != self.generation {
             let (g, e) = self.cell.load();
             self.generation = g;
-            self.mode = e.policy.container_mode(self.requested);
+            self.mode = e.policy().container_mode(self.requested);
             self.engine = e;
         }
     }
@@ -455,11 +407,8 @@ impl Session {
         if r.is_err() {
             engine.stats.panics.fetch_add(1, Ordering::Relaxed);
             if !sent.get() {
-                let answer = match self.mode {
-                    Mode::Audit => Answer::Continue,
-                    Mode::Enforce if self.phase.exe.is_some() => Answer::Continue,
-                    Mode::Enforce => Answer::Errno(engine.policy.errno),
-                };
+                let answer =
+                    fallback_answer(self.mode, self.phase.exe.is_some(), engine.policy().errno);
                 let _ = self.fd.send(n.id, answer);
             }
             if let Some(s) = engine.errors.check() {
@@ -470,7 +419,7 @@ impl Session {
                     "internal error while handling a notification (answered with the fallback)"
                 );
             }
-            self.matches.clear();
+            self.scratch.matches.clear();
         }
     }
 
@@ -502,10 +451,7 @@ impl Session {
             Err(e) => {
                 // Not decodable (an architecture the filter should have refused in the
                 // kernel): fail open in audit, closed in enforce.
-                let answer = match mode {
-                    Mode::Audit => Answer::Continue,
-                    Mode::Enforce => Answer::Errno(engine.policy.errno),
-                };
+                let answer = fallback_answer(mode, runtime, engine.policy().errno);
                 let _ = self.fd.send(n.id, answer);
                 sent.set(true);
                 if let Some(s) = engine.errors.check() {
@@ -514,35 +460,12 @@ impl Session {
                 return;
             }
         };
-        // Enforcement must see a deny rule even when an alert-only rule matched first,
-        // and a disabled (below `priority`) first match must not hide an enabled one.
-        let matching = if (mode == Mode::Enforce && engine.any_deny) || engine.any_disabled {
-            RuleMatching::All
-        } else {
-            engine.matching
-        };
-        self.matches.clear();
-        engine.program.eval(&event, matching, &mut self.matches);
-        self.matches
-            .retain(|&i| engine.enabled.get(i).copied().unwrap_or(false));
-        let verdict = decide(mode, &engine.deny_table, &self.matches);
-        // Decisions on paths as the kernel will resolve them: when Falco's view (paths as
-        // spelled, normalised) denies nothing, evaluate again on the resolved view.
-        let second = if verdict.deny.is_none() {
-            resolved_verdict(engine, &mut self.resolved_matches, &event, mode)
-        } else {
-            SecondLook::None
-        };
+        let decision = engine.decider.decide(&event, mode, &mut self.scratch);
         let decided_at = start.map(|_| Instant::now());
-        let answer = match (verdict.deny, &second) {
-            (Some(_), _) | (None, SecondLook::Rule(_) | SecondLook::Unknown) => {
-                Answer::Errno(engine.policy.errno)
-            }
-            (None, SecondLook::None) => Answer::Continue,
-        };
+        let answer = decision.answer;
         // `/proc/<tid>` is opened lazily (only if a field needs it); alerts are formatted
         // after the answer, when the tid may already be gone or reused: pin it now.
-        if !self.matches.is_empty() || matches!(second, SecondLook::Rule(_)) {
+        if decision.alerts(&self.scratch) {
             event.pin_proc();
         }
         let res = self.fd.send(n.id, answer);
@@ -582,11 +505,13 @@ impl Session {
             }
         }
         // Output work, after the caller is released.
-        match second {
+        let program = engine.decider.program();
+        let errno = engine.policy().errno;
+        match decision.second {
             SecondLook::None => {}
             SecondLook::Rule(i) => {
-                if let Some(rule) = engine.program.rules().get(i) {
-                    let mut alert = make_alert(engine, rule, &event, Some(engine.policy.errno));
+                if let Some(rule) = program.rules().get(i) {
+                    let mut alert = make_alert(engine, rule, &event, Some(errno));
                     alert.resolved = event.resolved_summary();
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
                     engine.sink.send(alert);
@@ -604,91 +529,21 @@ impl Session {
                 }
             }
         }
-        if self.matches.is_empty() {
+        if self.scratch.matches.is_empty() {
             return;
         }
-        let deny_at = verdict.deny;
-        for (k, i) in alerted(&self.matches, deny_at, engine.matching) {
+        let deny_at = decision.verdict.deny;
+        for (k, i) in alerted(&self.scratch.matches, deny_at, engine.decider.matching()) {
             let is_deny = deny_at == Some(k);
-            let Some(rule) = engine.program.rules().get(i) else {
+            let Some(rule) = program.rules().get(i) else {
                 continue;
             };
-            let denied = is_deny.then_some(engine.policy.errno);
+            let denied = is_deny.then_some(errno);
             let alert = make_alert(engine, rule, &event, denied);
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
     }
-}
-
-/// The outcome of the evaluation on the resolved view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SecondLook {
-    /// Not done, or nothing to deny.
-    None,
-    /// This rule (index) denies on the resolved paths.
-    Rule(usize),
-    /// A modified path is unknown (unreadable magic link): deny.
-    Unknown,
-}
-
-/// In enforce mode, for calls with path arguments and deny rules for their type:
-/// evaluates the rules on the resolved view of the event (see
-/// [`SyscallEvent::set_resolved_view`]). A deny rule matching there denies; so does a
-/// modified path whose resolution is unknown (a procfs magic link that could not be
-/// read, [`SyscallEvent::unresolved_modified_path`]), since no rule can be checked
-/// against it.
-fn resolved_verdict(
-    engine: &Engine,
-    resolved_matches: &mut Vec<usize>,
-    event: &SyscallEvent,
-    mode: Mode,
-) -> SecondLook {
-    if mode != Mode::Enforce
-        || event.decoded().paths.is_empty()
-        || !engine.denies_type(event.event_type())
-    {
-        return SecondLook::None;
-    }
-    // Resolving paths costs a walk of the caller's root; it can only change the outcome
-    // if some deny rule can match this event with *some* values of its path fields.
-    // Nothing else differs between the views, so when the other fields already rule
-    // every deny rule out, neither a resolved path nor an unresolvable one matters.
-    let deny = |i: usize| rule_denies(&engine.deny_table, &engine.enabled, i);
-    if !engine
-        .program
-        .can_match_masked(event, &deny, &|f, a| event.view_dependent(f, a))
-    {
-        return SecondLook::None;
-    }
-    event.set_resolved_view(true);
-    resolved_matches.clear();
-    engine
-        .program
-        .eval(event, RuleMatching::All, resolved_matches);
-    event.set_resolved_view(false);
-    let hit = resolved_matches.iter().copied().find(|&i| deny(i));
-    match hit {
-        Some(i) => SecondLook::Rule(i),
-        None if event.unresolved_modified_path() => SecondLook::Unknown,
-        None => SecondLook::None,
-    }
-}
-
-/// Which matches alert, as (position in `matches`, rule index): every match under
-/// `rule_matching: all`; otherwise the first, plus the denying one when it is another
-/// (every deny is an alert).
-fn alerted(
-    matches: &[usize],
-    deny_at: Option<usize>,
-    matching: RuleMatching,
-) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let all = matching == RuleMatching::All;
-    matches
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(move |&(k, _)| all || k == 0 || deny_at == Some(k))
 }
 
 /// The alert for one matched rule (Falco's formatter from `tiercel_rules::output`).
@@ -721,19 +576,253 @@ fn make_alert(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::fake::{FakeListener, Op};
+    use std::ffi::CString;
+    use std::os::unix::net::UnixStream;
+
+    const RULES: &str = "- rule: secret\n  desc: d\n  condition: evt.type in (open, openat) and fd.name startswith /tmp/tiercel-seam-secret\n  output: secret %fd.name\n  priority: WARNING\n";
+
+    /// A session over a fake listener, with real rules, builder and outputs; its caller
+    /// is this test process (memory read with process_vm_readv, `/proc/self`).
+    struct Rig {
+        session: Session<Arc<FakeListener>>,
+        fake: Arc<FakeListener>,
+        stats: Arc<Stats>,
+        _sinks: crate::sinks::Sinks,
+        paths: Vec<CString>,
+    }
+
+    impl Listener for Arc<FakeListener> {
+        fn wait(
+            &self,
+            shutdown: Option<BorrowedFd<'_>>,
+            timeout_ms: i32,
+        ) -> std::io::Result<Ready> {
+            (**self).wait(shutdown, timeout_ms)
+        }
+        fn recv(&self) -> std::io::Result<Notif> {
+            (**self).recv()
+        }
+        fn send(&self, id: u64, answer: Answer) -> std::io::Result<()> {
+            (**self).send(id, answer)
+        }
+        fn id_valid(&self, id: u64) -> std::io::Result<bool> {
+            (**self).id_valid(id)
+        }
+        fn set_sync_wakeup(&self) -> std::io::Result<()> {
+            (**self).set_sync_wakeup()
+        }
+    }
+
+    fn rig(mode: Mode) -> Rig {
+        let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+        loader.add_str("t.yaml", RULES);
+        let program = loader.finish().program.expect("rules load");
+        let sinks = crate::sinks::Sinks::start(crate::sinks::SinkConfig {
+            queue: 64,
+            ..Default::default()
+        })
+        .unwrap();
+        let stats = Arc::new(Stats::default());
+        let policy = Policy {
+            mode,
+            ..Policy::default()
+        };
+        let engine = Engine::new(
+            program,
+            RuleMatching::First,
+            policy,
+            AlertOptions::default(),
+            sinks.sender(),
+            stats.clone(),
+        );
+        let st = stats.clone();
+        let fake = Arc::new(FakeListener::watching(Box::new(move || {
+            st.alerts.load(Ordering::SeqCst)
+        })));
+        let session = Session::new(
+            fake.clone(),
+            ContainerInfo {
+                id: "seam0123456789".into(),
+                ..Default::default()
+            },
+            None,
+            None,
+            EngineCell::new(engine),
+        );
+        Rig {
+            session,
+            fake,
+            stats,
+            _sinks: sinks,
+            paths: Vec::new(),
+        }
+    }
+
+    impl Rig {
+        /// Queues an `openat(AT_FDCWD, path, O_RDONLY)` by this process with `id`.
+        fn openat(&mut self, id: u64, path: &str) {
+            let c = CString::new(path).unwrap();
+            let n = Notif {
+                id,
+                pid: std::process::id(),
+                arch: crate::event::AUDIT_ARCH_X86_64,
+                nr: crate::event::syscall_nr("openat").unwrap(),
+                instruction_pointer: 0,
+                args: [libc::AT_FDCWD as i64 as u64, c.as_ptr() as u64, 0, 0, 0, 0],
+            };
+            self.paths.push(c);
+            self.fake.push(n);
+        }
+
+        /// Runs the session until the fake has nothing left.
+        fn run(self) -> (Arc<FakeListener>, Arc<Stats>) {
+            self.fake.close();
+            let (_tx, rx) = UnixStream::pair().unwrap();
+            let Rig {
+                session,
+                fake,
+                stats,
+                _sinks,
+                paths,
+            } = self;
+            session.run(rx.as_fd());
+            drop(paths);
+            (fake, stats)
+        }
+    }
+
+    use std::os::fd::AsFd;
+
+    /// Every SEND that succeeded came after an ID_VALID of the same id that said true.
+    fn id_valid_precedes_send(log: &[Op]) {
+        for (k, op) in log.iter().enumerate() {
+            if let Op::Send { id, .. } = op {
+                let checked = log[..k]
+                    .iter()
+                    .rev()
+                    .take_while(|o| !matches!(o, Op::Recv(_)))
+                    .any(|o| *o == Op::IdValid(*id, true));
+                assert!(
+                    checked,
+                    "SEND of {id} without a valid ID_VALID before it: {log:?}"
+                );
+            }
+        }
+    }
 
     #[test]
-    fn alerted_matches() {
-        let m = [4, 7, 9];
-        let v: Vec<_> = alerted(&m, None, RuleMatching::First).collect();
-        assert_eq!(v, vec![(0, 4)]);
-        let v: Vec<_> = alerted(&m, Some(2), RuleMatching::First).collect();
-        assert_eq!(v, vec![(0, 4), (2, 9)]);
-        let v: Vec<_> = alerted(&m, Some(0), RuleMatching::First).collect();
-        assert_eq!(v, vec![(0, 4)]);
-        let v: Vec<_> = alerted(&m, None, RuleMatching::All).collect();
-        assert_eq!(v.len(), 3);
-        assert_eq!(alerted(&[], None, RuleMatching::All).count(), 0);
+    fn id_valid_before_send_and_alerts_after_it() {
+        let mut r = rig(Mode::Audit);
+        r.openat(1, "/tmp/tiercel-seam-secret/a");
+        r.openat(2, "/tmp/tiercel-seam-other");
+        let (fake, stats) = r.run();
+        let log = fake.log();
+        id_valid_precedes_send(&log);
+        let sends = fake.sends();
+        assert_eq!(
+            sends,
+            vec![
+                (1, Answer::Continue, true, 0),
+                (2, Answer::Continue, true, 1)
+            ],
+            "the alert of 1 is counted after its SEND, before the next one"
+        );
+        assert_eq!(stats.alerts.load(Ordering::SeqCst), 1);
+        assert_eq!(stats.continued.load(Ordering::SeqCst), 2);
+        assert!(fake.pending().is_empty());
+        assert!(fake.sync_wakeup.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn enforce_denies_and_alerts_after_the_answer() {
+        let mut r = rig(Mode::Enforce);
+        r.openat(5, "/tmp/tiercel-seam-secret/a");
+        r.openat(6, "/tmp/tiercel-seam-other");
+        let (fake, stats) = r.run();
+        id_valid_precedes_send(&fake.log());
+        assert_eq!(
+            fake.sends(),
+            vec![
+                (5, Answer::Errno(libc::EPERM), true, 0),
+                (6, Answer::Continue, true, 1)
+            ]
+        );
+        assert_eq!(stats.denied.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn cancelled_calls_do_not_alert_and_their_reissue_alerts_once() {
+        let mut r = rig(Mode::Enforce);
+        // Interrupted before ID_VALID: no answer at all.
+        r.openat(1, "/tmp/tiercel-seam-secret/a");
+        r.fake.cancel_after_recv(1);
+        // Interrupted between ID_VALID and SEND: the SEND fails, no alert.
+        r.openat(2, "/tmp/tiercel-seam-secret/a");
+        r.fake.cancel_before_send(2);
+        // The restarted call: a new id, the same call.
+        r.openat(3, "/tmp/tiercel-seam-secret/a");
+        let (fake, stats) = r.run();
+        let log = fake.log();
+        assert!(log.contains(&Op::IdValid(1, false)));
+        assert!(!log.iter().any(|o| matches!(o, Op::Send { id: 1, .. })));
+        assert_eq!(
+            fake.sends(),
+            vec![
+                (2, Answer::Errno(libc::EPERM), false, 0),
+                (3, Answer::Errno(libc::EPERM), true, 0)
+            ]
+        );
+        assert_eq!(stats.gone.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            stats.alerts.load(Ordering::SeqCst),
+            1,
+            "one alert, for the call that ran"
+        );
+    }
+
+    #[test]
+    fn a_panic_is_answered_with_the_fallback() {
+        for (mode, expected) in [
+            (Mode::Audit, Answer::Continue),
+            (Mode::Enforce, Answer::Errno(libc::EPERM)),
+        ] {
+            let mut r = rig(mode);
+            r.openat(1, "/tmp/tiercel-seam-other");
+            r.fake.panic_on_id_valid(1);
+            r.openat(2, "/tmp/tiercel-seam-secret/a");
+            let (fake, stats) = r.run();
+            let sends = fake.sends();
+            assert_eq!(sends[0], (1, expected, true, 0), "{mode}");
+            assert_eq!(sends.len(), 2, "the session goes on after a panic");
+            assert!(sends[1].2);
+            assert_eq!(stats.panics.load(Ordering::SeqCst), 1);
+            assert!(fake.pending().is_empty(), "every notification answered");
+        }
+    }
+
+    #[test]
+    fn the_runtime_phase_is_never_denied() {
+        let mut r = rig(Mode::Enforce);
+        // The installing process still runs the binary it ran at accept time: runtime.
+        r.session.phase = RuntimePhase {
+            pid: std::process::id(),
+            exe: exe_id(std::process::id()),
+        };
+        r.openat(1, "/tmp/tiercel-seam-secret/a");
+        r.fake.panic_on_id_valid(2);
+        r.openat(2, "/tmp/tiercel-seam-secret/a");
+        let (fake, stats) = r.run();
+        assert_eq!(
+            fake.sends(),
+            vec![
+                (1, Answer::Continue, true, 0),
+                (2, Answer::Continue, true, 1)
+            ],
+            "matching calls of the runtime run (and alert), even the panicking one"
+        );
+        assert_eq!(stats.runtime_phase.load(Ordering::SeqCst), 1);
+        assert_eq!(stats.denied.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -11,7 +11,48 @@ use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 
-use crate::event::Notif;
+/// One seccomp notification, as received (`struct seccomp_notif`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notif {
+    pub id: u64,
+    /// Thread id of the caller, in the supervisor's pid namespace.
+    pub pid: u32,
+    /// `AUDIT_ARCH_*` of the call.
+    pub arch: u32,
+    pub nr: i32,
+    pub instruction_pointer: u64,
+    pub args: [u64; 6],
+}
+
+/// What [`Listener::wait`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// A notification is pending: [`Listener::recv`] will not block.
+    Pending,
+    /// Every task using the filter is gone (or the fd failed): the session ends.
+    Closed,
+    /// The shutdown fd became readable.
+    Shutdown,
+    /// Nothing happened within the timeout.
+    Timeout,
+}
+
+/// What the notify loop needs from a listener: the kernel's ([`NotifyFd`]) or, in unit
+/// tests, an in-memory one (`sys::fake`). Sessions are generic over it (no dynamic
+/// dispatch on the hot path).
+pub trait Listener {
+    /// Waits (`timeout_ms < 0`: forever) until a notification is pending, the filter has
+    /// no task left, or `shutdown` is readable. `EINTR` is returned to the caller.
+    fn wait(&self, shutdown: Option<BorrowedFd<'_>>, timeout_ms: i32) -> io::Result<Ready>;
+    /// `SECCOMP_IOCTL_NOTIF_RECV`; `ENOENT` when the caller went away before the copy.
+    fn recv(&self) -> io::Result<Notif>;
+    /// `SECCOMP_IOCTL_NOTIF_SEND`; `ENOENT` when the caller was interrupted or died.
+    fn send(&self, id: u64, answer: Answer) -> io::Result<()>;
+    /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: `Ok(true)` while the notification is pending.
+    fn id_valid(&self, id: u64) -> io::Result<bool>;
+    /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, where available.
+    fn set_sync_wakeup(&self) -> io::Result<()>;
+}
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (uapi `linux/seccomp.h`, Linux 6.6).
 pub const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
@@ -211,6 +252,40 @@ impl NotifyFd {
         } else {
             Err(e)
         }
+    }
+}
+
+impl Listener for NotifyFd {
+    fn wait(&self, shutdown: Option<BorrowedFd<'_>>, timeout_ms: i32) -> io::Result<Ready> {
+        let (ev, stop) = poll2(self.fd.as_fd(), shutdown, POLLIN, timeout_ms)?;
+        Ok(if stop != 0 {
+            Ready::Shutdown
+        } else if ev & POLLIN != 0 {
+            Ready::Pending
+        } else if ev & (POLLHUP | POLLERR | POLLNVAL) != 0 {
+            Ready::Closed
+        } else {
+            Ready::Timeout
+        })
+    }
+
+    #[inline]
+    fn recv(&self) -> io::Result<Notif> {
+        NotifyFd::recv(self)
+    }
+
+    #[inline]
+    fn send(&self, id: u64, answer: Answer) -> io::Result<()> {
+        NotifyFd::send(self, id, answer)
+    }
+
+    #[inline]
+    fn id_valid(&self, id: u64) -> io::Result<bool> {
+        NotifyFd::id_valid(self, id)
+    }
+
+    fn set_sync_wakeup(&self) -> io::Result<()> {
+        NotifyFd::set_sync_wakeup(self)
     }
 }
 
@@ -811,5 +886,211 @@ mod remote_socket_tests {
         // Not a descriptor of that process / no such process.
         assert!(remote_socket(std::process::id(), 1_000_000).is_err());
         assert!(remote_socket(u32::MAX, 0).is_err());
+    }
+}
+
+/// An in-memory [`Listener`] for unit tests of the notify loop (no root, no container):
+/// notifications are queued by the test, received, validated and answered like the
+/// kernel does (an answered or cancelled id is no longer valid; SEND on it fails with
+/// `ENOENT`), and every operation is logged in order.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+    use std::collections::{BTreeSet, HashSet, VecDeque};
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+
+    /// One operation on the fake, in the order the session did them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Op {
+        Recv(u64),
+        IdValid(u64, bool),
+        /// SEND of `id` with `answer`; `ok` false when it failed (ENOENT); `alerts` is
+        /// the observed alert counter at that moment.
+        Send {
+            id: u64,
+            answer: Answer,
+            ok: bool,
+            alerts: u64,
+        },
+    }
+
+    #[derive(Debug, Default)]
+    struct State {
+        queue: VecDeque<Notif>,
+        /// Received and not answered: ID_VALID true, SEND accepted.
+        pending: BTreeSet<u64>,
+        /// No more notifications will come: `wait` reports `Closed` once the queue is
+        /// empty.
+        closed: bool,
+        /// Ids whose caller is interrupted right after RECV (ID_VALID false).
+        cancel_after_recv: HashSet<u64>,
+        /// Ids whose caller is interrupted between ID_VALID and SEND (SEND fails).
+        cancel_before_send: HashSet<u64>,
+        /// Ids on which ID_VALID panics (stands for any bug in the handling).
+        panic_on_id_valid: HashSet<u64>,
+        log: Vec<Op>,
+    }
+
+    /// Reads the session's alert counter.
+    pub type AlertCounter = Box<dyn Fn() -> u64 + Send + Sync>;
+
+    /// See the module documentation.
+    #[derive(Default)]
+    pub struct FakeListener {
+        state: Mutex<State>,
+        /// Snapshotted at each SEND (the session's alert counter).
+        alerts: Option<AlertCounter>,
+        /// Raised when `set_sync_wakeup` was called.
+        pub sync_wakeup: std::sync::atomic::AtomicBool,
+    }
+
+    impl std::fmt::Debug for FakeListener {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("FakeListener").finish_non_exhaustive()
+        }
+    }
+
+    impl FakeListener {
+        pub fn new() -> FakeListener {
+            FakeListener::default()
+        }
+
+        /// Snapshots `alerts` at every SEND (checks that alerts come after the answer).
+        pub fn watching(alerts: AlertCounter) -> FakeListener {
+            FakeListener {
+                alerts: Some(alerts),
+                ..FakeListener::default()
+            }
+        }
+
+        fn st(&self) -> std::sync::MutexGuard<'_, State> {
+            self.state.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        pub fn push(&self, n: Notif) {
+            self.st().queue.push_back(n);
+        }
+
+        /// Makes a received, unanswered notification pending again (as if a previous
+        /// holder of the listener had received it and died).
+        pub fn leave_pending(&self, id: u64) {
+            self.st().pending.insert(id);
+        }
+
+        pub fn close(&self) {
+            self.st().closed = true;
+        }
+
+        pub fn cancel_after_recv(&self, id: u64) {
+            self.st().cancel_after_recv.insert(id);
+        }
+
+        pub fn cancel_before_send(&self, id: u64) {
+            self.st().cancel_before_send.insert(id);
+        }
+
+        pub fn panic_on_id_valid(&self, id: u64) {
+            self.st().panic_on_id_valid.insert(id);
+        }
+
+        pub fn log(&self) -> Vec<Op> {
+            self.st().log.clone()
+        }
+
+        /// The SENDs, in order: (id, answer, ok, alerts at that moment).
+        pub fn sends(&self) -> Vec<(u64, Answer, bool, u64)> {
+            self.log()
+                .into_iter()
+                .filter_map(|o| match o {
+                    Op::Send {
+                        id,
+                        answer,
+                        ok,
+                        alerts,
+                    } => Some((id, answer, ok, alerts)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// Ids received or left pending and not answered.
+        pub fn pending(&self) -> Vec<u64> {
+            self.st().pending.iter().copied().collect()
+        }
+    }
+
+    impl Listener for FakeListener {
+        fn wait(&self, shutdown: Option<BorrowedFd<'_>>, timeout_ms: i32) -> io::Result<Ready> {
+            let start = std::time::Instant::now();
+            loop {
+                {
+                    let st = self.st();
+                    if !st.queue.is_empty() {
+                        return Ok(Ready::Pending);
+                    }
+                    if st.closed {
+                        return Ok(Ready::Closed);
+                    }
+                }
+                if let Some(s) = shutdown {
+                    let (r, _) = poll2(s, None, POLLIN, 0)?;
+                    if r != 0 {
+                        return Ok(Ready::Shutdown);
+                    }
+                }
+                if timeout_ms >= 0 && start.elapsed().as_millis() >= timeout_ms as u128 {
+                    return Ok(Ready::Timeout);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+
+        fn recv(&self) -> io::Result<Notif> {
+            let mut st = self.st();
+            let n = st
+                .queue
+                .pop_front()
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+            st.log.push(Op::Recv(n.id));
+            if !st.cancel_after_recv.contains(&n.id) {
+                st.pending.insert(n.id);
+            }
+            Ok(n)
+        }
+
+        fn send(&self, id: u64, answer: Answer) -> io::Result<()> {
+            let alerts = self.alerts.as_ref().map_or(0, |a| a());
+            let mut st = self.st();
+            let ok = !st.cancel_before_send.contains(&id) && st.pending.remove(&id);
+            st.pending.remove(&id);
+            st.log.push(Op::Send {
+                id,
+                answer,
+                ok,
+                alerts,
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(libc::ENOENT))
+            }
+        }
+
+        fn id_valid(&self, id: u64) -> io::Result<bool> {
+            let mut st = self.st();
+            if st.panic_on_id_valid.contains(&id) {
+                drop(st);
+                panic!("injected failure while handling notification {id}");
+            }
+            let v = st.pending.contains(&id);
+            st.log.push(Op::IdValid(id, v));
+            Ok(v)
+        }
+
+        fn set_sync_wakeup(&self) -> io::Result<()> {
+            self.sync_wakeup.store(true, Ordering::Relaxed);
+            Ok(())
+        }
     }
 }

@@ -37,18 +37,8 @@ pub trait ReadMem {
     fn read_cstr(&self, addr: u64, max: usize) -> io::Result<Vec<u8>>;
 }
 
-/// One seccomp notification, as received (`struct seccomp_notif`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Notif {
-    pub id: u64,
-    /// Thread id of the caller, in the supervisor's pid namespace.
-    pub pid: u32,
-    /// `AUDIT_ARCH_*` of the call.
-    pub arch: u32,
-    pub nr: i32,
-    pub instruction_pointer: u64,
-    pub args: [u64; 6],
-}
+/// One seccomp notification, as received (defined with the syscall wrappers).
+pub use crate::sys::Notif;
 
 /// What the supervisor knows about the container a session belongs to
 /// (from the OCI state JSON, annotations and containers/storage).
