@@ -3,12 +3,13 @@
 //! profile (a bundle's `config.json`, or podman's/docker's `seccomp.json`).
 //!
 //! Decisions (documented for ARCHITECTURE.md):
-//! - Falco event types map to x86_64 syscall names ([`falco_event_syscalls`]): most are the
-//!   syscall's own name; `pread`/`pwrite`/`umount`/`prlimit` are the kernel's
-//!   `pread64`/`pwrite64`/`umount2`/`prlimit64`; meta events (`procexit`, `container` …) and
-//!   other-architecture names (`mmap2`, `socketcall` …) map to nothing.
+//! - Falco event types map to x86_64 syscall names ([`falco_event_syscalls`]): the inverse
+//!   of the decoder's naming (`crate::event::syscalls::FALCO_NAMES`), so a notified call
+//!   gets the event type the rule asked for: most are the syscall's own name; `pread`/
+//!   `pwrite` are the kernel's `pread64`/`pwrite64`; meta events (`procexit`, `container`
+//!   …) and other-architecture names (`mmap2`, `socketcall`, `umount` …) map to nothing.
 //! - A rule without an event-type restriction (or one matching more than
-//!   [`MANY_EVTTYPES`] types, i.e. a negated `evt.type`) is served with [`DECODED_SYSCALLS`]:
+//!   [`MANY_EVTTYPES`] types, i.e. a negated `evt.type`) is served with [`decoded_syscalls`]:
 //!   every syscall the event builder turns into a Falco event — files, exec, network,
 //!   credentials, namespaces, modules, mounts. Hot calls (`read`, `futex`, `mmap`, `close`,
 //!   thread creation …) are deliberately absent: notifying them would stall every workload.
@@ -70,108 +71,15 @@ pub const IO_URING: &[&str] = &["io_uring_setup", "io_uring_enter", "io_uring_re
 pub const IO_URING_ERRNO: i64 = libc::ENOSYS as i64;
 
 /// A rule matching more event types than this (e.g. `evt.type != open`) is treated as
-/// unrestricted: it gets [`DECODED_SYSCALLS`], not every syscall of the table.
+/// unrestricted: it gets [`decoded_syscalls`], not every syscall of the table.
 pub const MANY_EVTTYPES: usize = 100;
 
 /// What rules without an event-type restriction are served with: every syscall the event
-/// builder decodes into a Falco event. Hot calls are left out on purpose.
-pub const DECODED_SYSCALLS: &[&str] = &[
-    // files: open, create, change, remove
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "truncate",
-    "rename",
-    "renameat",
-    "renameat2",
-    "link",
-    "linkat",
-    "symlink",
-    "symlinkat",
-    "unlink",
-    "unlinkat",
-    "rmdir",
-    "mkdir",
-    "mkdirat",
-    "mknod",
-    "mknodat",
-    "chmod",
-    "fchmod",
-    "fchmodat",
-    "fchmodat2",
-    "chown",
-    "lchown",
-    "fchown",
-    "fchownat",
-    "setxattr",
-    "lsetxattr",
-    "fsetxattr",
-    "removexattr",
-    "lremovexattr",
-    "fremovexattr",
-    "utimensat",
-    "name_to_handle_at",
-    "open_by_handle_at",
-    "chdir",
-    "fchdir",
-    "chroot",
-    // exec
-    "execve",
-    "execveat",
-    "memfd_create",
-    // network
-    "socket",
-    "connect",
-    "accept",
-    "accept4",
-    "bind",
-    "listen",
-    "sendto",
-    "sendmsg",
-    "recvfrom",
-    "recvmsg",
-    // descriptors
-    "dup",
-    "dup2",
-    "dup3",
-    // credentials, namespaces, tracing, modules, bpf
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setregid",
-    "setresuid",
-    "setresgid",
-    "capset",
-    "setns",
-    "unshare",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "bpf",
-    "userfaultfd",
-    // mounts
-    "mount",
-    "umount2",
-    "pivot_root",
-    "open_tree",
-    "move_mount",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "mount_setattr",
-];
-
-/// Falco event names whose x86_64 syscall has another name.
-const FALCO_ALIASES: &[(&str, &str)] = &[
-    ("pread", "pread64"),
-    ("pwrite", "pwrite64"),
-    ("umount", "umount2"),
-    ("prlimit", "prlimit64"),
-];
+/// decoder's table marks for them ([`crate::event::decode::unrestricted_syscalls`]). Hot
+/// calls are left out on purpose.
+pub fn decoded_syscalls() -> Vec<&'static str> {
+    crate::event::decode::unrestricted_syscalls().collect()
+}
 
 pub use crate::decide::Mode;
 
@@ -202,15 +110,7 @@ pub fn x86_64_syscall_nr(name: &str) -> Option<u32> {
 /// The x86_64 syscalls a Falco event type stands for (empty for meta events and names of
 /// other architectures).
 pub fn falco_event_syscalls(event: &str) -> Vec<&'static str> {
-    let name = FALCO_ALIASES
-        .iter()
-        .find(|(f, _)| *f == event)
-        .map_or(event, |(_, k)| k);
-    use crate::event::syscalls::{syscall_name, syscall_nr, Arch};
-    syscall_nr(name)
-        .and_then(|nr| syscall_name(Arch::X86_64, nr))
-        .map(|k| vec![k])
-        .unwrap_or_default()
+    crate::event::syscalls::x86_64_syscalls_of_event(event)
 }
 
 /// The syscalls to notify for rules with the given event-type restrictions (`None` = the
@@ -227,7 +127,7 @@ where
             None => Vec::new(),
         };
         if names.is_empty() || names.len() > MANY_EVTTYPES {
-            out.extend(DECODED_SYSCALLS.iter().copied());
+            out.extend(decoded_syscalls());
         } else {
             for n in names {
                 out.extend(falco_event_syscalls(n));
@@ -1015,7 +915,7 @@ mod tests {
         assert_eq!(x86_64_syscall_nr("openat2"), Some(437));
         assert_eq!(x86_64_syscall_nr("fchmodat2"), Some(452));
         assert_eq!(x86_64_syscall_nr("mmap2"), None);
-        for s in DECODED_SYSCALLS.iter().chain(IO_URING) {
+        for s in decoded_syscalls().iter().chain(IO_URING) {
             assert!(
                 x86_64_syscall_nr(s).is_some(),
                 "{s} is not an x86_64 syscall"
@@ -1026,7 +926,9 @@ mod tests {
     #[test]
     fn event_types_map_to_syscalls() {
         assert_eq!(falco_event_syscalls("pread"), vec!["pread64"]);
-        assert_eq!(falco_event_syscalls("umount"), vec!["umount2"]);
+        assert_eq!(falco_event_syscalls("umount2"), vec!["umount2"]);
+        // i386's umount: not an x86_64 syscall (the decoder names umount2 `umount2`)
+        assert!(falco_event_syscalls("umount").is_empty());
         assert_eq!(falco_event_syscalls("openat"), vec!["openat"]);
         assert!(falco_event_syscalls("procexit").is_empty());
         assert!(falco_event_syscalls("socketcall").is_empty());
