@@ -44,7 +44,9 @@
 //!   architectures in audit mode and are cut to the native one in enforce mode.
 //! - Enforce mode refuses `io_uring_setup`/`io_uring_enter`/`io_uring_register` in the kernel
 //!   with `ENOSYS` (programs fall back to plain syscalls, which are watched).
-//! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs).
+//! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs), written
+//!   only when a mode was asked for (`--mode`, `--metadata`; the shim: enforce): without it
+//!   the supervisor's own mode applies, instead of every container asking for audit.
 
 //!
 //! Layout: [`plan`] (rules → [`NotifyPlan`]), [`object`] (the typed OCI/podman seccomp
