@@ -8,10 +8,13 @@ use tiercel_rules::prefilter::subsets;
 
 use super::object::{
     access_mode_arg, access_mode_of, io_uring_rule, notify_rules, to_value, ArchMap, Seccomp,
-    SyscallRule, NOTIFY,
+    SyscallRule, ALLOW, ERRNO, NOTIFY,
 };
 use super::plan::{class_covered, class_meets, AccessFilter, FlagClass, NotifyPlan, NotifyRule};
-use super::{Mode, ProfileError, ACCESS_MODE_SYSCALLS, IO_URING, NATIVE_ARCH, NEVER_NOTIFY};
+use super::{
+    enforce_allowed, enforce_refused, Mode, ProfileError, ACCESS_MODE_SYSCALLS, ENOSYS,
+    NATIVE_ARCH, NEVER_NOTIFY,
+};
 
 /// The result of [`merge_into`].
 #[derive(Debug, Clone)]
@@ -114,6 +117,12 @@ pub fn merge(
         Some(NOTIFY) => return Err(ProfileError::NotifyDefault),
         Some(a) => classify(Some(a)),
     };
+    let mut notes = Vec::new();
+    let mut default_class = default_class;
+    if mode == Mode::Enforce && default_class == Class::Allow {
+        refuse_by_default(&mut base, &mut notes);
+        default_class = Class::Refuse;
+    }
     let rules_in: Vec<SyscallRule> = base.syscalls.take().unwrap_or_default();
     let has_notify = rules_in
         .iter()
@@ -127,7 +136,7 @@ pub fn merge(
     let enforce = mode == Mode::Enforce;
     let mut drop: Vec<&str> = NEVER_NOTIFY.to_vec();
     if enforce {
-        drop.extend(IO_URING);
+        drop.extend(enforce_refused());
     }
     let plan = plan.without(&drop);
     let want: BTreeSet<&str> = plan.rules.iter().map(|r| r.name.as_str()).collect();
@@ -139,7 +148,6 @@ pub fn merge(
     };
 
     let mut out_rules: Vec<SyscallRule> = Vec::with_capacity(rules_in.len() + 8);
-    let mut notes = Vec::new();
     let mut notified_uncond: BTreeSet<String> = BTreeSet::new();
     let mut notified_cond: BTreeSet<String> = BTreeSet::new();
     // Flag classes notified by single-class rules (of an earlier merge).
@@ -151,7 +159,7 @@ pub fn merge(
         let all_names = rule.all_names();
         let mut names = all_names.clone();
         if enforce {
-            names.retain(|n| !IO_URING.contains(&n.as_str()));
+            names.retain(|n| !enforce_refused().any(|r| r == n));
         }
         if names.is_empty() {
             if all_names.is_empty() {
@@ -341,4 +349,62 @@ pub fn merge(
         }
     }
     Ok((o, notes))
+}
+
+/// Turns a profile that allows by default into one that refuses by default (ENOSYS, as
+/// [`super::object::object`] in enforce mode), with the same answer for every syscall
+/// tiercel knows: one allow rule for every syscall of [`enforce_allowed`] no rule of the
+/// base names; a syscall only single-class rules of an earlier merge name (one mask) is
+/// allowed in the classes they leave out. A syscall the base names only under other
+/// conditions is refused outside them from now on (reported).
+fn refuse_by_default(base: &mut Seccomp, notes: &mut Vec<String>) {
+    let rules = base.syscalls.get_or_insert_with(Vec::new);
+    let mut named: BTreeMap<String, Vec<&SyscallRule>> = BTreeMap::new();
+    for r in rules.iter() {
+        for n in r.all_names() {
+            named.entry(n).or_default().push(r);
+        }
+    }
+    let mut allow = Vec::new();
+    let mut extra = Vec::new();
+    for n in enforce_allowed() {
+        let Some(rs) = named.get(n) else {
+            allow.push(n.to_owned());
+            continue;
+        };
+        if rs.iter().any(|r| !r.conditional()) {
+            continue; // an unconditional rule decides every call
+        }
+        let index = ACCESS_MODE_SYSCALLS
+            .iter()
+            .find(|(s, _)| *s == n)
+            .map(|(_, i)| *i);
+        let classes: Option<Vec<FlagClass>> = rs
+            .iter()
+            .map(|r| index.and_then(|i| access_mode_of(r.args.as_deref(), i)))
+            .collect();
+        match (index, classes) {
+            (Some(i), Some(c)) if c.iter().all(|(m, _)| *m == c[0].0) => {
+                let mask = c[0].0;
+                for v in subsets(mask) {
+                    if !class_covered(&c, mask, v) {
+                        extra.push(SyscallRule {
+                            args: Some(vec![access_mode_arg(i, mask, v)]),
+                            ..SyscallRule::new([n], ALLOW)
+                        });
+                    }
+                }
+            }
+            _ => notes.push(format!(
+                "{n}: the profile names it only under conditions; outside them it is now \
+                 refused (ENOSYS), as enforce profiles refuse by default"
+            )),
+        }
+    }
+    if !allow.is_empty() {
+        rules.push(SyscallRule::new(allow, ALLOW));
+    }
+    rules.extend(extra);
+    base.default_action = Some(ERRNO.into());
+    base.default_errno_ret = Some(ENOSYS);
 }

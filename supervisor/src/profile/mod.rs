@@ -44,6 +44,15 @@
 //!   architectures in audit mode and are cut to the native one in enforce mode.
 //! - Enforce mode refuses `io_uring_setup`/`io_uring_enter`/`io_uring_register` in the kernel
 //!   with `ENOSYS` (programs fall back to plain syscalls, which are watched).
+//! - Enforce profiles refuse what tiercel does not know: `defaultAction: SCMP_ACT_ERRNO`
+//!   with `defaultErrnoRet: 38` (ENOSYS, so libc falls back), an explicit allow list of
+//!   every syscall of tiercel's x86_64 table up to the newest libseccomp 2.5.4 can name
+//!   ([`enforce_allowed`], [`LIBSECCOMP_NEWEST`]: runc 1.1.5 ignores a name its
+//!   libseccomp cannot resolve, crun warns) minus [`UNVETTED`] newer calls (`setxattrat`
+//!   …), NOTIFY for what the rules need. A merged profile keeps the base's refusals and
+//!   loses the unvetted calls from its allow rules; a base that allows by default is
+//!   turned into one that refuses by default, with the allow list for every syscall none
+//!   of its rules names.
 //! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs), written
 //!   only when a mode was asked for (`--mode`, `--metadata`; the shim: enforce): without it
 //!   the supervisor's own mode applies, instead of every container asking for audit.
@@ -78,7 +87,52 @@ pub const NEVER_NOTIFY: &[&str] = &["write"];
 pub const IO_URING: &[&str] = &["io_uring_setup", "io_uring_enter", "io_uring_register"];
 
 /// The errno io_uring calls get in enforce mode.
-pub const IO_URING_ERRNO: u32 = libc::ENOSYS.unsigned_abs();
+pub const IO_URING_ERRNO: u32 = ENOSYS;
+
+/// `ENOSYS`: what enforce profiles answer for every syscall they do not allow, so that
+/// libc falls back to an older call (which the rules watch).
+pub const ENOSYS: u32 = libc::ENOSYS.unsigned_abs();
+
+/// Syscalls tiercel's table names but enforce profiles never allow (they get the
+/// refusing default, `ENOSYS`, like the numbers tiercel does not know): newer calls that
+/// change file attributes or mounts through a path, or read them, without an event type
+/// the Falco rules watch — `setxattrat` would set `security.capability` on a binary the
+/// rules protect against `setxattr`. libc falls back to the older calls (`setxattr`,
+/// `fsetxattr`, `open_tree` …), which the rules see.
+pub const UNVETTED: &[&str] = &[
+    "setxattrat",
+    "removexattrat",
+    "getxattrat",
+    "listxattrat",
+    "file_setattr",
+    "file_getattr",
+    "open_tree_attr",
+];
+
+/// The newest x86_64 syscall number libseccomp 2.5.4 (Debian 12; runc 1.1.5 links it)
+/// resolves by name (`futex_requeue`; `statmount` = 457 is unknown to it). Enforce
+/// profiles allow nothing newer: a name the runtime's libseccomp cannot resolve is
+/// ignored by runc and warned about by crun, so it would not be allowed anyway, and a
+/// newer libseccomp must not allow what this one refuses.
+pub const LIBSECCOMP_NEWEST: u32 = 456;
+
+/// Not notified in enforce mode, and never allowed: io_uring and [`UNVETTED`].
+pub fn enforce_refused() -> impl Iterator<Item = &'static str> {
+    IO_URING.iter().chain(UNVETTED).copied()
+}
+
+/// What an enforce profile allows (or notifies): every x86_64 syscall of tiercel's table
+/// up to [`LIBSECCOMP_NEWEST`] but [`enforce_refused`]. Everything else — numbers tiercel
+/// does not know, newer ones — gets the refusing default (`ENOSYS`).
+pub fn enforce_allowed() -> Vec<&'static str> {
+    crate::event::syscalls::all_syscalls(crate::event::syscalls::Arch::X86_64)
+        .filter(|&(nr, n)| {
+            u32::try_from(nr).is_ok_and(|nr| nr <= LIBSECCOMP_NEWEST)
+                && !enforce_refused().any(|r| r == n)
+        })
+        .map(|(_, n)| n)
+        .collect()
+}
 
 /// A rule matching more event types than this (e.g. `evt.type != open`) is treated as
 /// unrestricted: it gets [`decoded_syscalls`], not every syscall of the table.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::plan::NotifyPlan;
-use super::{Mode, IO_URING, IO_URING_ERRNO, NATIVE_ARCH, NEVER_NOTIFY};
+use super::{enforce_allowed, Mode, ENOSYS, IO_URING, NATIVE_ARCH, NEVER_NOTIFY};
 
 /// Keys a struct does not model, kept as they were.
 pub type Extra = Map<String, Value>;
@@ -220,36 +220,52 @@ pub(crate) fn notify_rules(plan: &NotifyPlan) -> Vec<SyscallRule> {
     out
 }
 
+/// The rule refusing io_uring with ENOSYS in enforce mode (a base profile may allow it).
 pub(crate) fn io_uring_rule() -> SyscallRule {
     SyscallRule {
-        errno_ret: Some(IO_URING_ERRNO),
+        errno_ret: Some(ENOSYS),
         ..SyscallRule::new(IO_URING.iter().copied(), ERRNO)
     }
 }
 
-/// A complete `linux.seccomp` object: allow everything, notify what `plan` says (calls
-/// outside its flag classes fall to the allowing default), native architecture only,
-/// io_uring refused in enforce mode.
+/// A complete `linux.seccomp` object, native architecture only. Audit: allow everything,
+/// notify what `plan` says (calls outside its flag classes fall to the allowing default).
+/// Enforce: refuse by default with ENOSYS, allow every syscall of tiercel's table but the
+/// refused ones ([`enforce_allowed`]), notify what `plan` says (a prefiltered call is
+/// allowed in its other flag classes, one rule per class).
 pub fn object(
     plan: &NotifyPlan,
     listener_path: &str,
     metadata: Option<&str>,
     mode: Mode,
 ) -> Seccomp {
-    let mut drop: Vec<&str> = NEVER_NOTIFY.to_vec();
     if mode == Mode::Enforce {
-        drop.extend(IO_URING);
-    }
-    let mut rules = notify_rules(&plan.without(&drop));
-    if mode == Mode::Enforce {
-        rules.push(io_uring_rule());
+        let (s, _) =
+            super::merge::merge(enforce_base(), plan, listener_path, metadata, Mode::Enforce)
+                .unwrap_or_else(|e| {
+                    // cannot happen: the base refuses by default and notifies nothing
+                    tracing::error!("generating the enforce profile: {e}");
+                    (enforce_base(), Vec::new())
+                });
+        return s;
     }
     Seccomp {
         default_action: Some(ALLOW.into()),
         architectures: Some(vec![NATIVE_ARCH.into()]),
         listener_path: Some(listener_path.into()),
         listener_metadata: metadata.map(str::to_owned),
-        syscalls: Some(rules),
+        syscalls: Some(notify_rules(&plan.without(NEVER_NOTIFY))),
+        ..Default::default()
+    }
+}
+
+/// Refuse by default (ENOSYS), allow [`enforce_allowed`].
+fn enforce_base() -> Seccomp {
+    Seccomp {
+        default_action: Some(ERRNO.into()),
+        default_errno_ret: Some(ENOSYS),
+        architectures: Some(vec![NATIVE_ARCH.into()]),
+        syscalls: Some(vec![SyscallRule::new(enforce_allowed(), ALLOW)]),
         ..Default::default()
     }
 }

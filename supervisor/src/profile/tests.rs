@@ -84,18 +84,44 @@ fn fresh_object() {
         Some("mode=enforce"),
         Mode::Enforce,
     );
-    assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW");
+    // enforce: refuse by default with ENOSYS, allow tiercel's table, notify the plan
+    assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
+    assert_eq!(p["defaultErrnoRet"], 38);
     assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
     assert_eq!(p["listenerPath"], "/run/t.sock");
     assert_eq!(p["listenerMetadata"], "mode=enforce");
     let n = rules_for(&p, "openat");
     assert_eq!(n.len(), 1);
     assert_eq!(n[0]["action"], "SCMP_ACT_NOTIFY");
-    assert!(rules_for(&p, "write").is_empty());
-    let u = rules_for(&p, "io_uring_enter");
-    assert_eq!(u.len(), 1);
-    assert_eq!(u[0]["action"], "SCMP_ACT_ERRNO");
-    assert_eq!(u[0]["errnoRet"], IO_URING_ERRNO);
+    // write: allowed, never notified
+    let w = rules_for(&p, "write");
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0]["action"], "SCMP_ACT_ALLOW");
+    for s in IO_URING {
+        let u = rules_for(&p, s);
+        assert_eq!(u.len(), 1, "{s}");
+        assert_eq!(u[0]["action"], "SCMP_ACT_ERRNO");
+        assert_eq!(u[0]["errnoRet"], IO_URING_ERRNO);
+    }
+    // every syscall of the table up to libseccomp 2.5.4's newest is decided by a rule
+    // (allowed, notified or refused); the unvetted and newer ones get the default
+    for (nr, name) in crate::event::syscalls::all_syscalls(crate::event::syscalls::Arch::X86_64) {
+        let named = !rules_for(&p, name).is_empty();
+        let newer = u32::try_from(nr).unwrap() > LIBSECCOMP_NEWEST;
+        assert_eq!(named, !newer && !UNVETTED.contains(&name), "{name}");
+    }
+    assert!(UNVETTED.iter().all(|s| rules_for(&p, s).is_empty()));
+    assert_eq!(rules_for(&p, "read")[0]["action"], "SCMP_ACT_ALLOW");
+    // and the object merged again (the shim on a bundle it already edited) is the same
+    let again = merge_into(
+        &p,
+        &NotifyPlan::unconditional(&s),
+        "/run/t.sock",
+        Some("mode=enforce"),
+        Mode::Enforce,
+    )
+    .unwrap();
+    assert_eq!(again.seccomp, p);
     let a = seccomp_object(
         &NotifyPlan::unconditional(&s),
         "/run/t.sock",
@@ -216,7 +242,15 @@ fn merge_enforce_refuses_io_uring_and_cuts_arches() {
     let k = rules_for(p, "mkdir");
     assert_eq!(k.len(), 1);
     assert_eq!(k[0]["action"], "SCMP_ACT_KILL");
-    assert!(rules_for(p, "write").is_empty());
+    // the allowing default became a refusing one (ENOSYS), with an allow rule for every
+    // syscall the base does not name; write is allowed, never notified
+    assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
+    assert_eq!(p["defaultErrnoRet"], 38);
+    let w = rules_for(p, "write");
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0]["action"], "SCMP_ACT_ALLOW");
+    assert_eq!(rules_for(p, "read")[0]["action"], "SCMP_ACT_ALLOW");
+    assert!(rules_for(p, "setxattrat").is_empty());
     for s in IO_URING {
         let r = rules_for(p, s);
         assert_eq!(r.len(), 1, "{s}");
@@ -397,10 +431,30 @@ fn plan_of_the_preset() {
 
 #[test]
 fn fresh_object_with_access_modes() {
-    let p = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Enforce);
+    let p = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Audit);
     let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
     assert_eq!(modes_of(&p, "openat"), am(&[notify(1), notify(2)]));
     assert_eq!(modes_of(&p, "open"), am(&[notify(1), notify(2)]));
+    // enforce (refusing default): the other classes are allowed, one rule per class
+    let e = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Enforce);
+    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
+    let d = 0o200000;
+    for s in ["open", "openat"] {
+        assert_eq!(
+            modes_of(&e, s),
+            am(&[
+                allow(0),
+                notify(1),
+                notify(2),
+                allow(3),
+                allow(d),
+                allow(d | 1),
+                allow(d | 2),
+                allow(d | 3)
+            ]),
+            "{s}"
+        );
+    }
     let r = rules_for(&p, "openat")[0];
     assert_eq!(
         r["args"],
@@ -666,5 +720,89 @@ fn merge_keeps_unknown_keys_at_every_level() {
         // and merging the result again keeps them too (and changes nothing)
         let again = merge_into(p, &plan, "/run/t.sock", None, mode).unwrap();
         assert_eq!(again.seccomp, *p);
+    }
+}
+
+/// A base that allows by default, merged in enforce mode: calls of an earlier audit merge
+/// notified in some flag classes stay allowed in the others.
+#[test]
+fn enforce_merge_of_an_audit_object_keeps_other_classes_allowed() {
+    let audit = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Audit);
+    let m = merge_into(&audit, &seed_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+    let p = &m.seccomp;
+    assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
+    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
+    let d = 0o200000;
+    assert_eq!(
+        modes_of(p, "openat"),
+        am(&[
+            allow(0),
+            notify(1),
+            notify(2),
+            allow(3),
+            allow(d),
+            allow(d | 1),
+            allow(d | 2),
+            allow(d | 3)
+        ])
+    );
+    assert!(m.notes.is_empty(), "{:?}", m.notes);
+}
+
+/// tiercel's x86_64 table against the installed kernel headers: every syscall they
+/// define is in the table under its number, so a syscall the headers know cannot be
+/// missing from the enforce allow list or be misnamed in it (and one newer than the
+/// table gets the refusing default).
+#[test]
+fn syscall_table_matches_kernel_headers() {
+    const HEADER: &str = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+    let Ok(text) = std::fs::read_to_string(HEADER) else {
+        eprintln!("skipped: {HEADER} not installed (linux-libc-dev)");
+        return;
+    };
+    let mut n = 0;
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let (Some("#define"), Some(name), Some(nr)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let Some(name) = name.strip_prefix("__NR_") else {
+            continue;
+        };
+        let nr: i32 = nr.parse().unwrap();
+        assert_eq!(
+            crate::event::syscalls::syscall_name(crate::event::syscalls::Arch::X86_64, nr),
+            Some(name),
+            "{HEADER}: {name} = {nr}"
+        );
+        n += 1;
+    }
+    assert!(n > 300, "{n} syscalls in {HEADER}");
+}
+
+/// Every name the enforce allow list gives the runtime is one libseccomp 2.5.4 (runc
+/// 1.1.5's) resolves, to tiercel's number: runc ignores a name it cannot resolve and crun
+/// warns about it.
+#[test]
+fn enforce_allow_list_names_libseccomp_knows() {
+    let resolve = |name: &str| {
+        let out = std::process::Command::new("scmp_sys_resolver")
+            .args(["-a", "x86_64", name])
+            .output()
+            .ok()?;
+        String::from_utf8(out.stdout)
+            .ok()?
+            .trim()
+            .parse::<i64>()
+            .ok()
+    };
+    if resolve("read").is_none() {
+        eprintln!("skipped: scmp_sys_resolver not installed (apt-get install seccomp)");
+        return;
+    }
+    for name in enforce_allowed() {
+        let ours = i64::from(x86_64_syscall_nr(name).unwrap());
+        assert_eq!(resolve(name), Some(ours), "{name}");
     }
 }
