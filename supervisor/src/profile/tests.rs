@@ -750,35 +750,43 @@ fn enforce_merge_of_an_audit_object_keeps_other_classes_allowed() {
     assert!(m.notes.is_empty(), "{:?}", m.notes);
 }
 
-/// tiercel's x86_64 table against the installed kernel headers: every syscall they
-/// define is in the table under its number, so a syscall the headers know cannot be
-/// missing from the enforce allow list or be misnamed in it (and one newer than the
-/// table gets the refusing default).
+/// tiercel's syscall tables against the installed kernel headers (`asm/unistd_64.h`,
+/// `unistd_32.h` for i386): every syscall they define is in the table under its number,
+/// so a syscall the headers know cannot be missing from the enforce allow list or be
+/// misnamed in it (and one newer than the table gets the refusing default).
 #[test]
-fn syscall_table_matches_kernel_headers() {
-    const HEADER: &str = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
-    let Ok(text) = std::fs::read_to_string(HEADER) else {
-        eprintln!("skipped: {HEADER} not installed (linux-libc-dev)");
-        return;
-    };
-    let mut n = 0;
-    for line in text.lines() {
-        let mut it = line.split_whitespace();
-        let (Some("#define"), Some(name), Some(nr)) = (it.next(), it.next(), it.next()) else {
+fn syscall_tables_match_kernel_headers() {
+    use crate::event::syscalls::{syscall_name, Arch};
+    for (header, arch) in [
+        (
+            "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
+            Arch::X86_64,
+        ),
+        ("/usr/include/x86_64-linux-gnu/asm/unistd_32.h", Arch::I386),
+    ] {
+        let Ok(text) = std::fs::read_to_string(header) else {
+            eprintln!("skipped: {header} not installed (linux-libc-dev)");
             continue;
         };
-        let Some(name) = name.strip_prefix("__NR_") else {
-            continue;
-        };
-        let nr: i32 = nr.parse().unwrap();
-        assert_eq!(
-            crate::event::syscalls::syscall_name(crate::event::syscalls::Arch::X86_64, nr),
-            Some(name),
-            "{HEADER}: {name} = {nr}"
-        );
-        n += 1;
+        let mut n = 0;
+        for line in text.lines() {
+            let mut it = line.split_whitespace();
+            let (Some("#define"), Some(name), Some(nr)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let Some(name) = name.strip_prefix("__NR_") else {
+                continue;
+            };
+            let nr: i32 = nr.parse().unwrap();
+            assert_eq!(
+                syscall_name(arch, nr),
+                Some(name),
+                "{header}: {name} = {nr}"
+            );
+            n += 1;
+        }
+        assert!(n > 300, "{n} syscalls in {header}");
     }
-    assert!(n > 300, "{n} syscalls in {HEADER}");
 }
 
 /// Every name the enforce allow list gives the runtime is one libseccomp 2.5.4 (runc
