@@ -56,11 +56,11 @@
 //! - `listenerMetadata` is `mode=<audit|enforce>` (newline-separated `key=value` pairs), written
 //!   only when a mode was asked for (`--mode`, `--metadata`; the shim: enforce): without it
 //!   the supervisor's own mode applies, instead of every container asking for audit.
-
 //!
 //! Layout: [`plan`] (rules → [`NotifyPlan`]), [`object`] (the typed OCI/podman seccomp
-//! profile, which keeps every key it does not know, and the generated object), [`merge`]
-//! (a plan merged into an existing profile), [`cli`] (`tiercel profile`).
+//! profile, which keeps every key it does not know, and the generated object),
+//! [`merge`](mod@merge) (a plan merged into an existing profile), [`cli`] (`tiercel
+//! profile`).
 
 pub mod cli;
 pub mod merge;
