@@ -196,7 +196,10 @@ fn prepare(cfg: &IntegrationConfig, inv: &Invocation) -> anyhow::Result<()> {
         .context("the supervisor socket must be an absolute UTF-8 path")?;
     let program = profile::load_program(&cfg.rules)?;
     let plan = profile::notify_plan(&program);
-    let metadata = profile::metadata_for(mode);
+    // Request a mode from the supervisor only when one was asked for: enforce (the
+    // configured mode or the annotation; audit is the default, which the supervisor's own
+    // mode governs; an annotation reaches it in the state anyway).
+    let metadata = (mode == profile::Mode::Enforce).then(|| profile::metadata_for(mode));
 
     let root = config
         .as_object_mut()
@@ -209,14 +212,14 @@ fn prepare(cfg: &IntegrationConfig, inv: &Invocation) -> anyhow::Result<()> {
         .context("config.json: linux is not an object")?;
     let seccomp = match linux.get("seccomp") {
         Some(existing) if !existing.is_null() => {
-            let merged = profile::merge_into(existing, &plan, socket, Some(&metadata), mode)
+            let merged = profile::merge_into(existing, &plan, socket, metadata.as_deref(), mode)
                 .with_context(|| format!("container {id}"))?;
             for n in &merged.notes {
                 engines::runtime_log(inv.log.as_deref(), inv.log_json, "debug", n);
             }
             merged.seccomp
         }
-        _ => profile::seccomp_object(&plan, socket, Some(&metadata), mode),
+        _ => profile::seccomp_object(&plan, socket, metadata.as_deref(), mode),
     };
     linux.insert("seccomp".into(), seccomp);
     engines::write_bundle_config(&config_path, &config)

@@ -647,7 +647,13 @@ fn profile_is_a_valid_linux_seccomp_object() {
     let sock = PathBuf::from("/run/tiercel/test.sock");
     for (rules, mode) in [(vec![seed], "audit"), (vec![preset.clone()], "enforce")] {
         let p = profile(&tiercel, &rules, &sock, Some(mode)).expect("tiercel profile");
-        assert_eq!(p["defaultAction"], "SCMP_ACT_ALLOW", "{p}");
+        // enforce refuses by default (ENOSYS) what its allow list does not name
+        let default = if mode == "enforce" {
+            "SCMP_ACT_ERRNO"
+        } else {
+            "SCMP_ACT_ALLOW"
+        };
+        assert_eq!(p["defaultAction"], default, "{p}");
         assert_eq!(p["listenerPath"], sock.to_str().unwrap(), "{p}");
         assert_eq!(
             p["architectures"],
@@ -927,14 +933,20 @@ fn preset_prefilter_leaves_reads_in_the_kernel_and_refuses_changes() {
         .profile()
         .unwrap_or_else(|e| panic!("{t}: tiercel profile: {e:#}\n{}", sup.dump()));
     let rules = prof["syscalls"].as_array().expect("syscalls").clone();
-    let opens: Vec<&Value> = rules
+    let (opens, allowed): (Vec<&Value>, Vec<&Value>) = rules
         .iter()
         .filter(|r| r["names"] == serde_json::json!(["openat"]))
-        .collect();
+        .partition(|r| r["action"] == "SCMP_ACT_NOTIFY");
     // every class of flags & (O_ACCMODE|O_CREAT|O_TRUNC|O_DIRECTORY|__O_TMPFILE) but the
-    // six read-only ones
+    // six read-only ones, which the enforce profile (refusing default) allows by class
     assert_eq!(opens.len(), 58, "{t}: one rule per flag class: {prof}");
     let left = [0u64, 3, 0o200000, 0o200003, 0o20000000, 0o20000003];
+    let mut allowed_classes: Vec<u64> = allowed
+        .iter()
+        .map(|r| r["args"][0]["valueTwo"].as_u64().unwrap())
+        .collect();
+    allowed_classes.sort_unstable();
+    assert_eq!(allowed_classes, left, "{prof}");
     for r in &opens {
         assert_eq!(r["action"], "SCMP_ACT_NOTIFY", "{prof}");
         let a = &r["args"][0];

@@ -1,5 +1,11 @@
 //! Reading syscall arguments from the target's memory through [`ReadMem`], bounded.
 
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::syscalls::Arch;
 use super::ReadMem;
 use std::io;
@@ -238,7 +244,10 @@ impl BufMem {
         for p in ptrs.iter().chain(std::iter::once(&0)) {
             match arch {
                 Arch::X86_64 => self.data.extend_from_slice(&p.to_le_bytes()),
-                Arch::I386 => self.data.extend_from_slice(&(*p as u32).to_le_bytes()),
+                Arch::I386 => {
+                    let p = u32::try_from(*p).expect("an i386 pointer fits 32 bits");
+                    self.data.extend_from_slice(&p.to_le_bytes())
+                }
             }
         }
         a

@@ -1,6 +1,12 @@
 //! Syscall numbers and names per architecture (`AUDIT_ARCH_X86_64`, `AUDIT_ARCH_I386`), and the
 //! Falco event type name of each syscall.
 
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 #[path = "syscall_tables.rs"]
 mod tables;
 
@@ -76,46 +82,62 @@ pub fn all_syscalls(arch: Arch) -> impl Iterator<Item = (i32, &'static str)> {
         .filter_map(|(i, n)| Some((i32::try_from(i).ok()?, (*n)?)))
 }
 
-/// The name Falco gives to the event of a kernel syscall name. Falco maps ia32 syscalls to
+/// Kernel syscall names whose Falco event has another name: Falco maps ia32 syscalls to
 /// their x86_64 equivalents (`chown32` → `chown`) and names a few syscalls differently
-/// (`pread64` → `pread`); every other syscall keeps its kernel name.
+/// (`pread64` → `pread`). Both directions are derived from this one table:
+/// [`falco_event_name`] (decoder) and [`x86_64_syscalls_of_event`] (profile).
+pub const FALCO_NAMES: &[(&str, &str)] = &[
+    ("pread64", "pread"),
+    ("pwrite64", "pwrite"),
+    ("_llseek", "llseek"),
+    ("_newselect", "select"),
+    ("fcntl64", "fcntl"),
+    ("sendfile64", "sendfile"),
+    ("ugetrlimit", "getrlimit"),
+    ("truncate64", "truncate"),
+    ("ftruncate64", "ftruncate"),
+    ("fadvise64_64", "fadvise64"),
+    ("lchown32", "lchown"),
+    ("fchown32", "fchown"),
+    ("chown32", "chown"),
+    ("getuid32", "getuid"),
+    ("getgid32", "getgid"),
+    ("geteuid32", "geteuid"),
+    ("getegid32", "getegid"),
+    ("setreuid32", "setreuid"),
+    ("setregid32", "setregid"),
+    ("getgroups32", "getgroups"),
+    ("setgroups32", "setgroups"),
+    ("setresuid32", "setresuid"),
+    ("getresuid32", "getresuid"),
+    ("setresgid32", "setresgid"),
+    ("getresgid32", "getresgid"),
+    ("setuid32", "setuid"),
+    ("setgid32", "setgid"),
+    ("setfsuid32", "setfsuid"),
+    ("setfsgid32", "setfsgid"),
+    ("statfs64", "statfs"),
+    ("fstatfs64", "fstatfs"),
+    ("fstatat64", "newfstatat"),
+];
+
+/// The name Falco gives to the event of a kernel syscall name ([`FALCO_NAMES`]); every
+/// other syscall keeps its kernel name.
 pub fn falco_event_name(kernel_name: &'static str) -> &'static str {
-    match kernel_name {
-        "pread64" => "pread",
-        "pwrite64" => "pwrite",
-        "_llseek" => "llseek",
-        "_newselect" => "select",
-        "fcntl64" => "fcntl",
-        "sendfile64" => "sendfile",
-        "ugetrlimit" => "getrlimit",
-        "truncate64" => "truncate",
-        "ftruncate64" => "ftruncate",
-        "fadvise64_64" => "fadvise64",
-        "lchown32" => "lchown",
-        "fchown32" => "fchown",
-        "chown32" => "chown",
-        "getuid32" => "getuid",
-        "getgid32" => "getgid",
-        "geteuid32" => "geteuid",
-        "getegid32" => "getegid",
-        "setreuid32" => "setreuid",
-        "setregid32" => "setregid",
-        "getgroups32" => "getgroups",
-        "setgroups32" => "setgroups",
-        "setresuid32" => "setresuid",
-        "getresuid32" => "getresuid",
-        "setresgid32" => "setresgid",
-        "getresgid32" => "getresgid",
-        "setuid32" => "setuid",
-        "setgid32" => "setgid",
-        "setfsuid32" => "setfsuid",
-        "setfsgid32" => "setfsgid",
-        "statfs64" => "statfs",
-        "fstatfs64" => "fstatfs",
-        "fstatat64" => "newfstatat",
-        "umount" => "umount",
-        other => other,
-    }
+    FALCO_NAMES
+        .iter()
+        .find(|(k, _)| *k == kernel_name)
+        .map_or(kernel_name, |(_, f)| f)
+}
+
+/// The x86_64 syscalls whose events Falco names `event` (the inverse of
+/// [`falco_event_name`]): `pread` → `pread64`; empty for meta events and names of other
+/// architectures.
+pub fn x86_64_syscalls_of_event(event: &str) -> Vec<&'static str> {
+    all_syscalls(Arch::X86_64)
+        .map(|(_, k)| k)
+        .filter(|k| falco_event_name(k) == event)
+        .collect()
 }
 
 #[cfg(test)]
