@@ -35,8 +35,8 @@ static X86_64_SYSCALLS: &[(u32, &str)] = &[
     (14, "rt_sigprocmask"),
     (15, "rt_sigreturn"),
     (16, "ioctl"),
-    (17, "pread64"),
-    (18, "pwrite64"),
+    (17, "pread"),  // kernel: pread64 (Falco names the event pread)
+    (18, "pwrite"), // kernel: pwrite64
     (19, "readv"),
     (20, "writev"),
     (21, "access"),
