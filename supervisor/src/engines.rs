@@ -410,6 +410,30 @@ pub fn podman_container_info(bundle: &Path) -> Option<(String, String)> {
     Some((name, image))
 }
 
+/// `container.privileged` from the bundle's `config.json`: true when the container's
+/// bounding set holds every capability this process's bounding set holds (what Docker's and
+/// podman's `--privileged` grant), false when it lacks one; `None` without a readable config.
+pub fn bundle_privileged(bundle: &Path) -> Option<bool> {
+    let config = read_bundle_config(&bundle.join("config.json")).ok()?;
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
+    Some(privileged_caps(&config, own))
+}
+
+fn privileged_caps(config: &Value, own_bounding: u64) -> bool {
+    let names: Vec<&str> = config
+        .pointer("/process/capabilities/bounding")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    crate::event::procfs::caps_to_string(own_bounding)
+        .split_whitespace()
+        .all(|n| names.iter().any(|x| x.eq_ignore_ascii_case(n)))
+}
+
 /// Splits an image reference into Falco's `container.image.repository` and
 /// `container.image.tag` (`None` when the reference has no tag; a digest is dropped).
 pub fn split_image(image: &str) -> (String, Option<String>) {
@@ -456,6 +480,22 @@ pub fn write_bundle_config(path: &Path, config: &Value) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn privileged_means_every_capability_of_the_host() {
+        let cfg =
+            |caps: &[&str]| serde_json::json!({"process": {"capabilities": {"bounding": caps}}});
+        let own = 1 | (1 << 21); // CAP_CHOWN, CAP_SYS_ADMIN
+        assert!(super::privileged_caps(
+            &cfg(&["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_KILL"]),
+            own
+        ));
+        assert!(!super::privileged_caps(
+            &cfg(&["CAP_CHOWN", "CAP_KILL"]),
+            own
+        ));
+        assert!(!super::privileged_caps(&serde_json::json!({}), own));
+    }
+
     use super::*;
     use serde_json::json;
 

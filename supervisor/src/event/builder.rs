@@ -522,9 +522,13 @@ impl SyscallEvent {
     }
 
     /// Opens the caller's `/proc/<tid>` handle now (if not yet), so that fields read later,
-    /// after the notification is answered, still describe this task or nothing.
+    /// after the notification is answered, still describe this task or nothing; and reads
+    /// the caller's process record and status now, since a caller that exits right after
+    /// the answer (and is reaped) leaves a handle that reads nothing (`proc.name` `<NA>`).
     pub fn pin_proc(&self) {
         let _ = self.pd();
+        let _ = self.caller();
+        let _ = self.status();
     }
 
     /// The decoded call.
@@ -954,7 +958,12 @@ impl SyscallEvent {
     /// read-only mount is not considered).
     fn exe_is_writable(&self) -> Option<bool> {
         use std::os::unix::fs::MetadataExt;
-        let (_, hp) = self.exe_file()?;
+        let (p, hp) = self.exe_file()?;
+        if p.starts_with(b"/memfd:") {
+            // memfd_create makes its inode mode 0777 (shmem_file_setup with S_IRWXUGO):
+            // writable for the kernel's inode_permission, which Falco's EXE_WRITABLE is.
+            return Some(true);
+        }
         let md = std::fs::metadata(hp).ok()?;
         let st = self.status()?;
         if st.cap_eff & (1 << 1) != 0 {
