@@ -1146,6 +1146,43 @@ mod unit {
     }
 
     #[test]
+    fn judge_needs_rule_priority_fields_and_the_window() {
+        let case = Case {
+            file: "f".into(),
+            name: "n".into(),
+            rule: "R".into(),
+            priority: "warning".into(),
+            fields: vec![("proc.name".into(), "x".into())],
+            plan: Err(String::new()),
+        };
+        let plan = Plan {
+            lines: Vec::new(),
+            nets: Vec::new(),
+            parallel: false,
+            has_steps: true,
+        };
+        let w = parse_report("W 7 50 300\nS 7 100 200\nRES 7 step:open 3 0\nDONE 1\n");
+        let good = json!({"rule": "R", "priority": "Warning", "output_fields": {"proc.name": "x"}});
+        let other_field =
+            json!({"rule": "R", "priority": "Warning", "output_fields": {"proc.name": "y"}});
+        let other_prio =
+            json!({"rule": "R", "priority": "Notice", "output_fields": {"proc.name": "x"}});
+        let other_rule =
+            json!({"rule": "S", "priority": "Warning", "output_fields": {"proc.name": "x"}});
+        let pass = |id, alerts: &[(u128, &Value)]| {
+            matches!(judge(&case, &plan, id, &w, alerts), Verdict::Passed)
+        };
+        assert!(pass(7, &[(150, &good)]));
+        assert!(pass(7, &[(120, &other_field), (150, &good)]));
+        // outside the steps' window (inside the whole case), or no window for the case
+        assert!(!pass(7, &[(250, &good)]));
+        assert!(!pass(8, &[(150, &good)]));
+        assert!(!pass(7, &[(150, &other_field)]));
+        assert!(!pass(7, &[(150, &other_prio)]));
+        assert!(!pass(7, &[(150, &other_rule)]));
+    }
+
+    #[test]
     fn flags_modes_args_and_times() {
         assert_eq!(
             flags(&json!("O_WRONLY|O_CREAT|O_TRUNC"), OPEN_FLAGS),
