@@ -414,7 +414,22 @@ pub fn podman_container_info(bundle: &Path) -> Option<(String, String)> {
 /// bounding set holds every capability this process's bounding set holds (what Docker's and
 /// podman's `--privileged` grant), false when it lacks one; `None` without a readable config.
 pub fn bundle_privileged(bundle: &Path) -> Option<bool> {
-    let config = read_bundle_config(&bundle.join("config.json")).ok()?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // The bundle path comes from the peer: never block on a FIFO, read regular files only.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(bundle.join("config.json"))
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(MAX_CONFIG + 1).read_to_string(&mut text).ok()?;
+    if text.len() as u64 > MAX_CONFIG {
+        return None;
+    }
+    let config: Value = serde_json::from_str(&text).ok()?;
     let own = std::fs::read_to_string("/proc/self/status")
         .ok()?
         .lines()
@@ -422,6 +437,9 @@ pub fn bundle_privileged(bundle: &Path) -> Option<bool> {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
     Some(privileged_caps(&config, own))
 }
+
+/// Bound of a bundle's `config.json` read for `container.privileged`.
+const MAX_CONFIG: u64 = 4 << 20;
 
 fn privileged_caps(config: &Value, own_bounding: u64) -> bool {
     let names: Vec<&str> = config
@@ -494,6 +512,29 @@ mod tests {
             own
         ));
         assert!(!super::privileged_caps(&serde_json::json!({}), own));
+    }
+
+    #[test]
+    fn privileged_reads_regular_files_only() {
+        let dir = std::env::temp_dir().join(format!("tiercel-priv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(super::bundle_privileged(&dir), None);
+        // A FIFO where config.json should be: no value, and no blocking open.
+        let st = std::process::Command::new("mkfifo")
+            .arg(dir.join("config.json"))
+            .status();
+        if st.is_ok_and(|s| s.success()) {
+            assert_eq!(super::bundle_privileged(&dir), None);
+            std::fs::remove_file(dir.join("config.json")).unwrap();
+        }
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"process":{"capabilities":{"bounding":[]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(super::bundle_privileged(&dir), Some(false));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     use super::*;
