@@ -8,7 +8,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/tiercel
 FUZZ_SECONDS ?= 60
 E2E_ARGS ?=
 
-.PHONY: all build release setup lint fmt clippy unit e2e test demo bench fuzz clean-containers help
+.PHONY: all build release setup lint fmt clippy unit e2e conformance test demo bench fuzz clean-containers help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make lint     rustfmt --check and clippy -D warnings"
 	@echo "make test     setup, lint, unit + data-driven tests, release build, end-to-end tests"
 	@echo "make e2e      only the end-to-end tests (root, real runc containers)"
+	@echo "make conformance  Falco's evtgen e2e suite against tiercel (root; TIERCEL_SHARED)"
 	@echo "make demo     the seed scenario in audit and enforce mode"
 	@echo "make bench    the benchmark; writes BENCHMARKS.md"
 	@echo "make fuzz     the rules fuzz targets for FUZZ_SECONDS each (needs cargo-fuzz + nightly)"
@@ -45,6 +46,11 @@ unit:
 
 e2e: release
 	TIERCEL_BIN=$(RELEASE_BIN) $(CARGO) test -p tiercel-e2e -- --test-threads=1 $(E2E_ARGS)
+
+# Falco's declarative event-generator suite (../shared/upstream-tests/falco-e2e-evtgen-suite)
+# against `tiercel supervise` with the stable rules; last line: "evtgen: P passed, F failed, …".
+conformance: release
+	TIERCEL_BIN=$(RELEASE_BIN) $(CARGO) test -p tiercel-e2e --test evtgen -- --ignored --nocapture --test-threads=1
 
 test:
 	@bash scripts/test.sh

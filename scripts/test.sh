@@ -40,5 +40,6 @@ if [ "$(id -u)" -ne 0 ] && [ -z "${CI:-}" ]; then
 else
     step "end-to-end (runc, root)"  $CARGO test -p tiercel-e2e -- --test-threads=1
 fi
+step "conformance (Falco evtgen suite)" $CARGO test -p tiercel-e2e --test evtgen -- --ignored --nocapture --test-threads=1
 summary
 echo "all checks passed"

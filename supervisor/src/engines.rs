@@ -400,6 +400,48 @@ pub fn podman_container_info(bundle: &Path) -> Option<(String, String)> {
     Some((name, image))
 }
 
+/// `container.privileged` from the bundle's `config.json`: true when the container's
+/// bounding set holds every capability this process's bounding set holds (what Docker's and
+/// podman's `--privileged` grant), false when it lacks one; `None` without a readable config.
+pub fn bundle_privileged(bundle: &Path) -> Option<bool> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // The bundle path comes from the peer: never block on a FIFO, read regular files only.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(bundle.join("config.json"))
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(MAX_CONFIG + 1).read_to_string(&mut text).ok()?;
+    if text.len() as u64 > MAX_CONFIG {
+        return None;
+    }
+    let config: Value = serde_json::from_str(&text).ok()?;
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
+    Some(privileged_caps(&config, own))
+}
+
+/// Bound of a bundle's `config.json` read for `container.privileged`.
+const MAX_CONFIG: u64 = 4 << 20;
+
+fn privileged_caps(config: &Value, own_bounding: u64) -> bool {
+    let names: Vec<&str> = config
+        .pointer("/process/capabilities/bounding")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    crate::event::procfs::caps_to_string(own_bounding)
+        .split_whitespace()
+        .all(|n| names.iter().any(|x| x.eq_ignore_ascii_case(n)))
+}
+
 /// Splits an image reference into Falco's `container.image.repository` and
 /// `container.image.tag` (`None` when the reference has no tag; a digest is dropped).
 pub fn split_image(image: &str) -> (String, Option<String>) {
@@ -446,6 +488,45 @@ pub fn write_bundle_config(path: &Path, config: &Value) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn privileged_means_every_capability_of_the_host() {
+        let cfg =
+            |caps: &[&str]| serde_json::json!({"process": {"capabilities": {"bounding": caps}}});
+        let own = 1 | (1 << 21); // CAP_CHOWN, CAP_SYS_ADMIN
+        assert!(super::privileged_caps(
+            &cfg(&["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_KILL"]),
+            own
+        ));
+        assert!(!super::privileged_caps(
+            &cfg(&["CAP_CHOWN", "CAP_KILL"]),
+            own
+        ));
+        assert!(!super::privileged_caps(&serde_json::json!({}), own));
+    }
+
+    #[test]
+    fn privileged_reads_regular_files_only() {
+        let dir = std::env::temp_dir().join(format!("tiercel-priv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(super::bundle_privileged(&dir), None);
+        // A FIFO where config.json should be: no value, and no blocking open.
+        let st = std::process::Command::new("mkfifo")
+            .arg(dir.join("config.json"))
+            .status();
+        if st.is_ok_and(|s| s.success()) {
+            assert_eq!(super::bundle_privileged(&dir), None);
+            std::fs::remove_file(dir.join("config.json")).unwrap();
+        }
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"process":{"capabilities":{"bounding":[]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(super::bundle_privileged(&dir), Some(false));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     use super::*;
     use serde_json::json;
 

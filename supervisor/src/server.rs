@@ -145,7 +145,10 @@ impl ProcessState {
             name,
             image_repository,
             image_tag,
-            privileged: None,
+            privileged: self
+                .bundle
+                .as_deref()
+                .and_then(|b| crate::engines::bundle_privileged(Path::new(b))),
             init_pid: self.init_pid,
             bundle: self.bundle.clone(),
         }

@@ -179,9 +179,13 @@ impl SyscallEvent {
     }
 
     /// Opens the caller's `/proc/<tid>` handle now (if not yet), so that fields read later,
-    /// after the notification is answered, still describe this task or nothing.
+    /// after the notification is answered, still describe this task or nothing; and reads
+    /// the caller's process record and status now, since a caller that exits right after
+    /// the answer (and is reaped) leaves a handle that reads nothing (`proc.name` `<NA>`).
     pub fn pin_proc(&self) {
         let _ = self.pd();
+        let _ = self.caller();
+        let _ = self.status();
     }
 
     /// The decoded call.

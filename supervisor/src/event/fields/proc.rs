@@ -27,7 +27,7 @@ fn task_str<'a>(
 }
 
 impl SyscallEvent {
-    fn caller(&self) -> Option<&Arc<TaskInfo>> {
+    pub(in crate::event) fn caller(&self) -> Option<&Arc<TaskInfo>> {
         self.task
             .get_or_init(|| {
                 let mut cache = self.ctx.cache.lock().ok()?;
@@ -204,7 +204,12 @@ impl SyscallEvent {
     /// read-only mount is not considered).
     fn exe_is_writable(&self) -> Option<bool> {
         use std::os::unix::fs::MetadataExt;
-        let (_, hp) = self.exe_file()?;
+        let (p, hp) = self.exe_file()?;
+        if p.starts_with(b"/memfd:") {
+            // memfd_create makes its inode mode 0777 (shmem_file_setup with S_IRWXUGO):
+            // writable for the kernel's inode_permission, which Falco's EXE_WRITABLE is.
+            return Some(true);
+        }
         let md = std::fs::metadata(hp).ok()?;
         let st = self.status()?;
         if st.cap_eff & (1 << 1) != 0 {
