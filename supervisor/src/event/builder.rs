@@ -176,6 +176,9 @@ impl Session {
 
     /// The container's start: its init process's start time (epoch ns).
     fn container_start_ns(&self) -> Option<u64> {
+        if let Some(ns) = self.container.meta.load().start_ns {
+            return Some(ns);
+        }
         let pid = self.container.init_pid?;
         let b = procfs::read_bounded(&self.proc_root.join(format!("{pid}/stat")), 4096).ok()?;
         let st = procfs::Stat::parse(&b)?;
@@ -1792,42 +1795,55 @@ impl SyscallEvent {
             // container.*
             Field::ContainerId => s(self.container_id()),
             Field::ContainerFullId => s(self.session.container.id.as_str()),
-            Field::ContainerName => s(self.session.container.name.as_deref()?),
-            Field::ContainerImage => {
-                let c = &self.session.container;
-                let r = c.image_repository.as_deref()?;
-                s(match &c.image_tag {
-                    Some(t) => format!("{r}:{t}"),
-                    None => r.to_string(),
+            // engine metadata (container_meta.rs): the session's current record.
+            Field::ContainerName
+            | Field::ContainerImage
+            | Field::ContainerImageRepository
+            | Field::ContainerImageTag
+            | Field::ContainerImageDigest
+            | Field::ContainerImageId
+            | Field::ContainerLabels
+            | Field::ContainerLabel
+            | Field::ContainerType => {
+                let m = self.session.container.meta.load();
+                s(match name {
+                    Field::ContainerName => m.name.clone()?,
+                    Field::ContainerImage => m.image.clone()?,
+                    Field::ContainerImageRepository => m.image_repository.clone()?,
+                    Field::ContainerImageTag => m.image_tag.clone()?,
+                    Field::ContainerImageDigest => m.image_digest.clone()?,
+                    Field::ContainerImageId => m.image_id.clone()?,
+                    Field::ContainerLabels => m.labels_text()?,
+                    Field::ContainerLabel => match arg {
+                        FieldArg::Name(k) => m.labels.as_ref()?.get(&**k)?.clone(),
+                        _ => return None,
+                    },
+                    _ if self.session.container.id.is_empty() => return None,
+                    _ => m.engine?.to_string(),
                 })
             }
-            Field::ContainerImageRepository => {
-                s(self.session.container.image_repository.as_deref()?)
-            }
-            Field::ContainerImageTag => s(self.session.container.image_tag.as_deref()?),
-            Field::ContainerPrivileged => Some(Value::Bool(self.session.container.privileged?)),
-            Field::ContainerType => {
-                let a = self.session.annotations();
-                if self.session.container.id.is_empty() {
-                    return None;
-                }
-                s(
-                    if a.get("io.container.manager").map(String::as_str) == Some("libpod") {
-                        "podman"
-                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
-                        "cri-o"
-                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri.")) {
-                        "containerd"
-                    } else {
-                        return None;
-                    },
-                )
+            Field::ContainerPrivileged
+            | Field::ContainerHostPid
+            | Field::ContainerHostNetwork
+            | Field::ContainerHostIpc => {
+                let m = self.session.container.meta.load();
+                Some(Value::Bool(match name {
+                    Field::ContainerPrivileged => m.privileged?,
+                    Field::ContainerHostPid => m.host_pid?,
+                    Field::ContainerHostNetwork => m.host_network?,
+                    _ => m.host_ipc?,
+                }))
             }
             Field::ContainerMounts => {
                 if self.session.container.id.is_empty() {
                     return None;
                 }
-                let all: Vec<String> = self.session.mounts().iter().map(|m| m.render()).collect();
+                let meta = self.session.container.meta.load();
+                let mounts = meta
+                    .mounts
+                    .as_deref()
+                    .unwrap_or_else(|| self.session.mounts());
+                let all: Vec<String> = mounts.iter().map(|m| m.render()).collect();
                 s(all.join(","))
             }
             Field::ContainerMount
@@ -1842,7 +1858,12 @@ impl SyscallEvent {
                 // `container.mount.source[X]` looks X up among destinations; the others
                 // among sources.
                 let by_dest = name == Field::ContainerMountSource;
-                let Some(m) = find_mount(self.session.mounts(), arg, by_dest) else {
+                let meta = self.session.container.meta.load();
+                let mounts = meta
+                    .mounts
+                    .as_deref()
+                    .unwrap_or_else(|| self.session.mounts());
+                let Some(m) = find_mount(mounts, arg, by_dest) else {
                     return s("N/A");
                 };
                 s(match name {
@@ -2050,10 +2071,16 @@ mod tests {
     fn builder() -> EventBuilder {
         EventBuilder::new(ContainerInfo {
             id: "0123456789abcdef0123".into(),
-            name: Some("web".into()),
-            image_repository: Some("docker.io/library/busybox".into()),
-            image_tag: Some("1.36".into()),
-            privileged: Some(false),
+            meta: Arc::new(crate::container_meta::MetaCell::new(
+                crate::container_meta::ContainerMeta {
+                    name: Some("web".into()),
+                    image: Some("docker.io/library/busybox:1.36".into()),
+                    image_repository: Some("docker.io/library/busybox".into()),
+                    image_tag: Some("1.36".into()),
+                    privileged: Some(false),
+                    ..Default::default()
+                },
+            )),
             ..Default::default()
         })
     }
@@ -2770,11 +2797,17 @@ mod tests {
             r#"{"ociVersion":"1.0.2","annotations":{"io.kubernetes.pod.namespace":"kube-system","io.kubernetes.pod.name":"web-1","io.kubernetes.cri-o.Created":"x"}}"#,
         )
         .unwrap();
+        // The session's metadata comes from the state's annotations (the same as config.json's).
+        let meta = crate::container_meta::from_annotations(&crate::container_meta::Target {
+            id: "abcdef0123456789".into(),
+            bundle: None,
+            annotations: [("io.kubernetes.cri-o.Created".to_string(), "x".to_string())].into(),
+        });
         let mut b = EventBuilder::new(ContainerInfo {
             id: "abcdef0123456789".into(),
+            meta: Arc::new(crate::container_meta::MetaCell::new(meta)),
             init_pid: Some(pid),
             bundle: Some(t.dir.to_string_lossy().into_owned()),
-            ..Default::default()
         });
         let mut m = BufMem::new(0x1000);
         let p = m.put_cstr(b"/etc/passwd");
