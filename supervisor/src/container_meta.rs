@@ -653,6 +653,21 @@ mod tests {
         assert_eq!(m.host_pid, Some(false));
         assert_eq!(m.labels_text().as_deref(), Some("app:web, tier:front"));
         assert_eq!(m.start_ns, Some(1_796_487_108_123_456_789));
+        assert_eq!(m.image_digest, None, "no repositories.json entry by digest");
+        // An image pulled by digest: repositories.json maps `repo@sha256:…` to its id.
+        let repos = t.0.join("data/image/overlay2");
+        std::fs::create_dir_all(&repos).unwrap();
+        std::fs::write(
+            repos.join("repositories.json"),
+            r#"{"Repositories":{"tiercel-e2e/busybox":{"tiercel-e2e/busybox:1.36":"sha256:0123456789abcdef0123","tiercel-e2e/busybox@sha256:feed":"sha256:0123456789abcdef0123","tiercel-e2e/busybox@sha256:other":"sha256:99"}}}"#,
+        )
+        .unwrap();
+        let m = lookup(&target);
+        assert_eq!(m.image_digest.as_deref(), Some("sha256:feed"));
+        assert_eq!(
+            m.sources["container.image.digest"],
+            Source::DockerStore(repos.join("repositories.json"))
+        );
         let mounts = m.mounts.as_ref().unwrap();
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].render(), "/srv/data:/data::true:rprivate");
