@@ -136,6 +136,19 @@ impl Drop for UserSup {
     }
 }
 
+/// Ends the user's podman pause process (rootless podman keeps one per runtime directory
+/// to hold its namespaces) when the test is done: nothing of the test stays running.
+struct PauseGuard(PathBuf);
+
+impl Drop for PauseGuard {
+    fn drop(&mut self) {
+        let pid = fs::read_to_string(self.0.join("libpod/tmp/pause.pid")).unwrap_or_default();
+        if let Ok(pid) = pid.trim().parse::<u32>() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
 fn uid_of_pid(pid: u32) -> Option<u32> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
@@ -168,10 +181,14 @@ fn rootless(mode: &str) {
         .tempdir()
         .unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let runtime_dir = dir.path().join("run");
+    // The user's runtime directory where logind would make it. Not a temporary directory:
+    // podman records its runtime paths in the user's database on first use and keeps using
+    // them (its pause process's pid file among them).
+    let runtime_dir = PathBuf::from(format!("/run/user/{uid}"));
     fs::create_dir_all(&runtime_dir).unwrap();
     std::os::unix::fs::chown(&runtime_dir, Some(uid), Some(gid)).unwrap();
     fs::set_permissions(&runtime_dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let _pause = PauseGuard(runtime_dir.clone());
     let user = As {
         uid,
         gid,
@@ -187,8 +204,13 @@ fn rootless(mode: &str) {
     fs::set_permissions(&rules, fs::Permissions::from_mode(0o644)).unwrap();
 
     // The supervisor, as the user.
-    let socket = runtime_dir.join("tiercel/tiercel.sock");
-    let alerts = runtime_dir.join("alerts.json");
+    // The supervisor's socket and alerts: in a directory of the user's, fresh per test.
+    let own = dir.path().join("user");
+    fs::create_dir_all(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(uid), Some(gid)).unwrap();
+    fs::set_permissions(&own, fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = own.join("tiercel/tiercel.sock");
+    let alerts = own.join("alerts.json");
     let log = dir.path().join("supervisor.log");
     let child = user
         .cmd(bin.to_str().unwrap())
