@@ -5,7 +5,8 @@
 set -euo pipefail
 
 PKGS=(runc crun podman busybox-static libseccomp-dev gcc libc6-dev make jq
-      pkg-config tar gzip procps util-linux coreutils iproute2)
+      pkg-config tar gzip procps util-linux coreutils iproute2
+      docker.io containerd uidmap slirp4netns python3-venv)
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -34,6 +35,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "installed: ${missing[*]}"
 else
     say "all packages present: ${PKGS[*]}"
+fi
+
+# The Kubernetes schema validator (PyPI's kubernetes-validate ships the API schemas, so
+# validating needs no network) for the deploy/kubernetes test, in its own virtualenv.
+KV=/opt/tiercel-tools/kv
+if [ -x "$KV/bin/kubernetes-validate" ]; then
+    say "kubernetes-validate present"
+elif [ "$(id -u)" -eq 0 ] && python3 -m venv "$KV" >/dev/null 2>&1 \
+        && "$KV/bin/pip" install -q kubernetes-validate >/dev/null 2>&1; then
+    say "installed kubernetes-validate in $KV"
+else
+    say "WARNING: could not install kubernetes-validate (the Kubernetes files test will skip)"
 fi
 
 # Static (musl) Rust target for the container-side helpers and the sidecar image.

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod precreate;
+
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 use tiercel::engines::{self, IntegrationConfig, OnMissing};
@@ -37,7 +39,10 @@ const MAX_STATE: u64 = 4 << 20;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(stage) = args.first() else {
-        eprintln!("usage: tiercel-hook createRuntime|prestart|poststop < state.json");
+        eprintln!(
+            "usage: tiercel-hook createRuntime|prestart|poststop < state.json\n       \
+             tiercel-hook precreate < config.json > config.json"
+        );
         return ExitCode::from(2);
     };
     match run(stage) {
@@ -50,6 +55,10 @@ fn main() -> ExitCode {
 }
 
 fn run(stage: &str) -> anyhow::Result<()> {
+    if stage == "precreate" {
+        // podman only: the config on stdin, the edited config on stdout (precreate.rs).
+        return precreate::run();
+    }
     let mut raw = String::new();
     std::io::stdin()
         .take(MAX_STATE)

@@ -7,6 +7,7 @@
 pub mod event;
 // notify helper: seccomp notification loop, listenerPath server, decisions, outputs.
 pub mod config;
+pub mod container_meta;
 pub mod decide;
 pub mod engines;
 pub mod load;

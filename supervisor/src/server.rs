@@ -112,43 +112,31 @@ impl ProcessState {
             .filter(|&i| i < received)
     }
 
-    /// Container identity from the state: annotations (CRI, containerd, nerdctl,
-    /// podman) and, for podman, containers/storage's `containers.json`.
+    /// What identifies the container to [`crate::container_meta`]'s lookup.
+    pub fn meta_target(&self) -> crate::container_meta::Target {
+        crate::container_meta::Target {
+            id: self.id.clone(),
+            bundle: self.bundle.as_ref().map(std::path::PathBuf::from),
+            annotations: self.annotations.clone(),
+        }
+    }
+
+    /// Container identity from the state, with what its annotations say (CRI, containerd,
+    /// nerdctl, podman) as the starting metadata; [`crate::container_meta::spawn_lookup`]
+    /// then fills in the engine's record.
     pub fn container_info(&self) -> ContainerInfo {
-        let a = |k: &str| self.annotations.get(k).filter(|s| !s.is_empty()).cloned();
-        let mut name = a("io.kubernetes.cri.container-name")
-            .or_else(|| a("io.kubernetes.container.name"))
-            .or_else(|| a("nerdctl/name").map(|n| n.trim_start_matches('/').to_string()))
-            .or_else(|| a("io.kubernetes.cri-o.ContainerName"));
-        let mut image = a("io.kubernetes.cri.image-name")
-            .or_else(|| a("io.kubernetes.cri-o.ImageName"))
-            .or_else(|| a("org.opencontainers.image.ref.name"));
-        if name.is_none() || image.is_none() {
-            if let Some((n, i)) = self
+        let mut meta = crate::container_meta::from_annotations(&self.meta_target());
+        if meta.privileged.is_none() {
+            // No engine record (yet): the bundle's bounding set (every capability the
+            // supervisor itself has).
+            meta.privileged = self
                 .bundle
                 .as_deref()
-                .and_then(|b| crate::engines::podman_container_info(Path::new(b)))
-            {
-                name = name.or(Some(n));
-                image = image.or((!i.is_empty()).then_some(i));
-            }
+                .and_then(|b| crate::engines::bundle_privileged(Path::new(b)));
         }
-        let (image_repository, image_tag) = match image {
-            Some(img) => {
-                let (r, t) = crate::engines::split_image(&img);
-                (Some(r), t)
-            }
-            None => (None, None),
-        };
         ContainerInfo {
             id: self.id.clone(),
-            name,
-            image_repository,
-            image_tag,
-            privileged: self
-                .bundle
-                .as_deref()
-                .and_then(|b| crate::engines::bundle_privileged(Path::new(b))),
+            meta: std::sync::Arc::new(crate::container_meta::MetaCell::new(meta)),
             init_pid: self.init_pid,
             bundle: self.bundle.clone(),
         }
@@ -393,6 +381,8 @@ fn accept_session(
         "listener fd received"
     );
     let info = state.container_info();
+    // The engine's record, off the hot path (container_meta.rs).
+    crate::container_meta::start_lookup(&info.meta, state.meta_target());
     drop(engine);
     Some(Session::new(
         notify,
@@ -487,7 +477,7 @@ mod tests {
             .insert("io.kubernetes.cri.container-name".into(), "web".into());
         s.annotations
             .insert("io.kubernetes.cri.image-name".into(), "nginx:1".into());
-        let i = s.container_info();
+        let i = s.container_info().meta.load();
         assert_eq!(i.name.as_deref(), Some("web"));
         assert_eq!(i.image_repository.as_deref(), Some("nginx"));
         assert_eq!(i.image_tag.as_deref(), Some("1"));
@@ -508,7 +498,7 @@ mod tests {
             bundle: Some(ud.to_string_lossy().into()),
             ..Default::default()
         };
-        let i = s.container_info();
+        let i = crate::container_meta::lookup(&s.meta_target());
         assert_eq!(i.name.as_deref(), Some("mybox"));
         assert_eq!(i.image_repository.as_deref(), Some("localhost/bb"));
         assert_eq!(i.image_tag.as_deref(), Some("latest"));

@@ -807,6 +807,418 @@ pub fn probe_host(probe: &Path, args: &[&str]) -> Result<RunOutput> {
     run_cmd(&mut cmd, Duration::from_secs(30), || {})
 }
 
+// ---------------------------------------------------------------------------------------
+// Real engines on private paths: dockerd and containerd started by the tests themselves
+// (never the host's), the busybox rootfs they run, and clean-up of their mounts.
+
+/// A workspace binary: `$env`, else the newest of the release and debug builds of `name`.
+pub fn workspace_bin(name: &str, env: &str) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(env) {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    ["release", "debug"]
+        .iter()
+        .map(|p| target_dir().join(p).join(name))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| fs::metadata(p).and_then(|m| m.modified()).ok())
+}
+
+/// A busybox-static root filesystem in `dir` (`/bin/busybox` plus applet links, `/tmp`,
+/// `/etc`): what the engine tests run instead of a registry image.
+pub fn busybox_rootfs(dir: &Path) -> Result<PathBuf> {
+    let bb = busybox_static().ok_or_else(|| anyhow!("busybox-static missing"))?;
+    let root = dir.join("rootfs");
+    for d in ["bin", "tmp", "etc", "proc", "sys", "dev"] {
+        fs::create_dir_all(root.join(d))?;
+    }
+    fs::copy(&bb, root.join("bin/busybox"))?;
+    for a in [
+        "sh", "touch", "cat", "ls", "sleep", "echo", "id", "rm", "mkdir", "true", "false", "date",
+        "debugfs", "hostname",
+    ] {
+        let l = root.join("bin").join(a);
+        if !l.exists() {
+            symlink("busybox", &l)?;
+        }
+    }
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    fs::write(root.join("etc/group"), "root:x:0:\n")?;
+    Ok(root)
+}
+
+/// Lazily unmounts every mount at or below `dir` (deepest first), e.g. what an engine
+/// killed mid-way left behind.
+pub fn unmount_under(dir: &Path) {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| p.replace("\\040", " "))
+        .filter(|p| p == &prefix || p.starts_with(&format!("{prefix}/")))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    points.dedup();
+    for p in points {
+        let _ = Command::new("umount")
+            .args(["-l", &p])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn stop_child(child: &mut Child, wait: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if !matches!(wait_with_timeout(child, wait), Ok(Some(_))) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The Docker 20.10 CLI from Debian's docker.io (`/usr/local/bin/docker` may be another
+/// version first in PATH).
+pub fn docker_cli() -> Option<PathBuf> {
+    ["/usr/bin/docker"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// A `dockerd` of our own: private `--data-root`, `--exec-root`, pidfile, socket and
+/// config file; no iptables, no bridge (containers run with `--network none`). Its
+/// containers are removed and the daemon stopped on drop.
+pub struct Dockerd {
+    child: Child,
+    pub dir: TempDir,
+    pub socket: PathBuf,
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    cli: PathBuf,
+}
+
+impl Dockerd {
+    /// Starts dockerd with `daemon_json` as its config file and waits (30 s) for its API.
+    pub fn start(daemon_json: &Value) -> Result<Dockerd> {
+        let cli = docker_cli().ok_or_else(|| anyhow!("/usr/bin/docker missing (docker.io)"))?;
+        // Short paths: containerd's socket lives below the exec root (108-byte limit).
+        let dir = tempfile::Builder::new().prefix("tcd-").tempdir_in("/tmp")?;
+        let (data_root, exec_root) = (dir.path().join("data"), dir.path().join("exec"));
+        let socket = dir.path().join("d.sock");
+        let config = dir.path().join("daemon.json");
+        fs::write(&config, serde_json::to_vec_pretty(daemon_json)?)?;
+        let log = dir.path().join("dockerd.log");
+        let child = Command::new("dockerd")
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+            .arg("--data-root")
+            .arg(&data_root)
+            .arg("--exec-root")
+            .arg(&exec_root)
+            .arg("--pidfile")
+            .arg(dir.path().join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .arg("--config-file")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log)?)
+            .stderr(fs::File::create(dir.path().join("dockerd.err"))?)
+            .spawn()
+            .context("spawn dockerd")?;
+        let mut d = Dockerd {
+            child,
+            dir,
+            socket,
+            data_root,
+            exec_root,
+            cli,
+        };
+        let start = Instant::now();
+        loop {
+            if let Some(st) = d.child.try_wait()? {
+                bail!("dockerd exited ({st}):\n{}", d.log());
+            }
+            if d.socket.exists() && d.docker(&["version"], Duration::from_secs(10))?.success() {
+                return Ok(d);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("dockerd: no API after 30 s:\n{}", d.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs `docker -H unix://SOCKET ARGS…`.
+    pub fn docker(&self, args: &[&str], timeout: Duration) -> Result<RunOutput> {
+        let mut cmd = Command::new(&self.cli);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.path().join("cli"));
+        run_cmd(&mut cmd, timeout, || {})
+    }
+
+    /// `docker` that must succeed; returns its trimmed stdout.
+    pub fn docker_ok(&self, args: &[&str], timeout: Duration) -> Result<String> {
+        let o = self.docker(args, timeout)?;
+        if !o.success() {
+            bail!(
+                "docker {args:?} failed ({:?}): {}{}",
+                o.code(),
+                o.stdout,
+                o.stderr
+            );
+        }
+        Ok(o.stdout.trim().to_string())
+    }
+
+    /// `docker import` of a busybox-static rootfs as image `tag`.
+    pub fn import_busybox(&self, tag: &str) -> Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let root = busybox_rootfs(tmp.path())?;
+        let tar = tmp.path().join("rootfs.tar");
+        let o = run_cmd(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&root)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+            Duration::from_secs(60),
+            || {},
+        )?;
+        if !o.success() {
+            bail!("tar: {}", o.stderr);
+        }
+        self.docker_ok(
+            &["import", tar.to_str().unwrap_or_default(), tag],
+            Duration::from_secs(120),
+        )?;
+        Ok(())
+    }
+
+    /// dockerd's log.
+    pub fn log(&self) -> String {
+        let a = fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
+        let b = fs::read_to_string(self.dir.path().join("dockerd.err")).unwrap_or_default();
+        tail(&format!("{a}{b}"), 60)
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        if let Ok(o) = self.docker(&["ps", "-aq"], Duration::from_secs(20)) {
+            let ids: Vec<&str> = o.stdout.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids);
+                let _ = self.docker(&args, Duration::from_secs(60));
+            }
+        }
+        stop_child(&mut self.child, Duration::from_secs(20));
+        unmount_under(self.dir.path());
+    }
+}
+
+/// Linux capability names by bit number (0..=40).
+const CAP_NAMES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// The capabilities (`CAP_…`) missing from this process's bounding set: a `--privileged`
+/// container asks for every one, and runc fails ("unable to apply caps: operation not
+/// permitted") on a machine whose root lacks some (this one has no `CAP_SYS_RESOURCE`).
+pub fn missing_caps() -> Vec<String> {
+    let bnd = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    CAP_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1u64 << i) == 0)
+        .map(|(_, n)| format!("CAP_{n}"))
+        .collect()
+}
+
+/// A runc wrapper script in `dir` that removes [`missing_caps`] from the bundle's
+/// `config.json` on `create`/`run`, then execs runc: lets `--privileged` containers start
+/// on a machine whose root lacks a capability (the engine's record still says privileged).
+/// `None` when nothing is missing (use runc itself).
+pub fn runc_without_missing_caps(dir: &Path) -> Result<Option<PathBuf>> {
+    let missing = missing_caps();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let runc = Command::new("sh")
+        .args(["-c", "command -v runc"])
+        .output()?;
+    let runc = String::from_utf8_lossy(&runc.stdout).trim().to_string();
+    let sel: Vec<String> = missing.iter().map(|c| format!(". != \"{c}\"")).collect();
+    let script = format!(
+        "#!/bin/sh\n# Drops capabilities this machine's root lacks ({}) from the bundle, then runs runc.\n\
+         b=\"\"; prev=\"\"\n\
+         for a in \"$@\"; do case \"$prev\" in --bundle|-b) b=\"$a\";; esac; prev=\"$a\"; done\n\
+         if [ -n \"$b\" ] && [ -f \"$b/config.json\" ]; then\n\
+         \x20 jq -c '.process.capabilities |= (if . == null then null else with_entries(.value |= map(select({}))) end)' \
+         \"$b/config.json\" > \"$b/.config.json.capfix\" && mv \"$b/.config.json.capfix\" \"$b/config.json\"\n\
+         fi\n\
+         exec {runc} \"$@\"\n",
+        missing.join(" "),
+        sel.join(" and ")
+    );
+    let p = dir.join("runc-capfix");
+    fs::write(&p, script)?;
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755))?;
+    Ok(Some(p))
+}
+
+/// A `containerd` of our own (root, state, socket under a temporary directory; the CRI
+/// plugin disabled), driven with `ctr`. Extra environment for it (and so for its shims
+/// and runtimes) is given at start. Stopped on drop.
+pub struct Containerd {
+    child: Child,
+    pub dir: TempDir,
+    pub socket: PathBuf,
+    pub namespace: String,
+}
+
+impl Containerd {
+    pub fn start(env: &[(&str, &str)]) -> Result<Containerd> {
+        let dir = tempfile::Builder::new().prefix("tcc-").tempdir_in("/tmp")?;
+        let socket = dir.path().join("c.sock");
+        let config = dir.path().join("config.toml");
+        fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{s}\"\n[ttrpc]\n  address = \"{s}.ttrpc\"\n",
+                r = dir.path().display(),
+                s = socket.display()
+            ),
+        )?;
+        let mut cmd = Command::new("containerd");
+        cmd.arg("--config").arg(&config);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.path().join("containerd.log"))?)
+            .stderr(fs::File::create(dir.path().join("containerd.err"))?)
+            .spawn()
+            .context("spawn containerd")?;
+        let mut c = Containerd {
+            child,
+            dir,
+            socket,
+            namespace: "tiercel-e2e".into(),
+        };
+        let start = Instant::now();
+        loop {
+            if let Some(st) = c.child.try_wait()? {
+                bail!("containerd exited ({st}):\n{}", c.log());
+            }
+            if c.socket.exists() && c.ctr(&["version"], Duration::from_secs(10))?.success() {
+                return Ok(c);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("containerd: no API after 30 s:\n{}", c.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs `ctr -a SOCKET -n NAMESPACE ARGS…`.
+    pub fn ctr(&self, args: &[&str], timeout: Duration) -> Result<RunOutput> {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("-a")
+            .arg(&self.socket)
+            .arg("-n")
+            .arg(&self.namespace)
+            .args(args);
+        run_cmd(&mut cmd, timeout, || {})
+    }
+
+    pub fn log(&self) -> String {
+        let a = fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default();
+        let b = fs::read_to_string(self.dir.path().join("containerd.err")).unwrap_or_default();
+        tail(&format!("{a}{b}"), 60)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        if let Ok(o) = self.ctr(&["task", "ls", "-q"], Duration::from_secs(10)) {
+            for id in o.stdout.split_whitespace() {
+                let _ = self.ctr(&["task", "kill", "-s", "KILL", id], Duration::from_secs(10));
+                let _ = self.ctr(&["task", "rm", "-f", id], Duration::from_secs(10));
+            }
+        }
+        if let Ok(o) = self.ctr(&["container", "ls", "-q"], Duration::from_secs(10)) {
+            for id in o.stdout.split_whitespace() {
+                let _ = self.ctr(&["container", "rm", id], Duration::from_secs(10));
+            }
+        }
+        stop_child(&mut self.child, Duration::from_secs(10));
+        unmount_under(self.dir.path());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,6 +177,9 @@ impl ContainerCtx {
 
     /// The container's start: its init process's start time (epoch ns).
     pub(in crate::event) fn container_start_ns(&self) -> Option<u64> {
+        if let Some(ns) = self.container.meta.load().start_ns {
+            return Some(ns);
+        }
         let pid = self.container.init_pid?;
         let b = procfs::read_bounded(&self.proc_root.join(format!("{pid}/stat")), 4096).ok()?;
         let st = procfs::Stat::parse(&b)?;

@@ -41,15 +41,14 @@ pub trait ReadMem {
 pub use crate::sys::Notif;
 
 /// What the supervisor knows about the container a session belongs to
-/// (from the OCI state JSON, annotations and containers/storage).
+/// (from the OCI state JSON; the engine's metadata in `meta`, filled in by
+/// [`crate::container_meta`]'s background lookup).
 #[derive(Debug, Clone, Default)]
 pub struct ContainerInfo {
     /// Full OCI id; `container.id` is its first 12 characters.
     pub id: String,
-    pub name: Option<String>,
-    pub image_repository: Option<String>,
-    pub image_tag: Option<String>,
-    pub privileged: Option<bool>,
+    /// Name, image, labels, privileged, … as the engine records them (swappable).
+    pub meta: std::sync::Arc<crate::container_meta::MetaCell>,
     /// Host pid of the container's init.
     pub init_pid: Option<u32>,
     pub bundle: Option<String>,

@@ -83,10 +83,16 @@ pub fn get_arg(ev: &SyscallEvent, f: &str, a: FieldArg) -> Option<String> {
 pub fn builder() -> EventBuilder {
     EventBuilder::new(ContainerInfo {
         id: "0123456789abcdef0123".into(),
-        name: Some("web".into()),
-        image_repository: Some("docker.io/library/busybox".into()),
-        image_tag: Some("1.36".into()),
-        privileged: Some(false),
+        meta: std::sync::Arc::new(crate::container_meta::MetaCell::new(
+            crate::container_meta::ContainerMeta {
+                name: Some("web".into()),
+                image: Some("docker.io/library/busybox:1.36".into()),
+                image_repository: Some("docker.io/library/busybox".into()),
+                image_tag: Some("1.36".into()),
+                privileged: Some(false),
+                ..Default::default()
+            },
+        )),
         ..Default::default()
     })
 }

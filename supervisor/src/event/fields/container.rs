@@ -25,40 +25,52 @@ impl SyscallEvent {
         match name {
             Field::ContainerId => s(self.container_id()),
             Field::ContainerFullId => s(self.ctx.container.id.as_str()),
-            Field::ContainerName => s(self.ctx.container.name.as_deref()?),
-            Field::ContainerImage => {
-                let c = &self.ctx.container;
-                let r = c.image_repository.as_deref()?;
-                s(match &c.image_tag {
-                    Some(t) => format!("{r}:{t}"),
-                    None => r.to_string(),
+            // engine metadata (container_meta.rs): the session's current record.
+            Field::ContainerName
+            | Field::ContainerImage
+            | Field::ContainerImageRepository
+            | Field::ContainerImageTag
+            | Field::ContainerImageDigest
+            | Field::ContainerImageId
+            | Field::ContainerLabels
+            | Field::ContainerLabel
+            | Field::ContainerType => {
+                let m = self.ctx.container.meta.load();
+                s(match name {
+                    Field::ContainerName => m.name.clone()?,
+                    Field::ContainerImage => m.image.clone()?,
+                    Field::ContainerImageRepository => m.image_repository.clone()?,
+                    Field::ContainerImageTag => m.image_tag.clone()?,
+                    Field::ContainerImageDigest => m.image_digest.clone()?,
+                    Field::ContainerImageId => m.image_id.clone()?,
+                    Field::ContainerLabels => m.labels_text()?,
+                    Field::ContainerLabel => match arg {
+                        FieldArg::Name(k) => m.labels.as_ref()?.get(&**k)?.clone(),
+                        _ => return None,
+                    },
+                    _ if self.ctx.container.id.is_empty() => return None,
+                    _ => m.engine?.to_string(),
                 })
             }
-            Field::ContainerImageRepository => s(self.ctx.container.image_repository.as_deref()?),
-            Field::ContainerImageTag => s(self.ctx.container.image_tag.as_deref()?),
-            Field::ContainerPrivileged => Some(Value::Bool(self.ctx.container.privileged?)),
-            Field::ContainerType => {
-                let a = self.ctx.annotations();
-                if self.ctx.container.id.is_empty() {
-                    return None;
-                }
-                s(
-                    if a.get("io.container.manager").map(String::as_str) == Some("libpod") {
-                        "podman"
-                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri-o.")) {
-                        "cri-o"
-                    } else if a.keys().any(|k| k.starts_with("io.kubernetes.cri.")) {
-                        "containerd"
-                    } else {
-                        return None;
-                    },
-                )
+            Field::ContainerPrivileged
+            | Field::ContainerHostPid
+            | Field::ContainerHostNetwork
+            | Field::ContainerHostIpc => {
+                let m = self.ctx.container.meta.load();
+                Some(Value::Bool(match name {
+                    Field::ContainerPrivileged => m.privileged?,
+                    Field::ContainerHostPid => m.host_pid?,
+                    Field::ContainerHostNetwork => m.host_network?,
+                    _ => m.host_ipc?,
+                }))
             }
             Field::ContainerMounts => {
                 if self.ctx.container.id.is_empty() {
                     return None;
                 }
-                let all: Vec<String> = self.ctx.mounts().iter().map(|m| m.render()).collect();
+                let meta = self.ctx.container.meta.load();
+                let mounts = meta.mounts.as_deref().unwrap_or_else(|| self.ctx.mounts());
+                let all: Vec<String> = mounts.iter().map(|m| m.render()).collect();
                 s(all.join(","))
             }
             Field::ContainerMount
@@ -73,7 +85,9 @@ impl SyscallEvent {
                 // `container.mount.source[X]` looks X up among destinations; the others
                 // among sources.
                 let by_dest = name == Field::ContainerMountSource;
-                let Some(m) = find_mount(self.ctx.mounts(), arg, by_dest) else {
+                let meta = self.ctx.container.meta.load();
+                let mounts = meta.mounts.as_deref().unwrap_or_else(|| self.ctx.mounts());
+                let Some(m) = find_mount(mounts, arg, by_dest) else {
                     return s("N/A");
                 };
                 s(match name {
@@ -217,11 +231,17 @@ mod tests {
             r#"{"ociVersion":"1.0.2","annotations":{"io.kubernetes.pod.namespace":"kube-system","io.kubernetes.pod.name":"web-1","io.kubernetes.cri-o.Created":"x"}}"#,
         )
         .unwrap();
+        // The session's metadata comes from the state's annotations (the same as config.json's).
+        let meta = crate::container_meta::from_annotations(&crate::container_meta::Target {
+            id: "abcdef0123456789".into(),
+            bundle: None,
+            annotations: [("io.kubernetes.cri-o.Created".to_string(), "x".to_string())].into(),
+        });
         let mut b = EventBuilder::new(ContainerInfo {
             id: "abcdef0123456789".into(),
+            meta: std::sync::Arc::new(crate::container_meta::MetaCell::new(meta)),
             init_pid: Some(pid),
             bundle: Some(t.dir.to_string_lossy().into_owned()),
-            ..Default::default()
         });
         let mut m = BufMem::new(0x1000);
         let p = m.put_cstr(b"/etc/passwd");
