@@ -6,6 +6,7 @@ pub mod event;
 pub mod config;
 pub mod decide;
 pub mod engines;
+pub mod keeper;
 pub mod mem;
 pub mod profile;
 pub mod rate_limit;

@@ -29,6 +29,7 @@ use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
 use crate::decide::{alerted, fallback_answer, Decider, Mode, Policy, Scratch, SecondLook};
 use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
+use crate::keeper::{answer_orphans_below, Slot};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
 use crate::sinks::{Alert, SinkSender};
@@ -261,6 +262,10 @@ pub struct Session<L: Listener = NotifyFd> {
     generation: u64,
     engine: Arc<Engine>,
     scratch: Scratch,
+    /// The keeper's record of the call in flight (for a successor), when kept.
+    slot: Option<Slot>,
+    /// Taking over from a supervisor that died: answer what it left pending.
+    recover: bool,
     /// Notifications handled (for sampling the timing).
     seq: u64,
 }
@@ -308,8 +313,47 @@ impl<L: Listener> Session<L> {
             generation,
             engine,
             scratch: Scratch::with_capacity(cap),
+            slot: None,
+            recover: false,
             seq: 0,
         }
+    }
+
+    /// Records each received notification in the keeper's slot until it is answered.
+    pub fn with_slot(mut self, slot: Option<Slot>) -> Self {
+        self.slot = slot;
+        self
+    }
+
+    /// This listener was held by a supervisor that died: at start, decide the call it
+    /// recorded in flight (if still pending); at the first RECV, answer with the fallback
+    /// any unrecorded one it left (ids below the first received, see
+    /// [`answer_orphans_below`]).
+    pub fn recovering(mut self, recover: bool) -> Self {
+        self.recover = recover;
+        self
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn listener(&self) -> &L {
+        &self.fd
+    }
+
+    /// The predecessor's in-flight call, handled like a new one; returns its id.
+    fn recover_recorded(&mut self) -> Option<u64> {
+        let n = self.slot.as_ref()?.in_flight()?;
+        if !matches!(self.fd.id_valid(n.id), Ok(true)) {
+            return None;
+        }
+        tracing::info!(container = %self.container, id = n.id, "deciding a call the previous supervisor left in flight");
+        self.handle(n);
+        if let Some(s) = &self.slot {
+            s.answered();
+        }
+        Some(n.id)
     }
 
     /// Runs until every task using the filter is gone or `shutdown` becomes readable.
@@ -331,6 +375,11 @@ impl<L: Listener> Session<L> {
         }
         let mut handled = 0u64;
         let mut errors = 0u32;
+        let recovered = if self.recover {
+            self.recover_recorded()
+        } else {
+            None
+        };
         loop {
             match self.fd.wait(Some(shutdown), -1) {
                 Ok(Ready::Pending) => {}
@@ -353,7 +402,17 @@ impl<L: Listener> Session<L> {
                 Ok(n) => {
                     errors = 0;
                     handled += 1;
+                    if let Some(s) = &self.slot {
+                        s.received(&n);
+                    }
+                    if self.recover {
+                        self.recover = false;
+                        self.answer_unrecorded(n.id, recovered);
+                    }
                     self.handle(n);
+                    if let Some(s) = &self.slot {
+                        s.answered();
+                    }
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINTR)) => {}
                 Err(e) => {
@@ -371,6 +430,20 @@ impl<L: Listener> Session<L> {
         }
         stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
         tracing::info!(container = %self.container, notifications = handled, "session ended");
+    }
+
+    /// Cold path of the first RECV after a takeover.
+    #[cold]
+    fn answer_unrecorded(&mut self, first: u64, recovered: Option<u64>) {
+        let answer = fallback_answer(
+            self.mode,
+            self.phase.exe.is_some(),
+            self.engine.policy().errno,
+        );
+        let n = answer_orphans_below(&self.fd, first, recovered, answer);
+        if n > 0 {
+            tracing::warn!(container = %self.container, count = n, ?answer, "answered calls the previous supervisor received but had not recorded");
+        }
     }
 
     /// Picks up a reloaded engine (and the mode it implies for this container).
