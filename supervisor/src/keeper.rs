@@ -282,6 +282,15 @@ impl Slot {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// A slot in a fresh record file of this process (tests).
+    #[cfg(test)]
+    pub(crate) fn standalone(index: usize) -> Slot {
+        Slot {
+            records: Arc::new(Records::create().expect("memfd")),
+            index,
+        }
+    }
 }
 
 /// After a takeover, the first id received on a listener tells where the filter's ids

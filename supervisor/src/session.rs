@@ -863,6 +863,74 @@ mod tests {
     }
 
     #[test]
+    fn every_notification_is_recorded_then_cleared() {
+        let mut r = rig(Mode::Audit);
+        let slot = Slot::standalone(3);
+        r.session = r.session.with_slot(Some(slot.clone()));
+        r.openat(1, "/tmp/tiercel-seam-other");
+        let (fake, _) = r.run();
+        assert_eq!(fake.sends().len(), 1);
+        assert_eq!(slot.in_flight(), None, "answered: nothing left in flight");
+    }
+
+    #[test]
+    fn a_successor_decides_the_recorded_call_and_answers_unrecorded_ones() {
+        let mut r = rig(Mode::Enforce);
+        let slot = Slot::standalone(0);
+        // The dead supervisor received 41 (recorded, then died) and 42 (not recorded);
+        // 43 is the first call the successor receives.
+        let path = CString::new("/tmp/tiercel-seam-secret/x").unwrap();
+        let recorded = Notif {
+            id: 41,
+            pid: std::process::id(),
+            arch: crate::event::AUDIT_ARCH_X86_64,
+            nr: crate::event::syscall_nr("openat").unwrap(),
+            instruction_pointer: 0,
+            args: [
+                libc::AT_FDCWD as i64 as u64,
+                path.as_ptr() as u64,
+                0,
+                0,
+                0,
+                0,
+            ],
+        };
+        slot.received(&recorded);
+        r.fake.leave_pending(41);
+        r.fake.leave_pending(42);
+        r.openat(43, "/tmp/tiercel-seam-other");
+        r.session = r.session.with_slot(Some(slot.clone())).recovering(true);
+        let (fake, stats) = r.run();
+        drop(path);
+        let sends = fake.sends();
+        assert_eq!(
+            sends,
+            vec![
+                // Decided like any call: the rule denies it, and it alerts.
+                (41, Answer::Errno(libc::EPERM), true, 0),
+                // Unknown content: the fallback (enforce: the deny errno).
+                (42, Answer::Errno(libc::EPERM), true, 1),
+                (43, Answer::Continue, true, 1),
+            ]
+        );
+        assert!(fake.pending().is_empty(), "nothing orphaned");
+        assert_eq!(stats.alerts.load(Ordering::SeqCst), 1);
+        assert_eq!(slot.in_flight(), None);
+    }
+
+    #[test]
+    fn without_recovery_a_live_predecessors_calls_are_left_to_it() {
+        let mut r = rig(Mode::Audit);
+        let slot = Slot::standalone(0);
+        r.fake.leave_pending(42);
+        r.openat(43, "/tmp/tiercel-seam-other");
+        r.session = r.session.with_slot(Some(slot));
+        let (fake, _) = r.run();
+        assert_eq!(fake.sends(), vec![(43, Answer::Continue, true, 0)]);
+        assert_eq!(fake.pending(), vec![42]);
+    }
+
+    #[test]
     fn the_runtime_phase_is_never_denied() {
         let mut r = rig(Mode::Enforce);
         // The installing process still runs the binary it ran at accept time: runtime.
