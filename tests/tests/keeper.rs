@@ -476,3 +476,109 @@ fn keeper_survives_garbage_and_connection_floods() {
     assert!(c["ok"] > 1000, "{t}: {c:?}");
     println!("{t}: {c:?}");
 }
+
+#[test]
+fn hook_started_supervisor_killed_audit_container_continues() {
+    let t = "hook_started_supervisor_killed_audit_container_continues";
+    let Some((env, w)) = setup(t) else { return };
+    let hook = std::env::var_os("TIERCEL_HOOK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env.tiercel.with_file_name("tiercel-hook"));
+    if !require(
+        t,
+        "tiercel-hook not built (cargo build --release -p tiercel-hook)",
+        hook.is_file(),
+    ) {
+        return;
+    }
+    let state = w.dir.path().join("state");
+    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
+    let prof = profile(
+        &env.tiercel,
+        std::slice::from_ref(&w.rules),
+        &w.socket,
+        Some("audit"),
+    )
+    .expect("tiercel profile");
+    b.set_seccomp(prof);
+    b.set_args(&["/probe", "hammer", "4", "5000", "/bin/tiercel_k"]);
+    let henv = serde_json::json!([
+        format!("TIERCEL_SOCKET={}", w.socket.display()),
+        format!("TIERCEL_RULES={}", w.rules.display()),
+        "TIERCEL_MODE=audit",
+        format!("TIERCEL_SUPERVISOR={}", env.tiercel.display()),
+        format!("TIERCEL_STATE_DIR={}", state.display()),
+        "TIERCEL_SHIM_CONFIG=",
+    ]);
+    let h = |stage: &str| serde_json::json!({"path": hook, "args": ["tiercel-hook", stage], "env": henv, "timeout": 30});
+    b.config["hooks"] =
+        serde_json::json!({"createRuntime": [h("createRuntime")], "poststop": [h("poststop")]});
+    let id = container_id("keeperhook");
+    let run = std::thread::spawn(move || run_container(&b, &id, RUN).expect("runc run"));
+    // The hook's supervisor logs its alerts (text, stdout) in state/s/<key>.log.
+    let sdir = state.join("s");
+    let start = Instant::now();
+    let (pid, log) = loop {
+        let mut found = None;
+        for e in fs::read_dir(&sdir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "pid") {
+                let log = p.with_extension("log");
+                let text = fs::read_to_string(&log).unwrap_or_default();
+                if text.contains("known binary directory opened for writing") {
+                    let pid: u32 = fs::read_to_string(&p).unwrap().trim().parse().unwrap();
+                    found = Some((pid, log));
+                }
+            }
+        }
+        if let Some(f) = found {
+            break f;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let mut d = String::new();
+            for e in fs::read_dir(&sdir).into_iter().flatten().flatten() {
+                d += &format!(
+                    "--- {} ---\n{}\n",
+                    e.path().display(),
+                    tail(&fs::read_to_string(e.path()).unwrap_or_default(), 20)
+                );
+            }
+            let out = run.join();
+            panic!(
+                "{t}: no alert from the hook's supervisor\n{d}\n{out:?}\n{}",
+                w.keeper_log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let keeper = w
+        .keeper_pid()
+        .expect("the hook's supervisor started a keeper");
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    let out = run.join().unwrap();
+    let ctx = format!(
+        "--- supervisor ---\n{}\n--- keeper ---\n{}",
+        tail(&fs::read_to_string(&log).unwrap_or_default(), 20),
+        tail(&w.keeper_log(), 20)
+    );
+    let c = hammer_counts(t, &out, &ctx);
+    assert_eq!(
+        c["enosys"] + c["eperm"] + c["other"],
+        0,
+        "{t}: {c:?}\n{ctx}"
+    );
+    assert!(c["ok"] > 1000, "{t}: {c:?}");
+    let start = Instant::now();
+    while fs::read_to_string(format!("/proc/{keeper}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !fs::read_to_string(format!("/proc/{keeper}/stat")).is_ok_and(|s| !s.contains(") Z")),
+        "{t}: the keeper outlived the container\n{ctx}"
+    );
+    println!("{t}: {c:?}");
+}
