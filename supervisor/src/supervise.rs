@@ -199,7 +199,13 @@ impl Supervisor {
         let mut keeper_control = None;
         let mut link: Option<Arc<KeeperLink>> = None;
         if let Some(k) = &keeper {
-            match keeper::attach(&k.bin, &cfg.socket, k.policy) {
+            // One retry: a keeper that had nothing left to keep may be exiting right now.
+            let attached = keeper::attach(&k.bin, &cfg.socket, k.policy).or_else(|e| {
+                tracing::debug!("attaching to the keeper: {e:#}; retrying");
+                std::thread::sleep(Duration::from_millis(200));
+                keeper::attach(&k.bin, &cfg.socket, k.policy)
+            });
+            match attached {
                 Ok(att) => {
                     let recover = !att.predecessor_alive;
                     tracing::info!(
