@@ -27,8 +27,19 @@ struct Sup {
 
 impl Sup {
     fn start(env: &Env, w: &Work, mode: &str, alerts: &Path, extra: &[&str], name: &str) -> Sup {
+        Sup::start_bin(&env.tiercel, w, mode, alerts, extra, name)
+    }
+
+    fn start_bin(
+        bin: &Path,
+        w: &Work,
+        mode: &str,
+        alerts: &Path,
+        extra: &[&str],
+        name: &str,
+    ) -> Sup {
         let log = w.dir.path().join(format!("{name}.log"));
-        let mut cmd = Command::new(&env.tiercel);
+        let mut cmd = Command::new(bin);
         cmd.arg("supervise")
             .arg("--socket")
             .arg(&w.socket)
@@ -379,7 +390,11 @@ fn upgrade_by_takeover_loses_no_call_and_no_alert() {
     let Some((env, w)) = setup(t) else { return };
     let alerts_a = w.dir.path().join("alerts-a.json");
     let alerts_b = w.dir.path().join("alerts-b.json");
-    let mut a = Sup::start(&env, &w, "audit", &alerts_a, &[], "a");
+    // The running one is another binary file (a copy: the installed version), the new one
+    // the freshly built binary.
+    let old_bin = w.dir.path().join("tiercel-old");
+    fs::copy(&env.tiercel, &old_bin).unwrap();
+    let mut a = Sup::start_bin(&old_bin, &w, "audit", &alerts_a, &[], "a");
     let (_id, h) = w.hammer(&env, "audit", 5000);
     assert!(
         wait_alerts_after(&alerts_a, 0, Duration::from_secs(20)) > 0,
@@ -580,5 +595,36 @@ fn hook_started_supervisor_killed_audit_container_continues() {
         !fs::read_to_string(format!("/proc/{keeper}/stat")).is_ok_and(|s| !s.contains(") Z")),
         "{t}: the keeper outlived the container\n{ctx}"
     );
+    println!("{t}: {c:?}");
+}
+
+#[test]
+fn sigterm_without_successor_audit_continues() {
+    let t = "sigterm_without_successor_audit_continues";
+    let Some((env, w)) = setup(t) else { return };
+    let alerts = w.dir.path().join("alerts.json");
+    let mut a = Sup::start(&env, &w, "audit", &alerts, &[], "a");
+    let (_id, h) = w.hammer(&env, "audit", 4000);
+    assert!(
+        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
+        "{t}\n{}",
+        ctx(&w, &[&a])
+    );
+    a.signal("TERM");
+    let st = a.wait_exit(Duration::from_secs(10));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "{t}: {st:?}\n{}",
+        ctx(&w, &[&a])
+    );
+    let out = h.join().unwrap();
+    let c = hammer_counts(t, &out, &ctx(&w, &[&a]));
+    assert_eq!(
+        c["enosys"] + c["eperm"] + c["other"],
+        0,
+        "{t}: {c:?}\n{}",
+        ctx(&w, &[&a])
+    );
+    assert!(c["ok"] > 1000 && c["max_us"] < 2_000_000, "{t}: {c:?}");
     println!("{t}: {c:?}");
 }
