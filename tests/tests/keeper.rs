@@ -628,3 +628,39 @@ fn sigterm_without_successor_audit_continues() {
     assert!(c["ok"] > 1000 && c["max_us"] < 2_000_000, "{t}: {c:?}");
     println!("{t}: {c:?}");
 }
+
+#[test]
+fn kill9_in_enforce_with_refuse_fails_calls_with_eperm_not_enosys() {
+    let t = "kill9_in_enforce_with_refuse_fails_calls_with_eperm_not_enosys";
+    let Some((env, w)) = setup(t) else { return };
+    let alerts = w.dir.path().join("alerts.json");
+    let extra = ["--keeper-enforce", "refuse", "--keeper-wait-ms", "300"];
+    let mut a = Sup::start(&env, &w, "enforce", &alerts, &extra, "a");
+    assert!(
+        a.log().contains("fail with EPERM after 300 ms"),
+        "{t}: the policy is printed at start\n{}",
+        a.log()
+    );
+    let (_id, h) = w.hammer(&env, "enforce", 4000);
+    assert!(
+        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
+        "{t}\n{}",
+        ctx(&w, &[&a])
+    );
+    a.kill9();
+    // No successor: with `wait` the calls would block until the 90 s timeout.
+    let out = h.join().unwrap();
+    let c = hammer_counts(t, &out, &ctx(&w, &[&a]));
+    assert_eq!(
+        c["enosys"] + c["other"] + c["ok"],
+        0,
+        "{t}: {c:?}\n{}",
+        ctx(&w, &[&a])
+    );
+    assert!(c["eperm"] > 1000, "{t}: {c:?}");
+    assert!(
+        c["max_us"] < 1_500_000,
+        "{t}: refused within the bound: {c:?}"
+    );
+    println!("{t}: {c:?}");
+}
