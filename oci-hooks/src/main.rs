@@ -17,6 +17,12 @@
 //!
 //! Never hangs container start: every wait is bounded; output never goes to the runtime's
 //! pipes from the started supervisor (its stdio goes to `<state_dir>/s/<key>.log`).
+//!
+//! A supervisor started here starts its keeper like any `tiercel supervise` (see the
+//! supervisor's `keeper.rs`), so the containers it watches survive it: if it dies, audit
+//! containers continue after the bounded wait and enforce ones wait (or are refused, per
+//! `--keeper-enforce` in `supervisor_args`); the next hook run that finds nobody listening on
+//! the socket starts a supervisor, which takes the running containers back from the keeper.
 
 // `unsafe` is allowed only in the supervisor's `sys.rs` (ARCHITECTURE.md, crate table).
 #![deny(unsafe_code)]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod container_meta;
 pub mod decide;
 pub mod engines;
+pub mod keeper;
 pub mod load;
 pub mod mem;
 pub mod metrics;

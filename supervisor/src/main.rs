@@ -27,6 +27,9 @@ enum Command {
     Fields(cli_rules::FieldsArgs),
     /// Run the supervisor: serve containers' seccomp notifications, evaluate rules, alert, enforce.
     Supervise(tiercel::supervise::SuperviseArgs),
+    /// Hold the listener fds so that containers outlive the supervisor (started by `supervise`).
+    #[command(hide = true)]
+    Keeper(tiercel::keeper::KeeperArgs),
     /// Print the `linux.seccomp` object (config.json / podman profile) for a set of rules.
     Profile(tiercel::profile::ProfileArgs),
 }
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Rules(cmd) => cli_rules::run(cmd),
         Command::Fields(args) => cli_rules::fields(args),
         Command::Supervise(args) => tiercel::supervise::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Keeper(args) => tiercel::keeper::run(args).map(|()| ExitCode::SUCCESS),
         Command::Profile(args) => tiercel::profile::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

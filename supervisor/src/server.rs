@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::decide::{requested_mode, MODE_ANNOTATION};
 use crate::event::ContainerInfo;
+use crate::keeper::{KeeperLink, KeptListener};
 use crate::rate_limit::RateLimit;
 use crate::session::{EngineCell, Session};
 use crate::sys::{self, NotifyFd};
@@ -242,6 +243,7 @@ pub(crate) fn accept_loop(
     listener: UnixListener,
     engine: Arc<EngineCell>,
     shutdown: Arc<UnixStream>,
+    keeper: Option<Arc<KeeperLink>>,
 ) {
     let pending = Arc::new(AtomicUsize::new(0));
     let limit = Arc::new(RateLimit::new(Duration::from_secs(5), 5));
@@ -305,10 +307,11 @@ pub(crate) fn accept_loop(
         let engine = engine.clone();
         let shutdown = shutdown.clone();
         let pending = pending.clone();
+        let keeper = keeper.clone();
         let spawned = std::thread::Builder::new()
             .name("tiercel-session".into())
             .spawn(move || {
-                let session = accept_session(&conn, &engine, &shutdown);
+                let session = accept_session(&conn, &engine, &shutdown, keeper.as_deref());
                 pending.fetch_sub(1, Ordering::Relaxed);
                 drop(conn);
                 if let Some(s) = session {
@@ -326,6 +329,7 @@ fn accept_session(
     conn: &UnixStream,
     cell: &Arc<EngineCell>,
     shutdown: &UnixStream,
+    keeper: Option<&KeeperLink>,
 ) -> Option<Session> {
     let (data, mut fds) = match read_connection(conn, shutdown) {
         Ok(Some(x)) => x,
@@ -361,6 +365,46 @@ fn accept_session(
             return None;
         }
     };
+    let session = session_for(notify, &state, cell);
+    // The keeper holds a duplicate from now on: the container outlives us.
+    let slot = keeper.and_then(|k| match k.add(session.mode(), &data, session_fd(&session)) {
+        Ok(slot) => slot,
+        Err(e) => {
+            tracing::error!(container = %state.id, "handing the listener to the keeper: {e}; this container will not survive a supervisor crash");
+            None
+        }
+    });
+    Some(session.with_slot(slot))
+}
+
+fn session_fd(s: &Session) -> std::os::fd::BorrowedFd<'_> {
+    s.listener().as_fd()
+}
+
+/// The session of a listener the keeper handed back (a restart or an upgrade):
+/// `recover` when the supervisor that held it died.
+pub(crate) fn kept_session(
+    kept: KeptListener,
+    cell: &Arc<EngineCell>,
+    recover: bool,
+) -> Option<Session> {
+    let state = match parse_state(&kept.state) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("kept listener: {e}");
+            return None;
+        }
+    };
+    tracing::info!(container = %state.id, pid = state.pid, "taking over a running container's listener from the keeper");
+    Some(
+        session_for(kept.fd, &state, cell)
+            .with_slot(kept.slot)
+            .recovering(recover),
+    )
+}
+
+/// The session of one listener, with the mode its container asked for.
+fn session_for(notify: NotifyFd, state: &ProcessState, cell: &Arc<EngineCell>) -> Session {
     let (requested, bad) = requested_mode(
         state.annotations.get(MODE_ANNOTATION).map(String::as_str),
         state.metadata.as_deref(),
@@ -384,13 +428,7 @@ fn accept_session(
     // The engine's record, off the hot path (container_meta.rs).
     crate::container_meta::start_lookup(&info.meta, state.meta_target());
     drop(engine);
-    Some(Session::new(
-        notify,
-        info,
-        state.pid,
-        requested,
-        cell.clone(),
-    ))
+    Session::new(notify, info, state.pid, requested, cell.clone())
 }
 
 /// Removes the socket file (at shutdown), if it is still ours.

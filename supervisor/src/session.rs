@@ -29,6 +29,7 @@ use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
 use crate::decide::{alerted, fallback_answer, Decider, Mode, Policy, Scratch, SecondLook};
 use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
+use crate::keeper::{answer_orphans_below, Slot};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
 use crate::sinks::{Alert, SinkSender};
@@ -272,6 +273,10 @@ pub struct Session<L: Listener = NotifyFd> {
     generation: u64,
     engine: Arc<Engine>,
     scratch: Scratch,
+    /// The keeper's record of the call in flight (for a successor), when kept.
+    slot: Option<Slot>,
+    /// Taking over from a supervisor that died: answer what it left pending.
+    recover: bool,
     /// Notifications handled (for sampling the timing).
     seq: u64,
 }
@@ -319,8 +324,47 @@ impl<L: Listener> Session<L> {
             generation,
             engine,
             scratch: Scratch::with_capacity(cap),
+            slot: None,
+            recover: false,
             seq: 0,
         }
+    }
+
+    /// Records each received notification in the keeper's slot until it is answered.
+    pub fn with_slot(mut self, slot: Option<Slot>) -> Self {
+        self.slot = slot;
+        self
+    }
+
+    /// This listener was held by a supervisor that died: at start, decide the call it
+    /// recorded in flight (if still pending); at the first RECV, answer with the fallback
+    /// any unrecorded one it left (ids below the first received, see
+    /// [`answer_orphans_below`]).
+    pub fn recovering(mut self, recover: bool) -> Self {
+        self.recover = recover;
+        self
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn listener(&self) -> &L {
+        &self.fd
+    }
+
+    /// The predecessor's in-flight call, handled like a new one; returns its id.
+    fn recover_recorded(&mut self) -> Option<u64> {
+        let n = self.slot.as_ref()?.in_flight()?;
+        if !matches!(self.fd.id_valid(n.id), Ok(true)) {
+            return None;
+        }
+        tracing::info!(container = %self.container, id = n.id, "deciding a call the previous supervisor left in flight");
+        self.handle(n);
+        if let Some(s) = &self.slot {
+            s.answered();
+        }
+        Some(n.id)
     }
 
     /// Runs until every task using the filter is gone or `shutdown` becomes readable.
@@ -342,6 +386,11 @@ impl<L: Listener> Session<L> {
         }
         let mut handled = 0u64;
         let mut errors = 0u32;
+        let recovered = if self.recover {
+            self.recover_recorded()
+        } else {
+            None
+        };
         loop {
             match self.fd.wait(Some(shutdown), -1) {
                 Ok(Ready::Pending) => {}
@@ -364,7 +413,17 @@ impl<L: Listener> Session<L> {
                 Ok(n) => {
                     errors = 0;
                     handled += 1;
+                    if let Some(s) = &self.slot {
+                        s.received(&n);
+                    }
+                    if self.recover {
+                        self.recover = false;
+                        self.answer_unrecorded(n.id, recovered);
+                    }
                     self.handle(n);
+                    if let Some(s) = &self.slot {
+                        s.answered();
+                    }
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINTR)) => {}
                 Err(e) => {
@@ -382,6 +441,20 @@ impl<L: Listener> Session<L> {
         }
         stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
         tracing::info!(container = %self.container, notifications = handled, "session ended");
+    }
+
+    /// Cold path of the first RECV after a takeover.
+    #[cold]
+    fn answer_unrecorded(&mut self, first: u64, recovered: Option<u64>) {
+        let answer = fallback_answer(
+            self.mode,
+            self.phase.exe.is_some(),
+            self.engine.policy().errno,
+        );
+        let n = answer_orphans_below(&self.fd, first, recovered, answer);
+        if n > 0 {
+            tracing::warn!(container = %self.container, count = n, ?answer, "answered calls the previous supervisor received but had not recorded");
+        }
     }
 
     /// Picks up a reloaded engine (and the mode it implies for this container).
@@ -799,6 +872,74 @@ mod tests {
             assert_eq!(stats.panics.load(Ordering::SeqCst), 1);
             assert!(fake.pending().is_empty(), "every notification answered");
         }
+    }
+
+    #[test]
+    fn every_notification_is_recorded_then_cleared() {
+        let mut r = rig(Mode::Audit);
+        let slot = Slot::standalone(3);
+        r.session = r.session.with_slot(Some(slot.clone()));
+        r.openat(1, "/tmp/tiercel-seam-other");
+        let (fake, _) = r.run();
+        assert_eq!(fake.sends().len(), 1);
+        assert_eq!(slot.in_flight(), None, "answered: nothing left in flight");
+    }
+
+    #[test]
+    fn a_successor_decides_the_recorded_call_and_answers_unrecorded_ones() {
+        let mut r = rig(Mode::Enforce);
+        let slot = Slot::standalone(0);
+        // The dead supervisor received 41 (recorded, then died) and 42 (not recorded);
+        // 43 is the first call the successor receives.
+        let path = CString::new("/tmp/tiercel-seam-secret/x").unwrap();
+        let recorded = Notif {
+            id: 41,
+            pid: std::process::id(),
+            arch: crate::event::AUDIT_ARCH_X86_64,
+            nr: crate::event::syscall_nr("openat").unwrap(),
+            instruction_pointer: 0,
+            args: [
+                libc::AT_FDCWD as i64 as u64,
+                path.as_ptr() as u64,
+                0,
+                0,
+                0,
+                0,
+            ],
+        };
+        slot.received(&recorded);
+        r.fake.leave_pending(41);
+        r.fake.leave_pending(42);
+        r.openat(43, "/tmp/tiercel-seam-other");
+        r.session = r.session.with_slot(Some(slot.clone())).recovering(true);
+        let (fake, stats) = r.run();
+        drop(path);
+        let sends = fake.sends();
+        assert_eq!(
+            sends,
+            vec![
+                // Decided like any call: the rule denies it, and it alerts.
+                (41, Answer::Errno(libc::EPERM), true, 0),
+                // Unknown content: the fallback (enforce: the deny errno).
+                (42, Answer::Errno(libc::EPERM), true, 1),
+                (43, Answer::Continue, true, 1),
+            ]
+        );
+        assert!(fake.pending().is_empty(), "nothing orphaned");
+        assert_eq!(stats.alerts.load(Ordering::SeqCst), 1);
+        assert_eq!(slot.in_flight(), None);
+    }
+
+    #[test]
+    fn without_recovery_a_live_predecessors_calls_are_left_to_it() {
+        let mut r = rig(Mode::Audit);
+        let slot = Slot::standalone(0);
+        r.fake.leave_pending(42);
+        r.openat(43, "/tmp/tiercel-seam-other");
+        r.session = r.session.with_slot(Some(slot));
+        let (fake, _) = r.run();
+        assert_eq!(fake.sends(), vec![(43, Answer::Continue, true, 0)]);
+        assert_eq!(fake.pending(), vec![42]);
     }
 
     #[test]

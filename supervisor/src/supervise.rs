@@ -1,8 +1,14 @@
 //! `tiercel supervise`: the daemon. Loads rules, listens on the `listenerPath` socket,
 //! runs one session per received listener fd, writes alerts; SIGINT/SIGTERM end it
-//! (outputs flushed, socket removed).
+//! (outputs flushed, socket removed if still ours).
+//!
+//! With the keeper (the default for the command; see `keeper.rs`): every accepted listener
+//! is also handed to `tiercel keeper`, which outlives this process; at start the
+//! supervisor takes over every listener the keeper holds (a restart after a crash, or
+//! `--takeover` of a running supervisor, which then hands over and exits).
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -17,7 +23,9 @@ use tiercel_rules::program::{Program, RuleMatching};
 
 use crate::config::{self, FileConfig};
 use crate::decide::{parse_errno, Mode, Policy, Selector};
+use crate::keeper::{self, Control, KeeperLink, KeeperPolicy, OnLoss};
 use crate::server;
+use crate::session::Session;
 use crate::session::{Engine, EngineCell, Stats};
 use crate::sinks::{SinkConfig, Sinks};
 use crate::sys;
@@ -53,6 +61,22 @@ pub struct SuperviseArgs {
     /// Let a container's `io.tiercel.mode` annotation / listenerMetadata lower the mode.
     #[arg(long)]
     pub allow_mode_downgrade: bool,
+    /// Take over from a supervisor running on the same socket (an upgrade): it hands
+    /// every container over and exits.
+    #[arg(long)]
+    pub takeover: bool,
+    /// Run without the keeper: if this process dies, its containers' notified calls
+    /// fail with ENOSYS.
+    #[arg(long)]
+    pub no_keeper: bool,
+    /// How long a call waits for a supervisor that died or stalled before the keeper
+    /// answers it (audit: CONTINUE; enforce: see --keeper-enforce), in ms.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub keeper_wait_ms: u64,
+    /// Enforce containers while no supervisor answers: wait (for a new supervisor) or
+    /// refuse (EPERM after --keeper-wait-ms).
+    #[arg(long, value_name = "wait|refuse", default_value = "wait")]
+    pub keeper_enforce: OnLoss,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -80,6 +104,14 @@ pub struct SupervisorConfig {
     pub metrics: crate::metrics::MetricsConfig,
 }
 
+/// How the keeper is started and what it does while no supervisor answers.
+#[derive(Debug, Clone)]
+pub struct KeeperSetup {
+    /// The `tiercel` binary (`tiercel keeper`).
+    pub bin: PathBuf,
+    pub policy: KeeperPolicy,
+}
+
 /// A running supervisor (library form of `tiercel supervise`, used by tests).
 pub struct Supervisor {
     socket: PathBuf,
@@ -90,6 +122,28 @@ pub struct Supervisor {
     engine: Arc<EngineCell>,
     rules_loaded: Arc<std::sync::atomic::AtomicU64>,
     web: Option<crate::web::WebServer>,
+    /// (dev, ino) of the socket we bound: removed at stop only if still ours.
+    socket_id: Option<(u64, u64)>,
+    /// The keeper's control connection (closed at stop).
+    keeper_control: Option<UnixStream>,
+    /// The keeper's control and heartbeat threads.
+    keeper_threads: Vec<JoinHandle<()>>,
+}
+
+fn socket_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+fn spawn_session(session: Session, shutdown: Arc<UnixStream>) {
+    let r = std::thread::Builder::new()
+        .name("tiercel-session".into())
+        .spawn(move || session.run(shutdown.as_fd()));
+    if let Err(e) = r {
+        tracing::error!("cannot start a session thread: {e}");
+    }
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -101,12 +155,39 @@ impl std::fmt::Debug for Supervisor {
 }
 
 impl Supervisor {
-    /// Binds the socket, starts the outputs and the accept loop.
+    /// Binds the socket, starts the outputs and the accept loop (no keeper).
     pub fn start(cfg: SupervisorConfig) -> anyhow::Result<Supervisor> {
+        Supervisor::start_with(cfg, None, false)
+    }
+
+    /// [`Supervisor::start`], handing the listeners to a keeper started from
+    /// `keeper.bin` (taking over those it holds), and with `takeover`, replacing a live
+    /// supervisor on the socket (it hands over and exits; it must be a `run` process:
+    /// the hand-over raises SIGTERM).
+    pub fn start_with(
+        cfg: SupervisorConfig,
+        keeper: Option<KeeperSetup>,
+        takeover: bool,
+    ) -> anyhow::Result<Supervisor> {
         sys::notif_sizes().context("this kernel has no seccomp user notification")?;
         let sinks = Sinks::start(cfg.sinks).context("opening alert outputs")?;
-        let listener = server::bind(&cfg.socket)
-            .with_context(|| format!("listening on {}", cfg.socket.display()))?;
+        if takeover {
+            // The running supervisor keeps serving until the keeper tells it to hand
+            // over; runtimes connecting from now on reach us.
+            server::remove_socket(&cfg.socket);
+        }
+        let listener = server::bind(&cfg.socket).with_context(|| {
+            format!(
+                "listening on {}{}",
+                cfg.socket.display(),
+                if keeper.is_some() {
+                    " (to replace a running supervisor: --takeover)"
+                } else {
+                    ""
+                }
+            )
+        })?;
+        let bound = socket_id(&cfg.socket);
         let stats = Arc::new(Stats::default());
         let rules_loaded = Arc::new(std::sync::atomic::AtomicU64::new(
             cfg.program.rules().len() as u64
@@ -141,9 +222,81 @@ impl Supervisor {
         let cell = engine.clone();
         let (shutdown_tx, shutdown_rx) = UnixStream::pair().context("socketpair")?;
         let shutdown_rx = Arc::new(shutdown_rx);
+        let mut keeper_threads = Vec::new();
+        let mut keeper_control = None;
+        let mut link: Option<Arc<KeeperLink>> = None;
+        if let Some(k) = &keeper {
+            // One retry: a keeper that had nothing left to keep may be exiting right now.
+            let attached = keeper::attach(&k.bin, &cfg.socket, k.policy).or_else(|e| {
+                tracing::debug!("attaching to the keeper: {e:#}; retrying");
+                std::thread::sleep(Duration::from_millis(200));
+                keeper::attach(&k.bin, &cfg.socket, k.policy)
+            });
+            match attached {
+                Ok(att) => {
+                    let recover = !att.predecessor_alive;
+                    tracing::info!(
+                        listeners = att.listeners.len(),
+                        handover = att.predecessor_alive,
+                        "attached to the keeper; {}",
+                        k.policy.describe()
+                    );
+                    for kept in att.listeners {
+                        if let Some(s) = server::kept_session(kept, &engine, recover) {
+                            spawn_session(s, shutdown_rx.clone());
+                        }
+                    }
+                    keeper_control = att.control.try_clone_sock().ok();
+                    let l = att.link.clone();
+                    link = Some(att.link);
+                    let mut control = att.control;
+                    let (cell2, sd) = (engine.clone(), shutdown_rx.clone());
+                    keeper_threads.push(
+                        std::thread::Builder::new()
+                            .name("tiercel-keeper-control".into())
+                            .spawn(move || loop {
+                                match control.recv_control() {
+                                    Some(Control::Listener(kept)) => {
+                                        if let Some(s) = server::kept_session(kept, &cell2, false) {
+                                            spawn_session(s, sd.clone());
+                                        }
+                                    }
+                                    Some(Control::Handover) => {
+                                        tracing::info!("a new supervisor took over: handing over and exiting");
+                                        // `run` takes SIGTERM with sigwait and stops.
+                                        let _ = sys::raise_process_signal(libc::SIGTERM);
+                                        return;
+                                    }
+                                    None => return,
+                                }
+                            })
+                            .context("starting the keeper control thread")?,
+                    );
+                    let sd = shutdown_rx.clone();
+                    keeper_threads.push(
+                        std::thread::Builder::new()
+                            .name("tiercel-heartbeat".into())
+                            .spawn(move || loop {
+                                l.beat();
+                                let ms = keeper::HEARTBEAT.as_millis() as i32;
+                                match sys::poll2(sd.as_fd(), None, sys::POLLIN, ms) {
+                                    Ok((0, _)) => {}
+                                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                                    _ => return,
+                                }
+                            })
+                            .context("starting the heartbeat thread")?,
+                    );
+                }
+                Err(e) => tracing::error!(
+                    "no keeper ({e:#}): if this supervisor dies, its containers' notified calls fail with ENOSYS"
+                ),
+            }
+        }
+        let sd = shutdown_rx.clone();
         let accept = std::thread::Builder::new()
             .name("tiercel-accept".into())
-            .spawn(move || server::accept_loop(listener, engine, shutdown_rx))
+            .spawn(move || server::accept_loop(listener, engine, sd, link))
             .context("starting the accept thread")?;
         Ok(Supervisor {
             socket: cfg.socket,
@@ -154,6 +307,9 @@ impl Supervisor {
             engine: cell,
             rules_loaded,
             web,
+            socket_id: bound,
+            keeper_control,
+            keeper_threads,
         })
     }
 
@@ -203,8 +359,9 @@ impl Supervisor {
         }
     }
 
-    /// Stops accepting, ends the sessions (their containers' notified calls then fail
-    /// with ENOSYS), flushes and closes the outputs, removes the socket.
+    /// Stops accepting, ends the sessions, flushes and closes the outputs, removes the
+    /// socket (if no successor replaced it). With a keeper, the containers' calls are then
+    /// answered by its policy until a supervisor attaches; without one they fail with ENOSYS.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -214,10 +371,19 @@ impl Supervisor {
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
-        server::remove_socket(&self.socket);
+        if self.socket_id.is_some() && socket_id(&self.socket) == self.socket_id {
+            server::remove_socket(&self.socket);
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
         while self.stats.sessions_active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
+        }
+        // Detach from the keeper only after the sessions ended (no call is left half done).
+        if let Some(c) = self.keeper_control.take() {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        for t in self.keeper_threads.drain(..) {
+            let _ = t.join();
         }
         let s = &self.stats;
         tracing::info!(
@@ -339,9 +505,25 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
         .context("blocking signals")?;
     rate_limit_panic_messages();
     let cfg = build_config(&args)?;
+    let keeper = if !args.no_keeper {
+        let policy = KeeperPolicy {
+            wait: Duration::from_millis(args.keeper_wait_ms),
+            enforce: args.keeper_enforce,
+        };
+        tracing::info!("{}", policy.describe());
+        Some(KeeperSetup {
+            bin: std::env::current_exe().context("locating the tiercel binary")?,
+            policy,
+        })
+    } else {
+        tracing::warn!(
+            "--no-keeper: if this supervisor dies, its containers' notified calls fail with ENOSYS"
+        );
+        None
+    };
     let rules = cfg.program.rules().len();
     let mode = cfg.policy.mode;
-    let sup = Supervisor::start(cfg)?;
+    let sup = Supervisor::start_with(cfg, keeper, args.takeover)?;
     tracing::info!(
         socket = %sup.socket().display(),
         rules,

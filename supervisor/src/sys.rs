@@ -598,6 +598,139 @@ pub fn read_link_at(dir: BorrowedFd<'_>, name: &str, max: usize) -> io::Result<V
     })
 }
 
+/// `poll(2)` on any number of fds: `fds[i] = (fd, events)`; `revents` receives one entry
+/// per fd. `timeout_ms < 0` waits forever; `EINTR` is returned to the caller.
+pub fn poll_many(
+    fds: &[(BorrowedFd<'_>, i16)],
+    revents: &mut Vec<i16>,
+    timeout_ms: i32,
+) -> io::Result<usize> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|(fd, events)| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: *events,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `p` is a live array of `p.len()` initialised pollfd structs; the fds are
+    // borrowed for the duration of the call, so they stay open.
+    let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    revents.clear();
+    revents.extend(p.iter().map(|x| x.revents));
+    Ok(rc as usize)
+}
+
+/// A shared, writable mapping of a memfd, seen as 64-bit atomic words. Processes that
+/// map the same memfd see each other's stores (the keeper's in-flight records).
+pub struct SharedWords {
+    ptr: std::ptr::NonNull<std::sync::atomic::AtomicU64>,
+    words: usize,
+    fd: OwnedFd,
+}
+
+// SAFETY: the mapping is only accessed through `AtomicU64`s, which are Sync; the pointer
+// stays valid until Drop unmaps it.
+unsafe impl Send for SharedWords {}
+// SAFETY: as above: shared access goes through atomics only.
+unsafe impl Sync for SharedWords {}
+
+impl std::fmt::Debug for SharedWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedWords")
+            .field("words", &self.words)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedWords {
+    /// A new zeroed memfd of `words` 64-bit words (`memfd_create` + `ftruncate`), mapped.
+    pub fn create(name: &str, words: usize) -> io::Result<SharedWords> {
+        let len = words
+            .checked_mul(8)
+            .filter(|&l| l > 0 && l <= 1 << 26)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let fd = with_cstr(name, |c| {
+            // SAFETY: `c` is a valid NUL-terminated string for the duration of the call;
+            // the result is a new descriptor we own (or -1).
+            let fd = unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC) };
+            if fd < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                // SAFETY: a fresh descriptor returned by memfd_create, owned by nobody else.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            }
+        })?;
+        // SAFETY: ftruncate on a descriptor we own; no memory is passed.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        SharedWords::map(fd, words)
+    }
+
+    /// Maps a memfd received from another process; it must hold at least `words` words.
+    pub fn map(fd: OwnedFd, words: usize) -> io::Result<SharedWords> {
+        let len = words
+            .checked_mul(8)
+            .filter(|&l| l > 0 && l <= 1 << 26)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut st = MaybeUninit::<libc::stat>::zeroed();
+        // SAFETY: fstat writes one `struct stat` into the live, zeroed value.
+        if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fstat succeeded, so the struct is initialised (it was zeroed anyway).
+        let st = unsafe { st.assume_init() };
+        if (st.st_mode & libc::S_IFMT) != libc::S_IFREG || (st.st_size as u64) < len as u64 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: a new shared mapping of `len` bytes of a regular file at least that long;
+        // the kernel picks the address; nothing else is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast::<std::sync::atomic::AtomicU64>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        Ok(SharedWords { ptr, words, fd })
+    }
+
+    /// The words (page-aligned, so 8-aligned; zero-filled by the kernel at creation).
+    #[inline]
+    pub fn words(&self) -> &[std::sync::atomic::AtomicU64] {
+        // SAFETY: the mapping is `words * 8` bytes, readable and writable, aligned to a
+        // page, and lives as long as `self`; AtomicU64 has the size and alignment of u64
+        // and any bit pattern is a valid value; all access is atomic, so other processes
+        // writing concurrently is no data race.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.words) }
+    }
+
+    /// The memfd (to send to another process).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for SharedWords {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `map`; no reference into it outlives
+        // `self` (`words` borrows `self`).
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.words * 8) };
+    }
+}
+
 /// A set of signals blocked in this thread (and inherited by threads spawned after).
 #[derive(Clone, Copy)]
 pub struct BlockedSignals {

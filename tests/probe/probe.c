@@ -1058,6 +1058,52 @@ static int mode_xattr(const char *path, const char *name)
     return 0;
 }
 
+/* hammer THREADS MILLIS PREFIX: THREADS threads open PREFIX_<thread> for writing (a notified
+ * call) and close it, every 1 ms, for MILLIS ms; then one line of counts by outcome and the
+ * slowest call (the keeper tests: no call may fail with ENOSYS while tiercel is replaced). */
+static long hammer_ms;
+static const char *hammer_prefix;
+static atomic_long h_calls, h_ok, h_eperm, h_enosys, h_other, h_max_us;
+static void *hammer_thread(void *arg)
+{
+    long id = (long)arg;
+    char path[256];
+    snprintf(path, sizeof path, "%s_%ld", hammer_prefix, id);
+    uint64_t end = now_ns() + (uint64_t)hammer_ms * 1000000ULL;
+    while (now_ns() < end) {
+        uint64_t a = now_ns();
+        long fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = errno;
+        long us = (long)((now_ns() - a) / 1000);
+        long m = atomic_load(&h_max_us);
+        while (us > m && !atomic_compare_exchange_weak(&h_max_us, &m, us)) {}
+        atomic_fetch_add(&h_calls, 1);
+        if (fd >= 0) {
+            atomic_fetch_add(&h_ok, 1);
+            close((int)fd);
+        } else if (e == EPERM) atomic_fetch_add(&h_eperm, 1);
+        else if (e == ENOSYS) atomic_fetch_add(&h_enosys, 1);
+        else atomic_fetch_add(&h_other, 1);
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static int mode_hammer(long threads, long ms, const char *prefix)
+{
+    if (threads < 1 || threads > 64 || ms < 1) return 2;
+    hammer_ms = ms;
+    hammer_prefix = prefix;
+    pthread_t t[64];
+    for (long i = 0; i < threads; i++)
+        if (pthread_create(&t[i], NULL, hammer_thread, (void *)i) != 0) return 1;
+    for (long i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    printf("HAMMER calls=%ld ok=%ld eperm=%ld enosys=%ld other=%ld max_us=%ld\n", atomic_load(&h_calls),
+           atomic_load(&h_ok), atomic_load(&h_eperm), atomic_load(&h_enosys), atomic_load(&h_other),
+           atomic_load(&h_max_us));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1102,6 +1148,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "xattr") && argc > 3) return mode_xattr(argv[2], argv[3]);
     if (!strcmp(m, "longpath")) return mode_longpath();
     if (!strcmp(m, "garbage")) return mode_garbage();
+    if (!strcmp(m, "hammer") && argc > 4) return mode_hammer(atol(argv[2]), atol(argv[3]), argv[4]);
     if (!strcmp(m, "storm") && argc > 3) return mode_storm(atol(argv[2]), atol(argv[3]));
     if (!strcmp(m, "sleep") && argc > 2) {
         sleep((unsigned)atoi(argv[2]));
