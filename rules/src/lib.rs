@@ -38,4 +38,5 @@ pub mod priority;
 pub mod program;
 pub mod reader;
 pub mod safe_text;
+pub mod selection;
 pub mod yaml;

@@ -79,7 +79,7 @@ impl Alert {
 }
 
 /// Where alerts go.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SinkConfig {
     /// Falco's `json_output`: stdout, `file_output`, syslog, program and HTTP get JSON
     /// lines instead of text lines.
