@@ -112,13 +112,21 @@ fn locate(root: &crate::settings::N, e: &str) -> String {
         .strip_prefix("config: ")
         .and_then(|r| r.split_once(": "))
         .map(|(k, _)| k);
-    let mut node = Some(root);
     if let Some(k) = key {
+        // The key itself, or its deepest ancestor that is written (a missing required key).
+        let mut node = root;
+        let mut found = false;
         for part in k.split('.') {
-            node = node.and_then(|n| n.get(part));
+            match node.get(part) {
+                Some(n) => {
+                    node = n;
+                    found = true;
+                }
+                None => break,
+            }
         }
-        if let Some(n) = node {
-            return format!("{}: {}", n.at, e.trim_start_matches("config: "));
+        if found {
+            return format!("{}: {}", node.at, e.trim_start_matches("config: "));
         }
     }
     e.to_string()

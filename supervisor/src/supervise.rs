@@ -544,10 +544,14 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
                         }
                         tracing::info!(rules, mode = %mode, "rules reloaded");
                     }
-                    Err(e) => tracing::error!("reload failed, keeping the running set: {e:#}"),
+                    Err(e) => tracing::error!(
+                        "reload failed, keeping the running rules and outputs: {e:#}"
+                    ),
                 }
             }
-            Err(e) => tracing::error!("reload failed, keeping the running set: {e:#}"),
+            Err(e) => {
+                tracing::error!("reload failed, keeping the running rules and outputs: {e:#}")
+            }
         }
     }
     stop_watch.store(true, Ordering::Relaxed);
