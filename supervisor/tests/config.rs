@@ -654,3 +654,49 @@ fn log_level_and_log_stderr_are_honoured() {
     assert!(quiet.trim().is_empty(), "{quiet}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn log_syslog_sends_the_log_to_the_syslog_socket() {
+    use std::os::unix::net::UnixDatagram;
+    let root = scratch("syslog");
+    rules_file(&root);
+    let sock = root.join("s.sock");
+    let log_sock = root.join("log.sock");
+    let server = UnixDatagram::bind(&log_sock).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let cfg = root.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules_files: [rules.yaml]\nlog_level: info\nlog_stderr: false\nlog_syslog: true\n\
+             stdout_output: {{enabled: false}}\nsyslog_output: {{enabled: false}}\n\
+             tiercel:\n  socket: {}\n  syslog_socket: {}\n",
+            sock.display(),
+            log_sock.display()
+        ),
+    )
+    .unwrap();
+    let (_rx, mut child) = supervise_start(tiercel().args(["supervise", "-c"]).arg(&cfg));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = server.recv(&mut buf) {
+        let line = text(&buf[..n]);
+        let done = line.contains("supervisor ready");
+        got.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready = got
+        .iter()
+        .find(|l| l.contains("supervisor ready"))
+        .unwrap_or_else(|| panic!("{got:?}"));
+    // RFC 3164, daemon facility (3) at info (6): <30>.
+    assert!(ready.starts_with("<30>"), "{ready}");
+    assert!(ready.contains("tiercel["), "{ready}");
+    let _ = std::fs::remove_dir_all(root);
+}
