@@ -212,8 +212,8 @@ impl Supervisor {
 
     /// Swaps in new rules, policy and outputs (SIGHUP, a watched file changed). Running
     /// sessions pick them up at their next notification. Outputs whose configuration
-    /// changed are rebuilt: the new ones start, the engine switches to them, the old ones
-    /// are drained. The socket, the web server and the metrics stay as they are. Running
+    /// changed are rebuilt: the new ones start and take over once the old ones have written
+    /// what they hold (same front queue, counters and metrics snapshots). The socket, the web server and the metrics stay as they are. Running
     /// containers' seccomp filters cannot change: syscalls the new rules need that the
     /// rules the supervisor started with do not notify are warned about.
     pub fn reload(&mut self, cfg: SupervisorConfig) -> anyhow::Result<()> {
@@ -230,13 +230,18 @@ impl Supervisor {
                 missing.join(", ")
             );
         }
-        let old = if cfg.sinks != self.sinks_config {
-            let new = Sinks::start(cfg.sinks.clone()).context("opening the new alert outputs")?;
-            self.sinks_config = cfg.sinks.clone();
-            self.sinks.replace(new)
-        } else {
-            None
-        };
+        if cfg.sinks != self.sinks_config {
+            if let Some(sinks) = self.sinks.as_mut() {
+                sinks
+                    .replace_outputs(&cfg.sinks, Duration::from_secs(5))
+                    .context("opening the new alert outputs")?;
+                if cfg.sinks.queue != self.sinks_config.queue {
+                    tracing::warn!("the front alert queue keeps its size until a restart");
+                }
+                self.sinks_config = cfg.sinks.clone();
+                tracing::info!("outputs reopened with the new configuration");
+            }
+        }
         let Some(sinks) = &self.sinks else {
             return Ok(());
         };
@@ -252,10 +257,6 @@ impl Supervisor {
             sinks.sender(),
             self.stats.clone(),
         ));
-        if let Some(old) = old {
-            old.shutdown(Duration::from_secs(5));
-            tracing::info!("outputs reopened with the new configuration");
-        }
         Ok(())
     }
 
