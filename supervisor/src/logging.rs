@@ -5,7 +5,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 use tracing::Level;
@@ -119,19 +119,41 @@ fn connect(socket: Option<&PathBuf>) -> io::Result<SysLogger> {
     .map_err(|e| io::Error::other(format!("syslog: {e}")))
 }
 
+type LevelSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// Changes the level of the installed subscriber (set by [`init`] unless `TIERCEL_LOG`
+/// fixes the filter).
+static SET_LEVEL: OnceLock<LevelSetter> = OnceLock::new();
+
+/// A reload's `log_level`: applied to the running log (not when `TIERCEL_LOG` is set).
+/// `log_stderr` and `log_syslog` take effect at the next start.
+pub fn set_level(falco_level: &str) -> Result<(), String> {
+    let d =
+        level_directive(falco_level).ok_or_else(|| format!("unknown log_level {falco_level:?}"))?;
+    match SET_LEVEL.get() {
+        Some(f) => f(d),
+        None => Ok(()),
+    }
+}
+
 /// Installs the global subscriber. Returns a note to log once it runs (e.g. no syslog).
 pub fn init(setup: &LogSetup) -> Option<String> {
     let mut note = None;
-    let filter = match EnvFilter::try_from_env("TIERCEL_LOG") {
-        Ok(f) => f,
-        Err(_) => {
-            let d = level_directive(&setup.level).unwrap_or_else(|| {
-                note = Some(format!("unknown log_level {:?}, using info", setup.level));
-                "info"
-            });
-            EnvFilter::new(d)
-        }
-    };
+    let fixed = EnvFilter::try_from_env("TIERCEL_LOG").ok();
+    let from_env = fixed.is_some();
+    let filter = fixed.unwrap_or_else(|| {
+        let d = level_directive(&setup.level).unwrap_or_else(|| {
+            note = Some(format!("unknown log_level {:?}, using info", setup.level));
+            "info"
+        });
+        EnvFilter::new(d)
+    });
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    if !from_env {
+        let _ = SET_LEVEL.set(Box::new(move |d: &str| {
+            handle.reload(EnvFilter::new(d)).map_err(|e| e.to_string())
+        }));
+    }
     let stderr = setup.stderr.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(io::stderr)

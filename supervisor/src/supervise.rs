@@ -538,8 +538,12 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
                 let rules = cfg.program.rules().len();
                 let mode = cfg.policy.mode;
                 let paths = cfg.watched.clone();
+                let level = cfg.log.level.clone();
                 match sup.reload(cfg) {
                     Ok(()) => {
+                        if let Err(e) = crate::logging::set_level(&level) {
+                            tracing::warn!("log_level: {e}");
+                        }
                         if let Ok(mut w) = watched.lock() {
                             *w = paths;
                         }

@@ -700,3 +700,54 @@ fn log_syslog_sends_the_log_to_the_syslog_socket() {
     assert!(ready.contains("tiercel["), "{ready}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn a_reload_applies_the_new_log_level() {
+    let root = scratch("loglevel");
+    rules_file(&root);
+    let sock = root.join("s.sock");
+    let cfg = root.join("c.yaml");
+    let write = |level: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "rules_files: [rules.yaml]\nlog_level: {level}\nlog_syslog: false\n\
+                 watch_config_files: false\ntiercel:\n  socket: {}\n",
+                sock.display()
+            ),
+        )
+        .unwrap()
+    };
+    write("error");
+    let (rx, mut child) = supervise_start(tiercel().args(["supervise", "-c"]).arg(&cfg));
+    let end = Instant::now() + Duration::from_secs(20);
+    while !sock.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // At error level a reload says nothing; after switching to info it says so.
+    hup(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    write("info");
+    hup(&child);
+    let mut log = String::new();
+    let reloaded = wait_for(&rx, "rules reloaded", &mut log);
+    write("warning");
+    hup(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    hup(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+        log.push_str(&l);
+        log.push('\n');
+    }
+    assert!(reloaded, "{log}");
+    assert!(
+        !log.contains("supervisor ready"),
+        "started at error level: {log}"
+    );
+    // one info reload line (the switch to info), then warning hides the next ones
+    assert_eq!(log.matches("rules reloaded").count(), 1, "{log}");
+    let _ = std::fs::remove_dir_all(root);
+}
