@@ -94,6 +94,10 @@ pub struct EvalArgs {
     /// Falco's `rule_matching`: stop at the first matching rule, or report all.
     #[arg(long, value_enum, default_value = "first")]
     rule_matching: Matching,
+    /// The rule selection and output settings (config `rules:`, `priority`,
+    /// `append_output`; -T, -t, -D), as `supervise` applies them.
+    #[command(flatten)]
+    select: tiercel::load::SelectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -128,10 +132,6 @@ fn counts(outcome: &LoadOutcome) -> (usize, usize) {
 }
 
 /// Loads, prints diagnostics on stderr, and fails when there is an error.
-fn load_or_fail(files: &[PathBuf]) -> Result<LoadOutcome, ExitCode> {
-    load_or_fail_with(files, &tiercel::load::Selection::default())
-}
-
 fn load_or_fail_with(
     files: &[PathBuf],
     sel: &tiercel::load::Selection,
@@ -204,7 +204,8 @@ fn caret_line(text: &str, offset: usize) -> String {
 }
 
 fn eval(a: EvalArgs) -> Result<ExitCode> {
-    let outcome = match load_or_fail(&a.rules) {
+    let (files, sel) = a.select.resolve(&a.rules)?;
+    let outcome = match load_or_fail_with(&files, &sel) {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };

@@ -49,6 +49,9 @@ pub struct FileConfig {
     pub log_syslog: Option<bool>,
     /// `watch_config_files`.
     pub watch_config_files: Option<bool>,
+    /// `append_output` items without `match`: extra output texts, `suggested_output`.
+    pub append_output: Vec<String>,
+    pub suggested_output: Option<bool>,
     /// `tiercel.syslog_socket`: the syslog socket of `syslog_output` and `log_syslog`.
     pub syslog_socket: Option<PathBuf>,
     /// The config files read, in merge order (main file first).
@@ -100,8 +103,16 @@ pub fn load_full(main: Option<&Path>, overrides: &[String]) -> Result<FileConfig
     if let Some(V::Bool(b)) = get("watch_config_files") {
         c.watch_config_files = Some(*b);
     }
+    let mut append_warnings = Vec::new();
+    if let Some(a) = merged.root.get("append_output") {
+        let (extra, suggested, w) = crate::load::parse_append_output(a)?;
+        c.append_output = extra;
+        c.suggested_output = suggested;
+        append_warnings = w;
+    }
     c.files = merged.files;
     c.warnings = merged.warnings;
+    c.warnings.extend(append_warnings);
     c.warnings.extend(checked.unknown_warnings());
     Ok(c)
 }

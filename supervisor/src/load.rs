@@ -74,6 +74,8 @@ pub fn options_with(sel: &Selection) -> LoaderOptions {
         event_source: Some(Arc::new(Tiercel)),
         selection: sel.items.clone(),
         min_priority: sel.min_priority,
+        append_output: sel.append_output.clone(),
+        suggested_output: sel.suggested_output,
         ..LoaderOptions::default()
     }
 }
@@ -86,6 +88,10 @@ pub struct Selection {
     pub items: Vec<SelectItem>,
     /// Falco's `priority`: less severe rules are not loaded.
     pub min_priority: Priority,
+    /// Falco's `append_output` items without `match`: `extra_output` texts appended to
+    /// every rule's output, and `suggested_output` (default true).
+    pub append_output: Vec<String>,
+    pub suggested_output: bool,
 }
 
 impl Default for Selection {
@@ -93,8 +99,92 @@ impl Default for Selection {
         Selection {
             items: Vec::new(),
             min_priority: Priority::Debug,
+            append_output: Vec::new(),
+            suggested_output: true,
         }
     }
+}
+
+impl Selection {
+    /// The selection a config file asks for (`rules:`, `priority`, `append_output`), then
+    /// `more` items (the command line's).
+    pub fn from_config(cfg: &crate::config::FileConfig, more: Vec<SelectItem>) -> Selection {
+        let mut items = cfg.rules_selection.clone();
+        items.extend(more);
+        Selection {
+            items,
+            min_priority: cfg.priority.unwrap_or(Priority::Debug),
+            append_output: cfg.append_output.clone(),
+            suggested_output: cfg.suggested_output.unwrap_or(true),
+        }
+    }
+}
+
+/// What Falco's `append_output` list asks for: `extra_output` texts, `suggested_output`,
+/// and warnings about what is ignored.
+pub type AppendOutput = (Vec<String>, Option<bool>, Vec<String>);
+
+/// Falco's `append_output` list. Items with `match` or `extra_fields` are not supported
+/// yet: warned about (`file:line:col`) and ignored.
+pub fn parse_append_output(n: &N) -> Result<AppendOutput, String> {
+    let items = match &n.v {
+        V::Null => return Ok((Vec::new(), None, Vec::new())),
+        V::Seq(s) => s,
+        _ => {
+            return Err(format!(
+                "{}: append_output: expected a list, got {}",
+                n.at,
+                n.show()
+            ))
+        }
+    };
+    let (mut extra, mut suggested, mut warnings) = (Vec::new(), None, Vec::new());
+    for it in items {
+        let V::Map(m) = &it.v else {
+            return Err(format!(
+                "{}: append_output: expected a mapping, got {}",
+                it.at,
+                it.show()
+            ));
+        };
+        if let Some(mt) = it.get("match") {
+            if !matches!(&mt.v, V::Null) && !matches!(&mt.v, V::Map(x) if x.is_empty()) {
+                warnings.push(format!(
+                    "{}: append_output: items with `match` are not supported yet; ignored",
+                    mt.at
+                ));
+                continue;
+            }
+        }
+        for (k, v) in m {
+            match (k.as_str(), &v.v) {
+                ("match", _) => {}
+                ("extra_output", V::Str(s)) => extra.push(s.clone()),
+                ("suggested_output", V::Bool(b)) => suggested = Some(*b),
+                ("extra_fields", _) => warnings.push(format!(
+                    "{}: append_output: extra_fields are not supported yet; ignored",
+                    v.at
+                )),
+                ("extra_output", _) | ("suggested_output", _) => {
+                    return Err(format!(
+                        "{}: append_output.{k}: expected a {}, got {}",
+                        v.at,
+                        if k == "extra_output" {
+                            "string"
+                        } else {
+                            "bool"
+                        },
+                        v.show()
+                    ))
+                }
+                _ => warnings.push(format!(
+                    "{}: unknown configuration key 'append_output.{k}' (ignored)",
+                    v.at
+                )),
+            }
+        }
+    }
+    Ok((extra, suggested, warnings))
 }
 
 /// Falco's rule-selection flags (before 0.38 options of their own; Falco now turns them
@@ -178,15 +268,8 @@ impl SelectArgs {
         } else {
             rules.to_vec()
         };
-        let mut items = cfg.rules_selection.clone();
-        items.extend(self.items().map_err(anyhow::Error::msg)?);
-        Ok((
-            files,
-            Selection {
-                items,
-                min_priority: cfg.priority.unwrap_or(Priority::Debug),
-            },
-        ))
+        let more = self.items().map_err(anyhow::Error::msg)?;
+        Ok((files, Selection::from_config(&cfg, more)))
     }
 }
 

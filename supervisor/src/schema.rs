@@ -123,7 +123,7 @@ pub static SCHEMA: &[Key] = &[
     k("rule_matching", Ty::Enum(&["first", "all"]), "first", "Alert on the first matching rule, or on all.", A("")),
     k("outputs_queue", Ty::Map, "", "The alert queue.", A("")),
     k("outputs_queue.capacity", Ty::UInt, "0", "Queue capacity (0: unbounded).", A("0 means tiercel's default bound (4096), per output")),
-    k("append_output", Ty::Any, "", "Extra text or fields appended to matching rules' outputs.", X("not implemented yet")),
+    k("append_output", Ty::Any, "[{suggested_output: true}]", "Extra text or fields appended to the outputs of the rules an item matches (match: rule, source, tags).", A("items without match: extra_output appended to every rule's output, suggested_output; items with match and extra_fields are warned about and ignored")),
     k("stdout_output", Ty::Map, "", "Alerts on standard output.", A("")),
     k("stdout_output.enabled", Ty::Bool, "true", "Enabled.", A("")),
     k("syslog_output", Ty::Map, "", "Alerts to syslog.", A("")),

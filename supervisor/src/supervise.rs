@@ -361,12 +361,8 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
     if rules.is_empty() {
         tracing::warn!("no rule files given (-r): no alerts will be raised");
     }
-    let mut items = file.rules_selection.clone();
-    items.extend(args.select.items().map_err(anyhow::Error::msg)?);
-    let selection = crate::load::Selection {
-        items,
-        min_priority: file.priority.unwrap_or(Priority::Debug),
-    };
+    let more = args.select.items().map_err(anyhow::Error::msg)?;
+    let selection = crate::load::Selection::from_config(&file, more);
     let program = crate::load::program_selected(&rules, &selection)?;
     let errno = match &args.errno {
         Some(e) => parse_errno(e).map_err(anyhow::Error::msg)?,

@@ -255,7 +255,7 @@ fn falcos_own_falco_yaml_loads_with_a_report() {
     }
     assert!(
         out.lines()
-            .any(|l| l == "49 applied, 25 accepted without effect, 0 unknown, 0 error(s)"),
+            .any(|l| l == "50 applied, 24 accepted without effect, 0 unknown, 0 error(s)"),
         "{out}"
     );
     assert!(
@@ -749,5 +749,49 @@ fn a_reload_applies_the_new_log_level() {
     );
     // one info reload line (the switch to info), then warning hides the next ones
     assert_eq!(log.matches("rules reloaded").count(), 1, "{log}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn append_output_extends_outputs_and_warns_about_what_it_ignores() {
+    let root = scratch("append");
+    let r = rules_file(&root);
+    let cfg = root.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "append_output:\n  - suggested_output: false\n  - extra_output: \"by=%proc.name\"\n  \
+         - match: {tags: [a]}\n    extra_output: never\n",
+    )
+    .unwrap();
+    let mut child = tiercel()
+        .args(["rules", "eval", "-r"])
+        .arg(&r)
+        .arg("-c")
+        .arg(&cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"{\"evt.type\":\"openat\",\"proc.name\":\"a\"}\n")
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    let alert: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let output = alert["output"].as_str().unwrap();
+    assert!(output.ends_with("Warning a by=a"), "{output}");
+    assert!(
+        err.contains(&format!(
+            "{}:4:5: append_output: items with `match` are not supported yet; ignored",
+            cfg.display()
+        )),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(root);
 }
