@@ -795,3 +795,40 @@ fn append_output_extends_outputs_and_warns_about_what_it_ignores() {
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn default_config_file_and_config_files_from_o() {
+    let root = scratch("default");
+    let main = root.join("falco.yaml");
+    std::fs::write(&main, "json_output: true\n").unwrap();
+    std::fs::write(root.join("extra.yaml"), "rule_matching: all\n").unwrap();
+    // Without -c the default file is read when it exists.
+    let (code, out, err) = run(tiercel()
+        .env("TIERCEL_DEFAULT_CONFIG", &main)
+        .args(["config", "check"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("# read {}", main.display())), "{out}");
+    assert!(
+        out.contains(&format!("{}:1:1: json_output: applied", main.display())),
+        "{out}"
+    );
+    // ... and not when it does not.
+    let (code, out, _) = run(tiercel().args(["config", "check"]));
+    assert_eq!(code, 0);
+    assert!(!out.contains("# read"), "{out}");
+    // -o config_files includes more files, after the main file's.
+    let (code, out, err) = run(tiercel().current_dir(&root).args([
+        "config",
+        "check",
+        "-c",
+        "falco.yaml",
+        "-o",
+        "config_files[]=extra.yaml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("extra.yaml:1:1: rule_matching: applied"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
