@@ -56,6 +56,8 @@ pub struct FileConfig {
     pub syslog_socket: Option<PathBuf>,
     /// The config files read, in merge order (main file first).
     pub files: Vec<PathBuf>,
+    /// The paths to watch for changes (main file, `config_files` entries as written).
+    pub watch: Vec<PathBuf>,
     /// Merge warnings and unknown keys, with `file:line:col`.
     pub warnings: Vec<String>,
 }
@@ -111,6 +113,7 @@ pub fn load_full(main: Option<&Path>, overrides: &[String]) -> Result<FileConfig
         append_warnings = w;
     }
     c.files = merged.files;
+    c.watch = merged.watch;
     c.warnings = merged.warnings;
     c.warnings.extend(append_warnings);
     c.warnings.extend(checked.unknown_warnings());

@@ -372,6 +372,9 @@ fn set_at_loc(n: &mut N, at: &Loc) {
 pub struct Merged {
     pub root: N,
     pub files: Vec<PathBuf>,
+    /// What to watch for changes: the main file and every `config_files` entry as
+    /// written (a directory, or a path that does not exist yet, included).
+    pub watch: Vec<PathBuf>,
     pub warnings: Vec<String>,
 }
 
@@ -485,19 +488,23 @@ pub fn load(main: Option<&Path>, overrides: &[String]) -> Result<Merged, String>
         ),
     };
     let entries = config_file_entries(&root, &base)?;
+    let mut watch = files.clone();
+    watch.extend(entries.iter().map(|e| e.0.clone()));
     include(&mut root, entries, &mut files, &mut warnings)?;
     for o in overrides {
         let before = config_file_entries(&root, &base)?.len();
         apply_override(&mut root, o)?;
         let after = config_file_entries(&root, &base)?;
         if o.trim_start().starts_with("config_files") {
-            let new = after.into_iter().skip(before).collect();
+            let new: Vec<_> = after.into_iter().skip(before).collect();
+            watch.extend(new.iter().map(|e| e.0.clone()));
             include(&mut root, new, &mut files, &mut warnings)?;
         }
     }
     Ok(Merged {
         root,
         files,
+        watch,
         warnings,
     })
 }

@@ -387,7 +387,7 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             crate::decide::errno_name(policy.errno)
         );
     }
-    let mut watched = file.files.clone();
+    let mut watched = file.watch.clone();
     watched.extend(rules.iter().cloned());
     let d = LogConfig::default();
     Ok(SupervisorConfig {

@@ -832,3 +832,41 @@ fn default_config_file_and_config_files_from_o() {
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn a_new_file_in_a_config_files_directory_reloads() {
+    let root = scratch("watchdir");
+    rules_file(&root);
+    let d = root.join("conf.d");
+    std::fs::create_dir_all(&d).unwrap();
+    let sock = root.join("s.sock");
+    let cfg = root.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules_files: [rules.yaml]\nconfig_files: [conf.d]\ntiercel:\n  socket: {}\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let (rx, mut child) = supervise_start(
+        tiercel()
+            .args(["supervise", "-c"])
+            .arg(&cfg)
+            .env("TIERCEL_LOG", "info")
+            .env("TIERCEL_WATCH_MS", "100"),
+    );
+    let mut log = String::new();
+    let ready = wait_for(&rx, "supervisor ready", &mut log);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(d.join("10-quiet.yaml"), "rules:\n  - disable: {tag: net}\n").unwrap();
+    let reloaded = wait_for(&rx, "rules reloaded", &mut log);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready && reloaded, "{log}");
+    assert!(
+        log.contains("rules=3") && log.contains("rules reloaded rules=2"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
