@@ -439,3 +439,58 @@ mod tests {
         assert!(matches!(engine.status, Status::NoEffect(_)));
     }
 }
+
+/// The schema's defaults are the parsers' defaults: for every applied key inside a block,
+/// writing its documented default changes nothing.
+#[cfg(test)]
+mod defaults {
+    use super::*;
+
+    /// What makes a block's other keys count (a disabled output ignores them).
+    fn base(block: &str) -> Vec<String> {
+        let v: &[&str] = match block {
+            "file_output" => &["file_output.enabled=true", "file_output.filename=/tmp/e"],
+            "http_output" => &[
+                "http_output.enabled=true",
+                "http_output.url=http://localhost/",
+            ],
+            "program_output" => &["program_output.enabled=true", "program_output.program=cat"],
+            "metrics" => &["metrics.enabled=true"],
+            _ => &[],
+        };
+        let mut out: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        if out.is_empty() {
+            out.push(format!("{block}={{}}"));
+        }
+        out
+    }
+
+    #[test]
+    fn documented_defaults_match_the_parsers() {
+        let mut checked = 0;
+        for k in SCHEMA {
+            let Some((block, _)) = k.path.split_once('.') else {
+                continue;
+            };
+            if !matches!(k.support, Support::Applied(_))
+                || k.default.is_empty()
+                || block == "tiercel"
+                || matches!(k.ty, Ty::Map | Ty::Any)
+            {
+                continue;
+            }
+            let b = base(block);
+            if b.iter().any(|o| o.starts_with(&format!("{}=", k.path))) {
+                continue;
+            }
+            let plain = crate::config::load_full(None, &b).unwrap();
+            let mut with = b.clone();
+            with.push(format!("{}={}", k.path, k.default));
+            let set =
+                crate::config::load_full(None, &with).unwrap_or_else(|e| panic!("{}: {e}", k.path));
+            assert_eq!(plain, set, "{}: documented default {:?}", k.path, k.default);
+            checked += 1;
+        }
+        assert!(checked >= 25, "{checked}");
+    }
+}
