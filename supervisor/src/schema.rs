@@ -493,4 +493,41 @@ mod defaults {
         }
         assert!(checked >= 25, "{checked}");
     }
+
+    /// The same for top-level keys, through what the supervisor runs with.
+    #[test]
+    fn documented_top_level_defaults_match_the_supervisor() {
+        let run = |extra: Option<String>| {
+            let mut args = crate::supervise::SuperviseArgs {
+                set: vec!["tiercel.socket=/run/x.sock".into()],
+                ..Default::default()
+            };
+            args.set.extend(extra);
+            let c = crate::supervise::build_config(&args).unwrap();
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?}",
+                c.sinks, c.alert_options, c.matching, c.policy, c.log, c.watch
+            )
+        };
+        let plain = run(None);
+        let mut checked = 0;
+        for k in SCHEMA {
+            if k.path.contains('.')
+                || !matches!(k.support, Support::Applied(_))
+                || k.default.is_empty()
+                || k.default.starts_with('[')
+                || matches!(k.ty, Ty::Map | Ty::Any)
+            {
+                continue;
+            }
+            let with = run(Some(format!("{}={}", k.path, k.default)));
+            assert_eq!(
+                plain, with,
+                "{}: documented default {:?}",
+                k.path, k.default
+            );
+            checked += 1;
+        }
+        assert!(checked >= 12, "{checked}");
+    }
 }
