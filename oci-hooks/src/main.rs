@@ -271,6 +271,9 @@ fn spawn_supervisor(
     for r in &cfg.rules {
         cmd.arg("-r").arg(r);
     }
+    if let Some(c) = &cfg.config {
+        cmd.arg("-c").arg(c);
+    }
     cmd.args(&cfg.supervisor_args)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)

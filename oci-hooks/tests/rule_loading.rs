@@ -121,3 +121,32 @@ fn a_broken_rules_file_fails_the_hook_with_its_position_and_item() {
     }
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// The hook passes its `config:` (the supervisor's falco.yaml) to `supervise -c`: a bad
+/// value there fails the hook with the supervisor's words and the value's position.
+#[test]
+fn the_hook_passes_the_supervisors_config() {
+    let root = scratch("cfg");
+    let rules = root.join("r.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: R\n  desc: d\n  condition: evt.type = unlinkat and proc.name = x\n  output: o\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let falco = root.join("falco.yaml");
+    std::fs::write(&falco, "json_output: true\nrule_matching: best\n").unwrap();
+    std::fs::write(
+        root.join("hook.yaml"),
+        format!("config: {}\n", falco.display()),
+    )
+    .unwrap();
+    let out = hook(&root, "createRuntime", &rules);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}:2:1: rule_matching: expected one of first, all, got \"best\"",
+        falco.display()
+    );
+    assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+    let _ = std::fs::remove_dir_all(root);
+}

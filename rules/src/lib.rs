@@ -41,6 +41,7 @@ pub mod priority;
 pub mod program;
 pub mod reader;
 pub mod safe_text;
+pub mod selection;
 pub mod text;
 pub mod time;
 pub mod yaml;

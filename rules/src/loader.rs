@@ -71,6 +71,8 @@ pub struct LoaderOptions {
     /// The event source the rules will run on: when set, rules that can never fire with
     /// it are reported ([`crate::fireable`], warning `LOAD_COMPILE_CONDITION`).
     pub event_source: Option<std::sync::Arc<dyn crate::fireable::EventSource>>,
+    /// Falco's `rules:` selection, applied in order over the rules' `enabled` flags.
+    pub selection: Vec<crate::selection::SelectItem>,
 }
 
 impl Default for LoaderOptions {
@@ -82,6 +84,7 @@ impl Default for LoaderOptions {
             suggested_output: true,
             append_output: Vec::new(),
             event_source: None,
+            selection: Vec::new(),
         }
     }
 }
@@ -1064,7 +1067,13 @@ impl Pass<'_> {
             };
             if let Some(cr) = self.compile_rule(r, &lists, &mut list_used, &table, &mut macro_used)
             {
-                if r.enabled && r.priority.at_least(self.opts.min_priority) {
+                let enabled = crate::selection::apply(
+                    &self.opts.selection,
+                    &r.name,
+                    r.tags.iter(),
+                    r.enabled,
+                );
+                if enabled && r.priority.at_least(self.opts.min_priority) {
                     out.loaded.insert(r.name.clone());
                     out.rules.push(cr);
                 }

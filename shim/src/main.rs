@@ -194,7 +194,14 @@ fn prepare(cfg: &IntegrationConfig, inv: &Invocation) -> anyhow::Result<()> {
         .to_str()
         .filter(|s| s.starts_with('/'))
         .context("the supervisor socket must be an absolute UTF-8 path")?;
-    let program = profile::load_program(&cfg.rules)?;
+    // The supervisor's rule selection (`rules:`, `priority` of its config), so the profile
+    // notifies only what the enabled rules need.
+    let select = tiercel::load::SelectArgs {
+        config: cfg.config.clone(),
+        ..Default::default()
+    };
+    let (files, selection) = select.resolve(&cfg.rules)?;
+    let program = tiercel::load::program_selected(&files, &selection)?;
     let plan = profile::notify_plan(&program);
     // Request a mode from the supervisor only when one was asked for: enforce (the
     // configured mode or the annotation; audit is the default, which the supervisor's own

@@ -28,6 +28,7 @@ fn create(root: &Path, rules: &Path) -> Output {
     let _listener = UnixListener::bind(&socket).unwrap();
     Command::new(env!("CARGO_BIN_EXE_tiercel-shim"))
         .env("TIERCEL_SHIM_CONFIG", root.join("shim.yaml"))
+        .env("TIERCEL_DEFAULT_CONFIG", "/nonexistent/tiercel.yaml")
         .env("TIERCEL_RUNTIME", "/bin/true")
         .env("TIERCEL_SOCKET", &socket)
         .env("TIERCEL_RULES", rules)
@@ -92,4 +93,53 @@ fn a_broken_rules_file_fails_with_its_position_and_item() {
         assert!(err.contains(w), "missing {w:?} in:\n{err}");
     }
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// The supervisor config the shim names (`config:`): its `rules:` selection shapes the
+/// profile, so a disabled rule's syscall is not notified.
+#[test]
+fn the_supervisors_rule_selection_shapes_the_profile() {
+    let root = scratch("select");
+    let rules = root.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: U\n  desc: d\n  condition: evt.type = unlinkat and proc.name = x\n  output: o\n  priority: WARNING\n  tags: [files]\n\
+         - rule: C\n  desc: d\n  condition: evt.type = connect and proc.name = x\n  output: o\n  priority: WARNING\n  tags: [net]\n",
+    )
+    .unwrap();
+    let seccomp = |root: &Path| {
+        let out = create(root, &rules);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join("bundle/config.json")).unwrap())
+                .unwrap();
+        config["linux"]["seccomp"].to_string()
+    };
+    let all = seccomp(&root);
+    assert!(
+        all.contains("\"connect\"") && all.contains("\"unlinkat\""),
+        "{all}"
+    );
+    let root2 = scratch("select2");
+    std::fs::write(
+        root2.join("falco.yaml"),
+        "rules:\n  - disable: {tag: net}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root2.join("shim.yaml"),
+        format!("config: {}\n", root2.join("falco.yaml").display()),
+    )
+    .unwrap();
+    let some = seccomp(&root2);
+    assert!(
+        !some.contains("\"connect\"") && some.contains("\"unlinkat\""),
+        "{some}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+    let _ = std::fs::remove_dir_all(root2);
 }

@@ -59,9 +59,23 @@ pub struct ParseArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesFiles {
-    /// Rule files or directories, loaded in order.
-    #[arg(short = 'r', long = "rules", required = true)]
+    /// Rule files or directories, loaded in order (default: the config's rules_files).
+    #[arg(short = 'r', long = "rules")]
     rules: Vec<PathBuf>,
+    /// The rule selection (config `rules:`/`priority`, -T, -t, -D), as `supervise` applies it.
+    #[command(flatten)]
+    select: tiercel::load::SelectArgs,
+}
+
+impl RulesFiles {
+    /// Loads the selected rules; diagnostics on stderr, `Err` with the exit code on errors.
+    fn load(&self) -> Result<Result<LoadOutcome, ExitCode>> {
+        let (files, sel) = self.select.resolve(&self.rules)?;
+        if files.is_empty() {
+            anyhow::bail!("no rule files: pass -r RULES (or rules_files in the config)");
+        }
+        Ok(load_or_fail_with(&files, &sel))
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -80,6 +94,10 @@ pub struct EvalArgs {
     /// Falco's `rule_matching`: stop at the first matching rule, or report all.
     #[arg(long, value_enum, default_value = "first")]
     rule_matching: Matching,
+    /// The rule selection and output settings (config `rules:`, `priority`,
+    /// `append_output`; -T, -t, -D), as `supervise` applies them.
+    #[command(flatten)]
+    select: tiercel::load::SelectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -114,8 +132,11 @@ fn counts(outcome: &LoadOutcome) -> (usize, usize) {
 }
 
 /// Loads, prints diagnostics on stderr, and fails when there is an error.
-fn load_or_fail(files: &[PathBuf]) -> Result<LoadOutcome, ExitCode> {
-    let outcome = load(files);
+fn load_or_fail_with(
+    files: &[PathBuf],
+    sel: &tiercel::load::Selection,
+) -> Result<LoadOutcome, ExitCode> {
+    let outcome = tiercel::load::load_selected(files, sel);
     let (errors, _) = counts(&outcome);
     if !outcome.diagnostics.is_empty() {
         eprint!("{}", outcome.render_text());
@@ -183,7 +204,8 @@ fn caret_line(text: &str, offset: usize) -> String {
 }
 
 fn eval(a: EvalArgs) -> Result<ExitCode> {
-    let outcome = match load_or_fail(&a.rules) {
+    let (files, sel) = a.select.resolve(&a.rules)?;
+    let outcome = match load_or_fail_with(&files, &sel) {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
@@ -251,7 +273,7 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
 }
 
 fn list(a: RulesFiles) -> Result<ExitCode> {
-    let outcome = match load_or_fail(&a.rules) {
+    let outcome = match a.load()? {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
@@ -278,7 +300,7 @@ fn list(a: RulesFiles) -> Result<ExitCode> {
 }
 
 fn syscalls(a: RulesFiles) -> Result<ExitCode> {
-    let outcome = match load_or_fail(&a.rules) {
+    let outcome = match a.load()? {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };

@@ -2,7 +2,10 @@
 //! `json_output`, `priority`, `rule_matching`, `file_output`, `stdout_output`,
 //! `syslog_output`, `program_output`, `http_output`, `outputs_queue`) plus tiercel's own under `tiercel:` (`mode`, `deny`,
 //! `errno`, `socket`, `allow_mode_downgrade`, `queue`). Command-line flags override it.
-//! Unknown keys are ignored (a full `falco.yaml` loads); wrong types are errors.
+//! [`load_full`] reads a file the way Falco does ([`crate::settings`]: `config_files`,
+//! `-o`), checks it against [`crate::schema`] (unknown keys are warnings with
+//! `file:line:col`, wrong types errors with `file:line:col` and the key path), then
+//! parses it.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,109 @@ pub struct FileConfig {
     pub socket: Option<PathBuf>,
     pub allow_mode_downgrade: Option<bool>,
     pub queue: Option<usize>,
+    /// Falco's `rules:` selection items.
+    pub rules_selection: Vec<tiercel_rules::selection::SelectItem>,
+    /// `log_level` (lower-case Falco name), `log_stderr`, `log_syslog`.
+    pub log_level: Option<String>,
+    pub log_stderr: Option<bool>,
+    pub log_syslog: Option<bool>,
+    /// `watch_config_files`.
+    pub watch_config_files: Option<bool>,
+    /// `append_output` items without `match`: extra output texts, `suggested_output`.
+    pub append_output: Vec<String>,
+    pub suggested_output: Option<bool>,
+    /// `tiercel.syslog_socket`: the syslog socket of `syslog_output` and `log_syslog`.
+    pub syslog_socket: Option<PathBuf>,
+    /// The config files read, in merge order (main file first).
+    pub files: Vec<PathBuf>,
+    /// The paths to watch for changes (main file, `config_files` entries as written).
+    pub watch: Vec<PathBuf>,
+    /// Merge warnings and unknown keys, with `file:line:col`.
+    pub warnings: Vec<String>,
+}
+
+/// The config file read when no `-c` is given, if it exists.
+pub const DEFAULT_PATH: &str = "/etc/tiercel/falco.yaml";
+
+/// [`DEFAULT_PATH`] when it exists (`TIERCEL_DEFAULT_CONFIG` overrides the path, for tests).
+pub fn default_path() -> Option<PathBuf> {
+    let p = std::env::var_os("TIERCEL_DEFAULT_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
+    p.exists().then_some(p)
+}
+
+/// Reads `main` (none: only the overrides), its `config_files`, applies the `-o`
+/// overrides, checks the result against the schema and parses it.
+pub fn load_full(main: Option<&Path>, overrides: &[String]) -> Result<FileConfig, String> {
+    let merged = crate::settings::load(main, overrides)?;
+    let checked = crate::schema::check(&merged.root);
+    if !checked.errors.is_empty() {
+        return Err(format!("bad configuration:\n{}", checked.errors.join("\n")));
+    }
+    let text = serde_json::to_string(&merged.root.to_json()).map_err(|e| e.to_string())?;
+    let base = main
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut c = parse(&text, &base).map_err(|e| locate(&merged.root, &e))?;
+    if let Some(r) = merged.root.get("rules") {
+        c.rules_selection =
+            crate::load::parse_selection(r).map_err(|e| format!("{}: rules: {e}", r.at))?;
+    }
+    let get = |k: &str| merged.root.get(k).map(|n| &n.v);
+    use crate::settings::V;
+    if let Some(V::Str(s)) = get("log_level") {
+        c.log_level = Some(s.trim().to_ascii_lowercase());
+    }
+    if let Some(V::Bool(b)) = get("log_stderr") {
+        c.log_stderr = Some(*b);
+    }
+    if let Some(V::Bool(b)) = get("log_syslog") {
+        c.log_syslog = Some(*b);
+    }
+    if let Some(V::Bool(b)) = get("watch_config_files") {
+        c.watch_config_files = Some(*b);
+    }
+    let mut append_warnings = Vec::new();
+    if let Some(a) = merged.root.get("append_output") {
+        let (extra, suggested, w) = crate::load::parse_append_output(a)?;
+        c.append_output = extra;
+        c.suggested_output = suggested;
+        append_warnings = w;
+    }
+    c.files = merged.files;
+    c.watch = merged.watch;
+    c.warnings = merged.warnings;
+    c.warnings.extend(append_warnings);
+    c.warnings.extend(checked.unknown_warnings());
+    Ok(c)
+}
+
+/// Adds the position of the key an error of [`parse`] names (`config: a.b: …`).
+fn locate(root: &crate::settings::N, e: &str) -> String {
+    let key = e
+        .strip_prefix("config: ")
+        .and_then(|r| r.split_once(": "))
+        .map(|(k, _)| k);
+    if let Some(k) = key {
+        // The key itself, or its deepest ancestor that is written (a missing required key).
+        let mut node = root;
+        let mut found = false;
+        for part in k.split('.') {
+            match node.get(part) {
+                Some(n) => {
+                    node = n;
+                    found = true;
+                }
+                None => break,
+            }
+        }
+        if found {
+            return format!("{}: {}", node.at, e.trim_start_matches("config: "));
+        }
+    }
+    e.to_string()
 }
 
 fn err(key: &str, what: &str) -> String {
@@ -173,6 +279,12 @@ pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
         }
         if let Some(s) = get_str(t, "socket", "tiercel.socket")? {
             c.socket = Some(rel(s));
+        }
+        if let Some(s) = get_str(t, "syslog_socket", "tiercel.syslog_socket")? {
+            c.syslog_socket = Some(rel(s));
+            if let Some(sy) = c.outputs.syslog.as_mut() {
+                sy.socket = c.syslog_socket.clone();
+            }
         }
         c.allow_mode_downgrade =
             get_bool(t, "allow_mode_downgrade", "tiercel.allow_mode_downgrade")?;

@@ -47,6 +47,9 @@ impl OnMissing {
 /// runtime: /usr/sbin/runc          # the real OCI runtime (runc or crun)
 /// socket: /run/tiercel/tiercel.sock
 /// rules: [/etc/tiercel/rules.d/falco_rules.yaml]
+/// config: /etc/tiercel/falco.yaml  # the supervisor's config: its `rules:` selection and
+///                                  # `priority` shape the profile; the hook passes it as -c
+///                                  # (default: /etc/tiercel/falco.yaml when it exists)
 /// mode: audit                      # default mode; io.tiercel.mode may change it
 /// allow_annotation_downgrade: false  # may io.tiercel.mode=audit weaken mode: enforce?
 /// on_missing_supervisor: fail-closed # or fail-open; default: closed for enforce, open for audit
@@ -64,6 +67,8 @@ pub struct IntegrationConfig {
     pub runtime: PathBuf,
     pub socket: PathBuf,
     pub rules: Vec<PathBuf>,
+    /// The supervisor's config file (`config`).
+    pub config: Option<PathBuf>,
     pub mode: Mode,
     pub allow_annotation_downgrade: bool,
     pub on_missing: Option<OnMissing>,
@@ -79,6 +84,7 @@ impl Default for IntegrationConfig {
             runtime: default_runtime(),
             socket: PathBuf::from(DEFAULT_SOCKET),
             rules: Vec::new(),
+            config: None,
             mode: Mode::Audit,
             allow_annotation_downgrade: false,
             on_missing: None,
@@ -186,6 +192,7 @@ impl IntegrationConfig {
                 "runtime" => cfg.runtime = string(key, v)?.into(),
                 "socket" => cfg.socket = string(key, v)?.into(),
                 "rules" => cfg.rules = strings(key, v)?.into_iter().map(PathBuf::from).collect(),
+                "config" => cfg.config = Some(string(key, v)?.into()),
                 "mode" => {
                     cfg.mode = string(key, v)?
                         .parse()

@@ -12,12 +12,15 @@ pub mod decide;
 pub mod engines;
 pub mod keeper;
 pub mod load;
+pub mod logging;
 pub mod mem;
 pub mod metrics;
 pub mod profile;
 pub mod rate_limit;
+pub mod schema;
 pub mod server;
 pub mod session;
+pub mod settings;
 pub mod sinks;
 pub mod supervise;
 #[allow(unsafe_code)]

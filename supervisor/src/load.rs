@@ -20,7 +20,11 @@ use tiercel_rules::event::EventType;
 use tiercel_rules::fields::{Availability, Field};
 use tiercel_rules::fireable::EventSource;
 use tiercel_rules::loader::{LoadOutcome, Loader, LoaderOptions};
+use tiercel_rules::priority::Priority;
 use tiercel_rules::program::Program;
+use tiercel_rules::selection::{SelectItem, Target};
+
+use crate::settings::{N, V};
 
 /// What tiercel's event source (the seccomp notification decoder and
 /// [`crate::event::builder`]) produces.
@@ -61,10 +65,272 @@ impl EventSource for Tiercel {
 
 /// The loader options every command uses.
 pub fn options() -> LoaderOptions {
+    options_with(&Selection::default())
+}
+
+/// The same with a rule selection.
+pub fn options_with(sel: &Selection) -> LoaderOptions {
     LoaderOptions {
         event_source: Some(Arc::new(Tiercel)),
+        selection: sel.items.clone(),
+        min_priority: sel.min_priority,
+        append_output: sel.append_output.clone(),
+        suggested_output: sel.suggested_output,
         ..LoaderOptions::default()
     }
+}
+
+/// Which rules run: Falco's `rules:` items (config, then `-D`/`-T`/`-t`) and `priority`.
+/// Every command that loads rules takes the same selection, so the supervisor, the
+/// profile, `rules syscalls/list` and the shim agree on the enabled rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub items: Vec<SelectItem>,
+    /// Falco's `priority`: less severe rules are not loaded.
+    pub min_priority: Priority,
+    /// Falco's `append_output` items without `match`: `extra_output` texts appended to
+    /// every rule's output, and `suggested_output` (default true).
+    pub append_output: Vec<String>,
+    pub suggested_output: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Selection {
+        Selection {
+            items: Vec::new(),
+            min_priority: Priority::Debug,
+            append_output: Vec::new(),
+            suggested_output: true,
+        }
+    }
+}
+
+impl Selection {
+    /// The selection a config file asks for (`rules:`, `priority`, `append_output`), then
+    /// `more` items (the command line's).
+    pub fn from_config(cfg: &crate::config::FileConfig, more: Vec<SelectItem>) -> Selection {
+        let mut items = cfg.rules_selection.clone();
+        items.extend(more);
+        Selection {
+            items,
+            min_priority: cfg.priority.unwrap_or(Priority::Debug),
+            append_output: cfg.append_output.clone(),
+            suggested_output: cfg.suggested_output.unwrap_or(true),
+        }
+    }
+}
+
+/// What Falco's `append_output` list asks for: `extra_output` texts, `suggested_output`,
+/// and warnings about what is ignored.
+pub type AppendOutput = (Vec<String>, Option<bool>, Vec<String>);
+
+/// Falco's `append_output` list. Items with `match` or `extra_fields` are not supported
+/// yet: warned about (`file:line:col`) and ignored.
+pub fn parse_append_output(n: &N) -> Result<AppendOutput, String> {
+    let items = match &n.v {
+        V::Null => return Ok((Vec::new(), None, Vec::new())),
+        V::Seq(s) => s,
+        _ => {
+            return Err(format!(
+                "{}: append_output: expected a list, got {}",
+                n.at,
+                n.show()
+            ))
+        }
+    };
+    let (mut extra, mut suggested, mut warnings) = (Vec::new(), None, Vec::new());
+    for it in items {
+        let V::Map(m) = &it.v else {
+            return Err(format!(
+                "{}: append_output: expected a mapping, got {}",
+                it.at,
+                it.show()
+            ));
+        };
+        if let Some(mt) = it.get("match") {
+            if !matches!(&mt.v, V::Null) && !matches!(&mt.v, V::Map(x) if x.is_empty()) {
+                warnings.push(format!(
+                    "{}: append_output: items with `match` are not supported yet; ignored",
+                    mt.at
+                ));
+                continue;
+            }
+        }
+        for (k, v) in m {
+            match (k.as_str(), &v.v) {
+                ("match", _) => {}
+                ("extra_output", V::Str(s)) => extra.push(s.clone()),
+                ("suggested_output", V::Bool(b)) => suggested = Some(*b),
+                ("extra_fields", _) => warnings.push(format!(
+                    "{}: append_output: extra_fields are not supported yet; ignored",
+                    v.at
+                )),
+                ("extra_output", _) | ("suggested_output", _) => {
+                    return Err(format!(
+                        "{}: append_output.{k}: expected a {}, got {}",
+                        v.at,
+                        if k == "extra_output" {
+                            "string"
+                        } else {
+                            "bool"
+                        },
+                        v.show()
+                    ))
+                }
+                _ => warnings.push(format!(
+                    "{}: unknown configuration key 'append_output.{k}' (ignored)",
+                    v.at
+                )),
+            }
+        }
+    }
+    Ok((extra, suggested, warnings))
+}
+
+/// Falco's rule-selection flags (before 0.38 options of their own; Falco now turns them
+/// into `rules:` items, as tiercel does: `-D S` is `disable: {rule: '*S*'}`, `-T T` is
+/// `disable: {tag: T}`, `-t T` is `disable: {rule: '*'}` then `enable: {tag: T}` for
+/// each `-t`), and the config file they come with.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// The config file (Falco's falco.yaml keys plus `tiercel:`; its `rules:`,
+    /// `priority` and `rules_files` apply). Default: /etc/tiercel/falco.yaml when it exists.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set a config key, Falco's `-o` syntax: `a.b=v`, `l[0]=v`, `l[]=v`, YAML values.
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    pub option: Vec<String>,
+    /// Disable the rules with this tag (repeatable; Falco's -T).
+    #[arg(short = 'T', value_name = "TAG")]
+    pub disable_tag: Vec<String>,
+    /// Only run the rules with this tag (repeatable: any of them; Falco's -t).
+    #[arg(short = 't', value_name = "TAG")]
+    pub enable_tag: Vec<String>,
+    /// Disable the rules whose name contains this (repeatable; Falco's -D).
+    #[arg(short = 'D', value_name = "SUBSTRING")]
+    pub disable_rule: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The flags as `rules:` items, in Falco's order (-D, -T, then -t). Like Falco,
+    /// -t cannot be combined with -D or -T.
+    pub fn items(&self) -> Result<Vec<SelectItem>, String> {
+        let disables = !self.disable_tag.is_empty() || !self.disable_rule.is_empty();
+        if !self.enable_tag.is_empty() && disables {
+            return Err("-t (only these tags) cannot be combined with -T or -D".into());
+        }
+        let mut v: Vec<SelectItem> = self
+            .disable_rule
+            .iter()
+            .map(|s| SelectItem {
+                enable: false,
+                target: Target::Rule(format!("*{s}*")),
+            })
+            .collect();
+        v.extend(self.disable_tag.iter().map(|t| SelectItem {
+            enable: false,
+            target: Target::Tag(t.clone()),
+        }));
+        if !self.enable_tag.is_empty() {
+            v.push(SelectItem {
+                enable: false,
+                target: Target::Rule("*".into()),
+            });
+            v.extend(self.enable_tag.iter().map(|t| SelectItem {
+                enable: true,
+                target: Target::Tag(t.clone()),
+            }));
+        }
+        Ok(v)
+    }
+
+    /// The config file to read: `-c`, else the default when it exists.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(crate::config::default_path)
+    }
+
+    /// The rule files and the selection for the rules commands: `-r` (else the config's
+    /// `rules_files`), the config's `rules:`/`priority`, then the flags.
+    pub fn resolve(&self, rules: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Selection)> {
+        let path = self.config_path();
+        let cfg = if path.is_some() || !self.option.is_empty() {
+            let c = crate::config::load_full(path.as_deref(), &self.option)
+                .map_err(anyhow::Error::msg)?;
+            for w in &c.warnings {
+                tracing::warn!("{w}");
+            }
+            c
+        } else {
+            crate::config::FileConfig::default()
+        };
+        let files = if rules.is_empty() {
+            cfg.rules_files.clone()
+        } else {
+            rules.to_vec()
+        };
+        let more = self.items().map_err(anyhow::Error::msg)?;
+        Ok((files, Selection::from_config(&cfg, more)))
+    }
+}
+
+/// Falco's `rules:` list: items `{enable: {rule: P}}`, `{disable: {tag: T}}` … Errors
+/// name the position.
+pub fn parse_selection(n: &N) -> Result<Vec<SelectItem>, String> {
+    let items = match &n.v {
+        V::Null => return Ok(Vec::new()),
+        V::Seq(s) => s,
+        _ => {
+            return Err(format!(
+                "expected a list of enable/disable items, got {}",
+                n.show()
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let bad = || {
+            format!(
+                "{}: expected `- enable: {{rule: NAME}}`, `- disable: {{tag: TAG}}` (rule or tag, wildcard * in names), got {}",
+                it.at,
+                it.show()
+            )
+        };
+        let V::Map(m) = &it.v else { return Err(bad()) };
+        for (op, body) in m {
+            let enable = match op.as_str() {
+                "enable" => true,
+                "disable" => false,
+                _ => return Err(bad()),
+            };
+            let V::Map(sel) = &body.v else {
+                return Err(bad());
+            };
+            if sel.is_empty() {
+                return Err(bad());
+            }
+            for (what, val) in sel {
+                let V::Str(s) = &val.v else {
+                    return Err(format!(
+                        "{}: {op}.{what}: expected a string, got {}",
+                        val.at,
+                        val.show()
+                    ));
+                };
+                let target = match what.as_str() {
+                    "rule" => Target::Rule(s.clone()),
+                    "tag" => Target::Tag(s.clone()),
+                    _ => {
+                        return Err(format!(
+                            "{}: {op}: unknown key {what:?} (rule or tag)",
+                            val.at
+                        ))
+                    }
+                };
+                out.push(SelectItem { enable, target });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The files `path` stands for: itself, or a directory's `.yaml`/`.yml` files in name
@@ -87,7 +353,12 @@ pub fn rule_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Loads rule files and directories in order.
 pub fn load(paths: &[PathBuf]) -> LoadOutcome {
-    let mut loader = Loader::new(options());
+    load_selected(paths, &Selection::default())
+}
+
+/// Loads rule files and directories in order, with a rule selection.
+pub fn load_selected(paths: &[PathBuf], sel: &Selection) -> LoadOutcome {
+    let mut loader = Loader::new(options_with(sel));
     for p in paths {
         match rule_files(p) {
             Ok(files) => {
@@ -127,7 +398,12 @@ pub struct LoadError {
 /// fails with [`LoadError`]. The program's operands are ordered by tiercel's field
 /// costs (same results, fewer `/proc` reads).
 pub fn program(paths: &[PathBuf]) -> Result<Program, LoadError> {
-    let outcome = load(paths);
+    program_selected(paths, &Selection::default())
+}
+
+/// [`program`] with a rule selection.
+pub fn program_selected(paths: &[PathBuf], sel: &Selection) -> Result<Program, LoadError> {
+    let outcome = load_selected(paths, sel);
     let errors = outcome.errors();
     if errors > 0 || outcome.program.is_none() {
         return Err(LoadError {

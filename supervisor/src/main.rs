@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli_config;
 mod cli_rules;
 
 /// Falco-compatible runtime security for containers, on seccomp user notification.
@@ -32,29 +33,40 @@ enum Command {
     Keeper(tiercel::keeper::KeeperArgs),
     /// Print the `linux.seccomp` object (config.json / podman profile) for a set of rules.
     Profile(tiercel::profile::ProfileArgs),
+    /// Check a configuration (falco.yaml keys plus `tiercel:`) or print its reference.
+    #[command(subcommand)]
+    Config(cli_config::ConfigCommand),
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TIERCEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: logs sent to a file or journald stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+/// Sets up tiercel's own log: for `supervise`, from the config's `log_level`,
+/// `log_stderr`, `log_syslog` (a config that does not load is reported by the command
+/// itself); elsewhere info on stderr.
+fn init_logging(cmd: &Command) {
+    let mut setup = tiercel::logging::LogSetup::default();
+    if let Command::Supervise(args) = cmd {
+        if let Ok(f) = tiercel::supervise::read_file_config(args) {
+            let d = tiercel::supervise::LogConfig::default();
+            setup.level = f.log_level.unwrap_or(d.level);
+            setup.stderr = f.log_stderr.unwrap_or(d.stderr);
+            setup.syslog = f.log_syslog.unwrap_or(d.syslog);
+            setup.syslog_socket = f.syslog_socket.clone();
+        }
+    }
+    if let Some(note) = tiercel::logging::init(&setup) {
+        tracing::debug!("{note}");
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(&cli.command);
     let result = match cli.command {
         Command::Rules(cmd) => cli_rules::run(cmd),
         Command::Fields(args) => cli_rules::fields(args),
         Command::Supervise(args) => tiercel::supervise::run(args).map(|()| ExitCode::SUCCESS),
         Command::Keeper(args) => tiercel::keeper::run(args).map(|()| ExitCode::SUCCESS),
         Command::Profile(args) => tiercel::profile::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Config(cmd) => cli_config::run(cmd),
     };
     match result {
         Ok(code) => code,

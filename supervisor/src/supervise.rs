@@ -52,9 +52,13 @@ pub struct SuperviseArgs {
     /// Append one Falco JSON alert per line to FILE.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
-    /// A YAML config file (Falco-style keys plus `tiercel:`); flags override it.
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// The config file (`-c`, `--config`), `--option`, `-T`, `-t`, `-D` (Falco's).
+    #[command(flatten)]
+    pub select: crate::load::SelectArgs,
+    /// Set a config key (Falco's `-o KEY=VALUE`: `a.b=v`, `l[0]=v`, `l[]=v`, YAML
+    /// values); applied after the config files, in order, after `--option`s.
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Alert on the first matching rule (Falco's default) or on all.
     #[arg(long, value_name = "first|all", value_parser = parse_matching)]
     pub rule_matching: Option<RuleMatching>,
@@ -102,6 +106,30 @@ pub struct SupervisorConfig {
     pub web: crate::web::WebConfig,
     /// Falco's `metrics`.
     pub metrics: crate::metrics::MetricsConfig,
+    /// The config files read and the rule paths (watched when `watch_config_files`).
+    pub watched: Vec<PathBuf>,
+    /// Falco's `watch_config_files` (default true).
+    pub watch: bool,
+    /// `log_level`, `log_stderr`, `log_syslog` as read (applied at start).
+    pub log: LogConfig,
+}
+
+/// Falco's `log_level`, `log_stderr`, `log_syslog`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub level: String,
+    pub stderr: bool,
+    pub syslog: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: "info".into(),
+            stderr: true,
+            syslog: true,
+        }
+    }
 }
 
 /// How the keeper is started and what it does while no supervisor answers.
@@ -128,6 +156,11 @@ pub struct Supervisor {
     keeper_control: Option<UnixStream>,
     /// The keeper's control and heartbeat threads.
     keeper_threads: Vec<JoinHandle<()>>,
+    sinks_config: SinkConfig,
+    web_config: crate::web::WebConfig,
+    metrics_config: crate::metrics::MetricsConfig,
+    /// The notify plan of the rules the supervisor started with.
+    started_plan: Vec<String>,
 }
 
 fn socket_id(path: &Path) -> Option<(u64, u64)> {
@@ -144,6 +177,15 @@ fn spawn_session(session: Session, shutdown: Arc<UnixStream>) {
     if let Err(e) = r {
         tracing::error!("cannot start a session thread: {e}");
     }
+}
+
+/// Syscalls `program` needs notified that `plan` (the names of a notify plan) lacks.
+pub fn missing_syscalls(plan: &[String], program: &Program) -> Vec<String> {
+    crate::profile::notify_plan(program)
+        .names()
+        .into_iter()
+        .filter(|n| !plan.contains(n))
+        .collect()
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -170,6 +212,8 @@ impl Supervisor {
         takeover: bool,
     ) -> anyhow::Result<Supervisor> {
         sys::notif_sizes().context("this kernel has no seccomp user notification")?;
+        let sinks_config = cfg.sinks.clone();
+        let started_plan = crate::profile::notify_plan(&cfg.program).names();
         let sinks = Sinks::start(cfg.sinks).context("opening alert outputs")?;
         if takeover {
             // The running supervisor keeps serving until the keeper tells it to hand
@@ -310,6 +354,10 @@ impl Supervisor {
             socket_id: bound,
             keeper_control,
             keeper_threads,
+            sinks_config,
+            web_config: cfg.web,
+            metrics_config: cfg.metrics,
+            started_plan,
         })
     }
 
@@ -318,13 +366,41 @@ impl Supervisor {
         self.web.as_ref().map(|w| w.addr)
     }
 
-    /// Swaps in new rules and policy (SIGHUP). Running sessions pick them up at their
-    /// next notification; the socket and the outputs stay as they are.
-    pub fn reload(&self, cfg: SupervisorConfig) {
-        let Some(sinks) = &self.sinks else { return };
+    /// Swaps in new rules, policy and outputs (SIGHUP, a watched file changed). Running
+    /// sessions pick them up at their next notification. Outputs whose configuration
+    /// changed are rebuilt: the new ones start and take over once the old ones have written
+    /// what they hold (same front queue, counters and metrics snapshots). The socket, the web server and the metrics stay as they are. Running
+    /// containers' seccomp filters cannot change: syscalls the new rules need that the
+    /// rules the supervisor started with do not notify are warned about.
+    pub fn reload(&mut self, cfg: SupervisorConfig) -> anyhow::Result<()> {
         if cfg.socket != self.socket {
             tracing::warn!("the socket path changed; restart the supervisor to move it");
         }
+        if cfg.web != self.web_config || cfg.metrics != self.metrics_config {
+            tracing::warn!("webserver/metrics changed: restart the supervisor to apply them");
+        }
+        let missing = missing_syscalls(&self.started_plan, &cfg.program);
+        if !missing.is_empty() {
+            tracing::warn!(
+                "the new rules need syscalls that containers started with the previous profile do not send to tiercel: {} (those containers' filters cannot change; new containers get them with a new profile)",
+                missing.join(", ")
+            );
+        }
+        if cfg.sinks != self.sinks_config {
+            if let Some(sinks) = self.sinks.as_mut() {
+                sinks
+                    .replace_outputs(&cfg.sinks, Duration::from_secs(5))
+                    .context("opening the new alert outputs")?;
+                if cfg.sinks.queue != self.sinks_config.queue {
+                    tracing::warn!("the front alert queue keeps its size until a restart");
+                }
+                self.sinks_config = cfg.sinks.clone();
+                tracing::info!("outputs reopened with the new configuration");
+            }
+        }
+        let Some(sinks) = &self.sinks else {
+            return Ok(());
+        };
         self.rules_loaded.store(
             cfg.program.rules().len() as u64,
             std::sync::atomic::Ordering::Relaxed,
@@ -337,6 +413,7 @@ impl Supervisor {
             sinks.sender(),
             self.stats.clone(),
         ));
+        Ok(())
     }
 
     pub fn socket(&self) -> &Path {
@@ -419,12 +496,24 @@ pub fn load_rules(files: &[PathBuf]) -> anyhow::Result<Program> {
     Ok(crate::load::program(files)?)
 }
 
+/// The config file `args` name (`-c`, else the default when it exists), merged with
+/// `--option` and `-o` (see [`config::load_full`]).
+pub fn read_file_config(args: &SuperviseArgs) -> anyhow::Result<FileConfig> {
+    let path = args.select.config_path();
+    let mut overrides = args.select.option.clone();
+    overrides.extend(args.set.iter().cloned());
+    if path.is_none() && overrides.is_empty() {
+        return Ok(FileConfig::default());
+    }
+    config::load_full(path.as_deref(), &overrides).map_err(anyhow::Error::msg)
+}
+
 /// Merges the flags over the config file.
 pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
-    let file = match &args.config {
-        Some(p) => config::load(p).map_err(anyhow::Error::msg)?,
-        None => FileConfig::default(),
-    };
+    let file = read_file_config(args)?;
+    for w in &file.warnings {
+        tracing::warn!("{w}");
+    }
     let socket = args
         .socket
         .clone()
@@ -438,7 +527,9 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
     if rules.is_empty() {
         tracing::warn!("no rule files given (-r): no alerts will be raised");
     }
-    let program = load_rules(&rules)?;
+    let more = args.select.items().map_err(anyhow::Error::msg)?;
+    let selection = crate::load::Selection::from_config(&file, more);
+    let program = crate::load::program_selected(&rules, &selection)?;
     let errno = match &args.errno {
         Some(e) => parse_errno(e).map_err(anyhow::Error::msg)?,
         None => file.errno.unwrap_or(libc::EPERM),
@@ -462,6 +553,9 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             crate::decide::errno_name(policy.errno)
         );
     }
+    let mut watched = file.watch.clone();
+    watched.extend(rules.iter().cloned());
+    let d = LogConfig::default();
     Ok(SupervisorConfig {
         socket,
         program,
@@ -479,7 +573,69 @@ pub fn build_config(args: &SuperviseArgs) -> anyhow::Result<SupervisorConfig> {
             alerts_file: args.alerts.clone(),
             queue: file.queue.or(file.outputs.queue_capacity).unwrap_or(4096),
         },
+        watched,
+        watch: file.watch_config_files.unwrap_or(true),
+        log: LogConfig {
+            level: file.log_level.clone().unwrap_or(d.level),
+            stderr: file.log_stderr.unwrap_or(d.stderr),
+            syslog: file.log_syslog.unwrap_or(d.syslog),
+        },
     })
+}
+
+/// A fingerprint of the watched paths: for each, its mtime and size, and for a directory
+/// the same of each entry (rules directories, `config_files` directories).
+fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)> {
+    let stat = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()))
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        out.push((p.clone(), stat(p)));
+        if p.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                let mut entries: Vec<PathBuf> = rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .take(4096)
+                    .collect();
+                entries.sort();
+                for e in entries {
+                    let s = stat(&e);
+                    out.push((e, s));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Falco's `watch_config_files`: polls the config and rules files' mtimes every
+/// `period`; a change raises SIGHUP (the reload path). Ends when `stop` is set.
+fn start_watcher(
+    paths: Arc<std::sync::Mutex<Vec<PathBuf>>>,
+    period: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("tiercel-watch".into())
+        .spawn(move || {
+            let current = || fingerprint(&paths.lock().map(|p| p.clone()).unwrap_or_default());
+            let mut last = current();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(period);
+                let now = current();
+                if now != last {
+                    last = now;
+                    tracing::info!("a config or rules file changed: reloading");
+                    if let Err(e) = sys::raise_process_signal(libc::SIGHUP) {
+                        tracing::error!("cannot signal the reload: {e}");
+                    }
+                }
+            }
+        })
+        .context("starting the config watcher")
 }
 
 /// Sessions catch panics (answering with the fallback), but the default hook would
@@ -523,7 +679,18 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
     };
     let rules = cfg.program.rules().len();
     let mode = cfg.policy.mode;
-    let sup = Supervisor::start_with(cfg, keeper, args.takeover)?;
+    let watched = Arc::new(std::sync::Mutex::new(cfg.watched.clone()));
+    let stop_watch = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = if cfg.watch {
+        let period = std::env::var("TIERCEL_WATCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(1), Duration::from_millis);
+        Some(start_watcher(watched.clone(), period, stop_watch.clone())?)
+    } else {
+        None
+    };
+    let mut sup = Supervisor::start_with(cfg, keeper, args.takeover)?;
     tracing::info!(
         socket = %sup.socket().display(),
         rules,
@@ -542,17 +709,37 @@ pub fn run(args: SuperviseArgs) -> anyhow::Result<()> {
             tracing::info!(signal = sig, "stopping");
             break;
         }
-        // Falco reloads on SIGHUP: rules and policy are re-read; on any error the
-        // running rules stay.
+        // Falco reloads on SIGHUP: config, rules and outputs are re-read; on any error
+        // the running set stays.
         match build_config(&args) {
             Ok(cfg) => {
                 let rules = cfg.program.rules().len();
                 let mode = cfg.policy.mode;
-                sup.reload(cfg);
-                tracing::info!(rules, mode = %mode, "rules reloaded");
+                let paths = cfg.watched.clone();
+                let level = cfg.log.level.clone();
+                match sup.reload(cfg) {
+                    Ok(()) => {
+                        if let Err(e) = crate::logging::set_level(&level) {
+                            tracing::warn!("log_level: {e}");
+                        }
+                        if let Ok(mut w) = watched.lock() {
+                            *w = paths;
+                        }
+                        tracing::info!(rules, mode = %mode, "rules reloaded");
+                    }
+                    Err(e) => tracing::error!(
+                        "reload failed, keeping the running rules and outputs: {e:#}"
+                    ),
+                }
             }
-            Err(e) => tracing::error!("reload failed, keeping the running rules: {e:#}"),
+            Err(e) => {
+                tracing::error!("reload failed, keeping the running rules and outputs: {e:#}")
+            }
         }
+    }
+    stop_watch.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        let _ = w.join();
     }
     sup.shutdown();
     Ok(())
@@ -591,6 +778,10 @@ mod tests {
             "/tmp/a.json",
             "--config",
             "/etc/c.yaml",
+            "-o",
+            "a.b=1",
+            "-T",
+            "net",
             "--rule-matching",
             "all",
         ])
@@ -615,7 +806,10 @@ mod tests {
         )
         .unwrap();
         let args = SuperviseArgs {
-            config: Some(cfg.clone()),
+            select: crate::load::SelectArgs {
+                config: Some(cfg.clone()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = build_config(&args).unwrap();
@@ -624,7 +818,10 @@ mod tests {
         assert_eq!(c.policy.errno, libc::EROFS);
         assert_eq!(c.matching, RuleMatching::All);
         let args = SuperviseArgs {
-            config: Some(cfg),
+            select: crate::load::SelectArgs {
+                config: Some(cfg),
+                ..Default::default()
+            },
             mode: Some(Mode::Audit),
             errno: Some("EPERM".into()),
             socket: Some("/x.sock".into()),

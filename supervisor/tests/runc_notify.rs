@@ -175,6 +175,9 @@ impl Env {
                 queue: 1024,
                 ..SinkConfig::default()
             },
+            watched: Vec::new(),
+            watch: false,
+            log: Default::default(),
         })
         .unwrap()
     }
@@ -532,7 +535,7 @@ fn reload_applies_to_running_sessions() {
         "- rule: Secret opened\n  desc: t\n  condition: evt.type in (open, openat) and fd.name startswith /secret\n  output: Secret opened (file=%fd.name)\n  priority: WARNING\n",
     )
     .unwrap();
-    let sup = env.supervisor(Program::default(), Policy::default(), None);
+    let mut sup = env.supervisor(Program::default(), Policy::default(), None);
     let s = sup.stats().clone();
     // A long-lived container that reads the secret every time /tmp/go appears.
     let b = env.bundle(
@@ -577,7 +580,11 @@ fn reload_applies_to_running_sessions() {
         web: Default::default(),
         metrics: Default::default(),
         sinks: SinkConfig::default(),
-    });
+        watched: Vec::new(),
+        watch: false,
+        log: Default::default(),
+    })
+    .unwrap();
     let after = round();
     assert!(after.contains("refused"), "{after}");
     assert_eq!(get(&s.sessions_started), 1, "same session before and after");

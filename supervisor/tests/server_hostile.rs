@@ -33,6 +33,9 @@ fn start(dir: &Path) -> Supervisor {
             queue: 16,
             ..SinkConfig::default()
         },
+        watched: Vec::new(),
+        watch: false,
+        log: Default::default(),
     })
     .unwrap()
 }

@@ -21,6 +21,9 @@ fn start(dir: &Path, web: WebConfig, metrics: MetricsConfig) -> Supervisor {
         web,
         metrics,
         sinks: SinkConfig::default(),
+        watched: Vec::new(),
+        watch: false,
+        log: Default::default(),
     })
     .unwrap()
 }

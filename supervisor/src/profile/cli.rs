@@ -37,7 +37,8 @@ pub const PODMAN_DEFAULT_PROFILE: &str = "/usr/share/containers/seccomp.json";
 pub struct ProfileArgs {
     /// Falco rule files or directories (their .yaml/.yml files in name order), loaded in
     /// order (repeatable, like `falco -r`).
-    #[arg(short = 'r', long = "rules", required = true, num_args = 1.., action = clap::ArgAction::Append)]
+    /// Default: the config's `rules_files`.
+    #[arg(short = 'r', long = "rules", num_args = 1.., action = clap::ArgAction::Append)]
     pub rules: Vec<PathBuf>,
     /// The supervisor's socket (`listenerPath`); must be absolute.
     #[arg(long)]
@@ -62,6 +63,9 @@ pub struct ProfileArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// The rule selection (config `rules:`/`priority`, -T, -t, -D), as `supervise` applies it.
+    #[command(flatten)]
+    pub select: crate::load::SelectArgs,
 }
 
 /// Loads rule files like `falco -r a -r b`; an error lists the load's error diagnostics.
@@ -115,7 +119,11 @@ pub fn build(args: &ProfileArgs, program: &Program) -> anyhow::Result<(Value, Ve
 
 /// `tiercel profile …`.
 pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
-    let program = load_program(&args.rules)?;
+    let (files, sel) = args.select.resolve(&args.rules)?;
+    if files.is_empty() {
+        anyhow::bail!("no rule files: pass -r RULES (or rules_files in the config)");
+    }
+    let program = crate::load::program_selected(&files, &sel)?;
     let (profile, notes) = build(&args, &program)?;
     for n in &notes {
         tracing::info!("{n}");

@@ -79,7 +79,7 @@ impl Alert {
 }
 
 /// Where alerts go.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SinkConfig {
     /// Falco's `json_output`: stdout, `file_output`, syslog, program and HTTP get JSON
     /// lines instead of text lines.
@@ -134,6 +134,8 @@ enum Msg {
     /// tiercel's own alerts (metrics snapshots): written, not counted as rule matches.
     Internal(Box<Alert>),
     Flush(SyncSender<()>),
+    /// A reload: drain the current outputs, then write to these.
+    Replace(Vec<OutputHandle>, SyncSender<()>),
 }
 
 /// The sessions' handle on the output queue. Cheap to clone.
@@ -257,9 +259,10 @@ fn start_output(
     mut out: Box<dyn Output>,
     queue: usize,
     totals: Arc<SinkStats>,
+    stats: Option<Arc<OutputStats>>,
 ) -> io::Result<OutputHandle> {
     let (tx, rx) = mpsc::sync_channel::<OutMsg>(queue.max(1));
-    let stats = Arc::new(OutputStats::default());
+    let stats = stats.unwrap_or_default();
     let reopen = Arc::new(AtomicBool::new(false));
     let name = out.name();
     let (st, re) = (stats.clone(), reopen.clone());
@@ -312,7 +315,8 @@ fn start_output(
 impl Sinks {
     /// Opens the outputs (files are created now, so a bad path fails at start; CA and
     /// client certificate files are read now) and starts their threads.
-    pub fn start(cfg: SinkConfig) -> io::Result<Sinks> {
+    /// The outputs `cfg` asks for, not started.
+    fn build_outputs(cfg: &SinkConfig) -> io::Result<Vec<Box<dyn Output>>> {
         let json = cfg.json_output;
         let o = &cfg.outputs;
         let mut outs: Vec<Box<dyn Output>> = Vec::new();
@@ -342,11 +346,16 @@ impl Sinks {
         if let Some(h) = &o.http {
             outs.push(Box::new(http::HttpOutput::new(h, json)?));
         }
+        Ok(outs)
+    }
+
+    pub fn start(cfg: SinkConfig) -> io::Result<Sinks> {
+        let outs = Sinks::build_outputs(&cfg)?;
         let stats = Arc::new(SinkStats::default());
         let queue = cfg.queue.max(1);
         let handles = outs
             .into_iter()
-            .map(|out| start_output(out, queue, stats.clone()))
+            .map(|out| start_output(out, queue, stats.clone(), None))
             .collect::<io::Result<Vec<_>>>()?;
         let outputs = handles
             .iter()
@@ -399,6 +408,48 @@ impl Sinks {
         for (_, _, r) in &self.outputs {
             r.store(true, Ordering::Release);
         }
+    }
+
+    /// A reload: starts the outputs `cfg` asks for and switches to them once the current
+    /// ones have written what they hold (bounded by `timeout`). The front queue, the
+    /// totals and the rule counters go on; an output of the same kind as a current one
+    /// keeps its counters (the metrics list the outputs of the start).
+    pub fn replace_outputs(&mut self, cfg: &SinkConfig, timeout: Duration) -> io::Result<()> {
+        let outs = Sinks::build_outputs(cfg)?;
+        let queue = cfg.queue.max(1);
+        let handles = outs
+            .into_iter()
+            .map(|out| {
+                let name = out.name();
+                let old = self
+                    .outputs
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .map(|(_, s, _)| s.clone());
+                start_output(out, queue, self.stats.clone(), old)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let list = handles
+            .iter()
+            .map(|h| (h.name, h.stats.clone(), h.reopen.clone()))
+            .collect();
+        let (tx, rx) = mpsc::sync_channel(1);
+        let deadline = Instant::now() + timeout;
+        let mut msg = Msg::Replace(handles, tx);
+        loop {
+            match self.sender.tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(_) => return Err(io::Error::other("the output queue stayed full")),
+            }
+        }
+        self.outputs = list;
+        // The switch happens in queue order even when the drain is slow.
+        let _ = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        Ok(())
     }
 
     /// Waits until everything queued before this call is written by every output
@@ -457,6 +508,12 @@ impl Fanout {
                     if self.flush_outputs(Duration::from_secs(10)) {
                         let _ = done.try_send(());
                     }
+                }
+                Ok(Msg::Replace(new, done)) => {
+                    self.flush_outputs(Duration::from_secs(5));
+                    // Dropping the old handles ends their threads once they are drained.
+                    self.outputs = new;
+                    let _ = done.try_send(());
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -845,6 +902,54 @@ mod endpoint_tests {
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .ends_with("Warning after\n"));
+    }
+
+    /// A reload's new outputs take over in queue order: what was queued before goes to
+    /// the old ones, what follows to the new; the sender and the counters stay.
+    #[test]
+    fn replace_outputs_switches_in_queue_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+        let cfg = |p: &std::path::Path, json| SinkConfig {
+            json_output: json,
+            outputs: OutputsConfig {
+                stdout: false,
+                file: Some(FileOutputConfig {
+                    filename: p.to_path_buf(),
+                    keep_alive: true,
+                }),
+                ..OutputsConfig::default()
+            },
+            ..SinkConfig::default()
+        };
+        let mut sinks = Sinks::start(cfg(&a, false)).unwrap();
+        let sender = sinks.sender();
+        sender.send(alert("one"));
+        sender.send(alert("two"));
+        sinks
+            .replace_outputs(&cfg(&b, true), Duration::from_secs(5))
+            .unwrap();
+        sender.send(alert("three"));
+        assert!(sinks.flush(Duration::from_secs(5)));
+        let old = std::fs::read_to_string(&a).unwrap();
+        let lines: Vec<&str> = old.lines().collect();
+        assert_eq!(lines.len(), 2, "{old}");
+        assert!(
+            lines[0].ends_with("Warning one") && lines[1].ends_with("Warning two"),
+            "{old}"
+        );
+        let new = std::fs::read_to_string(&b).unwrap();
+        assert_eq!(new.lines().count(), 1, "{new}");
+        assert!(
+            new.contains("\"output\":") && new.contains("three"),
+            "{new}"
+        );
+        assert_eq!(sinks.stats().written.load(Ordering::Relaxed), 3);
+        let file_stats: Vec<u64> = sinks
+            .output_stats()
+            .map(|(_, s)| s.written.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(file_stats, [3], "the file output's counters go on");
     }
 
     #[test]
