@@ -1,6 +1,7 @@
 //! End-to-end tests: real runc containers (busybox-static), the real `tiercel` binary, the
 //! static probe. Run as root with `cargo test -p tiercel-e2e -- --test-threads=1`
-//! (`make test` does). Outside CI a missing prerequisite prints `SKIP:`; in CI it fails.
+//! (`make test` does). Outside CI a missing prerequisite is a skip (one `SKIP` line, listed
+//! in the summary of `make test`); in CI it fails.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,16 +35,6 @@ fn preset_rules(test: &str) -> Option<PathBuf> {
         p.is_file(),
     )
     .then_some(p)
-}
-
-fn upstream(test: &str) -> Option<Vec<PathBuf>> {
-    let u = upstream_rule_files();
-    require(
-        test,
-        "upstream rule files not found (../shared/upstream-rules)",
-        u.is_some(),
-    )
-    .then_some(u?)
 }
 
 /// A bundle whose seccomp profile comes from `tiercel profile` for this supervisor.
@@ -171,7 +162,9 @@ fn audit_seed_rule_touch_bin_evil() {
 #[test]
 fn audit_upstream_rules_touch_bin_evil() {
     let t = "audit_upstream_rules_touch_bin_evil";
-    let Some(rules) = upstream(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        return;
+    };
     write_below_bin_audit(t, rules, false);
 }
 
@@ -243,7 +236,9 @@ fn enforce_seed_rule_refuses_write() {
 fn upstream_rules_detect_attacks_and_stay_quiet_otherwise() {
     let t = "upstream_rules_detect_attacks_and_stay_quiet_otherwise";
     let Some(env) = container_env(t) else { return };
-    let Some(rules) = upstream(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        return;
+    };
     let sup =
         Supervisor::start(&env.tiercel, SupervisorOpts::new(&rules, "audit")).expect("supervisor");
     let scenarios: &[(&str, &[&str], Option<&str>)] = &[
@@ -396,7 +391,9 @@ fn assert_still_serving(t: &str, env: &Env, sup: &mut Supervisor) {
 fn robustness_kill_container_mid_call() {
     let t = "robustness_kill_container_mid_call";
     let Some(env) = container_env(t) else { return };
-    let Some(rules) = upstream(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        return;
+    };
     let mut sup =
         Supervisor::start(&env.tiercel, SupervisorOpts::new(&rules, "audit")).expect("supervisor");
     for round in 0..3 {
@@ -415,7 +412,9 @@ fn robustness_kill_container_mid_call() {
 fn robustness_thread_storm() {
     let t = "robustness_thread_storm";
     let Some(env) = container_env(t) else { return };
-    let Some(rules) = upstream(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        return;
+    };
     let mut sup =
         Supervisor::start(&env.tiercel, SupervisorOpts::new(&rules, "audit")).expect("supervisor");
     let mut b = bundle_for(&env, &sup);
@@ -440,7 +439,9 @@ fn call_lines(s: &str) -> Vec<&str> {
 fn robustness_long_paths_and_garbage_pointers() {
     let t = "robustness_long_paths_and_garbage_pointers";
     let Some(env) = container_env(t) else { return };
-    let Some(rules) = upstream(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        return;
+    };
     // Baseline without tiercel: what the kernel answers.
     let mut baseline = BTreeMap::new();
     for mode in ["longpath", "garbage"] {
