@@ -13,6 +13,13 @@ CARGO="${CARGO:-cargo}"
 # CI: set and not "", "0" or "false" (the same rule as tiercel_testdata::ci).
 is_ci() { case "${CI-}" in ""|0|false) return 1 ;; *) return 0 ;; esac; }
 
+# Steps that run containers (runc_notify in the unit tests, the end-to-end tests) hold the
+# lock file $TIERCEL_E2E_LOCK when it is set, so that several checkouts on one machine do not
+# run containers at the same time.
+locked() {
+    if [ -n "${TIERCEL_E2E_LOCK:-}" ]; then flock "$TIERCEL_E2E_LOCK" "$@"; else "$@"; fi
+}
+
 TIERCEL_SKIP_LOG="$(mktemp "${TMPDIR:-/tmp}/tiercel-skips.XXXXXX")"
 export TIERCEL_SKIP_LOG
 trap 'rm -f "$TIERCEL_SKIP_LOG"' EXIT
@@ -49,7 +56,8 @@ step() {
 step "setup (scripts/setup.sh)"     bash scripts/setup.sh
 step "rustfmt --check"              $CARGO fmt --all -- --check
 step "clippy -D warnings"           $CARGO clippy --workspace --all-targets -- -D warnings
-step "unit + data-driven tests"     $CARGO test --workspace --exclude tiercel-e2e
+step "build the tests"              $CARGO test --workspace --exclude tiercel-e2e --no-run
+step "unit + data-driven tests"     locked $CARGO test --workspace --exclude tiercel-e2e
 step "release build"                $CARGO build --release --workspace --bins
 step "static (musl) build for the image" $CARGO build --release --target x86_64-unknown-linux-musl -p tiercel -p tiercel-shim -p tiercel-hook
 export TIERCEL_BIN="$CARGO_TARGET_DIR/release/tiercel"
@@ -58,7 +66,8 @@ if [ "$(id -u)" -ne 0 ] && ! is_ci; then
         | tee -a "$TIERCEL_SKIP_LOG"
     NAMES+=("end-to-end (runc)"); RESULTS+=(SKIP); TIMES+=(0)
 else
-    step "end-to-end (runc, root)"  $CARGO test -p tiercel-e2e -- --test-threads=1
+    step "build the end-to-end tests" $CARGO test -p tiercel-e2e --no-run
+    step "end-to-end (runc, root)"  locked $CARGO test -p tiercel-e2e -- --test-threads=1
 fi
 summary
 n=$(skipped)
