@@ -4,9 +4,13 @@
 # what it did.
 set -euo pipefail
 
-PKGS=(runc crun podman busybox-static libseccomp-dev gcc libc6-dev make jq
-      pkg-config tar gzip procps util-linux coreutils iproute2
-      docker.io containerd uidmap slirp4netns python3-venv)
+# Everything the tests use: the runtimes and engines of the end-to-end tests (runc, crun,
+# podman, docker.io, containerd; uidmap and slirp4netns for rootless containers), the
+# container rootfs (busybox-static), the probe's static build (gcc, libc6-dev), the deploy
+# file checks (python3 with PyYAML; python3-venv for the Kubernetes schema validator), jq for the demo and the benchmark.
+PKGS=(runc crun podman docker.io containerd uidmap slirp4netns busybox-static
+      libseccomp-dev gcc libc6-dev make jq python3 python3-yaml python3-venv
+      pkg-config tar gzip procps util-linux coreutils iproute2)
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -73,8 +77,9 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 # Facts the tests depend on.
-for b in runc busybox gcc jq; do
+for b in runc crun podman docker containerd busybox gcc jq python3 newuidmap slirp4netns; do
     command -v "$b" >/dev/null 2>&1 || { say "ERROR: $b not found after install"; exit 1; }
 done
+python3 -c 'import yaml' 2>/dev/null || { say "ERROR: python3 cannot import yaml (python3-yaml)"; exit 1; }
 if ! file_out=$(busybox 2>&1 | head -1); then :; fi
 say "runc: $(runc --version | head -1); kernel: $(uname -r); $file_out"

@@ -13,7 +13,8 @@
 //!
 //! Environment:
 //! * `TIERCEL_BENCH_RULES=<file>`: another rules file (default: the upstream
-//!   `falco_rules.yaml` under `/work/shared/upstream-rules/`).
+//!   `upstream-rules/falco_rules.yaml` of the shared directory, `$TIERCEL_SHARED` or
+//!   `../shared` beside the repository; without it the benchmark says it is skipped).
 //! * `TIERCEL_BENCH_VERBOSE=1`: per type, the rules evaluated and the fields they read
 //!   that none of the type's events carries (to keep the mix honest).
 //! * `TIERCEL_BENCH_CALLGRIND=first|all`: no timing; evaluate [`CALLGRIND_EVENTS`]
@@ -662,13 +663,14 @@ fn measure_pass(
 }
 
 fn main() {
-    let path = std::env::var("TIERCEL_BENCH_RULES").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/upstream-rules/falco_rules.yaml"
-        )
-        .to_string()
-    });
+    let path = match std::env::var_os("TIERCEL_BENCH_RULES") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => match tiercel_testdata::upstream("upstream-rules/falco_rules.yaml") {
+            Some(p) => p,
+            None => return,
+        },
+    };
+    let path = path.display().to_string();
     let t0 = Instant::now();
     let mut loader = Loader::new(LoaderOptions::default());
     loader.add_file(Path::new(&path));

@@ -20,16 +20,12 @@ use tiercel_rules::compile::compile_condition;
 use tiercel_rules::json_event::JsonEvent;
 use tiercel_rules::parser::{parse, DEFAULT_MAX_DEPTH};
 
-fn cases() -> Vec<Json> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/upstream-tests/libsinsp_filter_compiler_cases.json"
-    );
-    let alt = "/work/shared/upstream-tests/libsinsp_filter_compiler_cases.json";
-    let text = std::fs::read_to_string(path)
-        .or_else(|_| std::fs::read_to_string(alt))
-        .expect("compiler cases JSON");
-    serde_json::from_str::<Vec<Json>>(&text).expect("valid JSON")
+/// The upstream cases, or `None` (skipped) when the shared directory is absent.
+fn cases() -> Option<Vec<Json>> {
+    let path = tiercel_testdata::upstream("upstream-tests/libsinsp_filter_compiler_cases.json")?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    Some(serde_json::from_str::<Vec<Json>>(&text).expect("valid JSON"))
 }
 
 fn map_mocks(test: &str, input: &str) -> String {
@@ -85,11 +81,29 @@ fn compile(input: &str) -> Result<(tiercel_rules::compile::CompiledCondition, us
     }
 }
 
+/// Upstream cases whose message we do not reproduce, with the message we give instead.
+///
+/// - `fd.name = val(proc.name)[x]`: libsinsp's parser accepts a field argument after a
+///   `val(…)` operand and its compiler refuses it ("filter error: transformer 'val' does not
+///   support field arguments"); our parser already refuses the `[`.
+const KNOWN_DIVERGENCES: &[(&str, &str)] = &[(
+    "fd.name = val(proc.name)[x]",
+    "parse: unexpected token after ')', expecting 'or', 'and'",
+)];
+
+fn known_divergence(input: &str) -> Option<&'static str> {
+    KNOWN_DIVERGENCES
+        .iter()
+        .find(|(i, _)| *i == input)
+        .map(|(_, m)| *m)
+}
+
 #[test]
 fn libsinsp_compiler_cases() {
     let mut failures = Vec::new();
+    let Some(cases) = cases() else { return };
     let mut ran = 0;
-    for c in cases() {
+    for c in cases {
         let test = c["test"].as_str().unwrap_or_default();
         let kind = c["kind"].as_str().unwrap_or_default();
         let expect = c["expect"].as_str().unwrap_or_default();
@@ -128,12 +142,14 @@ fn libsinsp_compiler_cases() {
                 },
                 (Err(e), "accept") => Err(format!("rejected: {e}")),
                 (Ok(_), _) => Err("accepted, expected reject".to_string()),
-                // Messages are checked for compile errors; a case the parser already rejects
-                // (`val(x)[arg]`) carries the parser's own text.
-                (Err(e), _) => match c["msg"].as_str() {
-                    Some(m) if !e.contains(m) && !e.starts_with("parse:") => {
-                        Err(format!("message {e:?}, expected {m:?}"))
-                    }
+                // Where upstream gives the message, ours is the same text, except for the
+                // named divergences (which must still happen, with exactly our message).
+                (Err(e), _) => match (c["msg"].as_str(), known_divergence(raw)) {
+                    (_, Some(ours)) if e == ours => Ok(()),
+                    (_, Some(ours)) => Err(format!(
+                        "known divergence changed: message {e:?}, listed as {ours:?}"
+                    )),
+                    (Some(m), None) if e != m => Err(format!("message {e:?}, expected {m:?}")),
                     _ => Ok(()),
                 },
             },
@@ -143,7 +159,8 @@ fn libsinsp_compiler_cases() {
             failures.push(format!("[{test}] {raw:?} (as {input:?}): {why}"));
         }
     }
-    assert!(ran > 300, "only {ran} cases ran");
+    // 440 cases, of which the 20 `filter_cache_*` are skipped (see the module's doc).
+    assert_eq!(ran, 420, "cases run");
     assert!(
         failures.is_empty(),
         "{} of {ran} cases failed:\n{}",

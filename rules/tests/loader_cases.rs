@@ -376,9 +376,9 @@ fn macro_expansion_bomb_is_bounded() {
     s.push_str(
         "- rule: r\n  desc: d\n  condition: evt.type=open and m30\n  output: o\n  priority: INFO\n",
     );
-    let t = std::time::Instant::now();
+    // 2^30 nodes if expanded: the load must stop at the bound (an unbounded expansion
+    // would not finish), with the error below.
     let o = load(&[&s]);
-    assert!(t.elapsed() < std::time::Duration::from_secs(20));
     assert!(o.program.is_none());
     let errs = errors(&o);
     assert_eq!(errs.len(), 1, "{}", o.render_text());

@@ -291,7 +291,16 @@ delay_ms() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
 log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
-(cd "$repo" && cargo bench -q -p tiercel-rules --bench eval 2>/dev/null) > "$work/rules-bench.txt" || echo "rules bench failed" > "$work/rules-bench.txt"
+(cd "$repo" && cargo bench -q -p tiercel-rules --bench eval 2>"$work/rules-bench.err") > "$work/rules-bench.txt" || echo "rules bench failed" > "$work/rules-bench.txt"
+# Without the upstream rules the bench prints one SKIP line on stderr and nothing else.
+grep '^SKIP ' "$work/rules-bench.err" >> "$work/rules-bench.txt" || true
+
+# The supervisor library's notify loop alone (no rules), `dd bs=1` with `read` notified vs not:
+# an #[ignore]d measurement of supervisor/tests/runc_notify.rs, run here rather than by `make test`.
+log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- --ignored latency_of_notified_reads)"
+(cd "$repo" && cargo test -q --release -p tiercel --test runc_notify -- --ignored --exact \
+    latency_of_notified_reads --nocapture --test-threads=1 2>&1) \
+    | grep '^LATENCY' > "$work/latency.txt" || echo "latency measurement failed" > "$work/latency.txt"
 
 {
     echo "# tiercel benchmarks"
@@ -375,6 +384,15 @@ log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
     echo "| containers running | supervisor RSS (KiB) | supervisor peak RSS (KiB) |"
     echo "|---|---|---|"
     echo "| $MULTI_SESSIONS | $MULTI_RSS | $MULTI_HWM |"
+    echo
+    echo "## Notify loop alone (\`supervisor/tests/runc_notify.rs\`, \`latency_of_notified_reads\`, same run)"
+    echo
+    echo "The supervisor library with no rules: a runc container doing 20000 one-byte reads with"
+    echo "\`read\` notified, against the same container with \`read\` not notified."
+    echo
+    echo '```'
+    cat "$work/latency.txt"
+    echo '```'
     echo
     echo "## Rule evaluation (\`cargo bench -p tiercel-rules --bench eval\`, same run)"
     echo

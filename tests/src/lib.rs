@@ -3,8 +3,10 @@
 //! clean-up, and the in-container probe.
 //!
 //! Everything here drives real programs (runc, the `tiercel` binary, the static probe); nothing
-//! is mocked. Tests that cannot run (not root, runc or busybox-static missing) say so with
-//! `SKIP:` on stderr; when `CI` is set a missing prerequisite is a failure instead.
+//! is mocked. A test that cannot run (not root, runc or busybox-static missing, no upstream
+//! rules) is skipped through `tiercel_testdata`: one `SKIP` line on the real stderr and in
+//! `$TIERCEL_SKIP_LOG` (the summary of `make test` lists them); under CI ([`ci`]) a missing
+//! prerequisite is a failure instead.
 
 // `unsafe` is allowed only in the supervisor's `sys.rs` (ARCHITECTURE.md, crate table).
 #![deny(unsafe_code)]
@@ -40,54 +42,30 @@ pub const DEFAULT_CAPS: &[&str] = &[
     "CAP_SETFCAP",
 ];
 
-/// True when running under CI (`CI` set to anything but `false`/empty).
-pub fn ci() -> bool {
-    matches!(std::env::var("CI"), Ok(v) if !v.is_empty() && v != "false" && v != "0")
-}
+pub use tiercel_testdata::{ci, repo_root, shared_dir};
 
-/// Checks a prerequisite. Returns false (after printing `SKIP: ...`) when it is missing and
-/// we are not in CI; panics when it is missing in CI, where nothing may be skipped.
+/// Checks a prerequisite. Returns false after a skip (`tiercel_testdata::skip_named`: one
+/// line, listed by `make test`) when it is missing; panics under CI, where nothing may be
+/// skipped.
 pub fn require(test: &str, what: &str, ok: bool) -> bool {
-    if ok {
-        return true;
+    if !ok {
+        let bin = tiercel_testdata::test_binary();
+        tiercel_testdata::skip_named(&format!("{bin}::{test}"), what);
     }
-    if ci() {
-        panic!("{test}: prerequisite missing in CI: {what}");
-    }
-    eprintln!("SKIP: {test}: {what}");
-    false
+    ok
 }
 
-/// The repository root (the workspace directory).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// The shared directory with the upstream rule files: `$TIERCEL_SHARED`, else `../shared`
-/// beside the repository.
-pub fn shared_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("TIERCEL_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let p = repo_root().join("../shared");
-    p.is_dir().then_some(p)
-}
-
-/// The three upstream Falco rule files in the order Falco loads them.
+/// The three upstream Falco rule files in the order Falco loads them, from the shared
+/// directory (`$TIERCEL_SHARED` or `../shared`); `None` after a skip when they are absent.
 pub fn upstream_rule_files() -> Option<Vec<PathBuf>> {
-    let dir = shared_dir()?.join("upstream-rules");
-    let files: Vec<PathBuf> = [
+    [
         "falco_rules.yaml",
         "falco-incubating_rules.yaml",
         "falco-sandbox_rules.yaml",
     ]
     .iter()
-    .map(|f| dir.join(f))
-    .collect();
-    files.iter().all(|f| f.is_file()).then_some(files)
+    .map(|f| tiercel_testdata::upstream(&format!("upstream-rules/{f}")))
+    .collect()
 }
 
 /// A file under `examples/` of the repository.

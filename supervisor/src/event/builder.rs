@@ -446,9 +446,8 @@ mod tests {
         }
         // The upstream stable rules (cost-ordered, as the supervisor loads them) on a
         // read-only open of /etc/passwd: build + evaluate, and the fields read.
-        let stable = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/upstream-rules/falco_rules.yaml");
-        if let Ok(program) = crate::supervise::load_rules(&[stable]) {
+        let stable = tiercel_testdata::upstream("upstream-rules/falco_rules.yaml");
+        if let Some(program) = stable.map(|s| crate::supervise::load_rules(&[s]).expect("loads")) {
             struct Counting<'a>(&'a SyscallEvent, std::cell::RefCell<Vec<(Field, FieldArg)>>);
             impl tiercel_rules::event::Event for Counting<'_> {
                 fn event_type(&self) -> EventType {
