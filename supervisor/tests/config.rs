@@ -234,14 +234,9 @@ fn bad_values_and_unknown_keys_have_file_line_col() {
 
 #[test]
 fn falcos_own_falco_yaml_loads_with_a_report() {
-    let shared = std::env::var("TIERCEL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let f = shared.join("upstream-config/falco.yaml");
-    if !f.exists() {
-        eprintln!("skipped: {} not found (set TIERCEL_SHARED)", f.display());
+    let Some(f) = tiercel_testdata::upstream("upstream-config/falco.yaml") else {
         return;
-    }
+    };
     let (code, out, err) = run(tiercel().args(["config", "check", "-c"]).arg(&f));
     assert_eq!(code, 0, "{err}");
     let fl = f.display().to_string();
