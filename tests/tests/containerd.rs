@@ -11,23 +11,15 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tiercel_e2e::{
-    busybox_rootfs, busybox_static, have, is_root, require, tiercel_bin, workspace_bin, Containerd,
-    Supervisor, SupervisorOpts,
+use tiercel_e2e::daemons::{
+    command_path, engine_prereq, shim_config, write_below_bin_rules, TOUCH_BIN_SCRIPT,
 };
+use tiercel_e2e::{busybox_rootfs, have, Containerd, Supervisor, SupervisorOpts};
 
 const RULE: &str = "Write below /bin (containerd test)";
-const RULES: &str = r#"
-- rule: Write below /bin (containerd test)
-  desc: a file below /bin opened for writing
-  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write=true and fd.name startswith /bin/
-  output: "File below /bin opened (file=%fd.name id=%container.id type=%container.type)"
-  priority: WARNING
-"#;
 const T: Duration = Duration::from_secs(60);
 
 struct Bins {
@@ -36,41 +28,16 @@ struct Bins {
 }
 
 fn prereq(test: &str) -> Option<Bins> {
-    if !require(test, "must run as root", is_root())
-        || !require(test, "containerd not installed", have("containerd"))
-        || !require(test, "ctr not installed (containerd)", have("ctr"))
-        || !require(test, "runc not installed", have("runc"))
-        || !require(test, "busybox-static missing", busybox_static().is_some())
-    {
-        return None;
-    }
-    let b = (|| {
-        Some(Bins {
-            tiercel: tiercel_bin()?,
-            shim: workspace_bin("tiercel-shim", "TIERCEL_SHIM_BIN")?,
-        })
-    })();
-    require(
-        test,
-        "binaries not built (cargo build --release --workspace --bins)",
-        b.is_some(),
-    )
-    .then_some(b?)
-}
-
-fn runc() -> String {
-    let o = Command::new("sh")
-        .args(["-c", "command -v runc"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
+    let needs = [
+        ("containerd not installed", have("containerd")),
+        ("ctr not installed (containerd)", have("ctr")),
+    ];
+    let (tiercel, shim) = engine_prereq(test, &needs, "tiercel-shim", "TIERCEL_SHIM_BIN")?;
+    Some(Bins { tiercel, shim })
 }
 
 fn alerts_of<'a>(alerts: &'a [Value], id: &str) -> Vec<&'a Value> {
-    alerts
-        .iter()
-        .filter(|a| a["rule"] == RULE && a["output_fields"]["container.id"] == id[..12])
-        .collect()
+    tiercel_e2e::daemons::alerts_of(alerts, RULE, id)
 }
 
 fn ctr_mode(mode: &str) {
@@ -78,7 +45,11 @@ fn ctr_mode(mode: &str) {
     let Some(b) = prereq(&test) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let rules = tmp.path().join("rules.yaml");
-    fs::write(&rules, RULES).unwrap();
+    let text = write_below_bin_rules(
+        RULE,
+        "File below /bin opened (file=%fd.name id=%container.id type=%container.type)",
+    );
+    fs::write(&rules, text).unwrap();
     let sup = Supervisor::start(
         &b.tiercel,
         SupervisorOpts::new(std::slice::from_ref(&rules), mode),
@@ -87,11 +58,11 @@ fn ctr_mode(mode: &str) {
     let cfg = tmp.path().join("shim.yaml");
     fs::write(
         &cfg,
-        format!(
-            "runtime: {}\nsocket: {}\nrules: [{}]\nmode: {mode}\n",
-            runc(),
-            sup.socket.display(),
-            rules.display()
+        shim_config(
+            &command_path("runc"),
+            &sup.socket,
+            std::slice::from_ref(&rules),
+            mode,
         ),
     )
     .unwrap();
@@ -116,7 +87,7 @@ fn ctr_mode(mode: &str) {
                 &id,
                 "/bin/sh",
                 "-c",
-                "touch /bin/evil; echo touch-rc=$?; touch /tmp/ok && echo tmp-ok",
+                TOUCH_BIN_SCRIPT,
             ],
             T,
         )
