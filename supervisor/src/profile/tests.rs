@@ -359,6 +359,25 @@ fn am(list: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
     v
 }
 
+/// The flag classes of `open`/`openat` under [`seed_plan`] with a refusing default (enforce
+/// mode, or a base such as podman's): the two write classes notified, the six others of the
+/// mask `0o200003` allowed, one rule each.
+fn seed_modes_refusing_default() -> Vec<(String, Option<u64>)> {
+    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
+    let d = 0o200000;
+    am(&[
+        allow(0),
+        notify(1),
+        notify(2),
+        allow(3),
+        allow(d),
+        allow(d | 1),
+        allow(d | 2),
+        allow(d | 3),
+    ])
+}
+
 #[test]
 fn plan_of_the_seed_rule() {
     let plan = seed_plan();
@@ -419,23 +438,8 @@ fn fresh_object_with_access_modes() {
     assert_eq!(modes_of(&p, "open"), am(&[notify(1), notify(2)]));
     // enforce (refusing default): the other classes are allowed, one rule per class
     let e = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Enforce);
-    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
-    let d = 0o200000;
     for s in ["open", "openat"] {
-        assert_eq!(
-            modes_of(&e, s),
-            am(&[
-                allow(0),
-                notify(1),
-                notify(2),
-                allow(3),
-                allow(d),
-                allow(d | 1),
-                allow(d | 2),
-                allow(d | 3)
-            ]),
-            "{s}"
-        );
+        assert_eq!(modes_of(&e, s), seed_modes_refusing_default(), "{s}");
     }
     let r = rules_for(&p, "openat")[0];
     assert_eq!(
@@ -577,24 +581,8 @@ fn merge_podman_profile_with_access_modes() {
     let base: Value = serde_json::from_str(&text).unwrap();
     let m = merged(&base, &seed_plan(), Mode::Audit);
     let p = &m.seccomp;
-    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
-    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
     for s in ["open", "openat"] {
-        let d = 0o200000;
-        assert_eq!(
-            modes_of(p, s),
-            am(&[
-                allow(0),
-                notify(1),
-                notify(2),
-                allow(3),
-                allow(d),
-                allow(d | 1),
-                allow(d | 2),
-                allow(d | 3)
-            ]),
-            "{s}"
-        );
+        assert_eq!(modes_of(p, s), seed_modes_refusing_default(), "{s}");
     }
     assert!(m.notes.is_empty(), "{:?}", m.notes);
     // merging again changes nothing
@@ -706,22 +694,7 @@ fn enforce_merge_of_an_audit_object_keeps_other_classes_allowed() {
     let m = merged(&audit, &seed_plan(), Mode::Enforce);
     let p = &m.seccomp;
     assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
-    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
-    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
-    let d = 0o200000;
-    assert_eq!(
-        modes_of(p, "openat"),
-        am(&[
-            allow(0),
-            notify(1),
-            notify(2),
-            allow(3),
-            allow(d),
-            allow(d | 1),
-            allow(d | 2),
-            allow(d | 3)
-        ])
-    );
+    assert_eq!(modes_of(p, "openat"), seed_modes_refusing_default());
     assert!(m.notes.is_empty(), "{:?}", m.notes);
 }
 
