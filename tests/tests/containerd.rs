@@ -68,30 +68,29 @@ fn ctr_mode(mode: &str) {
     .unwrap();
     let c = Containerd::start(&[("TIERCEL_SHIM_CONFIG", cfg.to_str().unwrap())]).unwrap();
     let rootfs = busybox_rootfs(tmp.path()).unwrap();
-    let shim = b.shim.to_str().unwrap();
-    let root = rootfs.to_str().unwrap();
+    // `ctr run OPTION` of a task (`id_cmd`: its id and command) on the busybox rootfs
+    // through the shim. `--rootfs` is a switch: the rootfs path is the first argument, so
+    // every option comes before it.
+    let run = |option: &str, id_cmd: &[&str]| {
+        let shim = b.shim.to_str().unwrap();
+        let root = rootfs.to_str().unwrap();
+        let mut args = vec![
+            "run",
+            option,
+            "--env",
+            "PATH=/bin",
+            "--runc-binary",
+            shim,
+            "--rootfs",
+            root,
+        ];
+        args.extend(id_cmd);
+        c.ctr(&args, T).unwrap()
+    };
 
     // A task in the foreground: the write below /bin, then other work.
     let id = format!("tce2e-ctr-{mode}-{}", std::process::id());
-    let o = c
-        .ctr(
-            &[
-                "run",
-                "--rm",
-                "--env",
-                "PATH=/bin",
-                "--runc-binary",
-                shim,
-                "--rootfs",
-                root,
-                &id,
-                "/bin/sh",
-                "-c",
-                TOUCH_BIN_SCRIPT,
-            ],
-            T,
-        )
-        .unwrap();
+    let o = run("--rm", &[&id, "/bin/sh", "-c", TOUCH_BIN_SCRIPT]);
     assert!(o.stdout.contains("tmp-ok"), "{o:?}\n{}", c.log());
     let evil = rootfs.join("bin/evil").exists();
     if mode == "enforce" {
@@ -113,24 +112,7 @@ fn ctr_mode(mode: &str) {
 
     // A running task and `ctr task exec`: the exec'd process has a session of its own.
     let id2 = format!("tce2e-ctrx-{mode}-{}", std::process::id());
-    let o = c
-        .ctr(
-            &[
-                "run",
-                "-d",
-                "--env",
-                "PATH=/bin",
-                "--runc-binary",
-                shim,
-                "--rootfs",
-                root,
-                &id2,
-                "/bin/sleep",
-                "300",
-            ],
-            T,
-        )
-        .unwrap();
+    let o = run("-d", &[&id2, "/bin/sleep", "300"]);
     assert!(o.success(), "{o:?}\n{}", c.log());
     let o = c
         .ctr(
