@@ -63,31 +63,15 @@ pub fn add_notify(cfg: &IntegrationConfig, config: &mut Value, mode: Mode) -> an
     if opted_out {
         return Ok(());
     }
-    if cfg.rules.is_empty() {
-        bail!("no rule files configured (`rules:` in the shim's config, or TIERCEL_RULES)");
-    }
-    let socket = cfg
-        .socket
-        .to_str()
-        .filter(|s| s.starts_with('/'))
-        .context("the supervisor socket must be an absolute UTF-8 path")?;
-    let program = profile::load_program(&cfg.rules)?;
-    let plan = profile::notify_plan(&program);
-    let metadata = profile::metadata_for(mode);
-    let linux = config
-        .as_object_mut()
-        .context("the config is not a JSON object")?
-        .entry("linux")
-        .or_insert_with(|| Value::Object(Default::default()))
-        .as_object_mut()
-        .context("config: linux is not an object")?;
-    let seccomp = match linux.get("seccomp") {
-        Some(existing) if !existing.is_null() => {
-            profile::merge_into(existing, &plan, socket, Some(&metadata), mode)?.seccomp
-        }
-        _ => profile::seccomp_object(&plan, socket, Some(&metadata), mode),
-    };
-    linux.insert("seccomp".into(), seccomp);
+    // The merge's notes (syscalls left un-notified) have no log to go to here.
+    profile::add_notify_to_config(
+        config,
+        &cfg.rules,
+        cfg.config.as_deref(),
+        &cfg.socket,
+        Some(&profile::metadata_for(mode)),
+        mode,
+    )?;
     Ok(())
 }
 

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use serde_json::Value;
 use tiercel::engines::{self, IntegrationConfig, OnMissing};
 use tiercel::profile;
 
@@ -186,49 +185,24 @@ fn prepare(cfg: &IntegrationConfig, inv: &Invocation) -> anyhow::Result<()> {
         }
     }
 
-    if cfg.rules.is_empty() {
-        bail!("no rule files configured (`rules:` in the shim's config, or TIERCEL_RULES)");
-    }
-    let socket = cfg
-        .socket
-        .to_str()
-        .filter(|s| s.starts_with('/'))
-        .context("the supervisor socket must be an absolute UTF-8 path")?;
-    // The supervisor's rule selection (`rules:`, `priority` of its config), so the profile
-    // notifies only what the enabled rules need.
-    let select = tiercel::load::SelectArgs {
-        config: cfg.config.clone(),
-        ..Default::default()
-    };
-    let (files, selection) = select.resolve(&cfg.rules)?;
-    let program = tiercel::load::program_selected(&files, &selection)?;
-    let plan = profile::notify_plan(&program);
     // Request a mode from the supervisor only when one was asked for: enforce (the
     // configured mode or the annotation; audit is the default, which the supervisor's own
     // mode governs; an annotation reaches it in the state anyway).
     let metadata = (mode == profile::Mode::Enforce).then(|| profile::metadata_for(mode));
-
-    let root = config
-        .as_object_mut()
-        .context("config.json is not a JSON object")?;
-    let linux = root
-        .entry("linux")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let linux = linux
-        .as_object_mut()
-        .context("config.json: linux is not an object")?;
-    let seccomp = match linux.get("seccomp") {
-        Some(existing) if !existing.is_null() => {
-            let merged = profile::merge_into(existing, &plan, socket, metadata.as_deref(), mode)
-                .with_context(|| format!("container {id}"))?;
-            for n in &merged.notes {
-                engines::runtime_log(inv.log.as_deref(), inv.log_json, "debug", n);
-            }
-            merged.seccomp
-        }
-        _ => profile::seccomp_object(&plan, socket, metadata.as_deref(), mode),
-    };
-    linux.insert("seccomp".into(), seccomp);
+    // The supervisor's rule selection (`rules:`, `priority` of its config), so the profile
+    // notifies only what the enabled rules need.
+    let notes = profile::add_notify_to_config(
+        &mut config,
+        &cfg.rules,
+        cfg.config.as_deref(),
+        &cfg.socket,
+        metadata.as_deref(),
+        mode,
+    )
+    .with_context(|| format!("container {id}"))?;
+    for n in &notes {
+        engines::runtime_log(inv.log.as_deref(), inv.log_json, "debug", n);
+    }
     engines::write_bundle_config(&config_path, &config)
         .with_context(|| format!("writing {}", config_path.display()))?;
 

@@ -3,15 +3,15 @@
 //! command (`supervise` included), rules that cannot fire under tiercel are reported,
 //! `tiercel fields` shows availability, and the enforce-mode warning says what happens.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn tiercel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tiercel"))
-}
+use common::{run_with_stdin, tiercel};
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tiercel-cli-{name}-{}", std::process::id()));
@@ -101,22 +101,6 @@ fn supervise(args: &[&str], extra: &[&Path]) -> (String, Option<i32>) {
             }
         }
     }
-}
-
-fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -2,32 +2,15 @@
 //! corpora come from the shared directory (`tiercel_testdata`): without it the tests that
 //! need them are skipped with a line saying so, under CI they fail.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn tiercel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tiercel"))
-}
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{run_with_stdin, tiercel};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tiercel");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[derive(serde::Deserialize)]

@@ -23,6 +23,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+pub mod daemons;
+
 /// The capabilities Docker and Podman give a container by default; used for every test
 /// bundle so that the probe meets what real workloads have.
 pub const DEFAULT_CAPS: &[&str] = &[

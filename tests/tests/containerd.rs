@@ -11,23 +11,15 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tiercel_e2e::{
-    busybox_rootfs, busybox_static, have, is_root, require, tiercel_bin, workspace_bin, Containerd,
-    Supervisor, SupervisorOpts,
+use tiercel_e2e::daemons::{
+    command_path, engine_prereq, shim_config, write_below_bin_rules, TOUCH_BIN_SCRIPT,
 };
+use tiercel_e2e::{busybox_rootfs, have, Containerd, Supervisor, SupervisorOpts};
 
 const RULE: &str = "Write below /bin (containerd test)";
-const RULES: &str = r#"
-- rule: Write below /bin (containerd test)
-  desc: a file below /bin opened for writing
-  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write=true and fd.name startswith /bin/
-  output: "File below /bin opened (file=%fd.name id=%container.id type=%container.type)"
-  priority: WARNING
-"#;
 const T: Duration = Duration::from_secs(60);
 
 struct Bins {
@@ -36,41 +28,16 @@ struct Bins {
 }
 
 fn prereq(test: &str) -> Option<Bins> {
-    if !require(test, "must run as root", is_root())
-        || !require(test, "containerd not installed", have("containerd"))
-        || !require(test, "ctr not installed (containerd)", have("ctr"))
-        || !require(test, "runc not installed", have("runc"))
-        || !require(test, "busybox-static missing", busybox_static().is_some())
-    {
-        return None;
-    }
-    let b = (|| {
-        Some(Bins {
-            tiercel: tiercel_bin()?,
-            shim: workspace_bin("tiercel-shim", "TIERCEL_SHIM_BIN")?,
-        })
-    })();
-    require(
-        test,
-        "binaries not built (cargo build --release --workspace --bins)",
-        b.is_some(),
-    )
-    .then_some(b?)
-}
-
-fn runc() -> String {
-    let o = Command::new("sh")
-        .args(["-c", "command -v runc"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
+    let needs = [
+        ("containerd not installed", have("containerd")),
+        ("ctr not installed (containerd)", have("ctr")),
+    ];
+    let (tiercel, shim) = engine_prereq(test, &needs, "tiercel-shim", "TIERCEL_SHIM_BIN")?;
+    Some(Bins { tiercel, shim })
 }
 
 fn alerts_of<'a>(alerts: &'a [Value], id: &str) -> Vec<&'a Value> {
-    alerts
-        .iter()
-        .filter(|a| a["rule"] == RULE && a["output_fields"]["container.id"] == id[..12])
-        .collect()
+    tiercel_e2e::daemons::alerts_of(alerts, RULE, id)
 }
 
 fn ctr_mode(mode: &str) {
@@ -78,7 +45,11 @@ fn ctr_mode(mode: &str) {
     let Some(b) = prereq(&test) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let rules = tmp.path().join("rules.yaml");
-    fs::write(&rules, RULES).unwrap();
+    let text = write_below_bin_rules(
+        RULE,
+        "File below /bin opened (file=%fd.name id=%container.id type=%container.type)",
+    );
+    fs::write(&rules, text).unwrap();
     let sup = Supervisor::start(
         &b.tiercel,
         SupervisorOpts::new(std::slice::from_ref(&rules), mode),
@@ -87,40 +58,39 @@ fn ctr_mode(mode: &str) {
     let cfg = tmp.path().join("shim.yaml");
     fs::write(
         &cfg,
-        format!(
-            "runtime: {}\nsocket: {}\nrules: [{}]\nmode: {mode}\n",
-            runc(),
-            sup.socket.display(),
-            rules.display()
+        shim_config(
+            &command_path("runc"),
+            &sup.socket,
+            std::slice::from_ref(&rules),
+            mode,
         ),
     )
     .unwrap();
     let c = Containerd::start(&[("TIERCEL_SHIM_CONFIG", cfg.to_str().unwrap())]).unwrap();
     let rootfs = busybox_rootfs(tmp.path()).unwrap();
-    let shim = b.shim.to_str().unwrap();
-    let root = rootfs.to_str().unwrap();
+    // `ctr run OPTION` of a task (`id_cmd`: its id and command) on the busybox rootfs
+    // through the shim. `--rootfs` is a switch: the rootfs path is the first argument, so
+    // every option comes before it.
+    let run = |option: &str, id_cmd: &[&str]| {
+        let shim = b.shim.to_str().unwrap();
+        let root = rootfs.to_str().unwrap();
+        let mut args = vec![
+            "run",
+            option,
+            "--env",
+            "PATH=/bin",
+            "--runc-binary",
+            shim,
+            "--rootfs",
+            root,
+        ];
+        args.extend(id_cmd);
+        c.ctr(&args, T).unwrap()
+    };
 
     // A task in the foreground: the write below /bin, then other work.
     let id = format!("tce2e-ctr-{mode}-{}", std::process::id());
-    let o = c
-        .ctr(
-            &[
-                "run",
-                "--rm",
-                "--env",
-                "PATH=/bin",
-                "--runc-binary",
-                shim,
-                "--rootfs",
-                root,
-                &id,
-                "/bin/sh",
-                "-c",
-                "touch /bin/evil; echo touch-rc=$?; touch /tmp/ok && echo tmp-ok",
-            ],
-            T,
-        )
-        .unwrap();
+    let o = run("--rm", &[&id, "/bin/sh", "-c", TOUCH_BIN_SCRIPT]);
     assert!(o.stdout.contains("tmp-ok"), "{o:?}\n{}", c.log());
     let evil = rootfs.join("bin/evil").exists();
     if mode == "enforce" {
@@ -142,24 +112,7 @@ fn ctr_mode(mode: &str) {
 
     // A running task and `ctr task exec`: the exec'd process has a session of its own.
     let id2 = format!("tce2e-ctrx-{mode}-{}", std::process::id());
-    let o = c
-        .ctr(
-            &[
-                "run",
-                "-d",
-                "--env",
-                "PATH=/bin",
-                "--runc-binary",
-                shim,
-                "--rootfs",
-                root,
-                &id2,
-                "/bin/sleep",
-                "300",
-            ],
-            T,
-        )
-        .unwrap();
+    let o = run("-d", &[&id2, "/bin/sleep", "300"]);
     assert!(o.success(), "{o:?}\n{}", c.log());
     let o = c
         .ctr(

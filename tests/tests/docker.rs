@@ -20,24 +20,19 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tiercel_e2e::daemons::{
+    alerts_of, command_path, engine_prereq, shim_config, write_below_bin_rules,
+};
 use tiercel_e2e::{
-    busybox_static, have, is_root, require, runc_without_missing_caps, session_notifications,
-    tiercel_bin, workspace_bin, Dockerd, Supervisor, SupervisorOpts,
+    have, require, runc_without_missing_caps, session_notifications, Dockerd, Supervisor,
+    SupervisorOpts,
 };
 
 const IMAGE: &str = "tiercel-e2e/busybox:1.36";
 const RULE: &str = "Write below /bin (docker test)";
-const RULES: &str = r#"
-- rule: Write below /bin (docker test)
-  desc: a file below /bin opened for writing
-  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write=true and fd.name startswith /bin/
-  output: "File below /bin opened (file=%fd.name command=%proc.cmdline id=%container.id name=%container.name image=%container.image repo=%container.image.repository tag=%container.image.tag type=%container.type privileged=%container.privileged labels=%container.labels mounts=%container.mounts)"
-  priority: WARNING
-"#;
 const T: Duration = Duration::from_secs(60);
 
 struct Bins {
@@ -46,38 +41,26 @@ struct Bins {
 }
 
 fn prereq(test: &str) -> Option<Bins> {
-    if !require(test, "must run as root", is_root())
-        || !require(test, "dockerd not installed (docker.io)", have("dockerd"))
-        || !require(
-            test,
+    let needs = [
+        ("dockerd not installed (docker.io)", have("dockerd")),
+        (
             "/usr/bin/docker not installed (docker.io)",
             tiercel_e2e::docker_cli().is_some(),
-        )
-        || !require(test, "runc not installed", have("runc"))
-        || !require(test, "busybox-static missing", busybox_static().is_some())
-    {
-        return None;
-    }
-    let b = (|| {
-        Some(Bins {
-            tiercel: tiercel_bin()?,
-            shim: workspace_bin("tiercel-shim", "TIERCEL_SHIM_BIN")?,
-        })
-    })();
-    require(
-        test,
-        "binaries not built (cargo build --release --workspace --bins)",
-        b.is_some(),
-    )
-    .then_some(b?)
+        ),
+    ];
+    let (tiercel, shim) = engine_prereq(test, &needs, "tiercel-shim", "TIERCEL_SHIM_BIN")?;
+    Some(Bins { tiercel, shim })
 }
 
-fn which(prog: &str) -> String {
-    let o = Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
+/// The rules of the tests: [`RULE`] with Docker's metadata in its output.
+fn rules_text() -> String {
+    write_below_bin_rules(
+        RULE,
+        "File below /bin opened (file=%fd.name command=%proc.cmdline id=%container.id \
+         name=%container.name image=%container.image repo=%container.image.repository \
+         tag=%container.image.tag type=%container.type privileged=%container.privileged \
+         labels=%container.labels mounts=%container.mounts)",
+    )
 }
 
 /// The shim's config file (runc, the supervisor's socket, its rules, the mode) and a
@@ -95,18 +78,8 @@ fn engine_with(
     runtime: Option<&Path>,
 ) -> Dockerd {
     let cfg = sup.dir.path().join("shim.yaml");
-    let rules: Vec<String> = rules.iter().map(|r| r.display().to_string()).collect();
-    let runtime = runtime.map_or_else(|| which("runc"), |p| p.display().to_string());
-    fs::write(
-        &cfg,
-        format!(
-            "runtime: {}\nsocket: {}\nrules: [{}]\nmode: {mode}\n",
-            runtime,
-            sup.socket.display(),
-            rules.join(", ")
-        ),
-    )
-    .unwrap();
+    let runtime = runtime.map_or_else(|| command_path("runc"), |p| p.display().to_string());
+    fs::write(&cfg, shim_config(&runtime, &sup.socket, rules, mode)).unwrap();
     let d = Dockerd::start(&json!({
         "runtimes": {"tiercel": {
             "path": b.shim,
@@ -118,17 +91,19 @@ fn engine_with(
     d
 }
 
-fn rules_file(dir: &Path, text: &str) -> PathBuf {
-    let p = dir.join("docker-rules.yaml");
-    fs::write(&p, text).unwrap();
-    p
-}
-
-fn alerts_of<'a>(alerts: &'a [Value], rule: &str, id: &str) -> Vec<&'a Value> {
-    alerts
-        .iter()
-        .filter(|a| a["rule"] == rule && a["output_fields"]["container.id"] == id[..12])
-        .collect()
+/// A supervisor in `mode` on [`rules_text`] and a dockerd whose shim uses the same rules,
+/// with the temporary directory the rules are in.
+fn start(b: &Bins, mode: &str) -> (tempfile::TempDir, Supervisor, Dockerd) {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("docker-rules.yaml");
+    fs::write(&rules, rules_text()).unwrap();
+    let sup = Supervisor::start(
+        &b.tiercel,
+        SupervisorOpts::new(std::slice::from_ref(&rules), mode),
+    )
+    .unwrap();
+    let d = engine(b, &sup, std::slice::from_ref(&rules), mode);
+    (tmp, sup, d)
 }
 
 fn wait_for(sup: &Supervisor, what: impl Fn(&[Value]) -> bool) -> Vec<Value> {
@@ -140,14 +115,7 @@ fn wait_for(sup: &Supervisor, what: impl Fn(&[Value]) -> bool) -> Vec<Value> {
 fn docker_enforce_metadata_exec_stop_rm() {
     let test = "docker_enforce_metadata_exec_stop_rm";
     let Some(b) = prereq(test) else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let rules = rules_file(tmp.path(), RULES);
-    let sup = Supervisor::start(
-        &b.tiercel,
-        SupervisorOpts::new(std::slice::from_ref(&rules), "enforce"),
-    )
-    .unwrap();
-    let d = engine(&b, &sup, std::slice::from_ref(&rules), "enforce");
+    let (tmp, sup, d) = start(&b, "enforce");
     let vol = tmp.path().join("vol");
     fs::create_dir_all(&vol).unwrap();
     let volume = format!("{}:/data", vol.display());
@@ -286,14 +254,7 @@ fn docker_enforce_metadata_exec_stop_rm() {
 fn docker_restart_policy_audit() {
     let test = "docker_restart_policy_audit";
     let Some(b) = prereq(test) else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let rules = rules_file(tmp.path(), RULES);
-    let sup = Supervisor::start(
-        &b.tiercel,
-        SupervisorOpts::new(std::slice::from_ref(&rules), "audit"),
-    )
-    .unwrap();
-    let d = engine(&b, &sup, std::slice::from_ref(&rules), "audit");
+    let (tmp, sup, d) = start(&b, "audit");
     d.docker_ok(
         &[
             "run",
@@ -450,11 +411,11 @@ fn docker_walkthrough_supervisor_image() {
     let shim_cfg = conf.join("shim.yaml");
     fs::write(
         &shim_cfg,
-        format!(
-            "runtime: {}\nsocket: {}\nrules: [{}]\nmode: audit\n",
-            which("runc"),
-            socket.display(),
-            rules_dir.join("rules.yaml").display()
+        shim_config(
+            &command_path("runc"),
+            &socket,
+            &[rules_dir.join("rules.yaml")],
+            "audit",
         ),
     )
     .unwrap();

@@ -110,19 +110,11 @@ uucp:x:10:\nman:x:12:\nproxy:x:13:\nwww-data:x:33:\ngames:x:60:\nuser:x:1000:\nn
 
 /// The capabilities of ALL_CAPS in our own bounding set (a sandbox may lack some).
 fn host_caps() -> Vec<&'static str> {
-    let bnd = fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapBnd:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(u64::MAX);
+    let missing = missing_caps();
     ALL_CAPS
         .iter()
-        .enumerate()
-        .filter(|(i, _)| bnd & (1 << i) != 0)
-        .map(|(_, c)| *c)
+        .copied()
+        .filter(|c| !missing.iter().any(|m| m == c))
         .collect()
 }
 

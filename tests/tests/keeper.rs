@@ -164,8 +164,8 @@ impl Work {
         None
     }
 
-    /// A container whose 4 threads open /bin/tiercel_k_<n> for writing every ms for `ms`.
-    fn hammer(&self, env: &Env, mode: &str, ms: u64) -> (String, JoinHandle<RunOutput>) {
+    /// The bundle of [`Work::hammer`]: `tiercel profile` for the rules and socket in `mode`.
+    fn hammer_bundle(&self, env: &Env, mode: &str, ms: u64) -> Bundle {
         let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
         let prof = profile(
             &env.tiercel,
@@ -177,6 +177,12 @@ impl Work {
         b.set_seccomp(prof);
         let ms = ms.to_string();
         b.set_args(&["/probe", "hammer", "4", &ms, "/bin/tiercel_k"]);
+        b
+    }
+
+    /// A container whose 4 threads open /bin/tiercel_k_<n> for writing every ms for `ms`.
+    fn hammer(&self, env: &Env, mode: &str, ms: u64) -> (String, JoinHandle<RunOutput>) {
+        let b = self.hammer_bundle(env, mode, ms);
         let id = container_id("keeper");
         let id2 = id.clone();
         let h = std::thread::spawn(move || {
@@ -227,6 +233,35 @@ fn wait_alerts_after(path: &Path, from: usize, timeout: Duration) -> usize {
     }
 }
 
+/// Asserts that the supervisors alert within 20 s of the hammer's start.
+fn wait_first_alert(t: &str, w: &Work, alerts: &Path, sup: &Sup) {
+    assert!(
+        wait_alerts_after(alerts, 0, Duration::from_secs(20)) > 0,
+        "{t}: no alert before the test's event\n{}",
+        ctx(w, &[sup])
+    );
+}
+
+/// Asserts that no hammer call failed (no ENOSYS, EPERM or other error).
+fn assert_none_failed(t: &str, c: &BTreeMap<String, u64>, ctx: &str) {
+    assert_eq!(
+        c["enosys"] + c["eperm"] + c["other"],
+        0,
+        "{t}: {c:?}\n{ctx}"
+    );
+}
+
+/// Whether `pid` has gone (or is only a zombie), waiting up to 10 s for it.
+fn wait_gone(pid: u32) -> bool {
+    let alive =
+        || fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"));
+    let start = Instant::now();
+    while alive() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive()
+}
+
 fn ctx(w: &Work, sups: &[&Sup]) -> String {
     let mut s = String::new();
     for (i, sup) in sups.iter().enumerate() {
@@ -236,29 +271,41 @@ fn ctx(w: &Work, sups: &[&Sup]) -> String {
     s
 }
 
-#[test]
-fn kill9_in_audit_then_restart_resumes_alerts() {
-    let t = "kill9_in_audit_then_restart_resumes_alerts";
-    let Some((env, w)) = setup(t) else { return };
+/// What [`kill9_then_restart`] leaves: both supervisors, the hammer's counts and the
+/// alerts written after the restart.
+struct Restarted {
+    a: Sup,
+    b: Sup,
+    c: BTreeMap<String, u64>,
+    after: usize,
+}
+
+/// A 7 s hammer in `mode`; supervisor `a` is killed (`kill -9`) after the first alerts and
+/// `b` started with the same command line 1.5 s later. Asserts that no call got ENOSYS.
+fn kill9_then_restart(t: &str, env: &Env, w: &Work, mode: &str) -> Restarted {
     let alerts = w.dir.path().join("alerts.json");
-    let mut a = Sup::start(&env, &w, "audit", &alerts, &[], "a");
-    let (_id, h) = w.hammer(&env, "audit", 7000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}: no alert before the crash\n{}",
-        ctx(&w, &[&a])
-    );
+    let mut a = Sup::start(env, w, mode, &alerts, &[], "a");
+    let (_id, h) = w.hammer(env, mode, 7000);
+    wait_first_alert(t, w, &alerts, &a);
     std::thread::sleep(Duration::from_millis(500));
     a.kill9();
     std::thread::sleep(Duration::from_millis(1500));
     let restart_at = file_len(&alerts);
-    let b = Sup::start(&env, &w, "audit", &alerts, &[], "b");
+    let b = Sup::start(env, w, mode, &alerts, &[], "b");
     let out = h.join().unwrap();
-    let c = hammer_counts(t, &out, &ctx(&w, &[&a, &b]));
-    assert_eq!(c["enosys"], 0, "{t}: {c:?}\n{}", ctx(&w, &[&a, &b]));
+    let c = hammer_counts(t, &out, &ctx(w, &[&a, &b]));
+    assert_eq!(c["enosys"], 0, "{t}: {c:?}\n{}", ctx(w, &[&a, &b]));
+    let after = wait_alerts_after(&alerts, restart_at, Duration::from_secs(10));
+    Restarted { a, b, c, after }
+}
+
+#[test]
+fn kill9_in_audit_then_restart_resumes_alerts() {
+    let t = "kill9_in_audit_then_restart_resumes_alerts";
+    let Some((env, w)) = setup(t) else { return };
+    let Restarted { a, b, c, after } = kill9_then_restart(t, &env, &w, "audit");
     assert_eq!(c["eperm"] + c["other"], 0, "{t}: {c:?}");
     assert!(c["calls"] > 1000 && c["ok"] == c["calls"], "{t}: {c:?}");
-    let after = wait_alerts_after(&alerts, restart_at, Duration::from_secs(10));
     assert!(
         after > 100,
         "{t}: alerts resume for the container started before the crash ({after})\n{}",
@@ -276,22 +323,12 @@ fn kill9_in_audit_then_restart_resumes_alerts() {
 fn kill9_in_enforce_waits_then_denials_resume() {
     let t = "kill9_in_enforce_waits_then_denials_resume";
     let Some((env, w)) = setup(t) else { return };
-    let alerts = w.dir.path().join("alerts.json");
-    let mut a = Sup::start(&env, &w, "enforce", &alerts, &[], "a");
-    let (_id, h) = w.hammer(&env, "enforce", 7000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    a.kill9();
-    std::thread::sleep(Duration::from_millis(1500));
-    let restart_at = file_len(&alerts);
-    let b = Sup::start(&env, &w, "enforce", &alerts, &[], "b");
-    let out = h.join().unwrap();
-    let c = hammer_counts(t, &out, &ctx(&w, &[&a, &b]));
-    assert_eq!(c["enosys"], 0, "{t}: {c:?}\n{}", ctx(&w, &[&a, &b]));
+    let Restarted {
+        a: _a,
+        b: _b,
+        c,
+        after,
+    } = kill9_then_restart(t, &env, &w, "enforce");
     assert_eq!(c["other"], 0, "{t}: {c:?}");
     assert_eq!(
         c["ok"], 0,
@@ -300,7 +337,6 @@ fn kill9_in_enforce_waits_then_denials_resume() {
     assert!(c["eperm"] > 1000, "{t}: {c:?}");
     // The calls made while no supervisor ran waited for the successor (--keeper-enforce wait).
     assert!(c["max_us"] >= 1_000_000, "{t}: {c:?}");
-    let after = wait_alerts_after(&alerts, restart_at, Duration::from_secs(10));
     assert!(
         after > 100,
         "{t}: denials alert again after the restart ({after})"
@@ -315,34 +351,18 @@ fn kill9_without_restart_audit_runs_to_the_end_and_the_keeper_leaves() {
     let alerts = w.dir.path().join("alerts.json");
     let mut a = Sup::start(&env, &w, "audit", &alerts, &[], "a");
     let (_id, h) = w.hammer(&env, "audit", 4000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
+    wait_first_alert(t, &w, &alerts, &a);
     let keeper = w.keeper_pid().expect("a keeper runs");
     a.kill9();
     let out = h.join().unwrap();
     let c = hammer_counts(t, &out, &ctx(&w, &[&a]));
-    assert_eq!(
-        c["enosys"] + c["eperm"] + c["other"],
-        0,
-        "{t}: {c:?}\n{}",
-        ctx(&w, &[&a])
-    );
+    assert_none_failed(t, &c, &ctx(&w, &[&a]));
     assert!(c["ok"] > 1000, "{t}: {c:?}");
     // Bounded wait: no call waited much longer than --keeper-wait-ms (500 ms).
     assert!(c["max_us"] < 2_000_000, "{t}: {c:?}");
     // Nothing left to keep and no supervisor: the keeper ends.
-    let start = Instant::now();
-    while Path::new(&format!("/proc/{keeper}")).exists()
-        && start.elapsed() < Duration::from_secs(10)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
     assert!(
-        !Path::new(&format!("/proc/{keeper}")).exists()
-            || fs::read_to_string(format!("/proc/{keeper}/stat")).is_ok_and(|s| s.contains(") Z")),
+        wait_gone(keeper),
         "{t}: the keeper outlived its last container\n{}",
         w.keeper_log()
     );
@@ -356,21 +376,12 @@ fn sigstop_in_audit_continues() {
     let alerts = w.dir.path().join("alerts.json");
     let a = Sup::start(&env, &w, "audit", &alerts, &[], "a");
     let (_id, h) = w.hammer(&env, "audit", 4000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
+    wait_first_alert(t, &w, &alerts, &a);
     a.signal("STOP");
     let out = h.join().unwrap();
     let c = hammer_counts(t, &out, &ctx(&w, &[&a]));
     a.signal("CONT");
-    assert_eq!(
-        c["enosys"] + c["eperm"] + c["other"],
-        0,
-        "{t}: {c:?}\n{}",
-        ctx(&w, &[&a])
-    );
+    assert_none_failed(t, &c, &ctx(&w, &[&a]));
     assert!(c["ok"] > 1000, "{t}: {c:?}");
     assert!(
         c["max_us"] < 2_000_000,
@@ -396,11 +407,7 @@ fn upgrade_by_takeover_loses_no_call_and_no_alert() {
     fs::copy(&env.tiercel, &old_bin).unwrap();
     let mut a = Sup::start_bin(&old_bin, &w, "audit", &alerts_a, &[], "a");
     let (_id, h) = w.hammer(&env, "audit", 5000);
-    assert!(
-        wait_alerts_after(&alerts_a, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
+    wait_first_alert(t, &w, &alerts_a, &a);
     std::thread::sleep(Duration::from_millis(500));
     let b = Sup::start(&env, &w, "audit", &alerts_b, &["--takeover"], "b");
     let st = a.wait_exit(Duration::from_secs(15));
@@ -411,12 +418,7 @@ fn upgrade_by_takeover_loses_no_call_and_no_alert() {
     );
     let out = h.join().unwrap();
     let c = hammer_counts(t, &out, &ctx(&w, &[&a, &b]));
-    assert_eq!(
-        c["enosys"] + c["eperm"] + c["other"],
-        0,
-        "{t}: {c:?}\n{}",
-        ctx(&w, &[&a, &b])
-    );
+    assert_none_failed(t, &c, &ctx(&w, &[&a, &b]));
     // Every successful write below /bin alerted exactly once, by one of the two.
     let start = Instant::now();
     let (mut na, mut nb);
@@ -449,11 +451,7 @@ fn keeper_survives_garbage_and_connection_floods() {
     let alerts = w.dir.path().join("alerts.json");
     let mut a = Sup::start(&env, &w, "audit", &alerts, &[], "a");
     let (_id, h) = w.hammer(&env, "audit", 5000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
+    wait_first_alert(t, &w, &alerts, &a);
     let keeper = w.keeper_pid().expect("a keeper runs");
     let ksock = PathBuf::from(format!("{}.keeper", w.socket.display()));
     // A flood of idle connections, garbage, a huge length, bogus requests, fds that are not
@@ -482,12 +480,7 @@ fn keeper_survives_garbage_and_connection_floods() {
     a.kill9();
     let out = h.join().unwrap();
     let c = hammer_counts(t, &out, &ctx(&w, &[&a]));
-    assert_eq!(
-        c["enosys"] + c["eperm"] + c["other"],
-        0,
-        "{t}: {c:?}\n{}",
-        ctx(&w, &[&a])
-    );
+    assert_none_failed(t, &c, &ctx(&w, &[&a]));
     assert!(c["ok"] > 1000, "{t}: {c:?}");
     println!("{t}: {c:?}");
 }
@@ -507,16 +500,7 @@ fn hook_started_supervisor_killed_audit_container_continues() {
         return;
     }
     let state = w.dir.path().join("state");
-    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
-    let prof = profile(
-        &env.tiercel,
-        std::slice::from_ref(&w.rules),
-        &w.socket,
-        Some("audit"),
-    )
-    .expect("tiercel profile");
-    b.set_seccomp(prof);
-    b.set_args(&["/probe", "hammer", "4", "5000", "/bin/tiercel_k"]);
+    let mut b = w.hammer_bundle(&env, "audit", 5000);
     let henv = serde_json::json!([
         format!("TIERCEL_SOCKET={}", w.socket.display()),
         format!("TIERCEL_RULES={}", w.rules.display()),
@@ -579,20 +563,10 @@ fn hook_started_supervisor_killed_audit_container_continues() {
         tail(&w.keeper_log(), 20)
     );
     let c = hammer_counts(t, &out, &ctx);
-    assert_eq!(
-        c["enosys"] + c["eperm"] + c["other"],
-        0,
-        "{t}: {c:?}\n{ctx}"
-    );
+    assert_none_failed(t, &c, &ctx);
     assert!(c["ok"] > 1000, "{t}: {c:?}");
-    let start = Instant::now();
-    while fs::read_to_string(format!("/proc/{keeper}/stat")).is_ok_and(|s| !s.contains(") Z"))
-        && start.elapsed() < Duration::from_secs(10)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
     assert!(
-        !fs::read_to_string(format!("/proc/{keeper}/stat")).is_ok_and(|s| !s.contains(") Z")),
+        wait_gone(keeper),
         "{t}: the keeper outlived the container\n{ctx}"
     );
     println!("{t}: {c:?}");
@@ -605,11 +579,7 @@ fn sigterm_without_successor_audit_continues() {
     let alerts = w.dir.path().join("alerts.json");
     let mut a = Sup::start(&env, &w, "audit", &alerts, &[], "a");
     let (_id, h) = w.hammer(&env, "audit", 4000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
+    wait_first_alert(t, &w, &alerts, &a);
     a.signal("TERM");
     let st = a.wait_exit(Duration::from_secs(10));
     assert!(
@@ -619,12 +589,7 @@ fn sigterm_without_successor_audit_continues() {
     );
     let out = h.join().unwrap();
     let c = hammer_counts(t, &out, &ctx(&w, &[&a]));
-    assert_eq!(
-        c["enosys"] + c["eperm"] + c["other"],
-        0,
-        "{t}: {c:?}\n{}",
-        ctx(&w, &[&a])
-    );
+    assert_none_failed(t, &c, &ctx(&w, &[&a]));
     assert!(c["ok"] > 1000 && c["max_us"] < 2_000_000, "{t}: {c:?}");
     println!("{t}: {c:?}");
 }
@@ -642,11 +607,7 @@ fn kill9_in_enforce_with_refuse_fails_calls_with_eperm_not_enosys() {
         a.log()
     );
     let (_id, h) = w.hammer(&env, "enforce", 4000);
-    assert!(
-        wait_alerts_after(&alerts, 0, Duration::from_secs(20)) > 0,
-        "{t}\n{}",
-        ctx(&w, &[&a])
-    );
+    wait_first_alert(t, &w, &alerts, &a);
     a.kill9();
     // No successor: with `wait` the calls would block until the 90 s timeout.
     let out = h.join().unwrap();

@@ -14,21 +14,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tiercel_e2e::{
-    busybox_rootfs, busybox_static, have, is_root, require, run_cmd, tiercel_bin, workspace_bin,
-    RunOutput,
-};
+use tiercel_e2e::daemons::{engine_prereq, write_below_bin_rules, TOUCH_BIN_SCRIPT as SCRIPT};
+use tiercel_e2e::{busybox_rootfs, have, run_cmd, RunOutput};
 
 const IMAGE: &str = "localhost/tiercel-e2e-precreate:latest";
 const RULE: &str = "Write below /bin (precreate test)";
-const RULES: &str = r#"
-- rule: Write below /bin (precreate test)
-  desc: a file below /bin opened for writing
-  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write=true and fd.name startswith /bin/
-  output: "File below /bin opened (file=%fd.name name=%container.name image=%container.image.repository)"
-  priority: WARNING
-"#;
-const SCRIPT: &str = "touch /bin/evil; echo touch-rc=$?; touch /tmp/ok && echo tmp-ok";
 
 struct Bins {
     tiercel: PathBuf,
@@ -36,25 +26,9 @@ struct Bins {
 }
 
 fn prereq(test: &str) -> Option<Bins> {
-    if !require(test, "must run as root", is_root())
-        || !require(test, "podman not installed", have("podman"))
-        || !require(test, "runc not installed", have("runc"))
-        || !require(test, "busybox-static missing", busybox_static().is_some())
-    {
-        return None;
-    }
-    let b = (|| {
-        Some(Bins {
-            tiercel: tiercel_bin()?,
-            hook: workspace_bin("tiercel-hook", "TIERCEL_HOOK_BIN")?,
-        })
-    })();
-    require(
-        test,
-        "binaries not built (cargo build --release --workspace --bins)",
-        b.is_some(),
-    )
-    .then_some(b?)
+    let needs = [("podman not installed", have("podman"))];
+    let (tiercel, hook) = engine_prereq(test, &needs, "tiercel-hook", "TIERCEL_HOOK_BIN")?;
+    Some(Bins { tiercel, hook })
 }
 
 fn sh(cmd: &mut Command) -> RunOutput {
@@ -164,7 +138,12 @@ fn setup(b: &Bins, mode: &str) -> Setup {
         .tempdir()
         .unwrap();
     let rules = dir.path().join("rules.yaml");
-    fs::write(&rules, RULES).unwrap();
+    let text = write_below_bin_rules(
+        RULE,
+        "File below /bin opened (file=%fd.name name=%container.name \
+         image=%container.image.repository)",
+    );
+    fs::write(&rules, text).unwrap();
     let socket = dir.path().join("run/tiercel.sock");
     let alerts = dir.path().join("alerts.json");
     let cfg = dir.path().join("shim.yaml");

@@ -23,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tiercel_e2e::daemons::{write_below_bin_rules, TOUCH_BIN_SCRIPT as SCRIPT};
 use tiercel_e2e::{
     busybox_rootfs, busybox_static, have, is_root, require, run_cmd, tiercel_bin, RunOutput,
 };
@@ -30,15 +31,6 @@ use tiercel_e2e::{
 const USER: &str = "tiercel-e2e-rl";
 const IMAGE: &str = "localhost/tiercel-e2e-rootless:latest";
 const RULE: &str = "Write below /bin (rootless test)";
-const RULES: &str = r#"
-- rule: Write below /bin (rootless test)
-  desc: a file below /bin opened for writing
-  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write=true and fd.name startswith /bin/
-  output: "File below /bin opened (file=%fd.name user=%user.uid name=%container.name image=%container.image.repository)"
-  priority: WARNING
-"#;
-const SCRIPT: &str = "touch /bin/evil; echo touch-rc=$?; touch /tmp/ok && echo tmp-ok";
-
 fn sh(cmd: &mut Command, secs: u64) -> RunOutput {
     run_cmd(cmd, Duration::from_secs(secs), || {}).unwrap()
 }
@@ -200,7 +192,12 @@ fn rootless(mode: &str) {
     fs::copy(&tiercel, &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let rules = dir.path().join("rules.yaml");
-    fs::write(&rules, RULES).unwrap();
+    let text = write_below_bin_rules(
+        RULE,
+        "File below /bin opened (file=%fd.name user=%user.uid name=%container.name \
+         image=%container.image.repository)",
+    );
+    fs::write(&rules, text).unwrap();
     fs::set_permissions(&rules, fs::Permissions::from_mode(0o644)).unwrap();
 
     // The supervisor, as the user.

@@ -59,14 +59,16 @@
 //!
 //! Layout: [`plan`] (rules → [`NotifyPlan`]), [`object`] (the typed OCI/podman seccomp
 //! profile, which keeps every key it does not know, and the generated object),
-//! [`merge`](mod@merge) (a plan merged into an existing profile), [`cli`] (`tiercel
-//! profile`).
+//! [`merge`](mod@merge) (a plan merged into an existing profile), [`bundle`] (that, on a
+//! whole OCI `config.json`: the shim and the podman hook), [`cli`] (`tiercel profile`).
 
+pub mod bundle;
 pub mod cli;
 pub mod merge;
 pub mod object;
 pub mod plan;
 
+pub use bundle::add_notify_to_config;
 pub use cli::{build, load_program, read_base, run, Format, ProfileArgs, PODMAN_DEFAULT_PROFILE};
 pub use merge::{merge, merge_into, Merged};
 pub use object::{access_mode_arg, seccomp_object, Seccomp};

@@ -14,6 +14,11 @@ fn names_of(rule: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// `plan` merged into `base` for the socket `/run/t.sock`, without metadata.
+fn merged(base: &Value, plan: &NotifyPlan, mode: Mode) -> Merged {
+    merge_into(base, plan, "/run/t.sock", None, mode).unwrap()
+}
+
 fn rules_for<'a>(p: &'a Value, syscall: &str) -> Vec<&'a Value> {
     p["syscalls"]
         .as_array()
@@ -151,10 +156,7 @@ fn merge_default_errno_keeps_conditions() {
             {"names": ["io_uring_setup"], "action": "SCMP_ACT_ALLOW"}
         ]
     });
-    let want: Vec<String> = ["openat", "clone", "mount", "connect"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let want = ["openat", "clone", "mount", "connect"];
     let m = merge_into(
         &existing,
         &NotifyPlan::unconditional(&want),
@@ -206,25 +208,15 @@ fn merge_enforce_refuses_io_uring_and_cuts_arches() {
             {"names": ["mkdir"], "action": "SCMP_ACT_KILL"}
         ]
     });
-    let want: Vec<String> = [
+    let want = [
         "openat",
         "unlink",
         "mkdir",
         "getpid",
         "write",
         "io_uring_enter",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let m = merge_into(
-        &existing,
-        &NotifyPlan::unconditional(&want),
-        "/run/t.sock",
-        None,
-        Mode::Enforce,
-    )
-    .unwrap();
+    ];
+    let m = merged(&existing, &NotifyPlan::unconditional(&want), Mode::Enforce);
     let p = &m.seccomp;
     assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64"]));
     // plain notify for calls only allowed by the default action
@@ -265,18 +257,8 @@ fn merge_podman_profile() {
         return;
     };
     let base: Value = serde_json::from_str(&text).unwrap();
-    let want: Vec<String> = ["openat", "chroot", "execve"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let m = merge_into(
-        &base,
-        &NotifyPlan::unconditional(&want),
-        "/run/t.sock",
-        None,
-        Mode::Enforce,
-    )
-    .unwrap();
+    let want = ["openat", "chroot", "execve"];
+    let m = merged(&base, &NotifyPlan::unconditional(&want), Mode::Enforce);
     let p = &m.seccomp;
     assert!(
         p.get("architectures").is_none(),
@@ -377,6 +359,25 @@ fn am(list: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
     v
 }
 
+/// The flag classes of `open`/`openat` under [`seed_plan`] with a refusing default (enforce
+/// mode, or a base such as podman's): the two write classes notified, the six others of the
+/// mask `0o200003` allowed, one rule each.
+fn seed_modes_refusing_default() -> Vec<(String, Option<u64>)> {
+    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
+    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
+    let d = 0o200000;
+    am(&[
+        allow(0),
+        notify(1),
+        notify(2),
+        allow(3),
+        allow(d),
+        allow(d | 1),
+        allow(d | 2),
+        allow(d | 3),
+    ])
+}
+
 #[test]
 fn plan_of_the_seed_rule() {
     let plan = seed_plan();
@@ -437,23 +438,8 @@ fn fresh_object_with_access_modes() {
     assert_eq!(modes_of(&p, "open"), am(&[notify(1), notify(2)]));
     // enforce (refusing default): the other classes are allowed, one rule per class
     let e = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Enforce);
-    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
-    let d = 0o200000;
     for s in ["open", "openat"] {
-        assert_eq!(
-            modes_of(&e, s),
-            am(&[
-                allow(0),
-                notify(1),
-                notify(2),
-                allow(3),
-                allow(d),
-                allow(d | 1),
-                allow(d | 2),
-                allow(d | 3)
-            ]),
-            "{s}"
-        );
+        assert_eq!(modes_of(&e, s), seed_modes_refusing_default(), "{s}");
     }
     let r = rules_for(&p, "openat")[0];
     assert_eq!(
@@ -475,7 +461,7 @@ fn merge_errno_default_splits_by_access_mode() {
              "comment": "", "includes": {}, "excludes": {}},
         ]
     });
-    let m = merge_into(&existing, &write_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+    let m = merged(&existing, &write_plan(), Mode::Audit);
     let p = &m.seccomp;
     // openat is out of the unconditional rule (libseccomp would let it win)
     let a = modes_of(p, "openat");
@@ -498,11 +484,11 @@ fn merge_errno_default_splits_by_access_mode() {
 
     // merging the result again changes nothing (rules of an earlier merge are
     // recognised per mode)
-    let again = merge_into(p, &write_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+    let again = merged(p, &write_plan(), Mode::Audit);
     assert_eq!(again.seccomp, *p);
     // rules that need every mode: every mode notified
     let all = NotifyPlan::unconditional(&["openat"]);
-    let wider = merge_into(p, &all, "/run/t.sock", None, Mode::Audit).unwrap();
+    let wider = merged(p, &all, Mode::Audit);
     assert!(modes_of(&wider.seccomp, "openat")
         .iter()
         .all(|(a, m)| a == "SCMP_ACT_NOTIFY" && m.is_some()));
@@ -529,7 +515,7 @@ fn merge_keeps_log_action_and_foreign_args() {
         }),
     });
     plan.rules.sort_by(|a, b| a.name.cmp(&b.name));
-    let m = merge_into(&existing, &plan, "/run/t.sock", None, Mode::Audit).unwrap();
+    let m = merged(&existing, &plan, Mode::Audit);
     let p = &m.seccomp;
     assert_eq!(
         modes_of(p, "openat"),
@@ -574,7 +560,7 @@ fn merge_into_own_object_adds_missing_modes() {
         mask: O_ACCMODE,
         values: vec![0, 1, 2],
     });
-    let m = merge_into(&fresh, &plan, "/run/t.sock", None, Mode::Audit).unwrap();
+    let m = merged(&fresh, &plan, Mode::Audit);
     let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
     assert_eq!(
         modes_of(&m.seccomp, "openat"),
@@ -593,34 +579,18 @@ fn merge_podman_profile_with_access_modes() {
         return;
     };
     let base: Value = serde_json::from_str(&text).unwrap();
-    let m = merge_into(&base, &seed_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+    let m = merged(&base, &seed_plan(), Mode::Audit);
     let p = &m.seccomp;
-    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
-    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
     for s in ["open", "openat"] {
-        let d = 0o200000;
-        assert_eq!(
-            modes_of(p, s),
-            am(&[
-                allow(0),
-                notify(1),
-                notify(2),
-                allow(3),
-                allow(d),
-                allow(d | 1),
-                allow(d | 2),
-                allow(d | 3)
-            ]),
-            "{s}"
-        );
+        assert_eq!(modes_of(p, s), seed_modes_refusing_default(), "{s}");
     }
     assert!(m.notes.is_empty(), "{:?}", m.notes);
     // merging again changes nothing
-    let again = merge_into(p, &seed_plan(), "/run/t.sock", None, Mode::Audit).unwrap();
+    let again = merged(p, &seed_plan(), Mode::Audit);
     assert_eq!(again.seccomp, *p);
 
     // the preset: 64 single-class copies, the 6 read-only classes keep the allow
-    let m = merge_into(&base, &preset_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+    let m = merged(&base, &preset_plan(), Mode::Enforce);
     let p = &m.seccomp;
     for s in ["open", "openat"] {
         let got = modes_of(p, s);
@@ -636,19 +606,12 @@ fn merge_podman_profile_with_access_modes() {
             "{s}: no unconditional rule"
         );
     }
-    let again = merge_into(p, &preset_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+    let again = merged(p, &preset_plan(), Mode::Enforce);
     assert_eq!(again.seccomp, *p);
     // an earlier merge with the seed's classes, merged with the preset: the notified
     // classes stay, the allowed ones meeting a preset class are notified whole
-    let seed = merge_into(&base, &seed_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
-    let both = merge_into(
-        &seed.seccomp,
-        &preset_plan(),
-        "/run/t.sock",
-        None,
-        Mode::Enforce,
-    )
-    .unwrap();
+    let seed = merged(&base, &seed_plan(), Mode::Enforce);
+    let both = merged(&seed.seccomp, &preset_plan(), Mode::Enforce);
     assert!(modes_of(&both.seccomp, "openat")
         .iter()
         .all(|(a, _)| a == "SCMP_ACT_NOTIFY"));
@@ -694,7 +657,7 @@ fn merge_keeps_unknown_keys_at_every_level() {
     });
     plan.rules.sort_by(|a, b| a.name.cmp(&b.name));
     for mode in [Mode::Audit, Mode::Enforce] {
-        let m = merge_into(&existing, &plan, "/run/t.sock", None, mode).unwrap();
+        let m = merged(&existing, &plan, mode);
         let p = &m.seccomp;
         assert_eq!(p["topFuture"], existing["topFuture"], "{mode}");
         assert_eq!(p["flags"], existing["flags"]);
@@ -718,7 +681,7 @@ fn merge_keeps_unknown_keys_at_every_level() {
         assert_eq!(c[0]["args"][0]["argFuture"], true);
         assert_eq!(rules_for(p, "mount")[0]["ruleFuture"], 8);
         // and merging the result again keeps them too (and changes nothing)
-        let again = merge_into(p, &plan, "/run/t.sock", None, mode).unwrap();
+        let again = merged(p, &plan, mode);
         assert_eq!(again.seccomp, *p);
     }
 }
@@ -728,25 +691,10 @@ fn merge_keeps_unknown_keys_at_every_level() {
 #[test]
 fn enforce_merge_of_an_audit_object_keeps_other_classes_allowed() {
     let audit = seccomp_object(&seed_plan(), "/run/t.sock", None, Mode::Audit);
-    let m = merge_into(&audit, &seed_plan(), "/run/t.sock", None, Mode::Enforce).unwrap();
+    let m = merged(&audit, &seed_plan(), Mode::Enforce);
     let p = &m.seccomp;
     assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
-    let notify = |m: u64| ("SCMP_ACT_NOTIFY", Some(m));
-    let allow = |m: u64| ("SCMP_ACT_ALLOW", Some(m));
-    let d = 0o200000;
-    assert_eq!(
-        modes_of(p, "openat"),
-        am(&[
-            allow(0),
-            notify(1),
-            notify(2),
-            allow(3),
-            allow(d),
-            allow(d | 1),
-            allow(d | 2),
-            allow(d | 3)
-        ])
-    );
+    assert_eq!(modes_of(p, "openat"), seed_modes_refusing_default());
     assert!(m.notes.is_empty(), "{:?}", m.notes);
 }
 
