@@ -27,7 +27,7 @@ use tiercel_rules::event::{Event, Field, FieldArg, Value};
 use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
-use crate::decide::{alerted, fallback_answer, Decider, Mode, Policy, Scratch, SecondLook};
+use crate::decide::{alerted, fallback_answer, Action, Decider, Mode, Policy, Scratch, SecondLook};
 use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
@@ -468,6 +468,20 @@ impl<L: Listener> Session<L> {
         if decision.alerts(&self.scratch) {
             event.pin_proc();
         }
+        // A response action: pin its target with a pidfd now, then check the call is
+        // still pending (so the pidfd names the caller, not a reused number); fire after
+        // the answer, so the call itself never runs.
+        let armed = match decision.action {
+            Action::Deny => None,
+            a => {
+                let r = crate::response::arm(a, n.pid, Some(self.phase.pid));
+                if r.is_ok() && !matches!(self.fd.id_valid(n.id), Ok(true)) {
+                    engine.stats.gone.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Some(r)
+            }
+        };
         let res = self.fd.send(n.id, answer);
         sent.set(true);
         match res {
@@ -504,15 +518,23 @@ impl<L: Listener> Session<L> {
                 return;
             }
         }
+        let taken = armed.map(|r| r.and_then(crate::response::Armed::fire));
+        if let Some(Err(e)) = &taken {
+            tracing::warn!(container = %self.container, "response action failed: {e}");
+        }
         // Output work, after the caller is released.
         let program = engine.decider.program();
-        let errno = engine.policy().errno;
+        let errno = match answer {
+            Answer::Errno(e) => e,
+            Answer::Continue => engine.policy().errno,
+        };
         match decision.second {
             SecondLook::None => {}
             SecondLook::Rule(i) => {
                 if let Some(rule) = program.rules().get(i) {
                     let mut alert = make_alert(engine, rule, &event, Some(errno));
                     alert.resolved = event.resolved_summary();
+                    alert.action = taken.clone();
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
                     engine.sink.send(alert);
                 }
@@ -539,7 +561,10 @@ impl<L: Listener> Session<L> {
                 continue;
             };
             let denied = is_deny.then_some(errno);
-            let alert = make_alert(engine, rule, &event, denied);
+            let mut alert = make_alert(engine, rule, &event, denied);
+            if is_deny {
+                alert.action = taken.clone();
+            }
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
@@ -570,6 +595,7 @@ fn make_alert(
         ),
         denied,
         resolved: None,
+        action: None,
     }
 }
 
