@@ -22,4 +22,5 @@ pub mod sinks;
 pub mod supervise;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tune;
 pub mod web;

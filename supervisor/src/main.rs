@@ -29,6 +29,9 @@ enum Command {
     Supervise(tiercel::supervise::SuperviseArgs),
     /// Print the `linux.seccomp` object (config.json / podman profile) for a set of rules.
     Profile(tiercel::profile::ProfileArgs),
+    /// Audit → enforce: write the Falco exceptions (`override: {exceptions: append}`)
+    /// that silence exactly the alerts of a JSON alerts file, with a summary to review.
+    Tune(tiercel::tune::TuneArgs),
 }
 
 fn init_logging() {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Fields(args) => cli_rules::fields(args),
         Command::Supervise(args) => tiercel::supervise::run(args).map(|()| ExitCode::SUCCESS),
         Command::Profile(args) => tiercel::profile::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Tune(args) => tiercel::tune::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
