@@ -1,11 +1,16 @@
 //! Response actions beyond the errno (`--deny …,action=kill-process|kill-container`).
 //!
-//! The target is pinned with a pidfd *before* the call is answered ([`arm`], after the
-//! session's `ID_VALID`, which it repeats afterwards so the pidfd is known to name the
-//! caller or its container's init, never a task that reused the number), and signalled
-//! after the answer ([`Armed::fire`]): the denied call never runs, then the process (or
-//! the whole pid namespace, through its init) is killed. SIGKILL of a pid namespace's
-//! init makes the kernel kill every other process of that namespace.
+//! The target is pinned with a pidfd ([`arm`], after the session's `ID_VALID`, which it
+//! repeats afterwards so the pidfd is known to name the caller or its container's init,
+//! never a task that reused the number) and signalled ([`Armed::fire`]) while the caller
+//! still waits in the kernel on its notification; the errno answer follows. The call
+//! never runs either way (a task woken from the notification wait by a fatal signal
+//! skips the syscall; the answer is an errno), and because SIGKILL is already pending
+//! when the caller leaves the kernel, not one more instruction of it runs — answering
+//! first and signalling second let the caller print its EPERM result before dying (seen
+//! in the e2e test). SIGKILL of a pid namespace's init makes the kernel kill every other
+//! process of that namespace; the caller is signalled directly too, so that it does not
+//! return to user space before the namespace is torn down.
 //!
 //! Never used in the runtime phase: the decision there is made in audit mode and carries
 //! no action.
@@ -22,6 +27,8 @@ use crate::sys;
 pub struct Armed {
     action: Action,
     pidfd: OwnedFd,
+    /// `kill-container`: the caller itself, signalled along with the init.
+    caller: Option<OwnedFd>,
     /// The host pid the pidfd was opened on (for logs).
     pid: u32,
 }
@@ -38,6 +45,10 @@ impl Armed {
     /// Sends SIGKILL through the pidfd. An error means nothing was killed (ESRCH: the
     /// target already exited).
     pub fn fire(self) -> Result<Action, String> {
+        if let Some(c) = &self.caller {
+            // Best effort: the init's death kills it anyway.
+            let _ = sys::pidfd_send_signal(c.as_fd(), libc::SIGKILL);
+        }
         sys::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL)
             .map(|()| self.action)
             .map_err(|e| format!("{}: SIGKILL to pid {}: {e}", self.action, self.pid))
@@ -56,12 +67,18 @@ pub fn arm(action: Action, tid: u32, installer: Option<u32>) -> Result<Armed, St
             Ok(Armed {
                 action,
                 pidfd,
+                caller: None,
                 pid: tid,
             })
         }
         Action::KillContainer => {
             let (pidfd, pid) = container_init(tid, installer)?;
-            Ok(Armed { action, pidfd, pid })
+            Ok(Armed {
+                action,
+                pidfd,
+                caller: sys::pidfd_open_task(tid).ok(),
+                pid,
+            })
         }
     }
 }

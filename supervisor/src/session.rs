@@ -468,9 +468,10 @@ impl<L: Listener> Session<L> {
         if decision.alerts(&self.scratch) {
             event.pin_proc();
         }
-        // A response action: pin its target with a pidfd now, then check the call is
-        // still pending (so the pidfd names the caller, not a reused number); fire after
-        // the answer, so the call itself never runs.
+        // A response action: pin its target with a pidfd now, check the call is still
+        // pending (so the pidfd names the caller, not a reused number), and signal it
+        // before the answer: the call never runs, and no instruction of the caller
+        // runs after it (see `response`).
         let armed = match decision.action {
             Action::Deny => None,
             a => {
@@ -482,6 +483,8 @@ impl<L: Listener> Session<L> {
                 Some(r)
             }
         };
+        let taken = armed.map(|r| r.and_then(crate::response::Armed::fire));
+        let killed = matches!(taken, Some(Ok(_)));
         let res = self.fd.send(n.id, answer);
         sent.set(true);
         match res {
@@ -505,6 +508,11 @@ impl<L: Listener> Session<L> {
                     engine.stats.runtime_phase.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            Err(e) if killed && e.raw_os_error() == Some(libc::ENOENT) => {
+                // The caller died of our SIGKILL before the answer reached it: refused
+                // all the same (the call was skipped); alert on it.
+                engine.stats.denied.fetch_add(1, Ordering::Relaxed);
+            }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 // Interrupted (the call will be re-issued with a new id) or dead.
                 engine.stats.gone.fetch_add(1, Ordering::Relaxed);
@@ -518,7 +526,6 @@ impl<L: Listener> Session<L> {
                 return;
             }
         }
-        let taken = armed.map(|r| r.and_then(crate::response::Armed::fire));
         if let Some(Err(e)) = &taken {
             tracing::warn!(container = %self.container, "response action failed: {e}");
         }

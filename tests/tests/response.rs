@@ -195,3 +195,84 @@ fn per_selector_errno_seen_by_the_caller() {
     assert_eq!(hits[0]["tiercel"]["action"], "deny");
     assert_eq!(hits[0]["tiercel"]["errno"], "EROFS");
 }
+
+/// Audit → tune → enforce: the writes seen in an audit run are excepted by the file
+/// `tiercel tune` writes from its alerts; in enforce mode with that file they succeed,
+/// while another write below /bin is still refused.
+#[test]
+fn tune_then_enforce() {
+    let t = "tune_then_enforce";
+    let Some(env) = container_env(t) else { return };
+    let Some(seed) = seed_rules(t) else { return };
+    let mut sup = Supervisor::start(
+        &env.tiercel,
+        SupervisorOpts::new(std::slice::from_ref(&seed), "audit"),
+    )
+    .expect("supervisor");
+    let mut b = bundle_for(&env, &sup);
+    b.set_script("/bin/touch /bin/tool; echo touch_rc=$?; /probe write /bin/tool.conf");
+    let out = run_container(&b, &container_id("tuneaudit"), RUN).expect("runc run");
+    assert!(
+        out.success() && out.stdout.contains("touch_rc=0"),
+        "{t}: {out:?}"
+    );
+    let alerts = sup
+        .wait_alerts(ALERT_WAIT, SETTLE, |a| {
+            !denials(a, "/bin/tool").is_empty() && !denials(a, "/bin/tool.conf").is_empty()
+        })
+        .expect("alerts");
+    assert_eq!(alerts.len(), 2, "{t}: {alerts:#?}");
+    sup.stop();
+    let tuned = sup.dir.path().join("tuned.yaml");
+    let tune = std::process::Command::new(&env.tiercel)
+        .arg("tune")
+        .arg("--alerts")
+        .arg(&sup.alerts_path)
+        .arg("-r")
+        .arg(&seed)
+        .arg("-o")
+        .arg(&tuned)
+        .output()
+        .expect("tiercel tune");
+    let summary = String::from_utf8_lossy(&tune.stderr);
+    assert!(tune.status.success(), "{t}: tune: {summary}");
+    assert!(
+        summary.contains("Write below binary dir: 2 alerts, 2 distinct (fd.name) tuples"),
+        "{t}: {summary}"
+    );
+
+    let mut opts = SupervisorOpts::new(&[seed, tuned.clone()], "enforce");
+    opts.extra = vec!["--deny".into(), "rule:Write below binary dir=EROFS".into()];
+    let sup = Supervisor::start(&env.tiercel, opts).expect("enforce supervisor");
+    let mut b = bundle_for(&env, &sup);
+    b.set_script(
+        "rm -f /bin/tool /bin/tool.conf; /bin/touch /bin/tool; echo touch_rc=$?; \
+         /probe write /bin/tool.conf; /probe write /bin/other; true",
+    );
+    let out = run_container(&b, &container_id("tuneenf"), RUN).expect("runc run");
+    assert!(out.success(), "{t}: {out:?}\n{}", sup.dump());
+    assert!(
+        out.stdout.contains("touch_rc=0"),
+        "{t}: tuned write refused: {out:?}"
+    );
+    assert!(
+        out.stdout.contains("CALL write ok"),
+        "{t}: tuned probe write refused: {out:?}"
+    );
+    assert!(
+        out.stdout.contains("CALL write errno EROFS 30"),
+        "{t}: the other write must still be refused: {out:?}"
+    );
+    assert!(
+        !b.host_path("/bin/other").exists(),
+        "{t}: /bin/other created"
+    );
+    let alerts = sup
+        .wait_alerts(ALERT_WAIT, SETTLE, |a| !denials(a, "/bin/other").is_empty())
+        .expect("alerts");
+    assert!(denials(&alerts, "/bin/tool").is_empty(), "{t}: {alerts:#?}");
+    assert!(
+        denials(&alerts, "/bin/tool.conf").is_empty(),
+        "{t}: {alerts:#?}"
+    );
+}
