@@ -103,6 +103,61 @@ pub struct RuleSummary {
     pub pos: Pos,
     /// Compiled and part of the program (enabled, priority high enough, no error).
     pub loaded: bool,
+    /// The rule's exceptions after appends and overrides (for `tiercel tune`).
+    pub exceptions: Vec<ExceptionSummary>,
+}
+
+/// One exception of a rule as collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionSummary {
+    pub name: String,
+    /// `fields: [a, b]` (true) or the scalar form `fields: a` (false).
+    pub list_form: bool,
+    pub fields: Vec<String>,
+    /// One operator per field, Falco's defaults filled in (`=` in the list form, `in`
+    /// in the scalar form).
+    pub comps: Vec<String>,
+    /// The value tuples (list form; one-element tuples in the scalar form). An element
+    /// that is itself a list is `None`.
+    pub values: Vec<Vec<Option<String>>>,
+}
+
+impl ExceptionSummary {
+    fn new(ex: &crate::reader::ExceptionInfo) -> ExceptionSummary {
+        let list_form = ex.fields.as_ref().is_some_and(|f| f.is_list);
+        let fields: Vec<String> = match &ex.fields {
+            Some(f) if f.is_list => f.items.iter().map(|x| x.item.clone()).collect(),
+            Some(f) => vec![f.item.clone()],
+            None => Vec::new(),
+        };
+        let comps = (0..fields.len())
+            .map(|k| match (&ex.comps, list_form) {
+                (Some(c), true) => c.items.get(k).map_or("=", |x| x.item.as_str()).to_string(),
+                (Some(c), false) => c.item.clone(),
+                (None, true) => "=".into(),
+                (None, false) => "in".into(),
+            })
+            .collect();
+        let elem = |v: &crate::reader::ExEntry| (!v.is_list).then(|| v.item.clone());
+        let values = ex
+            .values
+            .iter()
+            .map(|v| {
+                if list_form {
+                    v.items.iter().map(elem).collect()
+                } else {
+                    vec![elem(v)]
+                }
+            })
+            .collect();
+        ExceptionSummary {
+            name: ex.name.clone(),
+            list_form,
+            fields,
+            comps,
+            values,
+        }
+    }
 }
 
 /// What a load produced.
@@ -316,6 +371,7 @@ impl Loader {
                     file: loc.map(|l| l.file.clone()).unwrap_or_default(),
                     pos: loc.map(|l| l.pos).unwrap_or_default(),
                     loaded: !has_errors && pass.loaded.contains(&r.name),
+                    exceptions: r.exceptions.iter().map(ExceptionSummary::new).collect(),
                 }
             })
             .collect();

@@ -14,7 +14,7 @@ use tiercel_rules::output::AlertOptions;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::RuleMatching;
 
-use crate::decide::{parse_errno, Mode, Selector};
+use crate::decide::{parse_errno, DenySpec, Mode};
 
 /// What a config file sets (`None`: not set, the default or the flag applies).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,7 +36,7 @@ pub struct FileConfig {
     /// `metrics`.
     pub metrics: crate::metrics::MetricsConfig,
     pub mode: Option<Mode>,
-    pub deny: Vec<Selector>,
+    pub deny: Vec<DenySpec>,
     pub errno: Option<i32>,
     pub socket: Option<PathBuf>,
     pub allow_mode_downgrade: Option<bool>,
@@ -188,6 +188,69 @@ fn string_list(v: &Yaml, path: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// `tiercel.deny`: a list of selector strings (`--deny` syntax) and/or mappings
+/// `{rule|tag|priority: VALUE, errno: NAME|N, action: deny|kill-process|kill-container}`.
+fn deny_list(v: &Yaml) -> Result<Vec<DenySpec>, String> {
+    const KEY: &str = "tiercel.deny";
+    let items: Vec<&Yaml> = match v.as_vec() {
+        Some(seq) => seq.iter().collect(),
+        None => vec![v],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (k, item) in items.into_iter().enumerate() {
+        let at = format!("{KEY}[{k}]");
+        if let Some(s) = item.as_str() {
+            out.push(s.parse().map_err(|e: String| err(&at, &e))?);
+            continue;
+        }
+        let Some(map) = item.as_mapping() else {
+            return Err(err(&at, "expected a selector string or a mapping"));
+        };
+        let mut selector = None;
+        let mut errno = None;
+        let mut action = crate::decide::Action::Deny;
+        for (key, value) in map {
+            let key = key
+                .as_str()
+                .ok_or_else(|| err(&at, "keys must be strings"))?;
+            let text = match (value.as_str(), value.as_integer()) {
+                (Some(s), _) => s.to_string(),
+                (None, Some(i)) => i.to_string(),
+                _ => return Err(err(&format!("{at}.{key}"), "expected a string")),
+            };
+            match key {
+                "rule" | "tag" | "priority" => {
+                    if selector.is_some() {
+                        return Err(err(&at, "more than one of rule, tag, priority"));
+                    }
+                    selector = Some(
+                        format!("{key}:{text}")
+                            .parse::<crate::decide::Selector>()
+                            .map_err(|e| err(&at, &e))?,
+                    );
+                }
+                "errno" => errno = Some(parse_errno(&text).map_err(|e| err(&at, &e))?),
+                "action" => action = text.parse().map_err(|e: String| err(&at, &e))?,
+                other => {
+                    return Err(err(
+                        &at,
+                        &format!(
+                            "unknown key {other:?} (expected rule, tag, priority, errno, action)"
+                        ),
+                    ))
+                }
+            }
+        }
+        let selector = selector.ok_or_else(|| err(&at, "needs one of rule, tag, priority"))?;
+        out.push(DenySpec {
+            selector,
+            errno,
+            action,
+        });
+    }
+    Ok(out)
+}
+
 /// Parses config text. `base` resolves relative paths (the file's directory).
 pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
     let docs = Yaml::load_from_str(text).map_err(|e| format!("config: {e}"))?;
@@ -259,10 +322,7 @@ pub fn parse(text: &str, base: &Path) -> Result<FileConfig, String> {
         }
         if let Some(d) = t.as_mapping_get("deny") {
             if !d.is_null() {
-                for s in string_list(d, "tiercel.deny")? {
-                    c.deny
-                        .push(s.parse().map_err(|e: String| err("tiercel.deny", &e))?);
-                }
+                c.deny = deny_list(d)?;
             }
         }
         match t.as_mapping_get("errno") {
@@ -403,6 +463,57 @@ tiercel:
         assert_eq!(c.errno, Some(libc::EROFS));
         assert_eq!(c.socket, Some(PathBuf::from("/run/tiercel/tiercel.sock")));
         assert_eq!(c.queue, Some(100));
+    }
+
+    #[test]
+    fn deny_items_as_strings_and_mappings() {
+        use crate::decide::{Action, Selector};
+        let c = parse(
+            "tiercel:\n  deny:\n    - 'tag:T1,action=kill-process'\n    - {rule: Write below binary dir, errno: EROFS, action: kill-container}\n    - {priority: critical, errno: 13}\n",
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(c.deny.len(), 3);
+        assert_eq!(c.deny[0].action, Action::KillProcess);
+        assert_eq!(
+            c.deny[1].selector,
+            Selector::Rule("Write below binary dir".into())
+        );
+        assert_eq!(
+            (c.deny[1].errno, c.deny[1].action),
+            (Some(libc::EROFS), Action::KillContainer)
+        );
+        assert_eq!(
+            (c.deny[2].errno, c.deny[2].action),
+            (Some(13), Action::Deny)
+        );
+        for (bad, says) in [
+            (
+                "tiercel: {deny: [{errno: EROFS}]}\n",
+                "needs one of rule, tag, priority",
+            ),
+            ("tiercel: {deny: [{rule: a, tag: b}]}\n", "more than one"),
+            (
+                "tiercel: {deny: [{rule: a, action: kill}]}\n",
+                "unknown action",
+            ),
+            (
+                "tiercel: {deny: [{rule: a, errno: EWHAT}]}\n",
+                "unknown errno",
+            ),
+            ("tiercel: {deny: [{rule: a, signal: 9}]}\n", "unknown key"),
+            (
+                "tiercel: {deny: [[a]]}\n",
+                "expected a selector string or a mapping",
+            ),
+            (
+                "tiercel: {deny: ['tag:x,action=stop']}\n",
+                "tiercel.deny[0]",
+            ),
+        ] {
+            let e = parse(bad, Path::new("/")).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! Rule files stay loadable by Falco, so what denies is chosen outside the rules:
 //! `--deny rule:NAME`, `--deny tag:TAG`, `--deny priority:P` (P or more severe). The
-//! errno is configurable (`EPERM` by default). The mode is global and can be raised per
+//! errno is configurable (`EPERM` by default), and per selector, with a response action
+//! beyond the errno: `--deny 'rule:Write below binary dir=EROFS'`,
+//! `--deny 'tag:T1,action=kill-process'`, `--deny 'priority:critical,errno=EACCES,action=kill-container'`
+//! (see [`DenySpec`]). The mode is global and can be raised per
 //! container (OCI annotation `io.tiercel.mode`, or `listenerMetadata`); a container's
 //! own setting never lowers it unless the trusted config allows that, because whoever
 //! writes the container's seccomp profile also writes its metadata.
@@ -103,6 +106,174 @@ impl Selector {
     }
 }
 
+/// What happens to the caller besides the errno, when a selector denies a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Refuse the call with the errno (nothing more).
+    #[default]
+    Deny,
+    /// Refuse the call, then SIGKILL the calling process (through a pidfd).
+    KillProcess,
+    /// Refuse the call, then SIGKILL the init of the caller's pid namespace (the
+    /// container's init: the kernel then kills every process of the namespace).
+    KillContainer,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Deny => "deny",
+            Action::KillProcess => "kill-process",
+            Action::KillContainer => "kill-container",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Action, String> {
+        match s.trim() {
+            "deny" => Ok(Action::Deny),
+            "kill-process" => Ok(Action::KillProcess),
+            "kill-container" => Ok(Action::KillContainer),
+            other => Err(format!(
+                "unknown action {other:?} (expected deny, kill-process or kill-container)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `--deny` item: which rules deny, with an optional errno of its own (else the
+/// global `--errno`) and an action.
+///
+/// Syntax: `KIND:VALUE[=ERRNO][,errno=ERRNO][,action=ACTION]`, e.g.
+/// `rule:Write below binary dir=EROFS`, `tag:T1,action=kill-process`,
+/// `priority:critical,errno=EACCES,action=kill-container`. Options are read from the
+/// end: a trailing `,errno=…` / `,action=…` item is an option (each at most once), and
+/// a trailing `=E…` (an upper-case errno name) or `=N` (a number) is the errno. Anything
+/// else belongs to the value, so rule names may hold commas; a rule whose name itself
+/// ends in `=EPERM` needs the `,errno=` form after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenySpec {
+    pub selector: Selector,
+    pub errno: Option<i32>,
+    pub action: Action,
+}
+
+impl From<Selector> for DenySpec {
+    fn from(selector: Selector) -> DenySpec {
+        DenySpec {
+            selector,
+            errno: None,
+            action: Action::Deny,
+        }
+    }
+}
+
+/// `E` + upper-case letters/digits, or digits: what a trailing `=…` errno looks like.
+fn looks_like_errno(t: &str) -> bool {
+    let b = t.as_bytes();
+    (!b.is_empty() && b.iter().all(u8::is_ascii_digit))
+        || (b.len() >= 2
+            && b[0] == b'E'
+            && b[1..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+}
+
+impl FromStr for DenySpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DenySpec, String> {
+        let mut rest = s;
+        let mut errno = None;
+        let mut action = None;
+        // Trailing `,key=value` options.
+        while let Some((head, tail)) = rest.rsplit_once(',') {
+            let Some((key, value)) = tail.split_once('=') else {
+                break;
+            };
+            let known = matches!(key.trim(), "errno" | "action");
+            // `,word=` without spaces is an option (unknown ones are errors); anything
+            // else (`, b=c`) belongs to the value.
+            let word = !key.is_empty() && key.bytes().all(|c| c.is_ascii_lowercase() || c == b'-');
+            if !known && !word {
+                break;
+            }
+            let key = key.trim();
+            match key {
+                "errno" if errno.is_none() => {
+                    errno =
+                        Some(parse_errno(value).map_err(|e| format!("deny selector {s:?}: {e}"))?)
+                }
+                "action" if action.is_none() => {
+                    action = Some(
+                        value
+                            .parse::<Action>()
+                            .map_err(|e| format!("deny selector {s:?}: {e}"))?,
+                    )
+                }
+                "errno" | "action" => {
+                    return Err(format!("deny selector {s:?}: {key} given twice"));
+                }
+                other => {
+                    return Err(format!(
+                        "deny selector {s:?}: unknown option {other:?} (expected errno= or action=)"
+                    ))
+                }
+            }
+            rest = head;
+        }
+        // A trailing `=ERRNO`.
+        if let Some((head, tail)) = rest.rsplit_once('=') {
+            if looks_like_errno(tail.trim()) {
+                if errno.is_some() {
+                    return Err(format!("deny selector {s:?}: errno given twice"));
+                }
+                errno = Some(parse_errno(tail).map_err(|e| format!("deny selector {s:?}: {e}"))?);
+                rest = head;
+            }
+        }
+        let selector = rest.parse::<Selector>().map_err(|e| {
+            if rest == s {
+                e
+            } else {
+                format!("deny selector {s:?}: {e}")
+            }
+        })?;
+        Ok(DenySpec {
+            selector,
+            errno,
+            action: action.unwrap_or_default(),
+        })
+    }
+}
+
+impl fmt::Display for DenySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.selector)?;
+        if let Some(e) = self.errno {
+            write!(f, ",errno={}", errno_name(e))?;
+        }
+        if self.action != Action::Deny {
+            write!(f, ",action={}", self.action)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a denying rule does: the errno answered and the action after the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub errno: i32,
+    pub action: Action,
+}
+
 /// Errno names accepted by `--errno` (and their numbers on Linux).
 const ERRNOS: &[(&str, i32)] = &[
     ("EPERM", libc::EPERM),
@@ -176,7 +347,9 @@ pub fn errno_name(e: i32) -> String {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub mode: Mode,
-    pub deny: Vec<Selector>,
+    /// The selectors (with their errno and action); the first that selects a rule
+    /// decides its response.
+    pub deny: Vec<DenySpec>,
     /// Positive errno answered for a deny.
     pub errno: i32,
     /// Lets a container's annotation/metadata lower the mode (enforce → audit).
@@ -204,8 +377,32 @@ impl Policy {
     pub fn deny_table(&self, rules: &[CompiledRule]) -> Vec<bool> {
         rules
             .iter()
-            .map(|r| self.deny.is_empty() || self.deny.iter().any(|s| s.matches(r)))
+            .map(|r| self.deny.is_empty() || self.deny.iter().any(|s| s.selector.matches(r)))
             .collect()
+    }
+
+    /// Per rule of the program: the errno and action of its deny (the first selector
+    /// that selects it; the global errno and a plain deny without selectors or for rules
+    /// no selector selects, which do not deny anyway).
+    pub fn response_table(&self, rules: &[CompiledRule]) -> Vec<Response> {
+        rules
+            .iter()
+            .map(|r| match self.deny.iter().find(|s| s.selector.matches(r)) {
+                Some(s) => Response {
+                    errno: s.errno.unwrap_or(self.errno),
+                    action: s.action,
+                },
+                None => Response {
+                    errno: self.errno,
+                    action: Action::Deny,
+                },
+            })
+            .collect()
+    }
+
+    /// Whether some selector has an action beyond the errno.
+    pub fn kills(&self) -> bool {
+        self.deny.iter().any(|s| s.action != Action::Deny)
     }
 
     /// Per rule: is it at least `min_priority`?
@@ -287,6 +484,8 @@ pub struct Decider {
     matching: RuleMatching,
     policy: Policy,
     deny_table: Vec<bool>,
+    /// Per rule: its errno and action when it denies.
+    responses: Vec<Response>,
     enabled: Vec<bool>,
     /// Per event type (`EventType.0`): some enabled rule for it denies (decides whether
     /// the resolved-path evaluation is worth doing).
@@ -322,6 +521,9 @@ pub enum SecondLook {
 pub struct Decision {
     /// What the kernel is told.
     pub answer: Answer,
+    /// What follows the answer (only ever beyond [`Action::Deny`] for a denied call,
+    /// and never while the runtime runs: the session then decides in audit mode).
+    pub action: Action,
     /// The verdict on Falco's view (which match, if any, denies); the matches are in
     /// [`Scratch::matches`].
     pub verdict: Verdict,
@@ -370,6 +572,7 @@ fn deny_capable(program: &Program, deny_table: &[bool], enabled: &[bool], t: Eve
 impl Decider {
     pub fn new(program: Program, matching: RuleMatching, policy: Policy) -> Decider {
         let deny_table = policy.deny_table(program.rules());
+        let responses = policy.response_table(program.rules());
         let enabled = policy.enabled_table(program.rules());
         let any_deny = deny_table.iter().any(|&d| d);
         let any_disabled = enabled.iter().any(|&e| !e);
@@ -381,6 +584,7 @@ impl Decider {
             matching,
             policy,
             deny_table,
+            responses,
             enabled,
             deny_by_type,
             any_deny,
@@ -435,14 +639,29 @@ impl Decider {
         } else {
             SecondLook::None
         };
-        let answer = match (verdict.deny, second) {
-            (Some(_), _) | (None, SecondLook::Rule(_) | SecondLook::Unknown) => {
-                Answer::Errno(self.policy.errno)
-            }
-            (None, SecondLook::None) => Answer::Continue,
+        let global = Response {
+            errno: self.policy.errno,
+            action: Action::Deny,
+        };
+        let response = match (verdict.deny, second) {
+            (Some(k), _) => scratch
+                .matches
+                .get(k)
+                .and_then(|&i| self.responses.get(i))
+                .copied()
+                .or(Some(global)),
+            (None, SecondLook::Rule(i)) => self.responses.get(i).copied().or(Some(global)),
+            // No rule matched: the path is unknown, a plain deny.
+            (None, SecondLook::Unknown) => Some(global),
+            (None, SecondLook::None) => None,
+        };
+        let (answer, action) = match response {
+            Some(r) => (Answer::Errno(r.errno), r.action),
+            None => (Answer::Continue, Action::Deny),
         };
         Decision {
             answer,
+            action,
             verdict,
             second,
         }
@@ -540,6 +759,98 @@ mod tests {
         assert!("name:x".parse::<Selector>().is_err());
         assert!("rule:".parse::<Selector>().is_err());
         assert!("x".parse::<Selector>().is_err());
+    }
+
+    #[test]
+    fn deny_specs_parse() {
+        let d = |s: &str| s.parse::<DenySpec>();
+        let plain = d("rule:Write below binary dir").unwrap();
+        assert_eq!(
+            plain,
+            Selector::Rule("Write below binary dir".into()).into()
+        );
+        let e = d("rule:Write below binary dir=EROFS").unwrap();
+        assert_eq!(e.selector, Selector::Rule("Write below binary dir".into()));
+        assert_eq!((e.errno, e.action), (Some(libc::EROFS), Action::Deny));
+        let k = d("tag:T1,action=kill-process").unwrap();
+        assert_eq!(k.selector, Selector::Tag("T1".into()));
+        assert_eq!((k.errno, k.action), (None, Action::KillProcess));
+        let c = d("priority:critical,errno=EACCES,action=kill-container").unwrap();
+        assert_eq!(c.selector, Selector::Priority(Priority::Critical));
+        assert_eq!(
+            (c.errno, c.action),
+            (Some(libc::EACCES), Action::KillContainer)
+        );
+        // Option order is free; `=ERRNO` combines with `,action=`; numbers work.
+        let c = d("tag:x=13,action=kill-container").unwrap();
+        assert_eq!((c.errno, c.action), (Some(13), Action::KillContainer));
+        let c = d("tag:x,action=deny,errno=30").unwrap();
+        assert_eq!((c.errno, c.action), (Some(30), Action::Deny));
+        // Commas and `=` that are not options stay in the rule name.
+        let n = d("rule:a, b=c").unwrap();
+        assert_eq!(n.selector, Selector::Rule("a, b=c".into()));
+        assert_eq!(n.errno, None);
+        let n = d("rule:x=Eq,errno=EPERM").unwrap();
+        assert_eq!(n.selector, Selector::Rule("x=Eq".into()));
+        // Round trip through Display.
+        for s in [
+            "rule:A b,errno=EROFS",
+            "tag:T1,action=kill-process",
+            "priority:Error",
+        ] {
+            assert_eq!(d(&d(s).unwrap().to_string()).unwrap(), d(s).unwrap());
+        }
+        // Errors: each names the problem.
+        for (bad, says) in [
+            ("rule:x=EWHAT", "unknown errno name"),
+            ("rule:x=0", "out of range"),
+            ("tag:T1,action=kill", "unknown action"),
+            ("tag:T1,action=kill-process,action=deny", "twice"),
+            ("tag:T1=EROFS,errno=EPERM", "twice"),
+            ("tag:T1,signal=9", "unknown option"),
+            ("tag:,action=kill-process", "empty value"),
+            ("=EROFS", "expected rule:NAME"),
+            ("proc:x,errno=EPERM", "unknown kind"),
+            ("priority:loud=EROFS", "unknown priority"),
+        ] {
+            let e = d(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn responses_come_from_the_first_selecting_spec() {
+        let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+        loader.add_str(
+            "t.yaml",
+            "- rule: a\n  desc: a\n  condition: evt.type = open\n  output: a\n  priority: WARNING\n  tags: [x]\n\
+             - rule: b\n  desc: b\n  condition: evt.type = openat\n  output: b\n  priority: ERROR\n",
+        );
+        let program = loader.finish().program.expect("rules load");
+        let p = Policy {
+            deny: vec![
+                "rule:a=EROFS,action=kill-process".parse().unwrap(),
+                "tag:x,action=kill-container".parse().unwrap(),
+                "priority:error".parse().unwrap(),
+            ],
+            errno: libc::EACCES,
+            ..Policy::default()
+        };
+        assert!(p.kills());
+        assert_eq!(
+            p.response_table(program.rules()),
+            vec![
+                Response {
+                    errno: libc::EROFS,
+                    action: Action::KillProcess
+                },
+                Response {
+                    errno: libc::EACCES,
+                    action: Action::Deny
+                },
+            ]
+        );
+        assert!(!Policy::default().kills());
     }
 
     #[test]
@@ -715,6 +1026,25 @@ mod tests {
             let r = d.decide(&other, Mode::Enforce, &mut sc);
             assert_eq!((r.answer, r.second), (Answer::Continue, SecondLook::None));
             assert!(!r.alerts(&sc));
+        }
+
+        #[test]
+        fn per_selector_errno_and_action_only_in_enforce() {
+            let policy = Policy {
+                deny: vec!["rule:secret=EROFS,action=kill-process".parse().unwrap()],
+                ..Policy::default()
+            };
+            let d = decider(policy, RuleMatching::First);
+            let mut sc = Scratch::default();
+            let secret = openat("/tmp/tiercel-decide/secret/k");
+            let r = d.decide(&secret, Mode::Enforce, &mut sc);
+            assert_eq!(r.answer, Answer::Errno(libc::EROFS));
+            assert_eq!(r.action, Action::KillProcess);
+            // Audit (and the runtime phase, decided as audit) never acts.
+            let r = d.decide(&secret, Mode::Audit, &mut sc);
+            assert_eq!((r.answer, r.action), (Answer::Continue, Action::Deny));
+            let r = d.decide(&openat("/tmp/tiercel-decide/plain"), Mode::Enforce, &mut sc);
+            assert_eq!((r.answer, r.action), (Answer::Continue, Action::Deny));
         }
 
         #[test]

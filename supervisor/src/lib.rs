@@ -17,6 +17,7 @@ pub mod mem;
 pub mod metrics;
 pub mod profile;
 pub mod rate_limit;
+pub mod response;
 pub mod schema;
 pub mod server;
 pub mod session;
@@ -25,4 +26,5 @@ pub mod sinks;
 pub mod supervise;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tune;
 pub mod web;

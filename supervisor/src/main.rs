@@ -36,6 +36,9 @@ enum Command {
     /// Check a configuration (falco.yaml keys plus `tiercel:`) or print its reference.
     #[command(subcommand)]
     Config(cli_config::ConfigCommand),
+    /// Audit → enforce: write the Falco exceptions (`override: {exceptions: append}`)
+    /// that silence exactly the alerts of a JSON alerts file, with a summary to review.
+    Tune(tiercel::tune::TuneArgs),
 }
 
 /// Sets up tiercel's own log: for `supervise`, from the config's `log_level`,
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Keeper(args) => tiercel::keeper::run(args).map(|()| ExitCode::SUCCESS),
         Command::Profile(args) => tiercel::profile::run(args).map(|()| ExitCode::SUCCESS),
         Command::Config(cmd) => cli_config::run(cmd),
+        Command::Tune(args) => tiercel::tune::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -21,6 +21,9 @@ pub enum Ty {
     Enum(&'static [&'static str]),
     /// A mapping whose keys are in the table (`path.key`).
     Map,
+    /// `tiercel.deny`: selector strings or `{rule|tag|priority, errno, action}` mappings
+    /// (checked by the config's deny parser).
+    DenyList,
     /// Falco's `rules` selection list (`- enable|disable: {rule|tag: …}`).
     Selection,
     /// `config_files`: paths or `{path, strategy}` (checked while merging).
@@ -40,6 +43,7 @@ impl Ty {
             Ty::Enum(c) => c.join(" \\| "),
             Ty::Map => "mapping".into(),
             Ty::Selection => "list of enable/disable items".into(),
+            Ty::DenyList => "list of selector strings or mappings".into(),
             Ty::ConfigFiles => "list of paths or {path, strategy}".into(),
             Ty::Any => "any".into(),
         }
@@ -190,7 +194,7 @@ pub static SCHEMA: &[Key] = &[
     k("container_engines", Ty::Any, "", "Container runtimes to query (before Falco 0.41).", X("container metadata comes from the OCI bundle")),
     k("tiercel", Ty::Map, "", "tiercel's own settings.", A("")),
     k("tiercel.mode", Ty::Enum(&["audit", "enforce"]), "audit", "audit: report only; enforce: refuse calls matching a deny selector.", A("")),
-    k("tiercel.deny", Ty::StrList, "[]", "Which matches deny in enforce mode: rule:NAME, tag:TAG, priority:P.", A("")),
+    k("tiercel.deny", Ty::DenyList, "[]", "Which matches deny in enforce mode, each with its errno and action: `rule:NAME`, `tag:TAG`, `priority:P`, then `[=ERRNO][,errno=E][,action=deny|kill-process|kill-container]`; or mappings `{rule|tag|priority: …, errno: …, action: …}`.", A("")),
     k("tiercel.errno", Ty::Scalar, "EPERM", "The errno a denied call fails with (name or number).", A("")),
     k("tiercel.socket", Ty::Str, "", "The listenerPath socket.", A("")),
     k("tiercel.allow_mode_downgrade", Ty::Bool, "false", "Let a container's io.tiercel.mode annotation lower the mode.", A("")),
@@ -343,6 +347,22 @@ fn check_type(ty: Ty, n: &N) -> Result<(), String> {
             _ => Err(format!("expected a mapping, got {got}")),
         },
         Ty::Selection => crate::load::parse_selection(n).map(|_| ()),
+        Ty::DenyList => match &n.v {
+            V::Str(_) => Ok(()),
+            V::Seq(items) => {
+                for i in items {
+                    if !matches!(i.v, V::Str(_) | V::Map(_)) {
+                        return Err(format!(
+                            "{}: expected a selector string or a mapping, got {}",
+                            i.at,
+                            i.show()
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(format!("expected a list of selectors, got {got}")),
+        },
     }
 }
 

@@ -27,7 +27,7 @@ use tiercel_rules::event::{Event, Field, FieldArg, Value};
 use tiercel_rules::output::AlertOptions;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
-use crate::decide::{alerted, fallback_answer, Decider, Mode, Policy, Scratch, SecondLook};
+use crate::decide::{alerted, fallback_answer, Action, Decider, Mode, Policy, Scratch, SecondLook};
 use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
 use crate::keeper::{answer_orphans_below, Slot};
 use crate::mem::TargetMem;
@@ -541,6 +541,23 @@ impl<L: Listener> Session<L> {
         if decision.alerts(&self.scratch) {
             event.pin_proc();
         }
+        // A response action: pin its target with a pidfd now, check the call is still
+        // pending (so the pidfd names the caller, not a reused number), and signal it
+        // before the answer: the call never runs, and no instruction of the caller
+        // runs after it (see `response`).
+        let armed = match decision.action {
+            Action::Deny => None,
+            a => {
+                let r = crate::response::arm(a, n.pid, Some(self.phase.pid));
+                if r.is_ok() && !matches!(self.fd.id_valid(n.id), Ok(true)) {
+                    engine.stats.gone.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Some(r)
+            }
+        };
+        let taken = armed.map(|r| r.and_then(crate::response::Armed::fire));
+        let killed = matches!(taken, Some(Ok(_)));
         let res = self.fd.send(n.id, answer);
         sent.set(true);
         match res {
@@ -564,6 +581,11 @@ impl<L: Listener> Session<L> {
                     engine.stats.runtime_phase.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            Err(e) if killed && e.raw_os_error() == Some(libc::ENOENT) => {
+                // The caller died of our SIGKILL before the answer reached it: refused
+                // all the same (the call was skipped); alert on it.
+                engine.stats.denied.fetch_add(1, Ordering::Relaxed);
+            }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 // Interrupted (the call will be re-issued with a new id) or dead.
                 engine.stats.gone.fetch_add(1, Ordering::Relaxed);
@@ -577,15 +599,22 @@ impl<L: Listener> Session<L> {
                 return;
             }
         }
+        if let Some(Err(e)) = &taken {
+            tracing::warn!(container = %self.container, "response action failed: {e}");
+        }
         // Output work, after the caller is released.
         let program = engine.decider.program();
-        let errno = engine.policy().errno;
+        let errno = match answer {
+            Answer::Errno(e) => e,
+            Answer::Continue => engine.policy().errno,
+        };
         match decision.second {
             SecondLook::None => {}
             SecondLook::Rule(i) => {
                 if let Some(rule) = program.rules().get(i) {
                     let mut alert = make_alert(engine, rule, &event, Some(errno));
                     alert.resolved = event.resolved_summary();
+                    alert.action = taken.clone();
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
                     engine.sink.send(alert);
                 }
@@ -612,7 +641,10 @@ impl<L: Listener> Session<L> {
                 continue;
             };
             let denied = is_deny.then_some(errno);
-            let alert = make_alert(engine, rule, &event, denied);
+            let mut alert = make_alert(engine, rule, &event, denied);
+            if is_deny {
+                alert.action = taken.clone();
+            }
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send(alert);
         }
@@ -643,6 +675,7 @@ fn make_alert(
         ),
         denied,
         resolved: None,
+        action: None,
     }
 }
 

@@ -22,7 +22,7 @@ use tiercel_rules::priority::Priority;
 use tiercel_rules::program::{Program, RuleMatching};
 
 use crate::config::{self, FileConfig};
-use crate::decide::{parse_errno, Mode, Policy, Selector};
+use crate::decide::{parse_errno, DenySpec, Mode, Policy};
 use crate::keeper::{self, Control, KeeperLink, KeeperPolicy, OnLoss};
 use crate::server;
 use crate::session::Session;
@@ -43,9 +43,12 @@ pub struct SuperviseArgs {
     /// audit: report only; enforce: refuse calls matching a --deny selector.
     #[arg(long, value_parser = parse_mode)]
     pub mode: Option<Mode>,
-    /// Which matches deny in enforce mode: rule:NAME, tag:TAG or priority:P (P or more severe). Repeatable.
+    /// Which matches deny in enforce mode: rule:NAME, tag:TAG or priority:P (P or more
+    /// severe), optionally with its own errno and an action: `rule:NAME=EROFS`,
+    /// `tag:T1,action=kill-process`, `priority:P,errno=EACCES,action=kill-container`.
+    /// Repeatable; the first selector that selects a rule decides its errno and action.
     #[arg(long = "deny", value_name = "SELECTOR", value_parser = parse_selector)]
-    pub deny: Vec<Selector>,
+    pub deny: Vec<DenySpec>,
     /// The errno a denied call fails with (name or number; default EPERM).
     #[arg(long, value_name = "NAME")]
     pub errno: Option<String>,
@@ -86,7 +89,7 @@ pub struct SuperviseArgs {
 fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
 }
-fn parse_selector(s: &str) -> Result<Selector, String> {
+fn parse_selector(s: &str) -> Result<DenySpec, String> {
     s.parse()
 }
 fn parse_matching(s: &str) -> Result<RuleMatching, String> {

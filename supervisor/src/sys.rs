@@ -885,6 +885,47 @@ pub fn is_thread_group_leader(tid: u32) -> Option<bool> {
     (io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)).then_some(false)
 }
 
+/// A pidfd for task `tid`: its process when `tid` leads its thread group, else (Linux
+/// ≥ 6.9, `PIDFD_THREAD`) the thread itself. A pidfd names one task for good: signals
+/// sent through it never reach a later task that reuses the number.
+pub fn pidfd_open_task(tid: u32) -> io::Result<OwnedFd> {
+    let pid = libc::pid_t::try_from(tid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    let open = |flags: libc::c_int| {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no
+        // memory is passed.
+        unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) }
+    };
+    let mut fd = open(0);
+    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        fd = open(PIDFD_THREAD);
+    }
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a successful pidfd_open returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)`. ESRCH when the task has exited (even if
+/// its number was reused since).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: the info pointer is NULL (the kernel fills a default siginfo) and the
+    // flags are 0; the descriptor is borrowed for the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread that is not its group's leader.
 const PIDFD_THREAD: libc::c_int = libc::O_EXCL;
 

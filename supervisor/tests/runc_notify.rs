@@ -435,7 +435,7 @@ fn enforce_denies_and_alerts() {
     let alerts = env.dir.join("alerts.json");
     let policy = Policy {
         mode: Mode::Enforce,
-        deny: vec![Selector::Rule("Secret opened".into())],
+        deny: vec![Selector::Rule("Secret opened".into()).into()],
         ..Policy::default()
     };
     let sup = env.supervisor(program, policy, Some(alerts.clone()));
@@ -488,7 +488,7 @@ fn per_container_mode() {
     assert_eq!(program.rules().len(), 1);
     let policy = Policy {
         mode: Mode::Audit,
-        deny: vec![Selector::Rule("Secret opened".into())],
+        deny: vec![Selector::Rule("Secret opened".into()).into()],
         ..Policy::default()
     };
     let sup = env.supervisor(program, policy, None);
@@ -574,7 +574,7 @@ fn reload_applies_to_running_sessions() {
         matching: RuleMatching::First,
         policy: Policy {
             mode: Mode::Enforce,
-            deny: vec![Selector::Rule("Secret opened".into())],
+            deny: vec![Selector::Rule("Secret opened".into()).into()],
             ..Policy::default()
         },
         alert_options: Default::default(),

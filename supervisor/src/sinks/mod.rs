@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tiercel_rules::priority::Priority;
 
-use crate::decide::errno_name;
+use crate::decide::{errno_name, Action};
 
 /// One alert (Falco's, from `tiercel_rules::output`) plus tiercel's verdict. Built
 /// after the notification was answered.
@@ -44,6 +44,9 @@ pub struct Alert {
     /// (`/bin/x`, or `name=/bin/x, ...` for several arguments). Falco's output shows the
     /// paths as spelled.
     pub resolved: Option<String>,
+    /// On the denying alert, when its selector has a response action: what was done
+    /// (`Ok(kill-process | kill-container)`), or why nothing was (`Err`).
+    pub action: Option<Result<Action, String>>,
 }
 
 impl Alert {
@@ -58,19 +61,39 @@ impl Alert {
                 line.push_str(", resolved: ");
                 line.push_str(&tiercel_rules::safe_text::escape_line(r));
             }
+            match &self.action {
+                Some(Ok(a)) => {
+                    line.push_str(", action: ");
+                    line.push_str(a.name());
+                }
+                Some(Err(e)) => {
+                    line.push_str(", action failed: ");
+                    line.push_str(&tiercel_rules::safe_text::escape_line(e));
+                }
+                None => {}
+            }
             line.push(')');
         }
         line
     }
 
-    /// Falco's JSON alert, plus `tiercel: {action: "deny", errno}` for refused calls
-    /// (and `resolved` when the match was on the resolved paths).
+    /// Falco's JSON alert, plus `tiercel: {action, errno}` for refused calls (`action`:
+    /// `deny`, or the response action done: `kill-process`, `kill-container`; a failed
+    /// one leaves `deny` and says why in `action_error`), and `resolved` when the match
+    /// was on the resolved paths.
     pub fn json(&self) -> Value {
         let mut v = self.alert.json();
         if let (Some(e), Some(obj)) = (self.denied, v.as_object_mut()) {
-            let mut t = json!({"action": "deny", "errno": errno_name(e)});
+            let action = match &self.action {
+                Some(Ok(a)) => *a,
+                _ => Action::Deny,
+            };
+            let mut t = json!({"action": action.name(), "errno": errno_name(e)});
             if let (Some(r), Some(o)) = (&self.resolved, t.as_object_mut()) {
                 o.insert("resolved".into(), json!(r));
+            }
+            if let (Some(Err(err)), Some(o)) = (&self.action, t.as_object_mut()) {
+                o.insert("action_error".into(), json!(err));
             }
             obj.insert("tiercel".into(), t);
         }
@@ -643,6 +666,7 @@ mod tests {
             },
             denied,
             resolved: None,
+            action: None,
         }
     }
 
@@ -669,6 +693,20 @@ mod tests {
         r.resolved = Some("/bin/x".into());
         assert_eq!(r.json()["tiercel"]["resolved"], "/bin/x");
         assert!(r.text_line().ends_with("(denied: EPERM, resolved: /bin/x)"));
+        let mut k = alert(Some(libc::EROFS));
+        k.action = Some(Ok(Action::KillContainer));
+        assert_eq!(k.json()["tiercel"]["action"], "kill-container");
+        assert_eq!(k.json()["tiercel"]["errno"], "EROFS");
+        assert!(k
+            .text_line()
+            .ends_with("(denied: EROFS, action: kill-container)"));
+        k.action = Some(Err("kill-process: SIGKILL to pid 7: gone\n".into()));
+        assert_eq!(k.json()["tiercel"]["action"], "deny");
+        assert_eq!(
+            k.json()["tiercel"]["action_error"],
+            "kill-process: SIGKILL to pid 7: gone\n"
+        );
+        assert!(!k.text_line().contains('\n'));
         assert_eq!(
             d.json()["output"],
             a.json()["output"],
@@ -836,6 +874,7 @@ mod endpoint_tests {
             },
             denied: None,
             resolved: None,
+            action: None,
         }
     }
 
