@@ -44,6 +44,8 @@ pub enum Source {
     PodmanStore(PathBuf),
     /// The bundle's path (`…/io.containerd.runtime.v2.task/<namespace>/<id>`).
     BundlePath,
+    /// The bundle's `config.json` (the process's capability bounding set).
+    Bundle(PathBuf),
 }
 
 impl std::fmt::Display for Source {
@@ -51,6 +53,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Annotation(k) => write!(f, "annotation {k}"),
             Source::DockerStore(p) => write!(f, "docker {}", p.display()),
+            Source::Bundle(p) => write!(f, "bundle {}", p.display()),
             Source::PodmanStore(p) => write!(f, "podman {}", p.display()),
             Source::BundlePath => f.write_str("bundle path"),
         }
@@ -217,8 +220,24 @@ pub fn containerd_namespace(bundle: &Path) -> Option<&str> {
     ns_dir.file_name()?.to_str()
 }
 
-/// Everything known now: annotations, then the engine's record (which wins).
+/// Everything known now: annotations, then the engine's record (which wins); without an
+/// engine value, `container.privileged` from the bundle's bounding set (every capability
+/// the supervisor itself has), as for plain runc.
 pub fn lookup(t: &Target) -> ContainerMeta {
+    let mut m = lookup_records(t);
+    if m.privileged.is_none() {
+        if let Some(b) = t.bundle.as_deref() {
+            m.privileged = crate::engines::bundle_privileged(b);
+            if m.privileged.is_some() {
+                m.sources
+                    .insert("container.privileged", Source::Bundle(b.join("config.json")));
+            }
+        }
+    }
+    m
+}
+
+fn lookup_records(t: &Target) -> ContainerMeta {
     let mut m = from_annotations(t);
     let Some(bundle) = t.bundle.as_deref() else {
         m.complete = true;
