@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(runc crun podman busybox-static libseccomp-dev gcc libc6-dev make jq
       pkg-config tar gzip procps util-linux coreutils iproute2
-      docker.io containerd uidmap slirp4netns python3-venv)
+      docker.io containerd uidmap slirp4netns python3-venv valgrind)
 
 say() { printf 'setup: %s\n' "$*"; }
 

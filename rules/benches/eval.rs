@@ -12,8 +12,9 @@
 //! supervisor's cached fields, so the figures measure the engine, not the event.
 //!
 //! Environment:
-//! * `TIERCEL_BENCH_RULES=<file>`: another rules file (default: the upstream
-//!   `falco_rules.yaml` under `/work/shared/upstream-rules/`).
+//! * `TIERCEL_BENCH_RULES=<file>[:<file>…]`: other rules files, loaded in that order
+//!   (default: the upstream `falco_rules.yaml` under `/work/shared/upstream-rules/`); the
+//!   three upstream files together are the "upstream" figures of `make bench`.
 //! * `TIERCEL_BENCH_VERBOSE=1`: per type, the rules evaluated and the fields they read
 //!   that none of the type's events carries (to keep the mix honest).
 //! * `TIERCEL_BENCH_CALLGRIND=first|all`: no timing; evaluate [`CALLGRIND_EVENTS`]
@@ -671,7 +672,9 @@ fn main() {
     });
     let t0 = Instant::now();
     let mut loader = Loader::new(LoaderOptions::default());
-    loader.add_file(Path::new(&path));
+    for file in path.split(':').filter(|f| !f.is_empty()) {
+        loader.add_file(Path::new(file));
+    }
     let outcome = loader.finish();
     let program = match outcome.program {
         Some(p) => p,
