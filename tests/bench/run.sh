@@ -270,11 +270,12 @@ wait_sock() { # SOCK PID LOG
     log "agent did not start:"; cat "$3" >&2; return 1
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-# start_many TAG N SECCOMP CMD: N containers (`runc run -d`) that wait for /data/go-TAG,
-# then run CMD (sh -c); each one's output in $work/TAG-i.out.
+# start_many TAG N SECCOMP CMD [POLL_S]: N containers (`runc run -d`) that wait for
+# /data/go-TAG (checked every POLL_S, default 0.2 s), then run CMD (sh -c); each one's
+# output in $work/TAG-i.out.
 start_many() {
-    local tag="$1" n="$2" sc="$3" cmd="$4" i
-    jq --argjson s "$sc" --arg c "while [ ! -e /data/go-$tag ]; do sleep 0.2; done; $cmd" \
+    local tag="$1" n="$2" sc="$3" cmd="$4" poll="${5:-0.2}" i
+    jq --argjson s "$sc" --arg c "while [ ! -e /data/go-$tag ]; do sleep $poll; done; $cmd" \
        '.process.args=["/bin/sh","-c",$c] | if $s == null then del(.linux.seccomp) else .linux.seccomp=$s end' \
        "$bundle/base.json" > "$bundle/config.json"
     for i in $(seq "$n"); do
@@ -366,7 +367,7 @@ if [ "${BENCH_SCALE:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
         start_many "busy-$c" "$SCALE_BUSY" "$sc" "/probe loop-openat-read $SCALE_LOOP"
         t0=$(date +%s%N)
         touch "$bundle/rootfs/data/go-busy-$c"
-        wait_many "busy-$c" "$SCALE_BUSY" 600
+        wait_many "busy-$c" "$SCALE_BUSY" 300
         BUSY_WALL[$c]=$((($(date +%s%N) - t0) / 1000000))
         BUSY_P99[$c]=$(loop_col "busy-$c" p99_ns | median)
         BUSY_P99MAX[$c]=$(loop_col "busy-$c" p99_ns | sort -n | tail -1)
@@ -378,9 +379,9 @@ if [ "${BENCH_SCALE:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
     sock="$work/scale.sock"
     start_agent stable "$sock"
     sc=$(seccomp_for stable "$sock")
-    start_many scale "$SCALE_N" "$sc" "/probe loop-openat-read $SCALE_N_LOOP; exec sleep 600"
+    start_many scale "$SCALE_N" "$sc" "/probe loop-openat-read $SCALE_N_LOOP; exec sleep 600" 1
     touch "$bundle/rootfs/data/go-scale"
-    wait_many scale "$SCALE_N" 600
+    wait_many scale "$SCALE_N" 300
     nap 1
     SCALE_RUNNING=$(runc list -q | grep -c "^tiercel-bench-scale-" || true)
     SCALE_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$sup_pid/status")
