@@ -343,7 +343,7 @@ per_run() { [[ "$1" =~ ^[0-9]+$ ]] && echo $(($1 / BURST_RUNS)) || echo -; }
 
 # ---- Scale (issue 14.4). (a) p99 of notified openat with SCALE_BUSY containers busy at
 # once against one container alone, under the stable rules and, for reference, the
-# path-reading floor. (b) SCALE_N containers at once (stable rules), each making
+# path-reading floor and no filter at all (what sharing the CPUs alone does to a p99). (b) SCALE_N containers at once (stable rules), each making
 # SCALE_N_LOOP notified opens, then alive: supervisor RSS, peak RSS and threads while all
 # sessions live, p99 per container.
 SCALE_N="${SCALE_N:-200}"; SCALE_BUSY="${SCALE_BUSY:-50}"; SCALE_LOOP="${SCALE_LOOP:-5000}"
@@ -352,7 +352,7 @@ declare -A SINGLE_P99 SINGLE_MED BUSY_P99 BUSY_P99MAX BUSY_MED BUSY_WALL
 SCALE_RUNNING="-"; SCALE_RSS="-"; SCALE_HWM="-"; SCALE_THREADS="-"; SCALE_P99="-"; SCALE_P99MAX="-"
 SCALE_SESSIONS="-"
 if [ "${BENCH_SCALE:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
-    for c in floor-path stable; do
+    for c in bare floor-path stable; do
         sock="$work/scale-$c.sock"
         start_agent "$c" "$sock"
         sc=$(seccomp_for "$c" "$sock")
@@ -543,11 +543,12 @@ else echo "not run (BENCH_RULES=0)" > "$work/rules-bench.txt"; fi
     echo "## Scale: many containers at once (one blocking thread per listener fd)"
     echo
     echo "Notified openat (read), $SCALE_LOOP calls per container: one container alone (median of 3 runs) and"
-    echo "$SCALE_BUSY started at once (median and maximum of their p99s; median of their medians), on $(nproc) CPUs."
+    echo "$SCALE_BUSY started at once (median and maximum of their p99s; median of their medians), on $(nproc) CPUs;"
+    echo "bare = the same loop without any filter (the p99 that sharing the CPUs alone gives)."
     echo
     echo "| agent | one: median / p99 (ns) | $SCALE_BUSY busy: median / p99 (ns), p99 max | p99 ratio | $SCALE_BUSY busy: wall (ms) |"
     echo "|---|---|---|---|---|"
-    for c in floor-path stable; do
+    for c in bare floor-path stable; do
         echo "| $c | ${SINGLE_MED[$c]:--} / ${SINGLE_P99[$c]:--} | ${BUSY_MED[$c]:--} / ${BUSY_P99[$c]:--}, ${BUSY_P99MAX[$c]:--} | $(ratio "${BUSY_P99[$c]:-}" "${SINGLE_P99[$c]:-}") | ${BUSY_WALL[$c]:--} |"
     done
     echo
