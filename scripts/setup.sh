@@ -9,9 +9,9 @@ set -euo pipefail
 # container rootfs (busybox-static), the probe's static build (gcc, libc6-dev), the musl C
 # compiler for the static image build (musl-tools: ring's C parts), the deploy file checks
 # (python3 with PyYAML; python3-venv for the Kubernetes schema validator), jq for the demo
-# and the benchmark.
+# and the benchmark, valgrind for the benchmark's instruction counts.
 PKGS=(runc crun podman docker.io containerd uidmap slirp4netns busybox-static
-      libseccomp-dev gcc libc6-dev musl-tools make jq python3 python3-yaml python3-venv
+      libseccomp-dev gcc libc6-dev musl-tools make jq valgrind python3 python3-yaml python3-venv
       pkg-config tar gzip procps util-linux coreutils iproute2)
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -12,9 +12,10 @@
 //! supervisor's cached fields, so the figures measure the engine, not the event.
 //!
 //! Environment:
-//! * `TIERCEL_BENCH_RULES=<file>`: another rules file (default: the upstream
-//!   `upstream-rules/falco_rules.yaml` of the shared directory, `$TIERCEL_SHARED` or
-//!   `../shared` beside the repository; without it the benchmark says it is skipped).
+//! * `TIERCEL_BENCH_RULES=<file>[:<file>…]`: other rules files, loaded in that order
+//!   (default: the upstream `upstream-rules/falco_rules.yaml` of the shared directory,
+//!   `$TIERCEL_SHARED` or `../shared` beside the repository; without it the benchmark says it
+//!   is skipped); the three upstream files together are the "upstream" figures of `make bench`.
 //! * `TIERCEL_BENCH_VERBOSE=1`: per type, the rules evaluated and the fields they read
 //!   that none of the type's events carries (to keep the mix honest).
 //! * `TIERCEL_BENCH_CALLGRIND=first|all`: no timing; evaluate [`CALLGRIND_EVENTS`]
@@ -673,7 +674,9 @@ fn main() {
     let path = path.display().to_string();
     let t0 = Instant::now();
     let mut loader = Loader::new(LoaderOptions::default());
-    loader.add_file(Path::new(&path));
+    for file in path.split(':').filter(|f| !f.is_empty()) {
+        loader.add_file(Path::new(file));
+    }
     let outcome = loader.finish();
     let program = match outcome.program {
         Some(p) => p,
