@@ -25,6 +25,8 @@
  *   probe storm THREADS N       THREADS threads each doing N notified calls
  *   probe threads-deny THREADS PATH  THREADS threads alive at once, each opening PATH for
  *                               writing once (refused by the preset)
+ *   probe deny-then-exec PATH   open PATH for writing, then exec /bin/true at once
+ *   probe deny-then-exit PATH   open PATH for writing, then _exit at once
  *   probe exchange A B MILLIS   swap A and B with renameat2(RENAME_EXCHANGE) for MILLIS ms
  *   probe sleep SECONDS         sleep (target for kill / exec tests)
  *
@@ -1116,6 +1118,15 @@ int main(int argc, char **argv)
     if (!strcmp(m, "longpath")) return mode_longpath();
     if (!strcmp(m, "garbage")) return mode_garbage();
     if (!strcmp(m, "storm") && argc > 3) return mode_storm(atol(argv[2]), atol(argv[3]));
+    if ((!strcmp(m, "deny-then-exec") || !strcmp(m, "deny-then-exit")) && argc > 2) {
+        /* one call the preset refuses, then at once another program (or the end): the
+         * alert must still name this one */
+        int fd = open(argv[2], O_WRONLY | O_CREAT, 0644);
+        if (fd >= 0) close(fd);
+        if (!strcmp(m, "deny-then-exit")) _exit(0);
+        execl("/bin/true", "true", "after", (char *)NULL);
+        return 127;
+    }
     if (!strcmp(m, "exchange") && argc > 4) return mode_exchange(argv[2], argv[3], atol(argv[4]));
     if (!strcmp(m, "threads-deny") && argc > 3) return mode_threads_deny(atol(argv[2]), argv[3]);
     if (!strcmp(m, "sleep") && argc > 2) {

@@ -6,7 +6,11 @@
 //! - issue 16.7: the container's `/etc/passwd` is read inside its root: a RENAME_EXCHANGE
 //!   loop swapping `/etc` with a symlink that means the host's `/etc` on a host path walk,
 //!   and a FIFO in its place, neither put host user data in alerts nor block the session;
-//!   a changed file is read again.
+//!   a changed file is read again;
+//! - issue 16.7 (overlay): "drop and execute" is seen through an upperdir handle,
+//!   also for a program dropped and run inside a chroot in the container;
+//! - issue 16.8: a process that execs or exits right after its refused call is named as
+//!   it was when it made the call.
 
 use std::time::{Duration, Instant};
 
@@ -225,4 +229,154 @@ fn container_user_db_is_read_inside_the_root() {
     assert!(fifo[0].is_empty() || fifo[0] == "<NA>", "{fifo:?}");
     // A changed file is read again.
     assert_eq!(named("/bin/changed"), vec!["toor2".to_string()]);
+}
+
+#[test]
+fn alerts_name_a_caller_that_execs_or_exits_right_after() {
+    let t = "alerts_name_a_caller_that_execs_or_exits_right_after";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&[preset], "enforce"))
+        .expect("supervisor");
+    let mut b = bundle_for(&env, &sup);
+    b.set_script(
+        "i=0; while [ $i -lt 20 ]; do \
+         /probe deny-then-exec /bin/exec$i; /probe deny-then-exit /bin/exit$i; i=$((i+1)); done; \
+         echo end",
+    );
+    let out = run_container(&b, &container_id("attrib"), RUN).expect("runc run");
+    assert!(out.success() && out.stdout.contains("end"), "{t}: {out:?}");
+    let alerts = sup
+        .wait_alerts(Duration::from_secs(20), Duration::from_millis(500), |a| {
+            a.iter()
+                .filter(|x| {
+                    field(x, "fd.name")
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("/bin/ex"))
+                })
+                .count()
+                >= 40
+        })
+        .expect("alerts");
+    let mut n = 0;
+    for a in &alerts {
+        let Some(path) = field(a, "fd.name").as_str() else {
+            continue;
+        };
+        let mode = if path.starts_with("/bin/exec") {
+            "deny-then-exec"
+        } else if path.starts_with("/bin/exit") {
+            "deny-then-exit"
+        } else {
+            continue;
+        };
+        n += 1;
+        assert_eq!(field(a, "proc.name"), "probe", "{a}");
+        assert_eq!(
+            field(a, "proc.cmdline").as_str().unwrap_or_default(),
+            format!("probe {mode} {path}"),
+            "{a}"
+        );
+        assert_eq!(field(a, "proc.exepath"), "/probe", "{a}");
+        assert_eq!(field(a, "proc.pname"), "sh", "{a}");
+        assert_eq!(field(a, "user.name"), "root", "{a}");
+    }
+    assert_eq!(n, 40, "{t}: one alert per refused call\n{}", sup.dump());
+}
+
+/// The bundle's rootfs as an overlay (lower = the prepared tree, fresh upper), unmounted
+/// on drop.
+struct Overlay(std::path::PathBuf);
+
+impl Overlay {
+    fn mount(b: &Bundle) -> Option<Overlay> {
+        let root = b.rootfs();
+        let lower = b.path().join("lower");
+        let upper = b.path().join("upper");
+        let work = b.path().join("work");
+        std::fs::rename(&root, &lower).ok()?;
+        for d in [&root, &upper, &work] {
+            std::fs::create_dir_all(d).ok()?;
+        }
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        let st = std::process::Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &opts])
+            .arg(&root)
+            .status()
+            .ok()?;
+        st.success().then_some(Overlay(root))
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn drop_and_execute_on_overlay_also_after_chroot() {
+    let t = "drop_and_execute_on_overlay_also_after_chroot";
+    let Some(env) = container_env(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        require(t, "upstream rule files not found", false);
+        return;
+    };
+    let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&rules[..1], "audit"))
+        .expect("supervisor");
+    let mut b = bundle_for(&env, &sup);
+    b.set_script(
+        "cp /bin/busybox /tmp/dropped && /tmp/dropped true; \
+         mkdir -p /c/bin /c/tmp && cp /bin/busybox /c/bin/bb && ln -s bb /c/bin/sh \
+         && ln -s bb /c/bin/cp && chroot /c /bin/sh -c 'cp /bin/bb /tmp/dropped2 && /tmp/dropped2 true'; \
+         /bin/busybox true; echo end",
+    );
+    b.write().expect("bundle");
+    let Some(_ov) = Overlay::mount(&b) else {
+        require(t, "cannot mount an overlay", false);
+        return;
+    };
+    let out = run_container(&b, &container_id("drop"), RUN).expect("runc run");
+    assert!(
+        out.success() && out.stdout.contains("end"),
+        "{t}: {out:?}\n{}",
+        sup.dump()
+    );
+    let rule = "Drop and execute new binary in container";
+    let alerts = sup
+        .wait_alerts(Duration::from_secs(20), Duration::from_millis(1000), |a| {
+            a.iter()
+                .filter(|x| x["rule"] == rule && field(x, "proc.exepath") == "/tmp/dropped2")
+                .count()
+                >= 1
+        })
+        .expect("alerts");
+    let exes: Vec<&str> = alerts
+        .iter()
+        .filter(|x| x["rule"] == rule)
+        .filter_map(|x| field(x, "proc.exepath").as_str())
+        .collect();
+    assert!(
+        exes.contains(&"/tmp/dropped"),
+        "{t}: {exes:?}\n{}",
+        sup.dump()
+    );
+    // Inside the chroot: /tmp/dropped2 is /c/tmp/dropped2 in the container's upper layer.
+    assert!(
+        exes.contains(&"/tmp/dropped2"),
+        "{t}: {exes:?}\n{}",
+        sup.dump()
+    );
+    // The image's own busybox (lower layer) is not "dropped".
+    assert!(!exes.contains(&"/bin/busybox"), "{t}: {exes:?}");
 }
