@@ -92,8 +92,10 @@ fn memory_argv_threads_attack_is_bounded_and_returned() {
     assert!(
         out.stdout
             .contains("DONE threads-deny threads=1000 refused=1000"),
-        "{t}: {}\n{}",
+        "{t}: code {:?}\nstdout: {}\nstderr: {}\n{}",
+        out.code(),
         tail(&out.stdout, 5),
+        tail(&out.stderr, 5),
         sup.dump()
     );
     assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
