@@ -229,8 +229,10 @@ pub fn lookup(t: &Target) -> ContainerMeta {
         if let Some(b) = t.bundle.as_deref() {
             m.privileged = crate::engines::bundle_privileged(b);
             if m.privileged.is_some() {
-                m.sources
-                    .insert("container.privileged", Source::Bundle(b.join("config.json")));
+                m.sources.insert(
+                    "container.privileged",
+                    Source::Bundle(b.join("config.json")),
+                );
             }
         }
     }

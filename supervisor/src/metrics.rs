@@ -201,6 +201,13 @@ impl Sources {
             ConstGauge::new(i64::try_from(load(&s.sessions_active)).unwrap_or(i64::MAX)),
         );
         r.register(
+            "tiercel_cache_bytes",
+            "Bytes held by the containers' process tables and user dbs (bounded per container, freed with its last session)",
+            ConstGauge::new(
+                i64::try_from(crate::event::procfs::cache_bytes()).unwrap_or(i64::MAX),
+            ),
+        );
+        r.register(
             "tiercel_rules_loaded",
             "Rules loaded",
             ConstGauge::new(i64::try_from(load(&self.rules_loaded)).unwrap_or(i64::MAX)),
@@ -282,6 +289,10 @@ impl Sources {
         m.insert(
             "tiercel.sessions_active".into(),
             json!(load(&s.sessions_active)),
+        );
+        m.insert(
+            "tiercel.cache_bytes".into(),
+            json!(crate::event::procfs::cache_bytes()),
         );
         m.insert("tiercel.alerts".into(), json!(load(&s.alerts)));
         m.insert(

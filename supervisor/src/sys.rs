@@ -571,6 +571,132 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: i32) -> io::Result<OwnedF
     })
 }
 
+/// Opens `path` (a path in the container's view; absolute or relative, both taken from
+/// `root`) inside the directory tree `root` with `openat2(RESOLVE_IN_ROOT |
+/// RESOLVE_NO_MAGICLINKS)`: symlinks and `..` are resolved by the kernel as if `root` were
+/// `/`, so no component (nor a race that swaps one, e.g. RENAME_EXCHANGE) reaches a host
+/// file outside it, and procfs magic links are refused. `flags` are added to
+/// `O_CLOEXEC | O_NOCTTY | O_NONBLOCK` (a FIFO or a device does not block the open), or
+/// to `O_CLOEXEC` alone with `O_PATH`.
+pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
+    // `RESOLVE_IN_ROOT` treats a leading `/` as `root`; an empty path would open the root
+    // itself only with AT_EMPTY_PATH semantics, which openat2 does not offer: use ".".
+    let p: &[u8] = if path.iter().all(|c| *c == b'/') {
+        b"."
+    } else {
+        path
+    };
+    let c = std::ffi::CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    openat2_in_root(root, &c, flags)
+}
+
+/// The kernel's `struct open_how` (libc's is non-exhaustive).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+fn openat2_in_root(root: BorrowedFd<'_>, c: &std::ffi::CStr, flags: i32) -> io::Result<OwnedFd> {
+    // openat2 refuses (EINVAL) anything but O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC beside
+    // O_PATH; an O_PATH open neither blocks nor acquires a terminal anyway.
+    let base = if flags & libc::O_PATH != 0 {
+        libc::O_CLOEXEC
+    } else {
+        libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK
+    };
+    let how = OpenHow {
+        flags: (base | flags) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    loop {
+        // SAFETY: `c` is NUL-terminated and live for the call; `how` is a fully initialised
+        // `struct open_how` (three u64, the kernel's layout) whose size is passed; `root` is a live descriptor borrowed for the
+        // call; the result is a new descriptor we own (or -1).
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            // EAGAIN: a concurrent rename made the kernel's in-root walk unsure; retry.
+            if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
+        return Ok(unsafe { OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) });
+    }
+}
+
+/// A regular file of a container, read through [`open_in_root`]: at most `max` bytes, and
+/// its identity (`fstat` of the descriptor read). Anything but a regular file (a FIFO, a
+/// device, a directory) is refused with `EINVAL` before any read.
+pub fn read_in_root(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    max: usize,
+) -> io::Result<(Vec<u8>, FileId)> {
+    use std::io::Read;
+    let f = std::fs::File::from(open_in_root(root, path, libc::O_RDONLY)?);
+    let md = f.metadata()?;
+    if !md.file_type().is_file() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let id = FileId::of(&md);
+    let mut v = Vec::new();
+    f.take(max as u64).read_to_end(&mut v)?;
+    Ok((v, id))
+}
+
+/// What identifies a version of a file for a change check: device, inode, size, mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileId {
+    pub fn of(md: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+        }
+    }
+}
+
+/// The identity of a container file without reading it (`O_PATH` through
+/// [`open_in_root`], then `fstat`); `None` when it is missing or not a regular file.
+pub fn stat_in_root(root: BorrowedFd<'_>, path: &[u8]) -> Option<FileId> {
+    let f = std::fs::File::from(open_in_root(root, path, libc::O_PATH).ok()?);
+    let md = f.metadata().ok()?;
+    md.file_type().is_file().then(|| FileId::of(&md))
+}
+
+/// Returns the allocator's free memory to the kernel (`malloc_trim(0)`, every arena):
+/// glibc keeps freed heap pages otherwise, so a container's tables freed at its end would
+/// still count in the supervisor's RSS.
+pub fn malloc_trim() {
+    // SAFETY: malloc_trim takes a padding size and only walks the allocator's own state;
+    // it is thread-safe (it locks each arena).
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// `readlinkat(dir, name)`: the link's target, at most `max` bytes (ENAMETOOLONG if it
 /// is longer).
 pub fn read_link_at(dir: BorrowedFd<'_>, name: &str, max: usize) -> io::Result<Vec<u8>> {
@@ -793,6 +919,97 @@ pub fn raise_process_signal(sig: i32) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
+
+    /// `read_in_root` never leaves the root: not by an absolute or `..` symlink, not by a
+    /// procfs magic link, not while another thread swaps a directory with a symlink to the
+    /// host (RENAME_EXCHANGE); a FIFO is refused without blocking.
+    #[test]
+    fn in_root_reads_stay_in_the_root() {
+        let base = std::env::temp_dir().join(format!("tiercel-inroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = base.join("root");
+        let host = base.join("host");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(host.join("etc")).unwrap();
+        std::fs::write(root.join("etc/passwd"), "inside\n").unwrap();
+        std::fs::write(host.join("etc/passwd"), "HOST SECRET\n").unwrap();
+        std::os::unix::fs::symlink(host.join("etc"), root.join("evil")).unwrap();
+        std::os::unix::fs::symlink("../../host/etc/passwd", root.join("dotdot")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/root/etc/passwd", root.join("magic")).unwrap();
+        let st = std::process::Command::new("mkfifo")
+            .arg(root.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let dir = std::fs::File::open(&root).unwrap();
+        let r = dir.as_fd();
+        let (b, id) = read_in_root(r, b"/etc/passwd", 1 << 20).unwrap();
+        assert_eq!(b, b"inside\n");
+        assert_eq!(stat_in_root(r, b"etc/passwd"), Some(id));
+        // Bounded.
+        assert_eq!(read_in_root(r, b"/etc/passwd", 3).unwrap().0, b"ins");
+        // The absolute symlink is taken from the root: root/<host path> does not exist.
+        assert!(read_in_root(r, b"/evil/passwd", 1 << 20).is_err());
+        // `..` stops at the root: /host/etc/passwd inside it does not exist.
+        assert!(read_in_root(r, b"/dotdot", 1 << 20).is_err());
+        assert!(read_in_root(r, b"/../../host/etc/passwd", 1 << 20).is_err());
+        // Magic links are refused.
+        assert!(read_in_root(r, b"/magic", 1 << 20).is_err());
+        // A FIFO: refused at once (the open does not wait for a writer).
+        let t0 = std::time::Instant::now();
+        let e = read_in_root(r, b"/fifo", 1 << 20).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        assert!(t0.elapsed() < std::time::Duration::from_secs(2));
+        assert!(stat_in_root(r, b"/fifo").is_none());
+        // A directory is not a file.
+        assert!(read_in_root(r, b"/etc", 1 << 20).is_err());
+        // The race: etc and evil (a symlink to the host's etc) swapped in a loop.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flipper = {
+            let stop = stop.clone();
+            let (a, b) = (
+                std::ffi::CString::new(root.join("etc").into_os_string().into_encoded_bytes())
+                    .unwrap(),
+                std::ffi::CString::new(root.join("evil").into_os_string().into_encoded_bytes())
+                    .unwrap(),
+            );
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // SAFETY: both paths are NUL-terminated and live for the call.
+                    let rc = unsafe {
+                        libc::renameat2(
+                            libc::AT_FDCWD,
+                            a.as_ptr(),
+                            libc::AT_FDCWD,
+                            b.as_ptr(),
+                            libc::RENAME_EXCHANGE,
+                        )
+                    };
+                    assert_eq!(rc, 0);
+                    n += 1;
+                }
+                n
+            })
+        };
+        let (mut inside, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            match read_in_root(r, b"/etc/passwd", 1 << 20) {
+                Ok((b, _)) => {
+                    assert_eq!(b, b"inside\n", "host data read through the race");
+                    inside += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let swaps = flipper.join().unwrap();
+        assert!(
+            swaps > 100 && inside > 0 && refused > 0,
+            "{swaps} {inside} {refused}"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn sizes_are_known() {

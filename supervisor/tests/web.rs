@@ -75,6 +75,7 @@ fn healthz_versions_metrics_over_http() {
         "falcosecurity_falco_outputs_queue_num_drops_total 0",
         "tiercel_notifications_total 0",
         "tiercel_sessions_active 0",
+        "# TYPE tiercel_cache_bytes gauge",
         "# TYPE tiercel_notification_handling_seconds histogram",
         "tiercel_notification_handling_seconds_bucket{le=\"+Inf\"} 0",
         "# EOF",

@@ -23,6 +23,11 @@
  *   probe longpath              paths longer than PATH_MAX and unterminated at a page end
  *   probe garbage               syscalls with garbage pointers
  *   probe storm THREADS N       THREADS threads each doing N notified calls
+ *   probe threads-deny THREADS PATH  THREADS threads alive at once, each opening PATH for
+ *                               writing once (refused by the preset)
+ *   probe deny-then-exec PATH   open PATH for writing, then exec /bin/true at once
+ *   probe deny-then-exit PATH   open PATH for writing, then _exit at once
+ *   probe exchange A B MILLIS   swap A and B with renameat2(RENAME_EXCHANGE) for MILLIS ms
  *   probe sleep SECONDS         sleep (target for kill / exec tests)
  *   probe newsyscalls PATH      raw syscalls newer than libseccomp 2.5.4 names, on PATH:
  *                               setxattrat (463, security.capability), removexattrat,
@@ -1000,6 +1005,64 @@ static void *storm_thread(void *arg)
     }
     return NULL;
 }
+/* threads-deny THREADS PATH: THREADS threads, all alive at once, each making one call
+ * (open PATH for writing) that the enforcement preset refuses; the process's own argv is
+ * whatever the caller gave it (the memory test passes 30,000 arguments). */
+static const char *tdeny_path;
+static pthread_barrier_t tdeny_barrier;
+static long tdeny_refused;
+static void *tdeny_thread(void *arg)
+{
+    (void)arg;
+    int fd = open(tdeny_path, O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0) close(fd);
+    else __sync_fetch_and_add(&tdeny_refused, 1);
+    pthread_barrier_wait(&tdeny_barrier);
+    return NULL;
+}
+/* exchange A B MILLIS: swap A and B (renameat2 RENAME_EXCHANGE) in a loop for MILLIS ms. */
+static int mode_exchange(const char *a, const char *b, long ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long n = 0;
+    for (;;) {
+        if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) {
+            perror("renameat2");
+            return 1;
+        }
+        n++;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms) break;
+    }
+    /* an even number of swaps leaves A and B as they were */
+    if (n % 2 && syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) return 1;
+    printf("DONE exchange swaps=%ld\n", n);
+    return 0;
+}
+static int mode_threads_deny(long threads, const char *path)
+{
+    if (threads < 1 || threads > 4096) return 2;
+    tdeny_path = path;
+    pthread_t *t = calloc((size_t)threads, sizeof *t);
+    if (!t) return 1;
+    pthread_barrier_init(&tdeny_barrier, NULL, (unsigned)threads);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    long started = 0;
+    for (long i = 0; i < threads; i++) {
+        if (pthread_create(&t[i], &a, tdeny_thread, NULL) != 0) {
+            /* lower the barrier count: a thread that did not start never arrives */
+            fprintf(stderr, "pthread_create failed at %ld\n", i);
+            return 1;
+        }
+        started++;
+    }
+    for (long i = 0; i < started; i++) pthread_join(t[i], NULL);
+    printf("DONE threads-deny threads=%ld refused=%ld\n", started, tdeny_refused);
+    return 0;
+}
 static int mode_storm(long threads, long n)
 {
     if (threads < 1 || threads > 4096) return 2;
@@ -1150,6 +1213,17 @@ int main(int argc, char **argv)
     if (!strcmp(m, "garbage")) return mode_garbage();
     if (!strcmp(m, "hammer") && argc > 4) return mode_hammer(atol(argv[2]), atol(argv[3]), argv[4]);
     if (!strcmp(m, "storm") && argc > 3) return mode_storm(atol(argv[2]), atol(argv[3]));
+    if ((!strcmp(m, "deny-then-exec") || !strcmp(m, "deny-then-exit")) && argc > 2) {
+        /* one call the preset refuses, then at once another program (or the end): the
+         * alert must still name this one */
+        int fd = open(argv[2], O_WRONLY | O_CREAT, 0644);
+        if (fd >= 0) close(fd);
+        if (!strcmp(m, "deny-then-exit")) _exit(0);
+        execl("/bin/true", "true", "after", (char *)NULL);
+        return 127;
+    }
+    if (!strcmp(m, "exchange") && argc > 4) return mode_exchange(argv[2], argv[3], atol(argv[4]));
+    if (!strcmp(m, "threads-deny") && argc > 3) return mode_threads_deny(atol(argv[2]), argv[3]);
     if (!strcmp(m, "sleep") && argc > 2) {
         sleep((unsigned)atoi(argv[2]));
         return 0;

@@ -84,7 +84,7 @@ impl EventBuilder {
                     .map(|s| s.tgid)
                     .unwrap_or(n.pid),
             };
-            if let Ok(mut c) = self.ctx.cache.lock() {
+            if let Ok(mut c) = self.ctx.tables.cache.lock() {
                 c.exec_started(tgid, n.pid);
             }
         }
@@ -178,14 +178,24 @@ impl SyscallEvent {
             .as_ref()
     }
 
-    /// Opens the caller's `/proc/<tid>` handle now (if not yet), so that fields read later,
-    /// after the notification is answered, still describe this task or nothing; and reads
-    /// the caller's process record and status now, since a caller that exits right after
-    /// the answer (and is reaped) leaves a handle that reads nothing (`proc.name` `<NA>`).
+    /// Opens the caller's `/proc/<tid>` handle now (if not yet) and captures what an
+    /// alert names about the caller — its process record (name, argv, exe path), ids and
+    /// capabilities, user and group names, login uid, cwd, ancestry — so that an alert
+    /// formatted after the answer describes the program that made the call, even when it
+    /// execs or exits right after it (the handle alone would then read the new program,
+    /// or nothing). Call before answering a call that alerts.
     pub fn pin_proc(&self) {
         let _ = self.pd();
-        let _ = self.caller();
-        let _ = self.status();
+        self.capture_proc();
+        self.capture_user();
+        let _ = self.cwd_path();
+    }
+
+    /// Only the `/proc/<tid>` handle, without capturing anything (tests: what an
+    /// alert formatted after the answer would read without [`SyscallEvent::pin_proc`]).
+    #[cfg(test)]
+    pub(crate) fn pin_proc_handle_only(&self) {
+        let _ = self.pd();
     }
 
     /// The decoded call.
@@ -486,6 +496,70 @@ mod tests {
             println!("stable rules, openat /etc/passwd read, build + eval: {us:.2} us/event");
             println!("  of which build: {build_us:.2} us/event");
         }
+    }
+
+    /// 16.8: what an alert names about the caller is captured by `pin_proc` (before the
+    /// answer) and survives the caller's exec and exit; without it, the fields describe
+    /// the new program or nothing.
+    #[test]
+    fn pinned_facts_survive_exec_and_exit() {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "read x; exec sleep 30"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        for _ in 0..400 {
+            if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sh\0")) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/bin/x");
+        let mut b = builder();
+        b.set_pin_proc_at_build(false);
+        let n = notif(pid, "openat", [(-100i64) as u64, p, 0o101, 0o644, 0, 0]);
+        let pinned = b.build(&n, &m).unwrap();
+        pinned.pin_proc();
+        let lazy = b.build(&n, &m).unwrap();
+        lazy.pin_proc_handle_only();
+        // The caller execs another program right after its call.
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        for _ in 0..400 {
+            if std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.starts_with(b"sleep\0"))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let user = get(&pinned, "user.name");
+        assert!(user.is_some());
+        let check = |ev: &SyscallEvent| {
+            assert_eq!(get(ev, "proc.name").unwrap(), "sh");
+            assert_eq!(
+                get(ev, "proc.cmdline").unwrap(),
+                "sh -c read x; exec sleep 30"
+            );
+            assert_eq!(get(ev, "proc.exepath").unwrap(), exe.to_string_lossy());
+            assert_eq!(get(ev, "proc.pname").unwrap(), our_comm());
+            assert_eq!(get(ev, "user.name"), user);
+            assert_eq!(
+                get(ev, "user.uid").unwrap(),
+                crate::sys::geteuid().to_string()
+            );
+        };
+        check(&pinned);
+        // Not captured: the same fields now name the new program.
+        assert_eq!(get(&lazy, "proc.cmdline").unwrap(), "sleep 30");
+        // And after the exit.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        check(&pinned);
+        assert!(get(&lazy, "user.uid").is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`ContainerCtx`]: what the events of one session (one listener fd, one container)
-//! share: the container's identity, the `/proc` cache, its user db, its bundle's
-//! `config.json` (annotations, mounts) read once, and the DNS table for `fd.*ip.name`.
+//! share: the container's identity, its [`ContainerTables`] (the process table and user
+//! db, shared by every session of the container), its bundle's `config.json`
+//! (annotations, mounts) read once, and the DNS table for `fd.*ip.name`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -15,15 +16,79 @@ use super::ContainerInfo;
 /// maintained by whoever resolves them (shared by every session).
 pub type DnsTable = Arc<std::sync::RwLock<std::collections::HashMap<IpAddr, Vec<String>>>>;
 
+/// How often a cached user db is checked against its files (in-root `fstat`s).
+pub const USERDB_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What every session of one container shares: the process table (tasks by (tid, start
+/// time), per-process facts by thread group; bounded in bytes), the user db read from the
+/// container's own files with the time of its last change check, and the root's overlay
+/// upperdir. One per container id while a session of it lives (see
+/// [`ContainerTables::for_container`]); dropped, with all it holds, with the last one.
+#[derive(Debug, Default)]
+pub struct ContainerTables {
+    pub(super) cache: Mutex<ProcCache>,
+    pub(super) userdb: Mutex<Option<(Arc<UserDb>, std::time::Instant)>>,
+    /// A handle on the container root's overlay upperdir (`None` inside: not an overlay,
+    /// or not reachable from here), opened once.
+    pub(super) upperdir: Mutex<Option<Option<Arc<std::os::fd::OwnedFd>>>>,
+}
+
+impl Drop for ContainerTables {
+    /// The container's last session has ended: its tables go (their `Drop`s unaccount
+    /// them), and the freed heap is handed back to the kernel.
+    /// (The heap the container's events and alerts used is freed by then as well: a
+    /// container that made the supervisor grow does not leave it grown.)
+    fn drop(&mut self) {
+        if let Ok(c) = self.cache.get_mut() {
+            *c = ProcCache::with_budget(0);
+        }
+        if let Ok(u) = self.userdb.get_mut() {
+            *u = None;
+        }
+        crate::sys::malloc_trim();
+    }
+}
+
+type Registry = Mutex<std::collections::HashMap<String, std::sync::Weak<ContainerTables>>>;
+
+fn registry() -> &'static Registry {
+    static R: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+impl ContainerTables {
+    /// The tables of container `id`: the live ones when another session of it has them,
+    /// new ones otherwise (an empty id gets private tables).
+    pub fn for_container(id: &str) -> Arc<ContainerTables> {
+        if id.is_empty() {
+            return Arc::default();
+        }
+        let Ok(mut r) = registry().lock() else {
+            return Arc::default();
+        };
+        if let Some(t) = r.get(id).and_then(std::sync::Weak::upgrade) {
+            return t;
+        }
+        // Forget the containers whose last session has ended.
+        r.retain(|_, w| w.strong_count() > 0);
+        let t = Arc::new(ContainerTables::default());
+        r.insert(id.to_string(), Arc::downgrade(&t));
+        t
+    }
+
+    /// Bytes the process table accounts for now.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.lock().map(|c| c.bytes()).unwrap_or(0)
+    }
+}
+
 /// State shared by the events of one session (one container).
 #[derive(Debug)]
 pub struct ContainerCtx {
     pub container: ContainerInfo,
     pub(super) proc_root: PathBuf,
-    pub(super) cache: Mutex<ProcCache>,
-    pub(super) userdb: Mutex<Option<Arc<UserDb>>>,
-    /// The container root's overlay upperdir (`None` inside: not an overlay), read once.
-    pub(super) upperdir: Mutex<Option<Option<PathBuf>>>,
+    /// Shared with the container's other sessions.
+    pub(super) tables: Arc<ContainerTables>,
     pub(super) hostname: String,
     pub(super) boot_ns: Option<u64>,
     pub(super) dns: std::sync::RwLock<Option<DnsTable>>,
@@ -123,17 +188,20 @@ impl ContainerCtx {
             .map(|b| String::from_utf8_lossy(&b).trim().to_string())
             .unwrap_or_default();
         ContainerCtx {
-            container,
             proc_root: PathBuf::from("/proc"),
-            cache: Mutex::new(ProcCache::default()),
-            userdb: Mutex::new(None),
-            upperdir: Mutex::new(None),
+            tables: ContainerTables::for_container(&container.id),
             hostname,
             boot_ns: procfs::boot_time_ns(),
             dns: std::sync::RwLock::new(None),
             annotations: std::sync::OnceLock::new(),
             mounts: std::sync::OnceLock::new(),
+            container,
         }
+    }
+
+    /// The tables this session shares with the container's other sessions.
+    pub fn tables(&self) -> &Arc<ContainerTables> {
+        &self.tables
     }
 
     fn config_json(&self) -> Option<serde_json::Value> {

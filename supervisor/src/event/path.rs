@@ -112,13 +112,29 @@ pub struct RootCtx {
     pub proc_dir: Option<PathBuf>,
 }
 
-fn host_path(root: &Path, comps: &[Vec<u8>]) -> PathBuf {
-    let mut p = root.as_os_str().as_bytes().to_vec();
-    for c in comps {
-        p.push(b'/');
-        p.extend_from_slice(c);
-    }
-    PathBuf::from(OsStr::from_bytes(&p))
+/// The entry `comps` of the root, looked up by the kernel inside it
+/// ([`crate::sys::open_in_root`], last component not followed): its metadata and an
+/// `O_PATH` handle (for reading it if it is a symlink). Never a host path walk, so a
+/// component swapped for a symlink meanwhile cannot reach outside the root.
+fn lstat_in_root(
+    root: std::os::fd::BorrowedFd<'_>,
+    comps: &[Vec<u8>],
+) -> io::Result<(std::fs::Metadata, std::fs::File)> {
+    let f = std::fs::File::from(crate::sys::open_in_root(
+        root,
+        &join_abs(comps),
+        libc::O_PATH | libc::O_NOFOLLOW,
+    )?);
+    Ok((f.metadata()?, f))
+}
+
+/// A handle on the root directory of `ctx`.
+fn open_root(ctx: &RootCtx) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(&ctx.root)
 }
 
 fn split_rev(p: &[u8], out: &mut Vec<Vec<u8>>) {
@@ -151,6 +167,8 @@ pub fn resolve_in_root(
             stack.push(c.to_vec());
         }
     }
+    let root_dir = open_root(ctx)?;
+    let root = std::os::fd::AsFd::as_fd(&root_dir);
     let mut hops = 0usize;
     let mut steps = 0usize;
     let mut followed = false;
@@ -185,8 +203,7 @@ pub fn resolve_in_root(
                 );
             }
         }
-        let hp = host_path(&ctx.root, &stack);
-        let md = match std::fs::symlink_metadata(&hp) {
+        let (md, entry) = match lstat_in_root(root, &stack) {
             Ok(m) => m,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 exists = false;
@@ -200,7 +217,11 @@ pub fn resolve_in_root(
             if hops > MAX_SYMLINK_HOPS {
                 return Err(ResolveError::Loop);
             }
-            let target = match std::fs::read_link(&hp) {
+            let target = match crate::sys::read_link_at(
+                std::os::fd::AsFd::as_fd(&entry),
+                "",
+                libc::PATH_MAX as usize,
+            ) {
                 Ok(t) => t,
                 Err(_) => {
                     // A procfs magic link we cannot read (e.g. /proc/<pid>/root of a task
@@ -214,7 +235,7 @@ pub fn resolve_in_root(
                     });
                 }
             };
-            let t = target.as_os_str().as_bytes();
+            let t = target.as_slice();
             if in_proc(&stack) && !t.starts_with(b"/") && looks_magic(t) {
                 return Ok(Resolved {
                     path: join_abs(&stack),
@@ -240,8 +261,8 @@ pub fn resolve_in_root(
         }
     }
     let is_dir = exists
-        && std::fs::symlink_metadata(host_path(&ctx.root, &stack))
-            .map(|m| m.is_dir())
+        && lstat_in_root(root, &stack)
+            .map(|(m, _)| m.is_dir())
             .unwrap_or(false);
     Ok(Resolved {
         path: join_abs(&stack),
@@ -470,5 +491,52 @@ mod tests {
         );
         drop(f);
         std::fs::remove_dir_all(&r).unwrap();
+    }
+
+    /// A component swapped for a symlink to a host directory while the walk runs: the
+    /// walk never sees what is behind it on the host (each step is looked up inside the
+    /// root by the kernel).
+    #[test]
+    fn swapped_components_stay_inside() {
+        let r = tmp_root("swap");
+        let host = std::env::temp_dir().join(format!("tiercel-path-host-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&host);
+        std::fs::create_dir_all(host.join("hostonly")).unwrap();
+        std::fs::create_dir_all(r.join("d")).unwrap();
+        std::os::unix::fs::symlink(&host, r.join("evil")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flipper = {
+            let (stop, r) = (stop.clone(), r.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::rename(r.join("d"), r.join("t"));
+                    let _ = std::fs::rename(r.join("evil"), r.join("d"));
+                    let _ = std::fs::rename(r.join("t"), r.join("evil"));
+                }
+            })
+        };
+        let c = ctx(&r);
+        let mut seen = 0;
+        for _ in 0..5000 {
+            // Through the symlink the path is the host directory's name *inside* the
+            // root, where it does not exist.
+            if let Ok(x) = resolve_in_root(&c, b"/", b"/d/hostonly/x", false) {
+                if x.path.starts_with(host.as_os_str().as_bytes()) {
+                    seen += 1;
+                }
+            }
+            let d = resolve_in_root(&c, b"/", b"/d/hostonly", false);
+            if let Ok(d) = d {
+                assert!(
+                    !d.exists && !d.is_dir,
+                    "a host directory seen through the root"
+                );
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        flipper.join().unwrap();
+        assert!(seen > 0);
+        std::fs::remove_dir_all(&r).unwrap();
+        std::fs::remove_dir_all(&host).unwrap();
     }
 }

@@ -19,7 +19,7 @@ pub const MAX_PROC_FILE: usize = 64 * 1024;
 pub const MAX_ENVIRON: usize = 64 * 1024;
 /// Most ancestors walked.
 pub const MAX_ANCESTORS: usize = 64;
-/// Cache entries before the cache is cleared.
+/// Most pending-exec marks kept (cleared beyond).
 pub const CACHE_MAX: usize = 4096;
 /// `USER_HZ` (fixed at 100 on x86).
 const USER_HZ: u64 = 100;
@@ -73,6 +73,13 @@ impl ProcDir {
         PathBuf::from(format!("/proc/self/fd/{}/{}", self.dir.as_raw_fd(), name))
     }
 
+    /// The task's root directory (`/proc/<tid>/root` opened as a directory handle): the
+    /// base of every in-root read of the container's files.
+    pub fn open_root(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        crate::sys::open_at(self.dir.as_fd(), "root", libc::O_PATH | libc::O_DIRECTORY)
+    }
+
     /// The host path of the directory itself (through the handle).
     pub fn path(&self) -> PathBuf {
         PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd()))
@@ -82,6 +89,16 @@ impl ProcDir {
     pub fn open(&self, name: &str) -> std::io::Result<File> {
         use std::os::fd::AsFd;
         Ok(File::from(crate::sys::open_at(self.dir.as_fd(), name, 0)?))
+    }
+
+    /// An entry opened with extra `flags` (e.g. `O_PATH` on the `exe` link).
+    pub fn open_at_flags(&self, name: &str, flags: i32) -> std::io::Result<File> {
+        use std::os::fd::AsFd;
+        Ok(File::from(crate::sys::open_at(
+            self.dir.as_fd(),
+            name,
+            flags,
+        )?))
     }
 
     pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
@@ -213,15 +230,94 @@ impl Status {
     }
 }
 
-/// What is cached about one task: the parts that change only on exec.
+/// A process's argument vector as one NUL-separated string (the bytes of `cmdline`,
+/// lossily UTF-8, bounded by the read): one allocation however many arguments there are
+/// (30,000 one-byte arguments stored as `Vec<String>` cost ~60 bytes each), shared by
+/// every thread of the process and every event that borrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Argv(Arc<str>);
+
+impl Argv {
+    /// From a NUL-separated buffer (one trailing NUL dropped).
+    pub fn from_nul(b: &[u8]) -> Argv {
+        let b = b.strip_suffix(&[0]).unwrap_or(b);
+        Argv(Arc::from(String::from_utf8_lossy(b)))
+    }
+
+    /// From separate arguments (a NUL inside one is not expected: they come from C strings).
+    pub fn from_items<S: AsRef<[u8]>>(items: &[S]) -> Argv {
+        let mut v = Vec::new();
+        for (i, a) in items.iter().enumerate() {
+            if i > 0 {
+                v.push(0);
+            }
+            v.extend_from_slice(a.as_ref());
+        }
+        if items.len() == 1 && v.is_empty() {
+            // A single empty argument: keep it distinguishable from none.
+            return Argv(Arc::from("\0"));
+        }
+        Argv::from_nul(&v)
+    }
+
+    /// The arguments, argv[0] first.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let s: &str = &self.0;
+        let none = s.is_empty();
+        let single_empty = &*self.0 == "\0";
+        s.split('\0').take(if none {
+            0
+        } else if single_empty {
+            1
+        } else {
+            usize::MAX
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.iter().nth(i)
+    }
+
+    pub fn first(&self) -> Option<&str> {
+        self.get(0)
+    }
+
+    /// Heap bytes held.
+    pub fn bytes(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether both hold the same buffer (not a copy).
+    pub fn shares(&self, other: &Argv) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The arguments as owned strings (tests, diagnostics).
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+/// What is cached about one task: its `stat`, and the per-process facts (argv and
+/// executable, which change only on exec) shared with the other threads of its process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskInfo {
     pub tid: u32,
+    /// Thread group id (the process); 0 when unknown.
+    pub tgid: u32,
     pub stat: Stat,
     /// argv as read from `cmdline` (argv[0] included).
-    pub argv: Vec<String>,
+    pub argv: Argv,
     /// `readlink exe` (the path in the task's view for pivoted containers).
-    pub exepath: String,
+    pub exepath: Arc<str>,
 }
 
 impl TaskInfo {
@@ -230,26 +326,28 @@ impl TaskInfo {
     }
     /// `proc.exe`: argv[0].
     pub fn exe(&self) -> &str {
-        self.argv.first().map(String::as_str).unwrap_or("")
+        self.argv.first().unwrap_or("")
     }
     /// `proc.args`: argv[1..] joined by spaces.
     pub fn args(&self) -> String {
-        self.argv.get(1..).map(|a| a.join(" ")).unwrap_or_default()
+        let mut s = String::new();
+        for (i, a) in self.argv.iter().skip(1).enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(a);
+        }
+        s
     }
     /// `proc.cmdline`: comm + args.
     pub fn cmdline(&self) -> String {
-        cmdline(self.name(), &self.argv)
+        let mut s = self.name().to_string();
+        for a in self.argv.iter().skip(1) {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
     }
-}
-
-/// Falco's `proc.cmdline`: name, then argv[1..], space separated.
-pub fn cmdline(name: &str, argv: &[String]) -> String {
-    let mut s = name.to_string();
-    for a in argv.iter().skip(1) {
-        s.push(' ');
-        s.push_str(a);
-    }
-    s
 }
 
 /// Splits a NUL-separated buffer (cmdline, environ).
@@ -263,25 +361,62 @@ pub fn split_nul(b: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn read_task(dir: &ProcDir, stat: Stat) -> TaskInfo {
+/// The per-process facts of a task, read from its `/proc/<tid>` directory.
+fn read_facts(dir: &ProcDir) -> (Argv, Arc<str>) {
     let argv = dir
         .read("cmdline")
-        .map(|b| split_nul(&b))
+        .map(|b| Argv::from_nul(&b))
         .unwrap_or_default();
     let exepath = dir
         .read_link("exe")
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    TaskInfo {
-        tid: dir.tid,
-        stat,
-        argv,
-        exepath,
+        .map(|b| Arc::from(String::from_utf8_lossy(&b)))
+        .unwrap_or_else(|_| Arc::from(""));
+    (argv, exepath)
+}
+
+/// Most `/proc/<pid>/stat` files a container's table keeps open.
+pub const STAT_FILES_MAX: usize = 256;
+
+/// Bytes a container's process table may hold (argv, executable paths, comms and the
+/// fixed cost of each entry); beyond it the least recently used entries are evicted.
+pub const CONTAINER_CACHE_BUDGET: usize = 8 << 20;
+/// Accounted fixed cost of a task entry (key, `TaskInfo`, `Arc` and map overhead).
+const TASK_OVERHEAD: usize = 160;
+/// Accounted fixed cost of a process entry.
+const PROC_OVERHEAD: usize = 96;
+
+/// Bytes held by every process table of the supervisor (the `tiercel_cache_bytes` gauge).
+static CACHE_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Bytes held by every process table (and user db) of the supervisor now.
+pub fn cache_bytes() -> usize {
+    CACHE_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn account_add(n: usize) {
+    CACHE_BYTES.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn account_sub(n: usize) {
+    CACHE_BYTES.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Bytes accounted to the supervisor-wide gauge for as long as it lives (a user db, …).
+#[derive(Debug, Default)]
+pub struct Accounted(usize);
+
+impl Accounted {
+    pub fn new(n: usize) -> Accounted {
+        account_add(n);
+        Accounted(n)
     }
 }
 
-/// Most `/proc/<pid>/stat` files a session's cache keeps open.
-pub const STAT_FILES_MAX: usize = 256;
+impl Drop for Accounted {
+    fn drop(&mut self) {
+        account_sub(self.0);
+    }
+}
 
 /// Reads a `/proc/<pid>/stat` file from its start (one `pread`). A task that has died
 /// reads as an error (ESRCH), even when its pid has been reused since: the file is
@@ -297,20 +432,83 @@ fn pread_stat(f: &File) -> Option<Stat> {
     Stat::parse(&buf[..n])
 }
 
-/// The per-session process cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
+struct TaskSlot {
+    info: Arc<TaskInfo>,
+    /// Its process's entry in `procs` (whose argv and exe it shares).
+    proc_key: Option<(u32, u64)>,
+    used: u64,
+    bytes: usize,
+}
+
+/// The per-process facts, keyed by (tgid, the leader's start time).
+#[derive(Debug)]
+struct ProcSlot {
+    argv: Argv,
+    exepath: Arc<str>,
+    used: u64,
+    bytes: usize,
+}
+
+/// A container's process table, shared by its sessions: tasks by (tid, start time), with
+/// the per-process facts (argv, executable) stored once per process and shared by its
+/// threads. Bounded in bytes ([`CONTAINER_CACHE_BUDGET`], least recently used evicted);
+/// everything it holds is returned (and unaccounted) when it is dropped.
+#[derive(Debug)]
 pub struct ProcCache {
-    entries: HashMap<(u32, u64), Arc<TaskInfo>>,
+    tasks: HashMap<(u32, u64), TaskSlot>,
+    procs: HashMap<(u32, u64), ProcSlot>,
     /// Open `/proc/<pid>/stat` files: checking a cached task (alive, same comm and
     /// parent) costs one `pread` instead of open + read + close.
     stat_files: HashMap<u32, File>,
     /// Thread group ids with an exec in flight: their next event re-reads.
     exec_pending: HashMap<u32, ()>,
+    /// Bytes accounted for the entries above.
+    bytes: usize,
+    budget: usize,
+    tick: u64,
     pub hits: u64,
     pub misses: u64,
+    pub evictions: u64,
+}
+
+impl Default for ProcCache {
+    fn default() -> Self {
+        ProcCache::with_budget(CONTAINER_CACHE_BUDGET)
+    }
+}
+
+impl Drop for ProcCache {
+    fn drop(&mut self) {
+        account_sub(self.bytes);
+    }
+}
+
+fn task_bytes(t: &TaskInfo) -> usize {
+    TASK_OVERHEAD + t.stat.comm.len()
 }
 
 impl ProcCache {
+    pub fn with_budget(budget: usize) -> ProcCache {
+        ProcCache {
+            tasks: HashMap::new(),
+            procs: HashMap::new(),
+            stat_files: HashMap::new(),
+            exec_pending: HashMap::new(),
+            bytes: 0,
+            budget,
+            tick: 0,
+            hits: 0,
+            misses: 0,
+            evictions: 0,
+        }
+    }
+
+    /// Bytes this table accounts for now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Info about the task `tid` that is stopped in a notification (so `tid` is its
     /// number for as long as the call is pending); `dir` opens its `/proc/<tid>` on a miss.
     pub fn get_caller<'d>(
@@ -320,7 +518,7 @@ impl ProcCache {
         dir: impl FnOnce() -> Option<&'d ProcDir>,
     ) -> Option<Arc<TaskInfo>> {
         let stat = self.read_stat(proc_root, tid)?;
-        self.get_with(tid, stat, |stat| Some(read_task(dir()?, stat)))
+        self.get_with(proc_root, tid, stat, |_| dir().map(Dir::Borrowed))
     }
 
     /// The current `stat` of `pid`, through the kept-open file when there is one.
@@ -341,43 +539,187 @@ impl ProcCache {
         Some(st)
     }
 
-    fn get_with(
+    fn get_with<'d>(
         &mut self,
+        proc_root: &Path,
         tid: u32,
         stat: Stat,
-        read: impl FnOnce(Stat) -> Option<TaskInfo>,
+        dir: impl FnOnce(&Stat) -> Option<Dir<'d>>,
     ) -> Option<Arc<TaskInfo>> {
+        self.tick += 1;
+        let tick = self.tick;
         let key = (tid, stat.starttime);
         if self.exec_pending.remove(&tid).is_some() {
-            self.entries.remove(&key);
+            self.remove_task(&key);
         }
-        if let Some(e) = self.entries.get(&key) {
-            if e.stat == stat {
+        if let Some(e) = self.tasks.get_mut(&key) {
+            if e.info.stat == stat {
                 self.hits += 1;
-                return Some(e.clone());
+                e.used = tick;
+                let info = e.info.clone();
+                if let Some(p) = e.proc_key.and_then(|k| self.procs.get_mut(&k)) {
+                    p.used = tick;
+                }
+                return Some(info);
             }
-            if e.stat.comm == stat.comm {
+            if e.info.stat.comm == stat.comm {
                 // Reparenting or a new session: refresh the volatile part only.
                 self.hits += 1;
-                let mut n = (**e).clone();
+                let mut n = (*e.info).clone();
                 n.stat = stat;
                 let n = Arc::new(n);
-                self.entries.insert(key, n.clone());
+                e.info = n.clone();
+                e.used = tick;
                 return Some(n);
             }
-            // A new comm: an exec we did not see (or prctl); read everything again.
+            // A new comm: an exec we did not see (or prctl); read everything again,
+            // the process's facts included.
+            if let Some(k) = e.proc_key {
+                self.remove_proc(&k);
+            }
         }
         self.misses += 1;
-        let info = Arc::new(read(stat)?);
-        self.insert(key, info.clone());
+        let d = dir(&stat)?;
+        let dir: &ProcDir = d.get();
+        // The thread group: the task itself when it leads it (cheap pidfd check), else
+        // from its status (read once per thread, on its miss).
+        let tgid = match crate::sys::is_thread_group_leader(tid) {
+            Some(true) => tid,
+            _ => dir
+                .status()
+                .map(|s| s.tgid)
+                .filter(|t| *t != 0)
+                .unwrap_or(tid),
+        };
+        let leader_start = if tgid == tid {
+            Some(stat.starttime)
+        } else {
+            self.read_stat(proc_root, tgid).map(|s| s.starttime)
+        };
+        let (argv, exepath) = match leader_start.and_then(|ls| self.procs.get_mut(&(tgid, ls))) {
+            Some(p) => {
+                p.used = tick;
+                (p.argv.clone(), p.exepath.clone())
+            }
+            None => {
+                let (argv, exepath) = read_facts(dir);
+                if let Some(ls) = leader_start {
+                    let bytes = PROC_OVERHEAD + argv.bytes() + exepath.len();
+                    self.add_bytes(bytes);
+                    if let Some(old) = self.procs.insert(
+                        (tgid, ls),
+                        ProcSlot {
+                            argv: argv.clone(),
+                            exepath: exepath.clone(),
+                            used: tick,
+                            bytes,
+                        },
+                    ) {
+                        self.sub_bytes(old.bytes);
+                    }
+                }
+                (argv, exepath)
+            }
+        };
+        let info = Arc::new(TaskInfo {
+            tid,
+            tgid: if leader_start.is_some() { tgid } else { 0 },
+            stat,
+            argv,
+            exepath,
+        });
+        self.remove_task(&key);
+        let bytes = task_bytes(&info);
+        self.add_bytes(bytes);
+        self.tasks.insert(
+            key,
+            TaskSlot {
+                info: info.clone(),
+                proc_key: leader_start.map(|ls| (tgid, ls)),
+                used: tick,
+                bytes,
+            },
+        );
+        self.evict();
         Some(info)
     }
 
-    fn insert(&mut self, key: (u32, u64), v: Arc<TaskInfo>) {
-        if self.entries.len() >= CACHE_MAX {
-            self.entries.clear();
+    fn add_bytes(&mut self, n: usize) {
+        self.bytes += n;
+        account_add(n);
+    }
+
+    fn sub_bytes(&mut self, n: usize) {
+        self.bytes -= n;
+        account_sub(n);
+    }
+
+    fn remove_task(&mut self, key: &(u32, u64)) {
+        if let Some(old) = self.tasks.remove(key) {
+            self.sub_bytes(old.bytes);
         }
-        self.entries.insert(key, v);
+    }
+
+    /// Drops a process entry and the entries of its threads (which share its argv: kept,
+    /// they would hold the memory without accounting for it).
+    fn remove_proc(&mut self, key: &(u32, u64)) {
+        let Some(p) = self.procs.remove(key) else {
+            return;
+        };
+        self.sub_bytes(p.bytes);
+        let threads: Vec<(u32, u64)> = self
+            .tasks
+            .iter()
+            .filter(|(_, v)| v.proc_key == Some(*key))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in threads {
+            self.remove_task(&k);
+        }
+    }
+
+    /// Evicts the least recently used entries until the table is at most 3/4 of its
+    /// budget (one sort per eviction round, so the cost is amortised over many inserts).
+    fn evict(&mut self) {
+        if self.bytes <= self.budget {
+            return;
+        }
+        let target = self.budget / 4 * 3;
+        let mut order: Vec<(u64, bool, (u32, u64))> = self
+            .tasks
+            .iter()
+            .map(|(k, v)| (v.used, false, *k))
+            .chain(self.procs.iter().map(|(k, v)| (v.used, true, *k)))
+            .collect();
+        order.sort_unstable();
+        // Victims first (a process's threads go with it), then one pass over the tasks.
+        let mut freed = 0usize;
+        let mut procs = std::collections::HashSet::new();
+        let mut tasks = std::collections::HashSet::new();
+        for (_, is_proc, k) in order {
+            if self.bytes - freed <= target {
+                break;
+            }
+            self.evictions += 1;
+            if is_proc {
+                if let Some(p) = self.procs.remove(&k) {
+                    self.sub_bytes(p.bytes);
+                    procs.insert(k);
+                }
+            } else if let Some(t) = self.tasks.get(&k) {
+                freed += t.bytes;
+                tasks.insert(k);
+            }
+        }
+        let mut sub = 0;
+        self.tasks.retain(|k, v| {
+            let keep = !tasks.contains(k) && !v.proc_key.is_some_and(|p| procs.contains(&p));
+            if !keep {
+                sub += v.bytes;
+            }
+            keep
+        });
+        self.sub_bytes(sub);
     }
 
     /// Info about process `pid` (an ancestor), only if it started no later than `not_after`.
@@ -391,16 +733,33 @@ impl ProcCache {
         if stat.starttime > not_after {
             return None;
         }
-        self.get_with(pid, stat, |stat| {
+        self.get_with(proc_root, pid, stat, |stat| {
             let dir = ProcDir::open_at(proc_root, pid).ok()?;
             let again = dir.stat()?;
-            (again.starttime == stat.starttime).then(|| read_task(&dir, again))
+            (again.starttime == stat.starttime).then_some(Dir::Owned(dir))
         })
     }
 
     /// An exec by a thread of `tgid` (and by `tid`) is about to run: forget what we know.
     pub fn exec_started(&mut self, tgid: u32, tid: u32) {
-        self.entries.retain(|(t, _), _| *t != tid && *t != tgid);
+        let gone: Vec<(u32, u64)> = self
+            .tasks
+            .iter()
+            .filter(|((t, _), v)| *t == tid || *t == tgid || v.info.tgid == tgid)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            self.remove_task(&k);
+        }
+        let gone: Vec<(u32, u64)> = self
+            .procs
+            .keys()
+            .filter(|(t, _)| *t == tgid || *t == tid)
+            .copied()
+            .collect();
+        for k in gone {
+            self.remove_proc(&k);
+        }
         if self.exec_pending.len() >= CACHE_MAX {
             self.exec_pending.clear();
         }
@@ -408,12 +767,33 @@ impl ProcCache {
         self.exec_pending.insert(tid, ());
     }
 
+    /// Tasks in the table.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.tasks.len()
+    }
+
+    /// Processes (per-process facts) in the table.
+    pub fn procs(&self) -> usize {
+        self.procs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.tasks.is_empty()
+    }
+}
+
+/// A `/proc/<tid>` directory borrowed from the event or opened for the lookup.
+enum Dir<'d> {
+    Borrowed(&'d ProcDir),
+    Owned(ProcDir),
+}
+
+impl Dir<'_> {
+    fn get(&self) -> &ProcDir {
+        match self {
+            Dir::Borrowed(d) => d,
+            Dir::Owned(d) => d,
+        }
     }
 }
 
@@ -512,45 +892,69 @@ pub fn caps_to_string(set: u64) -> String {
 pub const MAX_USERDB: usize = 1024 * 1024;
 
 /// `uid → name` and `gid → name` from a container's own files.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct UserDb {
     pub users: HashMap<u32, String>,
     pub groups: HashMap<u32, String>,
     /// uid → (home directory, shell).
     pub entries: HashMap<u32, (String, String)>,
+    /// The versions read of `/etc/passwd` and `/etc/group` (`None`: missing or refused).
+    ids: [Option<crate::sys::FileId>; 2],
+    _bytes: Accounted,
 }
 
+/// Bytes accounted per user db entry beyond its strings.
+const USERDB_ENTRY_OVERHEAD: usize = 64;
+
 impl UserDb {
-    /// Reads `etc/passwd` and `etc/group` under `root`, without following a symlink out of
-    /// the root (they are resolved inside it).
+    /// Reads `etc/passwd` and `etc/group` of the tree at `root` (a host directory; tests).
     pub fn load(root: &Path) -> UserDb {
-        let ctx = super::path::RootCtx {
-            root: root.to_path_buf(),
-            proc_dir: None,
-        };
-        let read = |p: &[u8]| -> Vec<u8> {
-            let Ok(r) = super::path::resolve_in_root(&ctx, b"/", p, true) else {
-                return Vec::new();
-            };
-            if !r.exists || r.magic || r.is_dir {
-                return Vec::new();
-            }
-            use std::os::unix::ffi::OsStrExt;
-            let mut hp = root.as_os_str().as_bytes().to_vec();
-            hp.extend_from_slice(&r.path);
-            let hp = PathBuf::from(std::ffi::OsStr::from_bytes(&hp));
-            // Only regular files (not a FIFO that would block us).
-            match std::fs::symlink_metadata(&hp) {
-                Ok(m) if m.is_file() => read_bounded(&hp, MAX_USERDB).unwrap_or_default(),
-                _ => Vec::new(),
-            }
-        };
-        let passwd = read(b"/etc/passwd");
-        UserDb {
-            users: parse_db(&passwd),
-            groups: parse_db(&read(b"/etc/group")),
-            entries: parse_home_shell(&passwd),
+        match File::open(root) {
+            Ok(f) => Self::load_in(std::os::fd::AsFd::as_fd(&f)),
+            Err(_) => UserDb::default(),
         }
+    }
+
+    /// Reads `/etc/passwd` and `/etc/group` inside the directory `root` (a container's
+    /// root): each through [`crate::sys::read_in_root`] (resolved by the kernel inside
+    /// the root, magic links refused, regular files only, bounded), so neither a symlink,
+    /// a rename race nor a FIFO reaches or blocks on anything outside.
+    pub fn load_in(root: std::os::fd::BorrowedFd<'_>) -> UserDb {
+        let read = |p: &[u8]| match crate::sys::read_in_root(root, p, MAX_USERDB) {
+            Ok((b, id)) => (b, Some(id)),
+            Err(_) => (Vec::new(), None),
+        };
+        let (passwd, pid) = read(b"/etc/passwd");
+        let (group, gid) = read(b"/etc/group");
+        let users = parse_db(&passwd);
+        let groups = parse_db(&group);
+        let entries = parse_home_shell(&passwd);
+        let bytes = users
+            .values()
+            .chain(groups.values())
+            .map(|v| v.len() + USERDB_ENTRY_OVERHEAD)
+            .sum::<usize>()
+            + entries
+                .values()
+                .map(|(h, s)| h.len() + s.len() + USERDB_ENTRY_OVERHEAD)
+                .sum::<usize>();
+        UserDb {
+            users,
+            groups,
+            entries,
+            ids: [pid, gid],
+            _bytes: Accounted::new(bytes),
+        }
+    }
+
+    /// Whether the files under `root` are still the versions read (device, inode, size
+    /// and mtime of an in-root `fstat`).
+    pub fn unchanged(&self, root: std::os::fd::BorrowedFd<'_>) -> bool {
+        let now = [
+            crate::sys::stat_in_root(root, b"/etc/passwd"),
+            crate::sys::stat_in_root(root, b"/etc/group"),
+        ];
+        now == self.ids
     }
 }
 
@@ -632,7 +1036,7 @@ mod tests {
         let root = Path::new("/proc");
         let t = cache.get_caller(root, pid, || Some(&dir)).unwrap();
         assert_eq!(t.name(), "sleep");
-        assert_eq!(t.argv, vec!["sleep".to_string(), "30".to_string()]);
+        assert_eq!(t.argv.to_vec(), vec!["sleep".to_string(), "30".to_string()]);
         assert_eq!(t.cmdline(), "sleep 30");
         assert_eq!(t.args(), "30");
         assert!(t.exepath.ends_with("sleep"), "{}", t.exepath);
@@ -686,6 +1090,200 @@ mod tests {
         assert_eq!(db.users.get(&0).map(String::as_str), Some("root"));
         // group → /etc/passwd inside the root (a valid file here, parsed as a group file).
         assert_eq!(db.groups.get(&0).map(String::as_str), Some("root"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+    #[test]
+    fn argv_one_buffer() {
+        let a = Argv::from_nul(b"sh\0-c\0\0x\0");
+        assert_eq!(a.to_vec(), vec!["sh", "-c", "", "x"]);
+        assert_eq!((a.len(), a.get(1), a.get(9)), (4, Some("-c"), None));
+        assert_eq!(a.bytes(), 8);
+        assert!(Argv::from_nul(b"").is_empty());
+        assert_eq!(Argv::from_nul(b"").len(), 0);
+        assert_eq!(Argv::from_items(&[b"".to_vec()]).to_vec(), vec![""]);
+        assert_eq!(
+            Argv::from_items(&[b"a".to_vec(), b"b c".to_vec()]).to_vec(),
+            vec!["a", "b c"]
+        );
+        let t = TaskInfo {
+            stat: Stat {
+                comm: "sh".into(),
+                ..Default::default()
+            },
+            argv: Argv::from_nul(b"/bin/sh\0-c\0echo hi\0"),
+            ..Default::default()
+        };
+        assert_eq!(
+            (t.exe(), t.args(), t.cmdline()),
+            (
+                "/bin/sh",
+                "-c echo hi".to_string(),
+                "sh -c echo hi".to_string()
+            )
+        );
+    }
+
+    /// Threads of this test process: tids other than the process's own.
+    fn spawn_threads(
+        n: usize,
+    ) -> (
+        Vec<u32>,
+        std::sync::mpsc::Sender<()>,
+        Vec<std::thread::JoinHandle<()>>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let before: std::collections::HashSet<u32> = tids();
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || {
+                    let _ = rx.lock().map(|r| r.recv());
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let new: Vec<u32> = tids().difference(&before).copied().collect();
+        (new, tx, hs)
+    }
+
+    fn tids() -> std::collections::HashSet<u32> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn threads_share_their_process_facts() {
+        let (new, tx, hs) = spawn_threads(4);
+        assert!(new.len() >= 2, "{new:?}");
+        let mut cache = ProcCache::default();
+        let root = Path::new("/proc");
+        let infos: Vec<Arc<TaskInfo>> = new
+            .iter()
+            .filter_map(|t| cache.get_pid(root, *t, u64::MAX))
+            .collect();
+        assert!(infos.len() >= 2);
+        let me = std::process::id();
+        for i in &infos {
+            assert_eq!(i.tgid, me);
+            assert!(i.argv.shares(&infos[0].argv), "one argv buffer per process");
+            assert!(Arc::ptr_eq(&i.exepath, &infos[0].exepath));
+        }
+        assert_eq!(cache.procs(), 1);
+        assert_eq!(cache.len(), infos.len());
+        // Bytes: the argv and exe once, plus a fixed cost per thread.
+        let once = PROC_OVERHEAD + infos[0].argv.bytes() + infos[0].exepath.len();
+        let per_task: usize = infos.iter().map(|i| task_bytes(i)).sum();
+        assert_eq!(cache.bytes(), once + per_task);
+        // An exec in the process forgets its facts and its threads.
+        cache.exec_started(me, new[0]);
+        assert_eq!((cache.len(), cache.procs(), cache.bytes()), (0, 0, 0));
+        for _ in &hs {
+            let _ = tx.send(());
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn bounded_in_bytes_least_recently_used_first() {
+        let mut kids: Vec<std::process::Child> = (0..6)
+            .map(|i| {
+                std::process::Command::new("sh")
+                    .args(["-c", "sleep 30; :"])
+                    .args(std::iter::repeat_n("x".repeat(200), 20 + i))
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for k in &kids {
+            for _ in 0..400 {
+                if std::fs::read(format!("/proc/{}/cmdline", k.id()))
+                    .is_ok_and(|c| c.starts_with(b"sh\0"))
+                {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        let root = Path::new("/proc");
+        // Room for about three of them.
+        let budget = 3 * (PROC_OVERHEAD + TASK_OVERHEAD + 25 * 201 + 64);
+        let mut cache = ProcCache::with_budget(budget);
+        let first = kids[0].id();
+        for k in &kids {
+            let t = cache.get_pid(root, k.id(), u64::MAX).unwrap();
+            assert!(t.argv.len() > 20);
+            // Keep the first one recently used.
+            cache.get_pid(root, first, u64::MAX).unwrap();
+            assert!(cache.bytes() <= budget, "{} > {budget}", cache.bytes());
+        }
+        assert!(cache.evictions > 0);
+        let misses = cache.misses;
+        cache.get_pid(root, first, u64::MAX).unwrap();
+        assert_eq!(cache.misses, misses, "the most recently used entry stayed");
+        let last = kids[5].id();
+        cache.get_pid(root, last, u64::MAX).unwrap();
+        assert_eq!(cache.misses, misses, "the newest entry stayed");
+        let second = kids[1].id();
+        cache.get_pid(root, second, u64::MAX).unwrap();
+        assert_eq!(
+            cache.misses,
+            misses + 1,
+            "the least recently used was evicted"
+        );
+        // Every accounted byte goes back to the gauge with the table.
+        let bytes = cache.bytes();
+        assert!(bytes > 0);
+        let before = cache_bytes();
+        assert!(before >= bytes);
+        drop(cache);
+        for k in &mut kids {
+            k.kill().unwrap();
+            k.wait().unwrap();
+        }
+    }
+
+    #[test]
+    fn userdb_refuses_fifos_and_host_paths() {
+        let d = std::env::temp_dir().join(format!("tiercel-userdb-h-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+        // A FIFO nobody writes to: refused without blocking.
+        let st = std::process::Command::new("mkfifo")
+            .arg(d.join("etc/passwd"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        // /etc/group → a host file by `..` climbing: resolved inside the root (missing).
+        std::os::unix::fs::symlink(
+            "../../../../../../../../proc/self/status",
+            d.join("etc/group"),
+        )
+        .unwrap();
+        let t0 = std::time::Instant::now();
+        let db = UserDb::load(&d);
+        assert!(t0.elapsed() < std::time::Duration::from_secs(2));
+        assert!(db.users.is_empty() && db.groups.is_empty());
+        // A change of the file is seen by the in-root fstat check.
+        std::fs::remove_file(d.join("etc/passwd")).unwrap();
+        let root = File::open(&d).unwrap();
+        use std::os::fd::AsFd;
+        assert!(db.unchanged(root.as_fd()));
+        std::fs::write(d.join("etc/passwd"), "app:x:1000:1000::/home/app:/bin/sh\n").unwrap();
+        assert!(!db.unchanged(root.as_fd()));
+        let db = UserDb::load_in(root.as_fd());
+        assert_eq!(db.users.get(&1000).map(String::as_str), Some("app"));
+        assert!(db.unchanged(root.as_fd()));
+        std::fs::write(
+            d.join("etc/passwd"),
+            "app:x:1000:1000::/home/app:/bin/bash\n",
+        )
+        .unwrap();
+        assert!(!db.unchanged(root.as_fd()), "size change");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use tiercel_rules::event::{Field, FieldArg, Value};
@@ -30,10 +30,17 @@ impl SyscallEvent {
     pub(in crate::event) fn caller(&self) -> Option<&Arc<TaskInfo>> {
         self.task
             .get_or_init(|| {
-                let mut cache = self.ctx.cache.lock().ok()?;
+                let mut cache = self.ctx.tables.cache.lock().ok()?;
                 cache.get_caller(&self.ctx.proc_root, self.tid, || self.pd())
             })
             .as_ref()
+    }
+
+    /// Reads now (into the event) the caller's process record, status and ancestry.
+    pub(in crate::event) fn capture_proc(&self) {
+        let _ = self.me();
+        let _ = self.status();
+        let _ = self.ancestors();
     }
 
     pub(in crate::event) fn status(&self) -> Option<&Status> {
@@ -83,8 +90,8 @@ impl SyscallEvent {
             comm = lossy(&e.filename).into_owned();
         }
         t.stat.comm = comm;
-        t.argv = e.argv.items.iter().map(|a| lossy(a).into_owned()).collect();
-        t.exepath = exepath;
+        t.argv = procfs::Argv::from_items(&e.argv.items);
+        t.exepath = exepath.into();
         Some(t)
     }
 
@@ -110,7 +117,7 @@ impl SyscallEvent {
                 if ppid == 0 {
                     return None;
                 }
-                let mut cache = self.ctx.cache.lock().ok()?;
+                let mut cache = self.ctx.tables.cache.lock().ok()?;
                 cache.get_pid(&self.ctx.proc_root, ppid, start)
             })
             .as_ref()
@@ -154,32 +161,55 @@ impl SyscallEvent {
 
     // ---- the executable ---------------------------------------------------------------
 
-    fn upperdir(&self) -> Option<PathBuf> {
-        let mut g = self.ctx.upperdir.lock().ok()?;
+    /// A handle on the container root's overlay upperdir (read once per container from
+    /// the mountinfo of its init, or of the caller when the init is unknown).
+    fn upperdir(&self) -> Option<Arc<OwnedFd>> {
+        let mut g = self.ctx.tables.upperdir.lock().ok()?;
         if g.is_none() {
-            let pd = self.pd()?;
-            let mi = pd.read_max("mountinfo", 1 << 20).ok()?;
-            *g = Some(crate::event::overlay::root_upperdir(
-                &String::from_utf8_lossy(&mi),
-            ));
+            let init = self
+                .ctx
+                .container
+                .init_pid
+                .and_then(|p| ProcDir::open_at(&self.ctx.proc_root, p).ok());
+            let mi = match &init {
+                Some(d) => d.read_max("mountinfo", 1 << 20),
+                None => self.pd()?.read_max("mountinfo", 1 << 20),
+            }
+            .ok()?;
+            let up = crate::event::overlay::root_upperdir(&String::from_utf8_lossy(&mi));
+            // The upperdir is a host path the runtime chose (not the container's).
+            *g = Some(up.and_then(|u| {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                    .open(u)
+                    .ok()
+                    .map(|f| Arc::new(OwnedFd::from(f)))
+            }));
         }
         g.clone().flatten()
     }
 
-    /// The executable the event's process runs (for execve*: the one about to run):
-    /// its path in the caller's view and a host path reaching it.
-    fn exe_file(&self) -> Option<(Vec<u8>, PathBuf)> {
+    /// The executable the event's process runs (for execve*: the one about to run): its
+    /// path in the caller's view and a handle on it (`O_PATH`; for execve* opened inside
+    /// the caller's root, never through a host path).
+    fn exe_file(&self) -> Option<(Vec<u8>, Option<std::fs::File>)> {
         let pd = self.pd()?;
         if self.d.exec.is_some() {
             let r = self.resolved_paths().last()?.1.as_ref().ok()?;
             if r.magic {
-                return Some((r.path.clone(), PathBuf::new()));
+                return Some((r.path.clone(), None));
             }
-            let mut hp = pd.entry("root").into_os_string();
-            hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
-            Some((r.path.clone(), PathBuf::from(hp)))
+            let f = pd
+                .open_root()
+                .and_then(|root| crate::sys::open_in_root(root.as_fd(), &r.path, libc::O_PATH))
+                .ok()
+                .map(std::fs::File::from);
+            Some((r.path.clone(), f))
         } else {
-            Some((self.caller()?.exepath.clone().into_bytes(), pd.entry("exe")))
+            let f = pd.open_at_flags("exe", libc::O_PATH).ok();
+            Some((self.caller()?.exepath.as_bytes().to_vec(), f))
         }
     }
 
@@ -189,28 +219,37 @@ impl SyscallEvent {
 
     /// Whether the executable is on the overlay's upper layer (written after the
     /// container started). `None` when the root is not an overlay we can see.
+    ///
+    /// The path is looked up inside the upperdir handle (`openat2(RESOLVE_IN_ROOT)`, last
+    /// component not followed), never as a host path, and a chrooted caller's path is
+    /// prefixed with where its root is in the container (its `/proc/<tid>/root` link).
     fn exe_is_upper(&self) -> Option<bool> {
         let up = self.upperdir()?;
         let (p, _) = self.exe_file()?;
         if p.starts_with(b"/memfd:") || !p.starts_with(b"/") {
             return Some(false);
         }
-        let mut hp = up.into_os_string();
-        hp.push(std::ffi::OsStr::new(&*lossy(&p)));
-        Some(std::fs::symlink_metadata(hp).is_ok())
+        let mut full = self
+            .pd()?
+            .read_link("root")
+            .ok()
+            .filter(|r| r.starts_with(b"/") && r.as_slice() != b"/")
+            .unwrap_or_default();
+        full.extend_from_slice(&p);
+        Some(crate::sys::open_in_root(up.as_fd(), &full, libc::O_PATH | libc::O_NOFOLLOW).is_ok())
     }
 
     /// Whether the caller may write the executable (mode bits and CAP_DAC_OVERRIDE; a
     /// read-only mount is not considered).
     fn exe_is_writable(&self) -> Option<bool> {
         use std::os::unix::fs::MetadataExt;
-        let (p, hp) = self.exe_file()?;
+        let (p, f) = self.exe_file()?;
         if p.starts_with(b"/memfd:") {
             // memfd_create makes its inode mode 0777 (shmem_file_setup with S_IRWXUGO):
             // writable for the kernel's inode_permission, which Falco's EXE_WRITABLE is.
             return Some(true);
         }
-        let md = std::fs::metadata(hp).ok()?;
+        let md = f?.metadata().ok()?;
         let st = self.status()?;
         if st.cap_eff & (1 << 1) != 0 {
             return Some(true);
@@ -270,14 +309,14 @@ impl SyscallEvent {
                         .collect(),
                 )),
             },
-            Field::ProcExepath => task_str(self.me()?, |t| &t.exepath),
-            Field::ProcPexepath => task_str(self.ancestor(1)?, |t| &t.exepath),
+            Field::ProcExepath => task_str(self.me()?, |t| &*t.exepath),
+            Field::ProcPexepath => task_str(self.ancestor(1)?, |t| &*t.exepath),
             Field::ProcAexepath => match arg {
-                FieldArg::Index(n) => task_str(self.ancestor(*n)?, |t| &t.exepath),
+                FieldArg::Index(n) => task_str(self.ancestor(*n)?, |t| &*t.exepath),
                 _ => Some(Value::List(
                     self.ancestors()
                         .iter()
-                        .map(|a| Value::Str(Cow::Owned(a.exepath.clone())))
+                        .map(|a| Value::Str(Cow::Owned(a.exepath.to_string())))
                         .collect(),
                 )),
             },
@@ -286,7 +325,7 @@ impl SyscallEvent {
                     .me()?
                     .argv
                     .get(usize::try_from(*n).ok()?.checked_add(1)?)?
-                    .clone()),
+                    .to_string()),
                 _ => s(self.me()?.args()),
             },
             Field::ProcCmdline => s(self.me()?.cmdline()),
@@ -365,7 +404,7 @@ impl SyscallEvent {
                     Cow::Borrowed(&**me)
                 } else {
                     Cow::Owned(
-                        (*self.ctx.cache.lock().ok()?.get_pid(
+                        (*self.ctx.tables.cache.lock().ok()?.get_pid(
                             &self.ctx.proc_root,
                             sid,
                             me.stat.starttime,
@@ -376,7 +415,7 @@ impl SyscallEvent {
                 match name {
                     Field::ProcSname => s(leader.stat.comm.clone()),
                     Field::ProcSidExe => s(leader.exe().to_string()),
-                    _ => s(leader.exepath.clone()),
+                    _ => s(leader.exepath.to_string()),
                 }
             }
             Field::ProcDuration => Some(Value::Time(self.duration_of(self.caller()?)?)),
@@ -391,15 +430,7 @@ impl SyscallEvent {
             | Field::ProcExeIno
             | Field::ProcExeInoCtimeDurationProcStart => {
                 use std::os::unix::fs::MetadataExt;
-                let md = if self.d.exec.is_some() {
-                    let r = self.resolved_paths().last()?.1.as_ref().ok()?;
-                    let pd = self.pd()?;
-                    let mut hp = pd.entry("root").into_os_string();
-                    hp.push(std::ffi::OsStr::new(&*lossy(&r.path)));
-                    std::fs::metadata(hp).ok()?
-                } else {
-                    std::fs::metadata(self.pd()?.entry("exe")).ok()?
-                };
+                let md = self.exe_file()?.1?.metadata().ok()?;
                 let ctime =
                     (md.ctime() as u64).saturating_mul(1_000_000_000) + md.ctime_nsec() as u64;
                 match name {

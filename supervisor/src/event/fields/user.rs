@@ -1,12 +1,15 @@
 //! `user.*` and `group.*`: the caller's ids, named from the container's own
-//! `/etc/passwd` and `/etc/group` (read once per session).
+//! `/etc/passwd` and `/etc/group` (read in-root once per container, re-read when they change).
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tiercel_rules::event::{Field, Value};
 
 use super::s;
 use crate::event::builder::SyscallEvent;
+use crate::event::container::USERDB_RECHECK;
 use crate::event::procfs::UserDb;
 
 impl SyscallEvent {
@@ -18,17 +21,43 @@ impl SyscallEvent {
         })
     }
 
+    /// The container's user db: read once per container (shared by its sessions), then
+    /// checked against its files at most every [`USERDB_RECHECK`] and re-read on a change.
     fn userdb(&self) -> Option<&UserDb> {
         self.userdb
             .get_or_init(|| {
-                let mut g = self.ctx.userdb.lock().ok()?;
-                if g.is_none() {
-                    let pd = self.pd()?;
-                    *g = Some(Arc::new(UserDb::load(&pd.entry("root"))));
-                }
-                g.clone()
+                let mut g = self.ctx.tables.userdb.lock().ok()?;
+                let fresh = match &*g {
+                    Some((db, checked)) if checked.elapsed() < USERDB_RECHECK => {
+                        return Some(db.clone());
+                    }
+                    Some((db, _)) => {
+                        let root = self.pd()?.open_root().ok()?;
+                        if db.unchanged(root.as_fd()) {
+                            Some(db.clone())
+                        } else {
+                            None
+                        }
+                    }
+                    None => None,
+                };
+                let db = match fresh {
+                    Some(db) => db,
+                    None => {
+                        let root = self.pd()?.open_root().ok()?;
+                        Arc::new(UserDb::load_in(root.as_fd()))
+                    }
+                };
+                *g = Some((db.clone(), Instant::now()));
+                Some(db)
             })
             .as_deref()
+    }
+
+    /// Reads now (into the event) the login uid and the container's user db.
+    pub(in crate::event) fn capture_user(&self) {
+        let _ = self.loginuid();
+        let _ = self.userdb();
     }
 
     pub(in crate::event) fn user_name(&self, uid: u32) -> Option<String> {
