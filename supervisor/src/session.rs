@@ -31,7 +31,7 @@ use crate::decide::{alerted, fallback_answer, Decider, Mode, Policy, Scratch, Se
 use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
-use crate::sinks::{Alert, SinkSender};
+use crate::sinks::{Alert, AlertQuota, SinkSender};
 use crate::sys::{Answer, Listener, NotifyFd, Ready};
 
 /// One notification in this many is timed for [`Stats::mean_handling_us`].
@@ -274,6 +274,8 @@ pub struct Session<L: Listener = NotifyFd> {
     scratch: Scratch,
     /// Notifications handled (for sampling the timing).
     seq: u64,
+    /// This container's share of the alert queue (sinks/mod.rs).
+    quota: Arc<AlertQuota>,
 }
 
 impl<L: Listener> std::fmt::Debug for Session<L> {
@@ -301,6 +303,7 @@ impl<L: Listener> Session<L> {
         let (generation, engine) = cell.load();
         let cap = engine.decider.program().rules().len().min(64);
         let mode = engine.policy().container_mode(requested);
+        let quota = engine.sink.quota(&container.id);
         Session {
             fd,
             container: container.id.clone(),
@@ -320,6 +323,7 @@ impl<L: Listener> Session<L> {
             engine,
             scratch: Scratch::with_capacity(cap),
             seq: 0,
+            quota,
         }
     }
 
@@ -514,7 +518,7 @@ impl<L: Listener> Session<L> {
                     let mut alert = make_alert(engine, rule, &event, Some(errno));
                     alert.resolved = event.resolved_summary();
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
-                    engine.sink.send(alert);
+                    engine.sink.send_from(&self.quota, alert);
                 }
             }
             SecondLook::Unknown => {
@@ -541,7 +545,7 @@ impl<L: Listener> Session<L> {
             let denied = is_deny.then_some(errno);
             let alert = make_alert(engine, rule, &event, denied);
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
-            engine.sink.send(alert);
+            engine.sink.send_from(&self.quota, alert);
         }
     }
 }

@@ -6,6 +6,14 @@
 //! `syslog_output`, `program_output`, `http_output`. A dead or slow output fills only its
 //! own queue and drops only its own alerts; it never slows a container or another output.
 //! Drops are counted per output and reported in a periodic and a final log line.
+//!
+//! Fair share of the front queue: a session sends through its container's
+//! [`AlertQuota`] ([`SinkSender::quota`], one per container id, shared by all its
+//! sessions). An alert is accepted only while its container holds fewer alerts in the
+//! queue than its share: the configured capacity divided by the number of containers with
+//! alerts in the queue, never less than [`MIN_SHARE`]. The channel itself holds twice the
+//! capacity, so a container that flooded the queue alone leaves room for the others'
+//! shares when they arrive. Drops are counted per container (and logged at 1, 2, 4, …).
 //! SIGUSR1 ([`Sinks::reopen`]) reopens files and re-spawns programs, as in Falco.
 
 mod config;
@@ -21,7 +29,7 @@ pub use config::{
 
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -130,10 +138,69 @@ pub struct OutputStats {
 }
 
 enum Msg {
-    Alert(Box<Alert>),
+    /// An alert, with the quota it holds a place of (released when the formatter takes it).
+    Alert(Box<Alert>, Option<Arc<AlertQuota>>),
     /// tiercel's own alerts (metrics snapshots): written, not counted as rule matches.
     Internal(Box<Alert>),
     Flush(SyncSender<()>),
+}
+
+/// The smallest share of the front queue a container is granted, however many containers
+/// have alerts in flight (less only when the queue itself is smaller).
+pub const MIN_SHARE: usize = 32;
+
+/// One container's place in the front queue: its alerts in flight and its drops.
+#[derive(Debug)]
+pub struct AlertQuota {
+    container: String,
+    in_flight: AtomicUsize,
+    dropped: AtomicU64,
+    shared: Arc<Shares>,
+}
+
+impl AlertQuota {
+    /// Alerts of this container dropped because it was over its share (or the queue full).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn container(&self) -> &str {
+        &self.container
+    }
+
+    /// Takes a place; false (nothing taken) when the container is at its share.
+    fn acquire(&self) -> bool {
+        let held = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if held == 0 {
+            self.shared.active.fetch_add(1, Ordering::AcqRel);
+        }
+        let active = self.shared.active.load(Ordering::Acquire).max(1);
+        let cap = self.shared.capacity;
+        let share = (cap / active).max(MIN_SHARE.min(cap));
+        if held < share {
+            true
+        } else {
+            self.release();
+            false
+        }
+    }
+
+    fn release(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// What the quotas share: the capacity they divide and the containers holding places.
+#[derive(Debug)]
+struct Shares {
+    capacity: usize,
+    /// Containers with at least one alert in the queue (transiently off by one while two
+    /// threads cross 0 ↔ 1; read with a floor of 1).
+    active: AtomicUsize,
+    /// One quota per container id, shared by its sessions; dead entries pruned on insert.
+    by_container: std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<AlertQuota>>>,
 }
 
 /// The sessions' handle on the output queue. Cheap to clone.
@@ -141,6 +208,7 @@ enum Msg {
 pub struct SinkSender {
     tx: SyncSender<Msg>,
     stats: Arc<SinkStats>,
+    shares: Arc<Shares>,
 }
 
 impl std::fmt::Debug for SinkSender {
@@ -150,6 +218,71 @@ impl std::fmt::Debug for SinkSender {
 }
 
 impl SinkSender {
+    /// A sender on `tx` (which must hold `2 * capacity` messages) dividing `capacity`.
+    fn new(tx: SyncSender<Msg>, stats: Arc<SinkStats>, capacity: usize) -> SinkSender {
+        SinkSender {
+            tx,
+            stats,
+            shares: Arc::new(Shares {
+                capacity: capacity.max(1),
+                active: AtomicUsize::new(0),
+                by_container: Default::default(),
+            }),
+        }
+    }
+
+    /// The quota of container `id` (the same one for every session of that container while
+    /// one of them holds it).
+    pub fn quota(&self, id: &str) -> Arc<AlertQuota> {
+        let mut map = self
+            .shares
+            .by_container
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = map.get(id).and_then(std::sync::Weak::upgrade) {
+            return q;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let q = Arc::new(AlertQuota {
+            container: id.to_owned(),
+            in_flight: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            shared: self.shares.clone(),
+        });
+        map.insert(id.to_owned(), Arc::downgrade(&q));
+        q
+    }
+
+    /// Queues a container's alert within its fair share; never blocks. Returns false when
+    /// it was dropped (counted in the totals and in the container's quota).
+    pub fn send_from(&self, quota: &Arc<AlertQuota>, alert: Alert) -> bool {
+        let accepted = quota.acquire()
+            && match self
+                .tx
+                .try_send(Msg::Alert(Box::new(alert), Some(quota.clone())))
+            {
+                Ok(()) => true,
+                Err(_) => {
+                    quota.release();
+                    false
+                }
+            };
+        if accepted {
+            self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            let d = quota.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if d.is_power_of_two() {
+                tracing::warn!(
+                    container = %quota.container,
+                    dropped = d,
+                    "alerts of this container dropped: over its share of the alert queue"
+                );
+            }
+        }
+        accepted
+    }
+
     /// Queues one of tiercel's own alerts (a metrics snapshot); never blocks.
     pub fn send_internal(&self, alert: Alert) -> bool {
         self.tx.try_send(Msg::Internal(Box::new(alert))).is_ok()
@@ -157,7 +290,7 @@ impl SinkSender {
 
     /// Queues an alert; never blocks. Returns false when it was dropped.
     pub fn send(&self, alert: Alert) -> bool {
-        match self.tx.try_send(Msg::Alert(Box::new(alert))) {
+        match self.tx.try_send(Msg::Alert(Box::new(alert), None)) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
                 true
@@ -352,7 +485,8 @@ impl Sinks {
             .iter()
             .map(|h| (h.name, h.stats.clone(), h.reopen.clone()))
             .collect();
-        let (tx, rx) = mpsc::sync_channel(queue);
+        // Twice the capacity the quotas divide (see the module's doc).
+        let (tx, rx) = mpsc::sync_channel(queue.saturating_mul(2));
         let rules = RuleCounters::default();
         let mut fanout = Fanout {
             outputs: handles,
@@ -364,10 +498,7 @@ impl Sinks {
             .name("tiercel-output".into())
             .spawn(move || fanout.run(rx))?;
         Ok(Sinks {
-            sender: SinkSender {
-                tx,
-                stats: stats.clone(),
-            },
+            sender: SinkSender::new(tx, stats.clone(), queue),
             thread: Some(thread),
             stats,
             outputs,
@@ -451,7 +582,12 @@ impl Fanout {
         let mut last_report = Instant::now();
         loop {
             match rx.recv_timeout(REPORT_EVERY) {
-                Ok(Msg::Alert(a)) => self.offer(&a),
+                Ok(Msg::Alert(a, quota)) => {
+                    if let Some(q) = quota {
+                        q.release();
+                    }
+                    self.offer(&a);
+                }
                 Ok(Msg::Internal(a)) => self.offer_uncounted(&a),
                 Ok(Msg::Flush(done)) => {
                     if self.flush_outputs(Duration::from_secs(10)) {
@@ -743,6 +879,62 @@ mod tests {
         let dropped = sinks.stats().dropped.load(Ordering::Relaxed) as usize;
         assert_eq!(sent + dropped, 10_000);
         assert!(dropped > 0);
+    }
+
+    /// Issue 16 (f): one container floods a queue nobody drains; another container's
+    /// alerts, sent afterwards, all get through, and the drops are the flooder's.
+    #[test]
+    fn one_container_flood_leaves_room_for_the_others() {
+        const CAP: usize = 256;
+        let (tx, rx) = mpsc::sync_channel(CAP * 2);
+        let sender = SinkSender::new(tx, Arc::new(SinkStats::default()), CAP);
+        let flood = sender.quota("flooder");
+        let quiet = sender.quota("quiet");
+        let again = sender.quota("flooder");
+        assert!(Arc::ptr_eq(&flood, &again), "one quota per container");
+        let flooded = (0..10 * CAP)
+            .filter(|_| sender.send_from(&flood, alert(None)))
+            .count();
+        assert!(
+            flooded <= CAP,
+            "the flooder alone holds at most the capacity: {flooded}"
+        );
+        // The quiet container's alerts fit within its share: all accepted.
+        let share = CAP / 2;
+        for i in 0..share {
+            assert!(
+                sender.send_from(&quiet, alert(None)),
+                "quiet alert {i} dropped"
+            );
+        }
+        assert_eq!(quiet.dropped(), 0);
+        assert_eq!(flood.dropped() as usize, 10 * CAP - flooded);
+        // Now two containers share the queue: the flooder gets nothing more while it is
+        // over its half …
+        assert!(!sender.send_from(&flood, alert(None)));
+        // … and gets places back as the formatter takes its alerts.
+        let mut taken = 0;
+        while taken < CAP {
+            if let Ok(Msg::Alert(_, Some(q))) = rx.try_recv() {
+                q.release();
+            }
+            taken += 1;
+        }
+        assert!(sender.send_from(&quiet, alert(None)));
+        // A third container still gets its floor even while both others are busy.
+        let third = sender.quota("third");
+        for i in 0..MIN_SHARE {
+            assert!(
+                sender.send_from(&third, alert(None)),
+                "third alert {i} dropped"
+            );
+        }
+        // Quotas of ended containers are pruned.
+        drop((flood, again));
+        let _ = sender.quota("new");
+        let map = sender.shares.by_container.lock().unwrap();
+        assert!(!map.contains_key("flooder"));
+        assert!(map.contains_key("quiet"));
     }
 }
 
