@@ -15,6 +15,7 @@ pub mod mem;
 pub mod metrics;
 pub mod profile;
 pub mod rate_limit;
+pub mod runtime_id;
 pub mod server;
 pub mod session;
 pub mod sinks;

@@ -203,9 +203,13 @@ impl RuntimePhase {
         // The exe is read before and after the check: the process may exec between our
         // reads (crun execs right after handing the fd over), and a workload's exe
         // recorded as "the runtime's" would exempt it for good.
+        // The runtime is recognised by its executable's identity (runtime_id.rs), never
+        // by a name the workload can choose (comm, file name).
         let exe = pid.and_then(|p| {
             let before = exe_id(p)?;
-            (runs_runtime_binary(p) && exe_id(p) == Some(before)).then_some(before)
+            let hosts = crate::runtime_id::host_binaries();
+            (crate::runtime_id::runtime_exe(p, hosts) == Some(before) && exe_id(p) == Some(before))
+                .then_some(before)
         });
         RuntimePhase {
             pid: pid.unwrap_or(0),
@@ -225,31 +229,6 @@ impl RuntimePhase {
             false
         }
     }
-}
-
-/// Whether `pid` runs an OCI runtime's binary (runc, crun, youki). runc init's comm is
-/// `runc:[2:INIT]` and, after its pivot_root, its exe link reads `/`; crun's init keeps
-/// crun's comm until it execs; otherwise the exe link names the binary (runc 1.1 runs from
-/// a sealed memfd copy of itself, `/memfd:runc_cloned:…`).
-fn runs_runtime_binary(pid: u32) -> bool {
-    const RUNTIMES: [&str; 3] = ["runc", "crun", "youki"];
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    let comm = comm.trim_end();
-    if RUNTIMES
-        .iter()
-        .any(|r| comm == *r || comm.starts_with(&format!("{r}:")))
-    {
-        return true;
-    }
-    let Ok(target) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
-        return false;
-    };
-    let s = target.to_string_lossy();
-    let name = s.rsplit('/').next().unwrap_or("");
-    s.starts_with("/memfd:runc")
-        || RUNTIMES
-            .iter()
-            .any(|r| name == *r || name.starts_with(&format!("{r} ")))
 }
 
 fn exe_id(pid: u32) -> Option<(u64, u64)> {
@@ -827,19 +806,6 @@ mod tests {
         );
         assert_eq!(stats.runtime_phase.load(Ordering::SeqCst), 1);
         assert_eq!(stats.denied.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn runtime_binaries_are_recognised() {
-        let mut child = std::process::Command::new("/bin/sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(!runs_runtime_binary(child.id()));
-        assert!(!runs_runtime_binary(u32::MAX));
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     #[test]
