@@ -489,6 +489,15 @@ impl<L: Listener> Session<L> {
         }
         // Output work, after the caller is released.
         let program = engine.decider.program();
+        // Where the container's name and image came from (an annotation is a claim).
+        let meta_source = || {
+            self.builder
+                .container()
+                .container
+                .meta
+                .load()
+                .source_summary()
+        };
         let errno = engine.policy().errno;
         match decision.second {
             SecondLook::None => {}
@@ -496,6 +505,7 @@ impl<L: Listener> Session<L> {
                 if let Some(rule) = program.rules().get(i) {
                     let mut alert = make_alert(engine, rule, &event, Some(errno));
                     alert.resolved = event.resolved_summary();
+                    alert.meta_source = meta_source();
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
                     engine.sink.send_from(&self.quota, alert);
                 }
@@ -522,7 +532,8 @@ impl<L: Listener> Session<L> {
                 continue;
             };
             let denied = is_deny.then_some(errno);
-            let alert = make_alert(engine, rule, &event, denied);
+            let mut alert = make_alert(engine, rule, &event, denied);
+            alert.meta_source = meta_source();
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send_from(&self.quota, alert);
         }
@@ -553,6 +564,7 @@ fn make_alert(
         ),
         denied,
         resolved: None,
+        meta_source: None,
     }
 }
 

@@ -52,6 +52,9 @@ pub struct Alert {
     /// (`/bin/x`, or `name=/bin/x, ...` for several arguments). Falco's output shows the
     /// paths as spelled.
     pub resolved: Option<String>,
+    /// Where the container's name and image came from (`tiercel.meta_source` in the
+    /// JSON; `ContainerMeta::source_summary`).
+    pub meta_source: Option<Value>,
 }
 
 impl Alert {
@@ -72,15 +75,23 @@ impl Alert {
     }
 
     /// Falco's JSON alert, plus `tiercel: {action: "deny", errno}` for refused calls
-    /// (and `resolved` when the match was on the resolved paths).
+    /// (and `resolved` when the match was on the resolved paths), and
+    /// `tiercel.meta_source` when the container's name or image is known.
     pub fn json(&self) -> Value {
         let mut v = self.alert.json();
-        if let (Some(e), Some(obj)) = (self.denied, v.as_object_mut()) {
-            let mut t = json!({"action": "deny", "errno": errno_name(e)});
-            if let (Some(r), Some(o)) = (&self.resolved, t.as_object_mut()) {
-                o.insert("resolved".into(), json!(r));
+        let mut t = serde_json::Map::new();
+        if let Some(e) = self.denied {
+            t.insert("action".into(), json!("deny"));
+            t.insert("errno".into(), json!(errno_name(e)));
+            if let Some(r) = &self.resolved {
+                t.insert("resolved".into(), json!(r));
             }
-            obj.insert("tiercel".into(), t);
+        }
+        if let Some(m) = &self.meta_source {
+            t.insert("meta_source".into(), m.clone());
+        }
+        if let (false, Some(obj)) = (t.is_empty(), v.as_object_mut()) {
+            obj.insert("tiercel".into(), Value::Object(t));
         }
         v
     }
@@ -722,6 +733,7 @@ mod tests {
             },
             denied,
             resolved: None,
+            meta_source: None,
         }
     }
 
@@ -971,6 +983,7 @@ mod endpoint_tests {
             },
             denied: None,
             resolved: None,
+            meta_source: None,
         }
     }
 
