@@ -79,9 +79,7 @@ fn supervisors_on(socket: &Path) -> Vec<u32> {
                 .next()
                 .is_some_and(|r| r.trim_start().starts_with('Z'));
             let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
-            !zombie
-                && args.iter().any(|a| *a == b"supervise")
-                && args.contains(&want.as_bytes())
+            !zombie && args.iter().any(|a| *a == b"supervise") && args.contains(&want.as_bytes())
         })
         .collect()
 }

@@ -145,8 +145,25 @@ mod tests {
         false
     }
 
-    fn spawn(path: &Path, args: &[&str]) -> Child {
-        Command::new(path).args(args).spawn().unwrap()
+    /// A child killed and reaped when dropped (also when an assertion fails).
+    struct Kid(Child);
+
+    impl Drop for Kid {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    impl std::ops::Deref for Kid {
+        type Target = Child;
+        fn deref(&self) -> &Child {
+            &self.0
+        }
+    }
+
+    fn spawn(path: &Path, args: &[&str]) -> Kid {
+        Kid(Command::new(path).args(args).spawn().unwrap())
     }
 
     /// Issue 16 (e): a workload named like a runtime — a copy of a binary under the file
@@ -161,12 +178,16 @@ mod tests {
         let named = dir.path().join("runc");
         std::fs::copy("/bin/sleep", &named).unwrap();
         let script = dir.path().join("crun");
-        std::fs::write(&script, "#!/bin/sh\nexec 0<&-\nwhile :; do sleep 1; done\n").unwrap();
+        std::fs::write(
+            &script,
+            "#!/bin/sh\ni=0\nwhile [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-        let mut real = spawn(&trusted, &["5"]);
-        let mut fake = spawn(&named, &["5"]);
-        let mut comm = spawn(&script, &[]);
+        let real = spawn(&trusted, &["5"]);
+        let fake = spawn(&named, &["5"]);
+        let comm = spawn(&script, &[]);
         for c in [&real, &fake, &comm] {
             assert!(exe_of(c, &trusted));
         }
@@ -186,10 +207,6 @@ mod tests {
         assert_eq!(runtime_exe(comm.id(), &hosts), None, "a task named crun");
         assert_eq!(runtime_exe(real.id(), &[]), None);
         assert_eq!(runtime_exe(u32::MAX, &hosts), None);
-        for c in [&mut real, &mut fake, &mut comm] {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 
     #[test]
@@ -201,7 +218,7 @@ mod tests {
         // An unlinked exact copy (what runc's sealed memfd is): a runtime.
         let copy = dir.path().join("copy");
         std::fs::copy("/bin/sleep", &copy).unwrap();
-        let mut same = spawn(&copy, &["5"]);
+        let same = spawn(&copy, &["5"]);
         assert!(exe_of(&same, &trusted));
         std::fs::remove_file(&copy).unwrap();
         assert!(runtime_exe(same.id(), &hosts).is_some());
@@ -212,13 +229,9 @@ mod tests {
         let other = dir.path().join("other");
         std::fs::write(&other, &bytes).unwrap();
         std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut diff = spawn(&other, &["5"]);
+        let diff = spawn(&other, &["5"]);
         assert!(exe_of(&diff, &trusted));
         std::fs::remove_file(&other).unwrap();
         assert_eq!(runtime_exe(diff.id(), &hosts), None);
-        for c in [&mut same, &mut diff] {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
