@@ -2,18 +2,24 @@
 //! (podman, CRI-O; hooks.d JSON in `oci-hooks/hooks.d/`).
 //!
 //! `tiercel-hook createRuntime` (or `prestart`), state JSON on stdin: when the bundle's
-//! `config.json` sends seccomp notifications to a socket of tiercel's (the configured
-//! socket, or any socket in its directory), make sure a supervisor listens there —
-//! start `tiercel supervise --socket …` if nobody does, and wait for it, bounded by
-//! `start_timeout_ms`. Both stages run after `create` began and *before* runc connects
+//! `config.json` sends seccomp notifications to the configured `socket` — exactly that
+//! path: a container names its `listenerPath` itself, so any other name (even in the
+//! same directory) is left alone and gets no root supervisor from the hook — make sure a
+//! supervisor listens there: start `tiercel supervise --socket …` if nobody does and no
+//! supervisor the hook started is still alive (one per socket, never a second), and wait
+//! for it, bounded by `start_timeout_ms`. Both stages run after `create` began and *before* runc connects
 //! to `listenerPath` and hands over the listener fd, so the supervisor is ready in time.
 //! crun connects before any hook runs: with crun the supervisor must already run.
 //!
 //! `tiercel-hook poststop`: forget the container; when it was the last container on a
-//! supervisor this hook started, stop that supervisor and remove its socket.
+//! supervisor this hook started, stop exactly that supervisor — the process recorded
+//! with its pid *and* start time (so a reused pid is never signalled) — and remove its
+//! socket.
 //!
 //! State: `<state_dir>/c/<id>.json` per container, `<state_dir>/s/<key>.pid` per
-//! supervisor the hook started, `<state_dir>/lock` serialising hook runs.
+//! supervisor the hook started (`{"pid", "start", "socket"}`), `<state_dir>/lock`
+//! serialising hook runs. A supervisor whose pid file cannot be written, or whose
+//! container record cannot be, is stopped again at once (no unrecorded supervisors).
 //!
 //! Never hangs container start: every wait is bounded; output never goes to the runtime's
 //! pipes from the started supervisor (its stdio goes to `<state_dir>/s/<key>.log`).
@@ -95,7 +101,7 @@ fn valid_id(s: &str) -> bool {
 }
 
 /// The listenerPath this container's seccomp profile uses, if it has NOTIFY rules and the
-/// path belongs to tiercel (the configured socket or its directory).
+/// path is the configured socket (exactly).
 fn tiercel_listener(cfg: &IntegrationConfig, config: &Value) -> Option<PathBuf> {
     let seccomp = config.get("linux")?.get("seccomp")?;
     let path = PathBuf::from(seccomp.get("listenerPath")?.as_str()?);
@@ -106,9 +112,70 @@ fn tiercel_listener(cfg: &IntegrationConfig, config: &Value) -> Option<PathBuf> 
             r.iter()
                 .any(|r| r.get("action") == Some(&json!("SCMP_ACT_NOTIFY")))
         });
-    let ours =
-        path == cfg.socket || (path.parent().is_some() && path.parent() == cfg.socket.parent());
-    (notifies && ours && path.is_absolute()).then_some(path)
+    (notifies && path == cfg.socket && path.is_absolute()).then_some(path)
+}
+
+/// A listenerPath in the configured socket's directory that is not the socket itself.
+fn other_listener_in_our_dir(cfg: &IntegrationConfig, config: &Value) -> Option<String> {
+    let path = config
+        .get("linux")?
+        .get("seccomp")?
+        .get("listenerPath")?
+        .as_str()?;
+    let p = Path::new(path);
+    (p != cfg.socket && p.parent().is_some() && p.parent() == cfg.socket.parent())
+        .then(|| path.to_owned())
+}
+
+/// A supervisor the hook started: its pid and its start time (`/proc/<pid>/stat` field
+/// 22, clock ticks since boot), which tells it from a later process with the same pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Started {
+    pid: i32,
+    start: u64,
+}
+
+/// The start time of `pid` (`None` when it is gone).
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The comm (field 2) may hold spaces and parentheses: fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn write_pid_file(path: &Path, s: Started, socket: &Path) -> std::io::Result<()> {
+    std::fs::write(
+        path,
+        json!({"pid": s.pid, "start": s.start, "socket": socket}).to_string(),
+    )
+}
+
+/// The supervisor a pid file names, if that very process still runs `supervise` on
+/// `socket` (same pid, same start time, same command line).
+fn live_supervisor(pid_file: &Path, socket: &Path) -> Option<Started> {
+    let text = engines::read_bounded(pid_file).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let s = Started {
+        pid: i32::try_from(v.get("pid")?.as_i64()?).ok()?,
+        start: v.get("start")?.as_u64()?,
+    };
+    (s.pid > 0 && start_time(s.pid) == Some(s.start) && is_our_supervisor(s.pid, socket))
+        .then_some(s)
+}
+
+/// Stops a supervisor the hook started (TERM, bounded wait for it to go).
+fn stop_supervisor(s: Started) {
+    let Some(pid) = rustix::process::Pid::from_raw(s.pid) else {
+        return;
+    };
+    if start_time(s.pid) != Some(s.start) {
+        return;
+    }
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    let end = Instant::now() + Duration::from_secs(3);
+    while start_time(s.pid) == Some(s.start) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A file name standing for a socket path.
@@ -175,6 +242,13 @@ fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()>
     let config = engines::read_bundle_config(&Path::new(bundle).join("config.json"))
         .with_context(|| format!("reading {bundle}/config.json"))?;
     let Some(socket) = tiercel_listener(cfg, &config) else {
+        if let Some(other) = other_listener_in_our_dir(cfg, &config) {
+            eprintln!(
+                "tiercel-hook: container {id}: listenerPath {other} is not the configured \
+                 socket {}; the hook starts no supervisor for it",
+                cfg.socket.display()
+            );
+        }
         return Ok(()); // not a tiercel-watched container
     };
     let (mode, note) = cfg.container_mode(config.get("annotations"));
@@ -186,18 +260,40 @@ fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()>
     let pid_file = dirs.supervisors.join(format!("{key}.pid"));
     let mut record = json!({"id": id, "socket": socket, "bundle": bundle});
 
+    let mut spawned: Option<Started> = None;
     if !engines::supervisor_listening(&socket) {
         let left = cfg.start_timeout.saturating_sub(started.elapsed());
-        match spawn_supervisor(
-            cfg,
-            &socket,
-            &dirs.supervisors.join(format!("{key}.log")),
-            left,
-        ) {
-            Ok(pid) => {
-                std::fs::write(&pid_file, format!("{pid}\n"))
-                    .with_context(|| format!("writing {}", pid_file.display()))?;
-                record["started_supervisor"] = json!(pid);
+        // A supervisor this hook started for the socket and that still runs (starting,
+        // or stuck): never a second one; wait for it within the budget.
+        let res = match live_supervisor(&pid_file, &socket) {
+            Some(s) => {
+                if engines::wait_listening(&socket, left) {
+                    Ok(None)
+                } else {
+                    Err(anyhow::anyhow!(
+                        "the supervisor the hook started on {} (pid {}) does not listen",
+                        socket.display(),
+                        s.pid
+                    ))
+                }
+            }
+            None => spawn_supervisor(
+                cfg,
+                &socket,
+                &dirs.supervisors.join(format!("{key}.log")),
+                left,
+            )
+            .map(Some),
+        };
+        match res {
+            Ok(None) => {}
+            Ok(Some(s)) => {
+                if let Err(e) = write_pid_file(&pid_file, s, &socket) {
+                    stop_supervisor(s);
+                    return Err(e).with_context(|| format!("writing {}", pid_file.display()));
+                }
+                record["started_supervisor"] = json!(s.pid);
+                spawned = Some(s);
             }
             Err(e) => match cfg.on_missing_for(mode) {
                 OnMissing::FailClosed => {
@@ -220,8 +316,15 @@ fn start(cfg: &IntegrationConfig, id: &str, state: &Value) -> anyhow::Result<()>
         }
     }
     let file = dirs.containers.join(format!("{id}.json"));
-    std::fs::write(&file, record.to_string())
-        .with_context(|| format!("writing {}", file.display()))?;
+    if let Err(e) = std::fs::write(&file, record.to_string()) {
+        // No record, no poststop that would stop it: stop it now.
+        if let Some(s) = spawned {
+            stop_supervisor(s);
+            let _ = std::fs::remove_file(&pid_file);
+            let _ = std::fs::remove_file(&socket);
+        }
+        return Err(e).with_context(|| format!("writing {}", file.display()));
+    }
     Ok(())
 }
 
@@ -244,13 +347,13 @@ fn supervisor_binary(cfg: &IntegrationConfig) -> PathBuf {
 }
 
 /// Starts `tiercel supervise` detached (own process group, stdio to `log`) and waits until
-/// it listens. Returns its pid.
+/// it listens. Returns its pid and start time.
 fn spawn_supervisor(
     cfg: &IntegrationConfig,
     socket: &Path,
     log: &Path,
     budget: Duration,
-) -> anyhow::Result<u32> {
+) -> anyhow::Result<Started> {
     if cfg.rules.is_empty() {
         bail!("no rule files configured (`rules:` in the config, or TIERCEL_RULES)");
     }
@@ -285,7 +388,11 @@ fn spawn_supervisor(
     let end = Instant::now() + budget;
     loop {
         if engines::supervisor_listening(socket) {
-            return Ok(child.id());
+            let pid = i32::try_from(child.id()).context("pid out of range")?;
+            match start_time(pid) {
+                Some(start) => return Ok(Started { pid, start }),
+                None => bail!("{} supervise exited right after listening", bin.display()),
+            }
         }
         if let Ok(Some(status)) = child.try_wait() {
             // Its own words (e.g. a rule file's error with file:line:col and the item).
@@ -355,27 +462,25 @@ fn stop(cfg: &IntegrationConfig, id: &str) -> anyhow::Result<()> {
     }
     let key = socket_key(&socket);
     let pid_file = dirs.supervisors.join(format!("{key}.pid"));
-    let Ok(pid_text) = std::fs::read_to_string(&pid_file) else {
+    if !pid_file.exists() {
         return Ok(()); // a supervisor the hook did not start: not ours to stop
-    };
+    }
+    // Exactly the process the hook started (pid and start time and command line); a
+    // reused pid or another supervisor on the socket is left alone.
+    let ours = live_supervisor(&pid_file, &socket);
     let _ = std::fs::remove_file(&pid_file);
-    if let Some(pid) = pid_text
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        if is_our_supervisor(pid.as_raw_nonzero().get(), &socket) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let end = Instant::now() + Duration::from_secs(3);
-            while Path::new(&format!("/proc/{}", pid.as_raw_nonzero())).exists()
-                && Instant::now() < end
-            {
-                std::thread::sleep(Duration::from_millis(20));
+    if let Some(s) = ours {
+        stop_supervisor(s);
+    }
+    // The socket goes only when nobody listens on it any more.
+    if !engines::supervisor_listening(&socket) {
+        if let Ok(m) = std::fs::symlink_metadata(&socket) {
+            use std::os::unix::fs::FileTypeExt as _;
+            if m.file_type().is_socket() {
+                let _ = std::fs::remove_file(&socket);
             }
         }
     }
-    let _ = std::fs::remove_file(&socket);
     Ok(())
 }
 
@@ -416,12 +521,74 @@ mod tests {
             tiercel_listener(&cfg, &c("/run/tiercel/tiercel.sock", "SCMP_ACT_NOTIFY")),
             Some(PathBuf::from("/run/tiercel/tiercel.sock"))
         );
-        assert!(tiercel_listener(&cfg, &c("/run/tiercel/c1.sock", "SCMP_ACT_NOTIFY")).is_some());
+        // Issue 16 (a): another name in the socket's directory is not ours.
+        assert!(tiercel_listener(&cfg, &c("/run/tiercel/c1.sock", "SCMP_ACT_NOTIFY")).is_none());
+        assert_eq!(
+            other_listener_in_our_dir(&cfg, &c("/run/tiercel/c1.sock", "SCMP_ACT_NOTIFY")),
+            Some("/run/tiercel/c1.sock".into())
+        );
+        assert!(
+            tiercel_listener(&cfg, &c("/run/tiercel/tiercel.sock/", "SCMP_ACT_NOTIFY"))
+                .is_some_and(|p| p == cfg.socket)
+        );
+        assert!(
+            tiercel_listener(&cfg, &c("/run/tiercel/./tiercel.sock", "SCMP_ACT_NOTIFY"))
+                .is_some_and(|p| p == cfg.socket)
+        );
         assert!(tiercel_listener(&cfg, &c("/run/other/agent.sock", "SCMP_ACT_NOTIFY")).is_none());
         assert!(
             tiercel_listener(&cfg, &c("/run/tiercel/tiercel.sock", "SCMP_ACT_ALLOW")).is_none()
         );
         assert!(tiercel_listener(&cfg, &json!({})).is_none());
+    }
+
+    /// A pid file names exactly one process: same pid, same start time, `supervise` on
+    /// the socket in its command line. A process on a reused pid is not ours.
+    #[test]
+    fn pid_files_name_exactly_the_started_process() {
+        let dir = std::env::temp_dir().join(format!("tiercel-hook-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("s.sock");
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("sleep 30; true")
+            .arg("supervise")
+            .arg(&socket)
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let start = start_time(pid).unwrap();
+        let pf = dir.join("x.pid");
+        write_pid_file(&pf, Started { pid, start }, &socket).unwrap();
+        assert_eq!(live_supervisor(&pf, &socket), Some(Started { pid, start }));
+        assert_eq!(live_supervisor(&pf, &dir.join("other.sock")), None);
+        // Same pid, another start time: a reused pid.
+        write_pid_file(
+            &pf,
+            Started {
+                pid,
+                start: start + 1,
+            },
+            &socket,
+        )
+        .unwrap();
+        assert_eq!(live_supervisor(&pf, &socket), None);
+        stop_supervisor(Started {
+            pid,
+            start: start + 1,
+        });
+        assert_eq!(
+            start_time(pid),
+            Some(start),
+            "a reused pid is never signalled"
+        );
+        // The old plain-pid format names nothing.
+        std::fs::write(&pf, format!("{pid}\n")).unwrap();
+        assert_eq!(live_supervisor(&pf, &socket), None);
+        stop_supervisor(Started { pid, start });
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "stopped by TERM");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

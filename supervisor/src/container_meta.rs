@@ -16,6 +16,15 @@
 //! record), and swaps the result into the session's [`MetaCell`]; alerts formatted after
 //! that show it. The engine's record wins over annotations (annotations can be forged by
 //! whoever writes the config); [`ContainerMeta::sources`] says where each value came from.
+//!
+//! Annotations never override an engine record: once the container is known to belong to
+//! an engine with its own store (Docker by its bundle path or hostname mount, podman /
+//! containers-storage by `containers.json`), the name and image that only annotations
+//! vouched for are dropped, even before the record is written. For plain runc (and CRI,
+//! CRI-O and containerd, whose annotations are the engine's own record) the name and the
+//! image come from annotations alone: they are the config writer's claims. Each alert's
+//! JSON carries `tiercel.meta_source` ([`ContainerMeta::source_summary`]): where
+//! `container.name` and `container.image` came from, annotation values marked as claims.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -88,6 +97,46 @@ pub struct ContainerMeta {
 }
 
 impl ContainerMeta {
+    /// Drops the name and image that only annotations vouched for: the container belongs to
+    /// an engine whose own record alone names it.
+    fn drop_claims(&mut self) {
+        let claimed = |m: &Self, f: &str| matches!(m.sources.get(f), Some(Source::Annotation(_)));
+        if claimed(self, "container.name") {
+            self.name = None;
+            self.sources.remove("container.name");
+        }
+        if claimed(self, "container.image") {
+            self.image = None;
+            self.image_repository = None;
+            self.image_tag = None;
+            self.image_digest = None;
+            for f in [
+                "container.image",
+                "container.image.repository",
+                "container.image.tag",
+            ] {
+                self.sources.remove(f);
+            }
+        }
+    }
+
+    /// Where `container.name` and `container.image` came from, for the JSON alert's
+    /// `tiercel.meta_source`: `{"container.name": "docker /…/config.v2.json", …}`, an
+    /// annotation's value written `annotation KEY (claim)`. `None` when neither is known.
+    pub fn source_summary(&self) -> Option<Value> {
+        let mut o = serde_json::Map::new();
+        for f in ["container.name", "container.image"] {
+            if let Some(src) = self.sources.get(f) {
+                let text = match src {
+                    Source::Annotation(_) => format!("{src} (claim)"),
+                    _ => src.to_string(),
+                };
+                o.insert(f.into(), Value::String(text));
+            }
+        }
+        (!o.is_empty()).then_some(Value::Object(o))
+    }
+
     /// `container.labels`: `key:value` pairs joined by `, `, sorted by key.
     pub fn labels_text(&self) -> Option<String> {
         let l = self.labels.as_ref()?;
@@ -207,6 +256,10 @@ pub fn from_annotations(t: &Target) -> ContainerMeta {
         m.engine = Some(e);
         m.sources.insert("container.type", src);
     }
+    if t.bundle.as_deref().and_then(containerd_namespace) == Some("moby") {
+        // Docker writes no name or image annotations: such claims are someone else's.
+        m.drop_claims();
+    }
     m
 }
 
@@ -246,6 +299,7 @@ fn lookup_records(t: &Target) -> ContainerMeta {
         return m;
     };
     if let Some((name, image)) = crate::engines::podman_container_info(bundle) {
+        m.drop_claims();
         let src = Source::PodmanStore(
             bundle
                 .parent()
@@ -263,6 +317,7 @@ fn lookup_records(t: &Target) -> ContainerMeta {
     }
     if let Some(dir) = docker_container_dir(bundle, &t.id) {
         m.engine = Some("docker");
+        m.drop_claims();
         match docker_record(&dir, &t.id, &mut m) {
             Ok(done) => m.complete = done,
             Err(e) => tracing::debug!(container = %t.id, "docker record: {e}"),
@@ -656,7 +711,7 @@ mod tests {
         let m = lookup(&target);
         assert_eq!(m.engine, Some("docker"));
         assert!(!m.complete);
-        assert_eq!(m.name.as_deref(), Some("forged"));
+        assert_eq!(m.name, None, "an annotation never names a docker container");
         write_record(&cdir, "2026-12-05T16:11:48.123456789Z", Some(true));
         let m = lookup(&target);
         assert!(m.complete, "{m:?}");
@@ -698,7 +753,7 @@ mod tests {
             ..target.clone()
         };
         assert!(docker_container_dir(&bundle, "0000").is_none());
-        assert_eq!(lookup(&other).name.as_deref(), Some("forged"));
+        assert_eq!(lookup(&other).name, None);
     }
 
     #[test]
@@ -740,6 +795,80 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(cell2.load().name.as_deref(), Some("web"));
+    }
+
+    /// Issue 16 (c): annotations that claim a trusted name and image never override an
+    /// engine's record — not even a field the record leaves empty — and the alert says
+    /// where each value came from.
+    #[test]
+    fn annotations_never_override_an_engine_record() {
+        let claims: BTreeMap<String, String> = [
+            (
+                "io.kubernetes.cri.container-name".into(),
+                "trusted-app".into(),
+            ),
+            (
+                "io.kubernetes.cri.image-name".into(),
+                "registry.corp/trusted:1".into(),
+            ),
+        ]
+        .into();
+        // podman / containers-storage with an empty image in its record.
+        let t = tmp("claims-podman");
+        let ud = t.0.join("overlay-containers/abc/userdata");
+        std::fs::create_dir_all(&ud).unwrap();
+        std::fs::write(
+            t.0.join("overlay-containers/containers.json"),
+            r#"[{"id":"abc","names":["real"],"metadata":"{}"}]"#,
+        )
+        .unwrap();
+        let m = lookup(&Target {
+            id: "abc".into(),
+            bundle: Some(ud),
+            annotations: claims.clone(),
+        });
+        assert_eq!(m.name.as_deref(), Some("real"));
+        assert_eq!(m.image, None, "{m:?}");
+        assert_eq!(m.image_repository, None);
+        assert!(!m.sources.contains_key("container.image"));
+        let s = m.source_summary().unwrap();
+        assert!(s["container.name"].as_str().unwrap().starts_with("podman "));
+        assert!(s.get("container.image").is_none());
+        // Docker: claims are dropped from the first look (before the record exists) and
+        // when the record has no image.
+        let t = tmp("claims-docker");
+        let (bundle, cdir) = docker_layout(&t.0);
+        let target = Target {
+            id: ID.into(),
+            bundle: Some(bundle),
+            annotations: claims.clone(),
+        };
+        let first = from_annotations(&target);
+        assert_eq!((first.name.clone(), first.image.clone()), (None, None));
+        std::fs::write(
+            cdir.join("config.v2.json"),
+            serde_json::json!({"ID": ID, "Name": "/web", "Config": {}}).to_string(),
+        )
+        .unwrap();
+        let m = lookup(&target);
+        assert_eq!(m.name.as_deref(), Some("web"));
+        assert_eq!(m.image, None);
+        // Plain runc (no engine record): the values are the annotations', marked claims.
+        let m = lookup(&Target {
+            id: "x".into(),
+            bundle: Some(t.0.join("plain-bundle")),
+            annotations: claims,
+        });
+        assert_eq!(m.name.as_deref(), Some("trusted-app"));
+        let s = m.source_summary().unwrap();
+        assert_eq!(
+            s["container.image"],
+            "annotation io.kubernetes.cri.image-name (claim)"
+        );
+        assert_eq!(
+            s["container.name"],
+            "annotation io.kubernetes.cri.container-name (claim)"
+        );
     }
 
     #[test]

@@ -474,23 +474,51 @@ pub fn read_bundle_config(path: &Path) -> std::io::Result<Value> {
 
 /// Writes `config.json` back atomically (temp file in the same directory, then rename),
 /// keeping the original file's permissions.
+///
+/// The temporary file has a random name and is created with `O_CREAT|O_EXCL` (never through
+/// a planted symlink or an existing file) and mode 0600; its mode becomes the original's only
+/// once it is written. A bundle directory that is writable by group or others, or owned by
+/// someone else than us (or root), is refused (`PermissionDenied`): whoever can write there
+/// could replace the config under the runtime, and tiercel writes nothing into it.
 pub fn write_bundle_config(path: &Path, config: &Value) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    use std::io::Write as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("config.json");
-    let tmp = dir.join(format!(".{name}.tiercel.{}", std::process::id()));
+    let dmeta = std::fs::metadata(dir)?;
+    let euid = crate::sys::geteuid();
+    if dmeta.mode() & 0o022 != 0 || (dmeta.uid() != euid && dmeta.uid() != 0) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "bundle directory {} is writable by others (mode {:o}, owner {}): not writing \
+                 config.json there",
+                dir.display(),
+                dmeta.mode() & 0o7777,
+                dmeta.uid()
+            ),
+        ));
+    }
     let mut text = serde_json::to_vec(config).map_err(std::io::Error::other)?;
     text.push(b'\n');
     let perm = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    std::fs::write(&tmp, &text)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tiercel."))
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)?;
+    tmp.write_all(&text)?;
+    tmp.as_file().sync_all()?;
     if let Some(p) = perm {
-        let _ = std::fs::set_permissions(&tmp, p);
+        tmp.as_file().set_permissions(p)?;
     }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    // On failure the temporary file is removed when `tmp` drops.
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 #[cfg(test)]
@@ -668,5 +696,62 @@ mod tests {
         assert_eq!(back["x-future"], json!({"a":[1,2]}));
         assert_eq!(back["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 16 (b): a file planted where the temporary config goes — a symlink to a file
+    /// elsewhere, under the name the writer used to derive from its pid — is never written
+    /// through, and the new config keeps the original's mode.
+    #[test]
+    fn config_write_never_follows_a_planted_temp_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, b"untouched").unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, br#"{"ociVersion":"1.0.2"}"#).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        for name in [
+            format!(".config.json.tiercel.{}", std::process::id()),
+            ".config.json.tiercel".to_owned(),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        write_bundle_config(&p, &json!({"ociVersion": "1.0.2", "x": 1})).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+        assert_eq!(read_bundle_config(&p).unwrap()["x"], 1);
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        // No temporary file is left behind (the planted symlinks stay).
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("config.json")]);
+    }
+
+    /// A bundle directory that others can write is refused: whoever can write there could
+    /// swap the config under runc anyway, and tiercel does not write into it.
+    #[test]
+    fn config_write_refuses_a_directory_others_can_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, br#"{"ociVersion":"1.0.2"}"#).unwrap();
+        for mode in [0o777, 0o1777, 0o775] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = write_bundle_config(&p, &json!({"x": 1})).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied,
+                "{mode:o}: {e}"
+            );
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_bundle_config(&p, &json!({"x": 1})).unwrap();
     }
 }

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod profile;
 pub mod rate_limit;
 pub mod response;
+pub mod runtime_id;
 pub mod schema;
 pub mod server;
 pub mod session;

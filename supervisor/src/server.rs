@@ -5,9 +5,19 @@
 //! - The socket's parent directory is created; the socket is mode 0600; a stale socket
 //!   is replaced, a live one (another supervisor) is an error.
 //! - Peers are authenticated with `SO_PEERCRED`: uid 0 or our own uid.
-//! - Each connection is read to EOF (the spec allows several `sendmsg`s) with a size
-//!   bound and no idle timeout (crun with `noNewPrivileges` sends at `start`). The fd
-//!   named `seccompFd` is kept; any other fd received is closed.
+//! - Each connection is read to EOF or to the end of one JSON document (the spec allows
+//!   several `sendmsg`s; runc 1.1.5 never closes) with a size bound. The fd named
+//!   `seccompFd` is kept; any other fd received is closed.
+//! - Pending connections (accepted, document not complete) are bounded, in number and in
+//!   time, by this model: a connection that has sent nothing yet is a container created
+//!   but not started (crun connects at `create` and, with `noNewPrivileges`, sends at
+//!   `start`, which may never come): it holds its place legitimately for as long as it
+//!   stays open, so its *lifetime* is not bounded, but the *number* of such connections is,
+//!   per peer process ([`MAX_PENDING_PER_PEER`], the `SO_PEERCRED` pid: a runtime makes one
+//!   connection per filter) and overall ([`MAX_PENDING_CONNECTIONS`]). A connection that
+//!   has started its document must finish it within [`DOCUMENT_DEADLINE`] (a runtime sends
+//!   it in one go) or it is dropped. A refused or dropped connection is logged
+//!   (rate-limited).
 //! - The JSON is untrusted and parsed leniently (crun sends `ociVersion: "0.2.0"`).
 //! - The connection's thread then becomes the session's thread.
 
@@ -18,7 +28,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +46,79 @@ pub const MAX_STATE_BYTES: usize = 1 << 20;
 
 /// Connections being read at once (each holds a thread until its payload arrives).
 pub const MAX_PENDING_CONNECTIONS: usize = 256;
+
+/// Pending connections one peer process (its `SO_PEERCRED` pid) may hold.
+pub const MAX_PENDING_PER_PEER: usize = 4;
+
+/// How long a connection may take from its first byte to a complete document.
+pub const DOCUMENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The places of pending connections, overall and per peer pid.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    total: usize,
+    per_peer: usize,
+    held: std::sync::Mutex<std::collections::HashMap<i32, usize>>,
+}
+
+/// One pending connection's place; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct PendingSlot {
+    pending: Arc<Pending>,
+    peer: i32,
+}
+
+/// Why a connection was refused a place.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    TooManyOverall,
+    TooManyFromPeer,
+}
+
+impl Pending {
+    pub(crate) fn new(total: usize, per_peer: usize) -> Arc<Pending> {
+        Arc::new(Pending {
+            total,
+            per_peer,
+            held: Default::default(),
+        })
+    }
+
+    /// A place for a connection from `peer`, if there is one.
+    pub(crate) fn admit(self: &Arc<Self>, peer: i32) -> Result<PendingSlot, Refused> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.values().sum::<usize>() >= self.total {
+            return Err(Refused::TooManyOverall);
+        }
+        let n = held.entry(peer).or_insert(0);
+        if *n >= self.per_peer {
+            return Err(Refused::TooManyFromPeer);
+        }
+        *n += 1;
+        Ok(PendingSlot {
+            pending: self.clone(),
+            peer,
+        })
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.values().sum()
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        let mut held = self.pending.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.peer);
+            }
+        }
+    }
+}
 
 /// The runtime-spec `ContainerProcessState`, leniently parsed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,21 +257,43 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     Ok(l)
 }
 
-/// Reads one connection to EOF: the payload (at most [`MAX_STATE_BYTES`]) and the fds.
+/// Reads one connection to EOF or a complete document: the payload (at most
+/// [`MAX_STATE_BYTES`]) and the fds. Waits without limit for the first byte (a created,
+/// not yet started crun container), then at most `deadline` for the rest (`TimedOut`).
 /// Returns `None` when `shutdown` became readable first.
 fn read_connection(
     conn: &UnixStream,
     shutdown: &UnixStream,
+    deadline: Duration,
 ) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
     let mut data = Vec::with_capacity(4096);
     let mut fds = Vec::new();
     let mut buf = [0u8; 16384];
+    let mut started: Option<std::time::Instant> = None;
     loop {
-        let (ev, stop) = match sys::poll2(conn.as_fd(), Some(shutdown.as_fd()), sys::POLLIN, -1) {
-            Ok(r) => r,
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-            Err(e) => return Err(e),
+        let timeout = match started {
+            None => -1,
+            Some(t0) => {
+                let left = deadline.saturating_sub(t0.elapsed());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "state document incomplete {} ms after its first byte ({} bytes)",
+                            deadline.as_millis(),
+                            data.len()
+                        ),
+                    ));
+                }
+                i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX)
+            }
         };
+        let (ev, stop) =
+            match sys::poll2(conn.as_fd(), Some(shutdown.as_fd()), sys::POLLIN, timeout) {
+                Ok(r) => r,
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => return Err(e),
+            };
         if stop != 0 {
             return Ok(None);
         }
@@ -213,6 +317,7 @@ fn read_connection(
         if r.len == 0 {
             return Ok(Some((data, fds)));
         }
+        started.get_or_insert_with(std::time::Instant::now);
         if data.len() + r.len > MAX_STATE_BYTES {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -245,7 +350,7 @@ pub(crate) fn accept_loop(
     shutdown: Arc<UnixStream>,
     keeper: Option<Arc<KeeperLink>>,
 ) {
-    let pending = Arc::new(AtomicUsize::new(0));
+    let pending = Pending::new(MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_PEER);
     let limit = Arc::new(RateLimit::new(Duration::from_secs(5), 5));
     let my_uid = sys::geteuid();
     loop {
@@ -276,8 +381,8 @@ pub(crate) fn accept_loop(
                 continue;
             }
         };
-        match sys::peer_cred(conn.as_fd()) {
-            Ok(c) if c.uid == 0 || c.uid == my_uid => {}
+        let peer = match sys::peer_cred(conn.as_fd()) {
+            Ok(c) if c.uid == 0 || c.uid == my_uid => c.pid,
             Ok(c) => {
                 if let Some(n) = limit.check() {
                     tracing::warn!(
@@ -293,26 +398,32 @@ pub(crate) fn accept_loop(
                 tracing::warn!("SO_PEERCRED: {e}; connection refused");
                 continue;
             }
-        }
-        if pending.load(Ordering::Relaxed) >= MAX_PENDING_CONNECTIONS {
-            if let Some(n) = limit.check() {
-                tracing::warn!(
-                    suppressed = n,
-                    "too many connections waiting for their state; refused one"
-                );
+        };
+        let slot = match pending.admit(peer) {
+            Ok(s) => s,
+            Err(why) => {
+                if let Some(n) = limit.check() {
+                    tracing::warn!(
+                        peer_pid = peer,
+                        suppressed = n,
+                        "too many connections waiting for their state ({}); refused one",
+                        match why {
+                            Refused::TooManyOverall => "overall",
+                            Refused::TooManyFromPeer => "from this process",
+                        }
+                    );
+                }
+                continue;
             }
-            continue;
-        }
-        pending.fetch_add(1, Ordering::Relaxed);
+        };
         let engine = engine.clone();
         let shutdown = shutdown.clone();
-        let pending = pending.clone();
         let keeper = keeper.clone();
         let spawned = std::thread::Builder::new()
             .name("tiercel-session".into())
             .spawn(move || {
                 let session = accept_session(&conn, &engine, &shutdown, keeper.as_deref());
-                pending.fetch_sub(1, Ordering::Relaxed);
+                drop(slot);
                 drop(conn);
                 if let Some(s) = session {
                     s.run(shutdown.as_fd());
@@ -331,7 +442,7 @@ fn accept_session(
     shutdown: &UnixStream,
     keeper: Option<&KeeperLink>,
 ) -> Option<Session> {
-    let (data, mut fds) = match read_connection(conn, shutdown) {
+    let (data, mut fds) = match read_connection(conn, shutdown, DOCUMENT_DEADLINE) {
         Ok(Some(x)) => x,
         Ok(None) => return None,
         Err(e) => {
@@ -475,6 +586,75 @@ mod tests {
         let s = parse_state(br#"{"fds":["other","seccompFd"]}"#).unwrap();
         assert_eq!(s.seccomp_fd_index(2), Some(1));
         assert_eq!(s.seccomp_fd_index(1), None);
+    }
+
+    /// Issue 16 (d): a connection that never sends holds its place (a created, not started
+    /// crun container) and ends at shutdown; one that starts a document and never finishes
+    /// it is dropped at the deadline; a complete document ends the read without EOF.
+    #[test]
+    fn pending_connections_idle_partial_and_complete() {
+        let deadline = Duration::from_millis(300);
+        let (stop_tx, stop_rx) = UnixStream::pair().unwrap();
+        // Never sends: still waiting after several deadlines, then ends on shutdown.
+        let (a, _a_peer) = UnixStream::pair().unwrap();
+        let t = std::time::Instant::now();
+        let idle = std::thread::scope(|s| {
+            let h = s.spawn(|| read_connection(&a, &stop_rx, deadline));
+            std::thread::sleep(deadline * 3);
+            assert!(!h.is_finished(), "an idle connection must keep its place");
+            use std::io::Write as _;
+            (&stop_tx).write_all(b"x").unwrap();
+            h.join().unwrap()
+        });
+        assert!(matches!(idle, Ok(None)), "{idle:?}");
+        assert!(t.elapsed() >= deadline * 3);
+        let (_stop_tx, stop_rx) = UnixStream::pair().unwrap();
+        // Starts a document, never finishes (and never closes): dropped at the deadline.
+        let (b, b_peer) = UnixStream::pair().unwrap();
+        use std::io::Write as _;
+        (&b_peer)
+            .write_all(br#"{"ociVersion":"1.0.2","fds":["#)
+            .unwrap();
+        let t = std::time::Instant::now();
+        let e = read_connection(&b, &stop_rx, deadline).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        assert!(t.elapsed() >= deadline && t.elapsed() < deadline * 10);
+        // Trickles a byte at a time: the deadline counts from the first byte.
+        let (c, c_peer) = UnixStream::pair().unwrap();
+        let trickle = std::thread::spawn(move || {
+            for _ in 0..100 {
+                if (&c_peer).write_all(b" ").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        c.set_nonblocking(false).unwrap();
+        let e = read_connection(&c, &stop_rx, deadline).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        drop(c);
+        trickle.join().unwrap();
+        // A complete document ends the read while the peer keeps its end open (runc).
+        let (d, d_peer) = UnixStream::pair().unwrap();
+        (&d_peer).write_all(br#"{"state":{"id":"x"}}"#).unwrap();
+        let (data, fds) = read_connection(&d, &stop_rx, deadline).unwrap().unwrap();
+        assert_eq!(parse_state(&data).unwrap().id, "x");
+        assert!(fds.is_empty());
+    }
+
+    #[test]
+    fn pending_places_per_peer_and_overall() {
+        let p = Pending::new(6, 2);
+        let a1 = p.admit(100).unwrap();
+        let _a2 = p.admit(100).unwrap();
+        assert_eq!(p.admit(100).unwrap_err(), Refused::TooManyFromPeer);
+        let _b: Vec<_> = (0..2).map(|_| p.admit(200).unwrap()).collect();
+        let _c: Vec<_> = (0..2).map(|_| p.admit(300).unwrap()).collect();
+        assert_eq!(p.admit(400).unwrap_err(), Refused::TooManyOverall);
+        drop(a1);
+        assert_eq!(p.held(), 5);
+        let _a3 = p.admit(100).unwrap();
+        assert_eq!(p.held(), 6);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::event::{ContainerInfo, EventBuilder, Notif, SyscallEvent};
 use crate::keeper::{answer_orphans_below, Slot};
 use crate::mem::TargetMem;
 use crate::rate_limit::RateLimit;
-use crate::sinks::{Alert, SinkSender};
+use crate::sinks::{Alert, AlertQuota, SinkSender};
 use crate::sys::{Answer, Listener, NotifyFd, Ready};
 
 /// One notification in this many is timed for [`Stats::mean_handling_us`].
@@ -204,9 +204,13 @@ impl RuntimePhase {
         // The exe is read before and after the check: the process may exec between our
         // reads (crun execs right after handing the fd over), and a workload's exe
         // recorded as "the runtime's" would exempt it for good.
+        // The runtime is recognised by its executable's identity (runtime_id.rs), never
+        // by a name the workload can choose (comm, file name).
         let exe = pid.and_then(|p| {
             let before = exe_id(p)?;
-            (runs_runtime_binary(p) && exe_id(p) == Some(before)).then_some(before)
+            let hosts = crate::runtime_id::host_binaries();
+            (crate::runtime_id::runtime_exe(p, hosts) == Some(before) && exe_id(p) == Some(before))
+                .then_some(before)
         });
         RuntimePhase {
             pid: pid.unwrap_or(0),
@@ -226,31 +230,6 @@ impl RuntimePhase {
             false
         }
     }
-}
-
-/// Whether `pid` runs an OCI runtime's binary (runc, crun, youki). runc init's comm is
-/// `runc:[2:INIT]` and, after its pivot_root, its exe link reads `/`; crun's init keeps
-/// crun's comm until it execs; otherwise the exe link names the binary (runc 1.1 runs from
-/// a sealed memfd copy of itself, `/memfd:runc_cloned:…`).
-fn runs_runtime_binary(pid: u32) -> bool {
-    const RUNTIMES: [&str; 3] = ["runc", "crun", "youki"];
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    let comm = comm.trim_end();
-    if RUNTIMES
-        .iter()
-        .any(|r| comm == *r || comm.starts_with(&format!("{r}:")))
-    {
-        return true;
-    }
-    let Ok(target) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
-        return false;
-    };
-    let s = target.to_string_lossy();
-    let name = s.rsplit('/').next().unwrap_or("");
-    s.starts_with("/memfd:runc")
-        || RUNTIMES
-            .iter()
-            .any(|r| name == *r || name.starts_with(&format!("{r} ")))
 }
 
 fn exe_id(pid: u32) -> Option<(u64, u64)> {
@@ -279,6 +258,8 @@ pub struct Session<L: Listener = NotifyFd> {
     recover: bool,
     /// Notifications handled (for sampling the timing).
     seq: u64,
+    /// This container's share of the alert queue (sinks/mod.rs).
+    quota: Arc<AlertQuota>,
 }
 
 impl<L: Listener> std::fmt::Debug for Session<L> {
@@ -306,6 +287,7 @@ impl<L: Listener> Session<L> {
         let (generation, engine) = cell.load();
         let cap = engine.decider.program().rules().len().min(64);
         let mode = engine.policy().container_mode(requested);
+        let quota = engine.sink.quota(&container.id);
         Session {
             fd,
             container: container.id.clone(),
@@ -327,6 +309,7 @@ impl<L: Listener> Session<L> {
             slot: None,
             recover: false,
             seq: 0,
+            quota,
         }
     }
 
@@ -604,6 +587,15 @@ impl<L: Listener> Session<L> {
         }
         // Output work, after the caller is released.
         let program = engine.decider.program();
+        // Where the container's name and image came from (an annotation is a claim).
+        let meta_source = || {
+            self.builder
+                .container()
+                .container
+                .meta
+                .load()
+                .source_summary()
+        };
         let errno = match answer {
             Answer::Errno(e) => e,
             Answer::Continue => engine.policy().errno,
@@ -615,8 +607,9 @@ impl<L: Listener> Session<L> {
                     let mut alert = make_alert(engine, rule, &event, Some(errno));
                     alert.resolved = event.resolved_summary();
                     alert.action = taken.clone();
+                    alert.meta_source = meta_source();
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
-                    engine.sink.send(alert);
+                    engine.sink.send_from(&self.quota, alert);
                 }
             }
             SecondLook::Unknown => {
@@ -645,8 +638,9 @@ impl<L: Listener> Session<L> {
             if is_deny {
                 alert.action = taken.clone();
             }
+            alert.meta_source = meta_source();
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
-            engine.sink.send(alert);
+            engine.sink.send_from(&self.quota, alert);
         }
     }
 }
@@ -676,6 +670,7 @@ fn make_alert(
         denied,
         resolved: None,
         action: None,
+        meta_source: None,
     }
 }
 
@@ -997,19 +992,6 @@ mod tests {
         );
         assert_eq!(stats.runtime_phase.load(Ordering::SeqCst), 1);
         assert_eq!(stats.denied.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn runtime_binaries_are_recognised() {
-        let mut child = std::process::Command::new("/bin/sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(!runs_runtime_binary(child.id()));
-        assert!(!runs_runtime_binary(u32::MAX));
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     #[test]

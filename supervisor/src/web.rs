@@ -344,6 +344,7 @@ pub fn start_snapshots(
                 denied: None,
                 resolved: None,
                 action: None,
+                meta_source: None,
             };
             if let Some(p) = &m.output_file {
                 let line = alert.json().to_string();

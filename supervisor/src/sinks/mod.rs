@@ -6,6 +6,14 @@
 //! `syslog_output`, `program_output`, `http_output`. A dead or slow output fills only its
 //! own queue and drops only its own alerts; it never slows a container or another output.
 //! Drops are counted per output and reported in a periodic and a final log line.
+//!
+//! Fair share of the front queue: a session sends through its container's
+//! [`AlertQuota`] ([`SinkSender::quota`], one per container id, shared by all its
+//! sessions). An alert is accepted only while its container holds fewer alerts in the
+//! queue than its share: the configured capacity divided by the number of containers with
+//! alerts in the queue, never less than [`MIN_SHARE`]. The channel itself holds twice the
+//! capacity, so a container that flooded the queue alone leaves room for the others'
+//! shares when they arrive. Drops are counted per container (and logged at 1, 2, 4, …).
 //! SIGUSR1 ([`Sinks::reopen`]) reopens files and re-spawns programs, as in Falco.
 
 mod config;
@@ -21,7 +29,7 @@ pub use config::{
 
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -47,6 +55,9 @@ pub struct Alert {
     /// On the denying alert, when its selector has a response action: what was done
     /// (`Ok(kill-process | kill-container)`), or why nothing was (`Err`).
     pub action: Option<Result<Action, String>>,
+    /// Where the container's name and image came from (`tiercel.meta_source` in the
+    /// JSON; `ContainerMeta::source_summary`).
+    pub meta_source: Option<Value>,
 }
 
 impl Alert {
@@ -79,23 +90,31 @@ impl Alert {
 
     /// Falco's JSON alert, plus `tiercel: {action, errno}` for refused calls (`action`:
     /// `deny`, or the response action done: `kill-process`, `kill-container`; a failed
-    /// one leaves `deny` and says why in `action_error`), and `resolved` when the match
-    /// was on the resolved paths.
+    /// one leaves `deny` and says why in `action_error`), `resolved` when the match was on
+    /// the resolved paths, and `tiercel.meta_source` when the container's name or image
+    /// is known.
     pub fn json(&self) -> Value {
         let mut v = self.alert.json();
-        if let (Some(e), Some(obj)) = (self.denied, v.as_object_mut()) {
+        let mut t = serde_json::Map::new();
+        if let Some(e) = self.denied {
             let action = match &self.action {
                 Some(Ok(a)) => *a,
                 _ => Action::Deny,
             };
-            let mut t = json!({"action": action.name(), "errno": errno_name(e)});
-            if let (Some(r), Some(o)) = (&self.resolved, t.as_object_mut()) {
-                o.insert("resolved".into(), json!(r));
+            t.insert("action".into(), json!(action.name()));
+            t.insert("errno".into(), json!(errno_name(e)));
+            if let Some(r) = &self.resolved {
+                t.insert("resolved".into(), json!(r));
             }
-            if let (Some(Err(err)), Some(o)) = (&self.action, t.as_object_mut()) {
-                o.insert("action_error".into(), json!(err));
+            if let Some(Err(err)) = &self.action {
+                t.insert("action_error".into(), json!(err));
             }
-            obj.insert("tiercel".into(), t);
+        }
+        if let Some(m) = &self.meta_source {
+            t.insert("meta_source".into(), m.clone());
+        }
+        if let (false, Some(obj)) = (t.is_empty(), v.as_object_mut()) {
+            obj.insert("tiercel".into(), Value::Object(t));
         }
         v
     }
@@ -153,7 +172,8 @@ pub struct OutputStats {
 }
 
 enum Msg {
-    Alert(Box<Alert>),
+    /// An alert, with the quota it holds a place of (released when the formatter takes it).
+    Alert(Box<Alert>, Option<Arc<AlertQuota>>),
     /// tiercel's own alerts (metrics snapshots): written, not counted as rule matches.
     Internal(Box<Alert>),
     Flush(SyncSender<()>),
@@ -161,11 +181,70 @@ enum Msg {
     Replace(Vec<OutputHandle>, SyncSender<()>),
 }
 
+/// The smallest share of the front queue a container is granted, however many containers
+/// have alerts in flight (less only when the queue itself is smaller).
+pub const MIN_SHARE: usize = 32;
+
+/// One container's place in the front queue: its alerts in flight and its drops.
+#[derive(Debug)]
+pub struct AlertQuota {
+    container: String,
+    in_flight: AtomicUsize,
+    dropped: AtomicU64,
+    shared: Arc<Shares>,
+}
+
+impl AlertQuota {
+    /// Alerts of this container dropped because it was over its share (or the queue full).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn container(&self) -> &str {
+        &self.container
+    }
+
+    /// Takes a place; false (nothing taken) when the container is at its share.
+    fn acquire(&self) -> bool {
+        let held = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if held == 0 {
+            self.shared.active.fetch_add(1, Ordering::AcqRel);
+        }
+        let active = self.shared.active.load(Ordering::Acquire).max(1);
+        let cap = self.shared.capacity;
+        let share = (cap / active).max(MIN_SHARE.min(cap));
+        if held < share {
+            true
+        } else {
+            self.release();
+            false
+        }
+    }
+
+    fn release(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// What the quotas share: the capacity they divide and the containers holding places.
+#[derive(Debug)]
+struct Shares {
+    capacity: usize,
+    /// Containers with at least one alert in the queue (transiently off by one while two
+    /// threads cross 0 ↔ 1; read with a floor of 1).
+    active: AtomicUsize,
+    /// One quota per container id, shared by its sessions; dead entries pruned on insert.
+    by_container: std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<AlertQuota>>>,
+}
+
 /// The sessions' handle on the output queue. Cheap to clone.
 #[derive(Clone)]
 pub struct SinkSender {
     tx: SyncSender<Msg>,
     stats: Arc<SinkStats>,
+    shares: Arc<Shares>,
 }
 
 impl std::fmt::Debug for SinkSender {
@@ -175,6 +254,71 @@ impl std::fmt::Debug for SinkSender {
 }
 
 impl SinkSender {
+    /// A sender on `tx` (which must hold `2 * capacity` messages) dividing `capacity`.
+    fn new(tx: SyncSender<Msg>, stats: Arc<SinkStats>, capacity: usize) -> SinkSender {
+        SinkSender {
+            tx,
+            stats,
+            shares: Arc::new(Shares {
+                capacity: capacity.max(1),
+                active: AtomicUsize::new(0),
+                by_container: Default::default(),
+            }),
+        }
+    }
+
+    /// The quota of container `id` (the same one for every session of that container while
+    /// one of them holds it).
+    pub fn quota(&self, id: &str) -> Arc<AlertQuota> {
+        let mut map = self
+            .shares
+            .by_container
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = map.get(id).and_then(std::sync::Weak::upgrade) {
+            return q;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let q = Arc::new(AlertQuota {
+            container: id.to_owned(),
+            in_flight: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            shared: self.shares.clone(),
+        });
+        map.insert(id.to_owned(), Arc::downgrade(&q));
+        q
+    }
+
+    /// Queues a container's alert within its fair share; never blocks. Returns false when
+    /// it was dropped (counted in the totals and in the container's quota).
+    pub fn send_from(&self, quota: &Arc<AlertQuota>, alert: Alert) -> bool {
+        let accepted = quota.acquire()
+            && match self
+                .tx
+                .try_send(Msg::Alert(Box::new(alert), Some(quota.clone())))
+            {
+                Ok(()) => true,
+                Err(_) => {
+                    quota.release();
+                    false
+                }
+            };
+        if accepted {
+            self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            let d = quota.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if d.is_power_of_two() {
+                tracing::warn!(
+                    container = %quota.container,
+                    dropped = d,
+                    "alerts of this container dropped: over its share of the alert queue"
+                );
+            }
+        }
+        accepted
+    }
+
     /// Queues one of tiercel's own alerts (a metrics snapshot); never blocks.
     pub fn send_internal(&self, alert: Alert) -> bool {
         self.tx.try_send(Msg::Internal(Box::new(alert))).is_ok()
@@ -182,7 +326,7 @@ impl SinkSender {
 
     /// Queues an alert; never blocks. Returns false when it was dropped.
     pub fn send(&self, alert: Alert) -> bool {
-        match self.tx.try_send(Msg::Alert(Box::new(alert))) {
+        match self.tx.try_send(Msg::Alert(Box::new(alert), None)) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
                 true
@@ -384,7 +528,8 @@ impl Sinks {
             .iter()
             .map(|h| (h.name, h.stats.clone(), h.reopen.clone()))
             .collect();
-        let (tx, rx) = mpsc::sync_channel(queue);
+        // Twice the capacity the quotas divide (see the module's doc).
+        let (tx, rx) = mpsc::sync_channel(queue.saturating_mul(2));
         let rules = RuleCounters::default();
         let mut fanout = Fanout {
             outputs: handles,
@@ -396,10 +541,7 @@ impl Sinks {
             .name("tiercel-output".into())
             .spawn(move || fanout.run(rx))?;
         Ok(Sinks {
-            sender: SinkSender {
-                tx,
-                stats: stats.clone(),
-            },
+            sender: SinkSender::new(tx, stats.clone(), queue),
             thread: Some(thread),
             stats,
             outputs,
@@ -525,7 +667,12 @@ impl Fanout {
         let mut last_report = Instant::now();
         loop {
             match rx.recv_timeout(REPORT_EVERY) {
-                Ok(Msg::Alert(a)) => self.offer(&a),
+                Ok(Msg::Alert(a, quota)) => {
+                    if let Some(q) = quota {
+                        q.release();
+                    }
+                    self.offer(&a);
+                }
                 Ok(Msg::Internal(a)) => self.offer_uncounted(&a),
                 Ok(Msg::Flush(done)) => {
                     if self.flush_outputs(Duration::from_secs(10)) {
@@ -667,6 +814,7 @@ mod tests {
             denied,
             resolved: None,
             action: None,
+            meta_source: None,
         }
     }
 
@@ -839,6 +987,62 @@ mod tests {
         assert_eq!(sent + dropped, 10_000);
         assert!(dropped > 0);
     }
+
+    /// Issue 16 (f): one container floods a queue nobody drains; another container's
+    /// alerts, sent afterwards, all get through, and the drops are the flooder's.
+    #[test]
+    fn one_container_flood_leaves_room_for_the_others() {
+        const CAP: usize = 256;
+        let (tx, rx) = mpsc::sync_channel(CAP * 2);
+        let sender = SinkSender::new(tx, Arc::new(SinkStats::default()), CAP);
+        let flood = sender.quota("flooder");
+        let quiet = sender.quota("quiet");
+        let again = sender.quota("flooder");
+        assert!(Arc::ptr_eq(&flood, &again), "one quota per container");
+        let flooded = (0..10 * CAP)
+            .filter(|_| sender.send_from(&flood, alert(None)))
+            .count();
+        assert!(
+            flooded <= CAP,
+            "the flooder alone holds at most the capacity: {flooded}"
+        );
+        // The quiet container's alerts fit within its share: all accepted.
+        let share = CAP / 2;
+        for i in 0..share {
+            assert!(
+                sender.send_from(&quiet, alert(None)),
+                "quiet alert {i} dropped"
+            );
+        }
+        assert_eq!(quiet.dropped(), 0);
+        assert_eq!(flood.dropped() as usize, 10 * CAP - flooded);
+        // Now two containers share the queue: the flooder gets nothing more while it is
+        // over its half …
+        assert!(!sender.send_from(&flood, alert(None)));
+        // … and gets places back as the formatter takes its alerts.
+        let mut taken = 0;
+        while taken < CAP {
+            if let Ok(Msg::Alert(_, Some(q))) = rx.try_recv() {
+                q.release();
+            }
+            taken += 1;
+        }
+        assert!(sender.send_from(&quiet, alert(None)));
+        // A third container still gets its floor even while both others are busy.
+        let third = sender.quota("third");
+        for i in 0..MIN_SHARE {
+            assert!(
+                sender.send_from(&third, alert(None)),
+                "third alert {i} dropped"
+            );
+        }
+        // Quotas of ended containers are pruned.
+        drop((flood, again));
+        let _ = sender.quota("new");
+        let map = sender.shares.by_container.lock().unwrap();
+        assert!(!map.contains_key("flooder"));
+        assert!(map.contains_key("quiet"));
+    }
 }
 
 /// The outputs against real local endpoints: files with rotation, a program, a syslog
@@ -875,6 +1079,7 @@ mod endpoint_tests {
             denied: None,
             resolved: None,
             action: None,
+            meta_source: None,
         }
     }
 
