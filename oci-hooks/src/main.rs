@@ -557,6 +557,14 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = i32::try_from(child.id()).unwrap();
+        // Until the child has exec'd, its command line is still this test binary's.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.windows(9).any(|w| w == b"supervise"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let start = start_time(pid).unwrap();
         let pf = dir.join("x.pid");
         write_pid_file(&pf, Started { pid, start }, &socket).unwrap();
