@@ -8,6 +8,7 @@ pub mod event;
 // notify helper: seccomp notification loop, listenerPath server, decisions, outputs.
 pub mod config;
 pub mod decide;
+pub mod emulate;
 pub mod engines;
 pub mod load;
 pub mod mem;

@@ -343,6 +343,7 @@ pub fn start_snapshots(
                 },
                 denied: None,
                 resolved: None,
+                would_deny: false,
             };
             if let Some(p) = &m.output_file {
                 let line = alert.json().to_string();

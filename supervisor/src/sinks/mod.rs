@@ -44,6 +44,8 @@ pub struct Alert {
     /// (`/bin/x`, or `name=/bin/x, ...` for several arguments). Falco's output shows the
     /// paths as spelled.
     pub resolved: Option<String>,
+    /// Audit mode: enforce mode would have refused this call (a deny rule matched).
+    pub would_deny: bool,
 }
 
 impl Alert {
@@ -56,6 +58,21 @@ impl Alert {
             line.push_str(&errno_name(e));
             if let Some(r) = &self.resolved {
                 line.push_str(", resolved: ");
+                line.push_str(&tiercel_rules::safe_text::escape_line(r));
+            }
+            line.push(')');
+        } else if self.would_deny || self.resolved.is_some() {
+            line.push_str(if self.would_deny {
+                " (would deny"
+            } else {
+                " ("
+            });
+            if let Some(r) = &self.resolved {
+                line.push_str(if self.would_deny {
+                    ", resolved: "
+                } else {
+                    "resolved: "
+                });
                 line.push_str(&tiercel_rules::safe_text::escape_line(r));
             }
             line.push(')');
@@ -73,6 +90,19 @@ impl Alert {
                 o.insert("resolved".into(), json!(r));
             }
             obj.insert("tiercel".into(), t);
+        } else if self.would_deny || self.resolved.is_some() {
+            // Audit: `action: would_deny` when enforce would refuse; the resolved paths
+            // when the rule matched them (Falco's fields stay as Falco shows them).
+            let mut t = serde_json::Map::new();
+            if self.would_deny {
+                t.insert("action".into(), json!("would_deny"));
+            }
+            if let Some(r) = &self.resolved {
+                t.insert("resolved".into(), json!(r));
+            }
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("tiercel".into(), Value::Object(t));
+            }
         }
         v
     }
@@ -586,6 +616,7 @@ mod tests {
             },
             denied,
             resolved: None,
+            would_deny: false,
         }
     }
 
@@ -779,6 +810,7 @@ mod endpoint_tests {
             },
             denied: None,
             resolved: None,
+            would_deny: false,
         }
     }
 
