@@ -224,3 +224,93 @@ fn objects_legitimate_writes_match_the_kernel_for_root_and_non_root() {
     let mut sup = sup;
     assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
 }
+
+/// Audit under the unmodified upstream rules: reads and writes through symlinks, a
+/// symlinked directory and a magic link alert like the direct ones, with Falco's fields
+/// as spelled and the resolved path added (`tiercel.resolved`), marked `would_deny`.
+#[test]
+fn objects_audit_sees_through_symlinks_and_magic_links() {
+    let t = "objects_audit_sees_through_symlinks_and_magic_links";
+    let Some(env) = container_env(t) else { return };
+    let Some(rules) = upstream_rule_files() else {
+        require(t, "upstream rule files not found", false);
+        return;
+    };
+    let sup =
+        Supervisor::start(&env.tiercel, SupervisorOpts::new(&rules, "audit")).expect("supervisor");
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "read via symlink",
+            "ln -s /etc/shadow /tmp/s1; cat /tmp/s1 >/dev/null",
+            "Read sensitive file untrusted",
+            "/etc/shadow",
+        ),
+        (
+            "read via symlinked dir",
+            "ln -s /etc /tmp/e1; cat /tmp/e1/shadow >/dev/null",
+            "Read sensitive file untrusted",
+            "/etc/shadow",
+        ),
+        (
+            "read via magic link",
+            "cat /proc/self/root/etc/shadow >/dev/null",
+            "Read sensitive file untrusted",
+            "/etc/shadow",
+        ),
+        (
+            "write via symlinked dir",
+            "ln -s /bin /tmp/b1; echo x > /tmp/b1/evil_audit",
+            "Write below binary dir",
+            "/bin/evil_audit",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, script, rule, resolved) in cases {
+        let before = sup.alerts().expect("alerts").len();
+        let mut b = bundle_for(&env, &sup);
+        b.set_script(script);
+        let out = run_container(&b, &container_id("aud"), RUN).expect("runc run");
+        assert!(!out.timed_out, "{t}: {what}: timed out\n{}", sup.dump());
+        let alerts = sup
+            .wait_alerts(Duration::from_secs(10), Duration::from_millis(1500), |a| {
+                a[before..]
+                    .iter()
+                    .any(|x| x["rule"] == *rule && x["tiercel"]["resolved"] == *resolved)
+            })
+            .expect("alerts");
+        let hit = alerts[before..]
+            .iter()
+            .find(|x| x["rule"] == *rule && x["tiercel"]["resolved"] == *resolved);
+        match hit {
+            None => failures.push(format!(
+                "{what}: no '{rule}' alert with resolved {resolved}: {:?}",
+                alerts[before..]
+                    .iter()
+                    .map(|a| (
+                        a["rule"].clone(),
+                        a["tiercel"].clone(),
+                        a["output_fields"]["fd.name"].clone()
+                    ))
+                    .collect::<Vec<_>>()
+            )),
+            Some(a) => {
+                eprintln!(
+                    "{t}: {what}: {} {}",
+                    a["output_fields"]["fd.name"], a["tiercel"]
+                );
+                if a["output_fields"]["fd.name"] == *resolved {
+                    failures.push(format!("{what}: fd.name must stay Falco's (as spelled)"));
+                }
+                if a["tiercel"]["action"] != "would_deny" {
+                    failures.push(format!("{what}: not marked would_deny: {}", a["tiercel"]));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{t}:\n{}\n{}",
+        failures.join("\n"),
+        sup.dump()
+    );
+}
