@@ -54,6 +54,8 @@ const O_NONBLOCK: u64 = libc::O_NONBLOCK as u64;
 const O_TMPFILE: u64 = libc::O_TMPFILE as u64;
 const O_ACCMODE: u64 = libc::O_ACCMODE as u64;
 const MAX_HOPS: usize = 40;
+/// [`establish`] without a chroot met what needs one.
+const SLOW: &str = "needs the caller's root as the thread's root";
 const CAP_SETUID: u64 = 1 << 7;
 const CAP_SETGID: u64 = 1 << 6;
 const CAP_SYS_CHROOT: u64 = 1 << 18;
@@ -224,7 +226,7 @@ struct Host {
     fsuid: u32,
     fsgid: u32,
     umask: u32,
-    userns: (u64, u64),
+    userns: Vec<u8>,
     /// A restore failed: the thread's context is unknown; no more emulation.
     broken: bool,
 }
@@ -247,8 +249,8 @@ impl Host {
             sys::openat2(None, p, O_PATH | O_DIRECTORY, 0, 0)
                 .map_err(|e| format!("open {}: {e}", String::from_utf8_lossy(p)))
         };
-        let ns = sys::fstatat(None, b"/proc/self/ns/user", false)
-            .map_err(|e| format!("stat /proc/self/ns/user: {e}"))?;
+        let ns = std::fs::read_link("/proc/thread-self/ns/user")
+            .map_err(|e| format!("readlink /proc/self/ns/user: {e}"))?;
         let umask = sys::set_umask(0o022);
         sys::set_umask(umask);
         let fsuid = sys::set_fsuid(u32::MAX);
@@ -262,7 +264,7 @@ impl Host {
             fsuid,
             fsgid,
             umask,
-            userns: (ns.dev, ns.ino),
+            userns: std::os::unix::ffi::OsStrExt::as_bytes(ns.as_os_str()).to_vec(),
             broken: false,
         })
     }
@@ -278,6 +280,7 @@ impl Host {
             host: self,
             chrooted: false,
             creds: false,
+            changed: Changed::default(),
         };
         if let Some((root, cwd)) = fs {
             sys::fchdir(root)?;
@@ -286,19 +289,42 @@ impl Host {
             sys::fchdir(cwd)?;
         }
         g.creds = true;
-        sys::set_umask(c.umask & 0o777);
-        sys::set_thread_groups(&c.groups)?;
-        sys::set_fsgid(c.fsgid);
-        sys::set_fsuid(c.fsuid);
+        let h = &*g.host;
         let eff = if other_userns {
             0
         } else {
-            c.cap_eff & g.host.caps.permitted
+            c.cap_eff & h.caps.permitted
         };
-        sys::cap_set(Caps {
+        // Only what differs from tiercel's own is changed (each change is a syscall and
+        // a new `struct cred`).
+        let ch = Changed {
+            umask: c.umask & 0o777 != h.umask,
+            groups: c.groups != h.groups,
+            fsgid: c.fsgid != h.fsgid,
+            fsuid: c.fsuid != h.fsuid,
+            // A new fsuid also drops the file capabilities from the effective set.
+            caps: eff != h.caps.effective || c.fsuid != h.fsuid,
+        };
+        let caps = Caps {
             effective: eff,
-            ..g.host.caps
-        })?;
+            ..h.caps
+        };
+        g.changed = ch;
+        if ch.umask {
+            sys::set_umask(c.umask & 0o777);
+        }
+        if ch.groups {
+            sys::set_thread_groups(&c.groups)?;
+        }
+        if ch.fsgid {
+            sys::set_fsgid(c.fsgid);
+        }
+        if ch.fsuid {
+            sys::set_fsuid(c.fsuid);
+        }
+        if ch.caps {
+            sys::cap_set(caps)?;
+        }
         Ok(g)
     }
 
@@ -317,6 +343,17 @@ struct Guard<'a> {
     host: &'a mut Host,
     chrooted: bool,
     creds: bool,
+    changed: Changed,
+}
+
+/// Which parts of the thread's credentials [`Host::enter`] changed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Changed {
+    umask: bool,
+    groups: bool,
+    fsgid: bool,
+    fsuid: bool,
+    caps: bool,
 }
 
 impl Drop for Guard<'_> {
@@ -324,11 +361,23 @@ impl Drop for Guard<'_> {
         let h = &mut *self.host;
         let mut ok = true;
         if self.creds {
-            ok &= sys::cap_set(h.caps).is_ok();
-            sys::set_fsuid(h.fsuid);
-            sys::set_fsgid(h.fsgid);
-            ok &= sys::set_thread_groups(&h.groups).is_ok();
-            sys::set_umask(h.umask);
+            let ch = self.changed;
+            // Capabilities first: setgroups needs CAP_SETGID back.
+            if ch.caps {
+                ok &= sys::cap_set(h.caps).is_ok();
+            }
+            if ch.fsuid {
+                sys::set_fsuid(h.fsuid);
+            }
+            if ch.fsgid {
+                sys::set_fsgid(h.fsgid);
+            }
+            if ch.groups {
+                ok &= sys::set_thread_groups(&h.groups).is_ok();
+            }
+            if ch.umask {
+                sys::set_umask(h.umask);
+            }
         }
         if self.chrooted {
             ok &= sys::fchdir(h.root.as_fd()).is_ok()
@@ -408,10 +457,9 @@ impl Emulator {
                 _ => None,
             };
             let ns = ev
-                .proc_open("ns/user", libc::O_PATH)
-                .and_then(|f| sys::fstatat(Some(f.as_fd()), b"", false))
-                .map_err(|e| Stage::Unknown(format!("cannot stat the caller's userns: {e}")))?;
-            Ok((root, cwd, dirfd, (ns.dev, ns.ino)))
+                .proc_read_link("ns/user")
+                .map_err(|e| Stage::Unknown(format!("cannot read the caller's userns: {e}")))?;
+            Ok((root, cwd, dirfd, ns))
         })();
         let (root, cwd, dirfd, userns) = match handles {
             Ok(h) => h,
@@ -425,12 +473,46 @@ impl Emulator {
         let path = rewrite_proc_self(&p.raw, creds.vpid, creds.vtid);
         let mode = d.open_mode & 0o7777;
         let cloexec = flags & O_CLOEXEC != 0;
-        let guard = match host.enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns) {
-            Ok(g) => g,
-            Err(e) => return Stage::Unknown(format!("cannot take the caller's context: {e}")),
-        };
-        let r = establish(dirfd, path, flags, resolve);
-        drop(guard);
+        // An absolute path without openat2's own scoping resolves from the root handle
+        // with RESOLVE_IN_ROOT (the same as a chroot, without changing the thread's
+        // root); magic links (refused under RESOLVE_IN_ROOT) and dangling symlinks take
+        // the chroot.
+        let fast = path.starts_with(b"/") && !scoped;
+        let mut r = Err(Ok(SLOW.to_string()));
+        if fast {
+            let guard = match host.enter(None, &creds, other_userns) {
+                Ok(g) => g,
+                Err(e) => {
+                    return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
+                }
+            };
+            r = establish(
+                Some(root.as_fd()),
+                &path,
+                flags,
+                resolve | libc::RESOLVE_IN_ROOT,
+                true,
+            );
+            drop(guard);
+        }
+        if matches!(&r, Err(Ok(w)) if w == SLOW) {
+            let host = match self.host() {
+                Ok(h) => h,
+                Err(e) => return Stage::Unknown(e),
+            };
+            let guard = match host.enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns) {
+                Ok(g) => g,
+                Err(e) => return Stage::Unknown(format!("cannot take the caller's context: {e}")),
+            };
+            r = establish(
+                dirfd.as_ref().map(|d| d.as_fd()),
+                &path,
+                flags,
+                resolve,
+                false,
+            );
+            drop(guard);
+        }
         let root_mnt = sys::mnt_id(root.as_fd()).ok();
         // The object's path is read with tiercel's own root: the kernel then names it
         // from the root of the caller's mount namespace, the container's root, also when
@@ -551,11 +633,14 @@ impl Emulator {
 /// The resolution with the caller's context in place. `Err(Err(errno))`: the kernel's
 /// failure; `Err(Ok(why))`: unknown.
 fn establish(
-    mut dirfd: Option<OwnedFd>,
-    mut path: Vec<u8>,
+    start: Option<BorrowedFd<'_>>,
+    path: &[u8],
     flags: u64,
     resolve: u64,
+    fast: bool,
 ) -> Result<Target, Result<String, i32>> {
+    let mut dirfd: Option<OwnedFd> = None;
+    let mut path = path.to_vec();
     let creat = flags & O_CREAT != 0;
     let tmpfile = flags & O_TMPFILE == O_TMPFILE;
     let excl = creat && flags & O_EXCL != 0;
@@ -576,7 +661,7 @@ fn establish(
         if flags & O_DIRECTORY != 0 || tmpfile {
             f |= O_DIRECTORY;
         }
-        let dir = dirfd.as_ref().map(|d| d.as_fd());
+        let dir = dirfd.as_ref().map(|d| d.as_fd()).or(start);
         match sys::openat2(dir, &path, f, 0, resolve) {
             Ok(fd) => {
                 if tmpfile {
@@ -600,6 +685,9 @@ fn establish(
                 return Ok(Target::Existing { fd, kind });
             }
             Err(e) if creat && !tmpfile && e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
+                return Err(Ok(SLOW.into()));
+            }
             Err(e) => return Err(Err(errno_of(&e))),
         }
         // O_CREAT of a missing object: its directory, then the name in it.
@@ -611,9 +699,14 @@ fn establish(
             return Err(Err(libc::ENOENT));
         }
         let name = name.to_vec();
-        let dir = dirfd.as_ref().map(|d| d.as_fd());
-        let dfd = sys::openat2(dir, dpath, O_PATH | O_DIRECTORY, 0, resolve)
-            .map_err(|e| Err(errno_of(&e)))?;
+        let dir = dirfd.as_ref().map(|d| d.as_fd()).or(start);
+        let dfd = sys::openat2(dir, dpath, O_PATH | O_DIRECTORY, 0, resolve).map_err(|e| {
+            if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) {
+                Ok(SLOW.into())
+            } else {
+                Err(errno_of(&e))
+            }
+        })?;
         match sys::fstatat(Some(dfd.as_fd()), &name, true) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 return Ok(Target::Create { dir: dfd, name });
@@ -626,7 +719,11 @@ fn establish(
                 if resolve & libc::RESOLVE_NO_SYMLINKS != 0 {
                     return Err(Err(libc::ELOOP));
                 }
-                // A dangling symlink: O_CREAT creates its target.
+                // A dangling symlink: O_CREAT creates its target (resolved with the
+                // caller's root as the thread's root).
+                if fast {
+                    return Err(Ok(SLOW.into()));
+                }
                 hops += 1;
                 if hops > MAX_HOPS {
                     return Err(Err(libc::ELOOP));

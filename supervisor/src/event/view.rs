@@ -199,6 +199,13 @@ impl SyscallEvent {
             .open_with(name, flags)
     }
 
+    /// Reads the caller's `/proc/<tid>/<name>` link.
+    pub fn proc_read_link(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        self.pd()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?
+            .read_link(name)
+    }
+
     /// Reads the caller's `/proc/<tid>/<name>` (bounded).
     pub fn proc_read(&self, name: &str) -> std::io::Result<Vec<u8>> {
         self.pd()
