@@ -484,16 +484,12 @@ impl Decider {
         }
     }
 
-    /// Audit mode: whether some enabled rule for the call's type could match it with
-    /// other values of its path fields (then the resolved view is evaluated too).
+    /// Audit mode: whether the call has paths and rules for its type (then its paths are
+    /// resolved, and the rules evaluated again when a resolved path differs from Falco's).
+    /// No three-valued prefilter here: with many rules it reads the `/proc` fields the
+    /// other operands need, which costs more than resolving the paths.
     fn audit_resolves(&self, event: &SyscallEvent) -> bool {
-        if event.decoded().paths.is_empty() || self.program.rules_for(event.event_type()).is_empty()
-        {
-            return false;
-        }
-        let enabled = |i: usize| self.enabled.get(i).copied().unwrap_or(false);
-        self.program
-            .can_match_masked(event, &enabled, &|f, a| event.view_dependent(f, a))
+        !event.decoded().paths.is_empty() && !self.program.rules_for(event.event_type()).is_empty()
     }
 
     /// Whether rule `i` denies (in enforce mode) when it matches.
@@ -505,6 +501,9 @@ impl Decider {
     /// resolved paths set by [`crate::emulate::resolve_paths`]): the first enabled rule
     /// that matches the resolved view and did not match Falco's.
     pub fn decide_resolved(&self, event: &SyscallEvent, scratch: &mut Scratch) -> SecondLook {
+        if !event.resolved_differs() {
+            return SecondLook::None;
+        }
         event.set_resolved_view(true);
         scratch.resolved.clear();
         self.program
@@ -546,7 +545,7 @@ impl Decider {
         mode: Mode,
         scratch: &mut Scratch,
     ) -> SecondLook {
-        if mode != Mode::Enforce {
+        if mode != Mode::Enforce || !event.resolved_differs() {
             return SecondLook::None;
         }
         event.set_resolved_view(true);

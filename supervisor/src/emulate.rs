@@ -747,6 +747,87 @@ fn establish(
     }
 }
 
+/// The cheap case of [`resolve_paths`]: every path absolute and outside `/proc`, resolved
+/// from the root handle with `RESOLVE_IN_ROOT` (no chroot, no `/proc` reads besides the
+/// root handle). `None` when a path needs the full treatment (relative, `/proc`, a magic
+/// link, an empty path).
+fn resolve_absolute(
+    em: &mut Emulator,
+    ev: &SyscallEvent,
+    root: BorrowedFd<'_>,
+) -> Option<Vec<Result<Resolved, String>>> {
+    let d = ev.decoded();
+    let simple = d.paths.iter().all(|p| {
+        !p.unreadable && !p.empty_path && p.raw.starts_with(b"/") && {
+            let first = p
+                .raw
+                .split(|b| *b == b'/')
+                .find(|c| !c.is_empty() && *c != b".");
+            first != Some(b"proc")
+        }
+    });
+    if !simple {
+        return None;
+    }
+    let host = em.host().ok()?;
+    let mut out = Vec::with_capacity(d.paths.len());
+    for p in &d.paths {
+        let f = if p.follow_last {
+            O_PATH
+        } else {
+            O_PATH | O_NOFOLLOW
+        };
+        let r = match sys::openat2(Some(root), &p.raw, f, 0, libc::RESOLVE_IN_ROOT) {
+            Ok(fd) => {
+                let is_dir = sys::fstatat(Some(fd.as_fd()), b"", true)
+                    .map(|s| s.kind() == libc::S_IFDIR)
+                    .unwrap_or(false);
+                let path = host.fd_path(fd.as_fd()).ok()?;
+                Ok(Resolved {
+                    path,
+                    exists: true,
+                    is_dir,
+                    followed_symlink: false,
+                    magic: false,
+                })
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !p.raw.ends_with(b"/") => {
+                let (dp, name) = split_last(&p.raw);
+                match sys::openat2(
+                    Some(root),
+                    dp,
+                    O_PATH | O_DIRECTORY,
+                    0,
+                    libc::RESOLVE_IN_ROOT,
+                ) {
+                    Ok(dfd) => {
+                        let mut path = host.fd_path(dfd.as_fd()).ok()?;
+                        if path != b"/" {
+                            path.push(b'/');
+                        }
+                        path.extend_from_slice(name);
+                        Ok(Resolved {
+                            path,
+                            exists: false,
+                            is_dir: false,
+                            followed_symlink: false,
+                            magic: false,
+                        })
+                    }
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
+                        return None
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
+            Err(e) => Err(e.to_string()),
+        };
+        out.push(r);
+    }
+    Some(out)
+}
+
 /// A resolved argument: a handle on the object, or on its directory plus the missing
 /// name; whether it is a directory.
 type Found = (OwnedFd, Option<Vec<u8>>, bool);
@@ -762,6 +843,9 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
     let Ok(root) = ev.proc_open("root", libc::O_PATH | libc::O_DIRECTORY) else {
         return false;
     };
+    if let Some(v) = resolve_absolute(em, ev, root.as_fd()) {
+        return ev.set_resolved_paths(v);
+    }
     let Ok(cwd) = ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY) else {
         return false;
     };

@@ -125,6 +125,14 @@ impl SyscallEvent {
         (!out.is_empty()).then_some(out)
     }
 
+    /// Whether some resolved path argument differs from Falco's value (otherwise the
+    /// resolved view is Falco's view and evaluating it again can change nothing).
+    pub fn resolved_differs(&self) -> bool {
+        self.resolved_paths()
+            .enumerate()
+            .any(|(i, (_, r))| matches!(r, Ok(r) if self.norm_path(i) != Some(r.path.as_slice())))
+    }
+
     /// Path arguments the call modifies whose resolution is unknown: the walk failed for
     /// another reason than one the kernel fails the call with too, or it ended on a procfs
     /// magic link it could not read.
