@@ -33,7 +33,16 @@
 //!
 //! Resolution and the final open run with the caller's credentials; the decision runs
 //! with tiercel's own (it reads `/proc`), the thread's root and credentials restored in
-//! between.
+//! between. An absolute path (no `openat2` scoping) is resolved from the root handle with
+//! `RESOLVE_IN_ROOT` instead of a chroot (same result; magic links and dangling symlinks,
+//! which that flag refuses or cannot follow for creation, fall back to the chroot). The
+//! object's path is read from tiercel's own root: the kernel names it from the root of the
+//! caller's mount namespace, so a `chroot("/bin")` caller's `/x` is `/bin/x`; a bind mount
+//! of a part of the root file system is mapped back through `mountinfo`
+//! ([`canonical_path`]).
+//!
+//! Not covered: other path calls (rename, link, unlink, mkdir, chmod …) are still decided
+//! on a walk and continued; the LSM label of a created file is tiercel's.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
