@@ -493,6 +493,9 @@ pub struct Decider {
     any_deny: bool,
     /// Some rule is below the configured minimum priority.
     any_disabled: bool,
+    /// Opens a deny rule could match are decided on their object
+    /// ([`Decision::object`]) rather than on a separate walk of the path.
+    emulate_opens: bool,
 }
 
 impl fmt::Debug for Decider {
@@ -529,6 +532,13 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The verdict on the resolved view, when Falco's view denied nothing.
     pub second: SecondLook,
+    /// Enforce mode, an open that some deny rule could match on its path, and Falco's
+    /// view denied nothing: the decision must be made on the object the open reaches,
+    /// established by performing the open on the caller's behalf
+    /// ([`crate::emulate::open_for_caller`]); `answer` is not final.
+    pub object: bool,
+    /// Audit mode: the index into `matches` of the match enforce mode would deny.
+    pub would_deny: Option<usize>,
 }
 
 impl Decision {
@@ -589,7 +599,18 @@ impl Decider {
             deny_by_type,
             any_deny,
             any_disabled,
+            emulate_opens: crate::emulate::supported().is_ok(),
         }
+    }
+
+    /// Whether opens are decided on the object tiercel opens itself (default: when
+    /// [`crate::emulate::supported`]).
+    pub fn set_emulate_opens(&mut self, on: bool) {
+        self.emulate_opens = on;
+    }
+
+    pub fn emulates_opens(&self) -> bool {
+        self.emulate_opens
     }
 
     pub fn program(&self) -> &Program {
@@ -620,7 +641,8 @@ impl Decider {
     pub fn decide(&self, event: &SyscallEvent, mode: Mode, scratch: &mut Scratch) -> Decision {
         // Enforcement must see a deny rule even when an alert-only rule matched first,
         // and a disabled (below `priority`) first match must not hide an enabled one.
-        let matching = if (mode == Mode::Enforce && self.any_deny) || self.any_disabled {
+        // Audit reports what enforce would deny, so it needs the same matches.
+        let matching = if self.any_deny || self.any_disabled {
             RuleMatching::All
         } else {
             self.matching
@@ -634,10 +656,22 @@ impl Decider {
         let verdict = decide(mode, &self.deny_table, &scratch.matches);
         // Decisions on paths as the kernel will resolve them: when Falco's view (paths as
         // spelled, normalised) denies nothing, evaluate again on the resolved view.
-        let second = if verdict.deny.is_none() {
-            self.resolved_verdict(&mut scratch.resolved, event, mode)
+        let mut object = false;
+        let would_deny = if mode == Mode::Audit {
+            decide(Mode::Enforce, &self.deny_table, &scratch.matches).deny
         } else {
+            None
+        };
+        let second = if verdict.deny.is_some() {
             SecondLook::None
+        } else if self.emulate_opens
+            && (self.object_decides(event, mode)
+                || (mode == Mode::Audit && self.audit_resolves(event)))
+        {
+            object = true;
+            SecondLook::None
+        } else {
+            self.resolved_verdict(&mut scratch.resolved, event, mode)
         };
         let global = Response {
             errno: self.policy.errno,
@@ -664,6 +698,84 @@ impl Decider {
             action,
             verdict,
             second,
+            object,
+            would_deny,
+        }
+    }
+
+    /// Audit mode: whether the call has paths and rules for its type (then its paths are
+    /// resolved, and the rules evaluated again when a resolved path differs from Falco's).
+    /// No three-valued prefilter here: with many rules it reads the `/proc` fields the
+    /// other operands need, which costs more than resolving the paths.
+    fn audit_resolves(&self, event: &SyscallEvent) -> bool {
+        !event.decoded().paths.is_empty() && !self.program.rules_for(event.event_type()).is_empty()
+    }
+
+    /// Whether rule `i` denies (in enforce mode) when it matches.
+    pub fn denies(&self, i: usize) -> bool {
+        rule_denies(&self.deny_table, &self.enabled, i)
+    }
+
+    /// Audit mode, after the object was resolved ([`SyscallEvent::set_object`] or the
+    /// resolved paths set by [`crate::emulate::resolve_paths`]): the first enabled rule
+    /// that matches the resolved view and did not match Falco's.
+    pub fn decide_resolved(&self, event: &SyscallEvent, scratch: &mut Scratch) -> SecondLook {
+        if !event.resolved_differs() {
+            return SecondLook::None;
+        }
+        event.set_resolved_view(true);
+        scratch.resolved.clear();
+        self.program
+            .eval(event, RuleMatching::All, &mut scratch.resolved);
+        event.set_resolved_view(false);
+        let enabled = &self.enabled;
+        let hit =
+            scratch.resolved.iter().copied().find(|&i| {
+                enabled.get(i).copied().unwrap_or(false) && !scratch.matches.contains(&i)
+            });
+        match hit {
+            Some(i) => SecondLook::Rule(i),
+            None => SecondLook::None,
+        }
+    }
+
+    /// Whether the call is an open (open, openat, openat2, creat) that some enabled deny
+    /// rule could match with some value of its path fields, in enforce mode.
+    fn object_decides(&self, event: &SyscallEvent, mode: Mode) -> bool {
+        let d = event.decoded();
+        mode == Mode::Enforce
+            && d.fd_path.is_some()
+            && matches!(d.kname, Some("open" | "openat" | "openat2" | "creat"))
+            && self.denies_type(event.event_type())
+            && self.path_could_deny(event)
+    }
+
+    fn path_could_deny(&self, event: &SyscallEvent) -> bool {
+        let deny = |i: usize| rule_denies(&self.deny_table, &self.enabled, i);
+        self.program
+            .can_match_masked(event, &deny, &|f, a| event.view_dependent(f, a))
+    }
+
+    /// The verdict on the object the call reaches, set on the event
+    /// ([`SyscallEvent::set_object`]): the rules evaluated on the resolved view.
+    pub fn decide_object(
+        &self,
+        event: &SyscallEvent,
+        mode: Mode,
+        scratch: &mut Scratch,
+    ) -> SecondLook {
+        if mode != Mode::Enforce || !event.resolved_differs() {
+            return SecondLook::None;
+        }
+        event.set_resolved_view(true);
+        scratch.resolved.clear();
+        self.program
+            .eval(event, RuleMatching::All, &mut scratch.resolved);
+        event.set_resolved_view(false);
+        let deny = |i: usize| rule_denies(&self.deny_table, &self.enabled, i);
+        match scratch.resolved.iter().copied().find(|&i| deny(i)) {
+            Some(i) => SecondLook::Rule(i),
+            None => SecondLook::None,
         }
     }
 
@@ -691,10 +803,7 @@ impl Decider {
         // already rule every deny rule out, neither a resolved path nor an unresolvable
         // one matters.
         let deny = |i: usize| rule_denies(&self.deny_table, &self.enabled, i);
-        if !self
-            .program
-            .can_match_masked(event, &deny, &|f, a| event.view_dependent(f, a))
-        {
+        if !self.path_could_deny(event) {
             return SecondLook::None;
         }
         event.set_resolved_view(true);
@@ -1008,7 +1117,12 @@ mod tests {
             let secret = openat("/tmp/tiercel-decide/secret/k");
             let r = d.decide(&secret, Mode::Audit, &mut sc);
             assert_eq!(r.answer, Answer::Continue);
-            assert_eq!(sc.matches, vec![0], "audit: Falco's first match only");
+            assert_eq!(
+                sc.matches,
+                vec![0, 1],
+                "audit evaluates every rule to report what enforce would deny"
+            );
+            assert_eq!(r.would_deny, Some(1), "reported as would deny");
             assert!(r.alerts(&sc));
             let r = d.decide(&secret, Mode::Enforce, &mut sc);
             assert_eq!(r.answer, Answer::Errno(libc::EPERM));
@@ -1077,7 +1191,9 @@ mod tests {
                 deny: vec!["rule:secret".parse().unwrap()],
                 ..Policy::default()
             };
-            let d = decider(policy, RuleMatching::First);
+            let mut d = decider(policy, RuleMatching::First);
+            // The path walk (the fallback when opens are not performed by tiercel).
+            d.set_emulate_opens(false);
             let mut sc = Scratch::default();
             let ev = openat(link.to_str().unwrap());
             let r = d.decide(&ev, Mode::Enforce, &mut sc);

@@ -181,6 +181,16 @@ impl Sources {
             ),
             ("tiercel_alerts", "Alerts raised", &s.alerts),
             (
+                "tiercel_would_deny",
+                "Calls enforce mode would have refused, seen in audit mode",
+                &s.would_deny,
+            ),
+            (
+                "tiercel_emulated_opens",
+                "Opens performed on the caller's behalf (fd handed over with ADDFD)",
+                &s.emulated,
+            ),
+            (
                 "tiercel_sessions_started",
                 "Listener fds received",
                 &s.sessions_started,
@@ -295,6 +305,8 @@ impl Sources {
             json!(crate::event::procfs::cache_bytes()),
         );
         m.insert("tiercel.alerts".into(), json!(load(&s.alerts)));
+        m.insert("tiercel.would_deny".into(), json!(load(&s.would_deny)));
+        m.insert("tiercel.emulated_opens".into(), json!(load(&s.emulated)));
         m.insert(
             "tiercel.output_dropped".into(),
             json!(load(&self.sinks.output_dropped)),

@@ -163,7 +163,19 @@ mod tests {
     }
 
     fn spawn(path: &Path, args: &[&str]) -> Kid {
-        Kid(Command::new(path).args(args).spawn().unwrap())
+        // A file just written may still be open for writing in a child that another test
+        // thread forked meanwhile (ETXTBSY until that child execs): retry briefly.
+        let mut tries = 0;
+        loop {
+            match Command::new(path).args(args).spawn() {
+                Ok(c) => return Kid(c),
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("spawn {}: {e}", path.display()),
+            }
+        }
     }
 
     /// Issue 16 (e): a workload named like a runtime — a copy of a binary under the file

@@ -16,7 +16,7 @@
 //!   are never denied: breaking the runtime would break container start.
 
 use std::cell::Cell;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +63,10 @@ pub struct Stats {
     pub eval_ns: AtomicU64,
     /// Notifications answered while the runtime (pre-exec) was running.
     pub runtime_phase: AtomicU64,
+    /// Opens performed on the caller's behalf, the fd handed over with ADDFD.
+    pub emulated: AtomicU64,
+    /// Audit mode: calls a deny rule matched (enforce mode would have refused them).
+    pub would_deny: AtomicU64,
     /// The timed handling times as a histogram (for `/metrics`).
     pub latency: crate::metrics::LatencyHistogram,
 }
@@ -260,6 +264,8 @@ pub struct Session<L: Listener = NotifyFd> {
     seq: u64,
     /// This container's share of the alert queue (sinks/mod.rs).
     quota: Arc<AlertQuota>,
+    /// Opens performed on the callers' behalf (this thread's root and credentials).
+    objects: crate::emulate::Emulator,
 }
 
 impl<L: Listener> std::fmt::Debug for Session<L> {
@@ -310,6 +316,7 @@ impl<L: Listener> Session<L> {
             recover: false,
             seq: 0,
             quota,
+            objects: crate::emulate::Emulator::new(),
         }
     }
 
@@ -365,6 +372,13 @@ impl<L: Listener> Session<L> {
         if let Err(e) = sync {
             tracing::debug!(
                 "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable ({e}); default wake-up"
+            );
+        }
+        if let Err(why) = crate::emulate::supported() {
+            tracing::warn!(
+                container = %self.container,
+                "opens are not performed on the callers' behalf ({why}): paths are checked \
+                 on a walk and the call continued, a race the kernel documents"
             );
         }
         let mut handled = 0u64;
@@ -516,7 +530,39 @@ impl<L: Listener> Session<L> {
                 return;
             }
         };
-        let decision = engine.decider.decide(&event, mode, &mut self.scratch);
+        let mut decision = engine.decider.decide(&event, mode, &mut self.scratch);
+        // Enforce: an open a deny rule could match is decided on its object and performed
+        // by us. Audit: a call a rule could match on another path is also evaluated on
+        // the paths as resolved inside the caller's root.
+        let mut inject = None;
+        if decision.object {
+            if mode == Mode::Audit {
+                if crate::emulate::resolve_paths(&mut self.objects, &event) {
+                    decision.second = engine.decider.decide_resolved(&event, &mut self.scratch);
+                }
+            } else {
+                let fd = &self.fd;
+                let valid = || matches!(fd.id_valid(n.id), Ok(true));
+                match crate::emulate::open_for_caller(
+                    &mut self.objects,
+                    &event,
+                    &engine.decider,
+                    mode,
+                    &mut self.scratch,
+                    valid,
+                ) {
+                    crate::emulate::Emulated::Gone => {
+                        engine.stats.gone.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    crate::emulate::Emulated::Answer(a, second) => {
+                        decision.answer = a;
+                        decision.second = second;
+                    }
+                    crate::emulate::Emulated::Fd(f, cloexec) => inject = Some((f, cloexec)),
+                }
+            }
+        }
         let decided_at = start.map(|_| Instant::now());
         let answer = decision.answer;
         // `/proc/<tid>` is opened lazily (only if a field needs it); alerts are formatted
@@ -541,7 +587,20 @@ impl<L: Listener> Session<L> {
         };
         let taken = armed.map(|r| r.and_then(crate::response::Armed::fire));
         let killed = matches!(taken, Some(Ok(_)));
-        let res = self.fd.send(n.id, answer);
+        let res = match inject {
+            Some((f, cloexec)) => match self.fd.addfd_send(n.id, f.as_fd(), cloexec) {
+                Ok(_) => {
+                    engine.stats.emulated.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(e),
+                // Not installed (e.g. EMFILE): the call fails with that errno.
+                Err(e) => self
+                    .fd
+                    .send(n.id, Answer::Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            },
+            None => self.fd.send(n.id, answer),
+        };
         sent.set(true);
         match res {
             Ok(()) => {
@@ -604,10 +663,15 @@ impl<L: Listener> Session<L> {
             SecondLook::None => {}
             SecondLook::Rule(i) => {
                 if let Some(rule) = program.rules().get(i) {
-                    let mut alert = make_alert(engine, rule, &event, Some(errno));
+                    let denied = matches!(answer, Answer::Errno(_)).then_some(errno);
+                    let mut alert = make_alert(engine, rule, &event, denied);
                     alert.resolved = event.resolved_summary();
                     alert.action = taken.clone();
                     alert.meta_source = meta_source();
+                    alert.would_deny = mode == Mode::Audit && engine.decider.denies(i);
+                    if alert.would_deny {
+                        engine.stats.would_deny.fetch_add(1, Ordering::Relaxed);
+                    }
                     engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
                     engine.sink.send_from(&self.quota, alert);
                 }
@@ -639,6 +703,13 @@ impl<L: Listener> Session<L> {
                 alert.action = taken.clone();
             }
             alert.meta_source = meta_source();
+            if decision.object {
+                alert.resolved = event.resolved_summary();
+            }
+            if decision.would_deny == Some(k) {
+                alert.would_deny = true;
+                engine.stats.would_deny.fetch_add(1, Ordering::Relaxed);
+            }
             engine.stats.alerts.fetch_add(1, Ordering::Relaxed);
             engine.sink.send_from(&self.quota, alert);
         }
@@ -671,6 +742,7 @@ fn make_alert(
         resolved: None,
         action: None,
         meta_source: None,
+        would_deny: false,
     }
 }
 
@@ -712,6 +784,9 @@ mod tests {
         }
         fn set_sync_wakeup(&self) -> std::io::Result<()> {
             (**self).set_sync_wakeup()
+        }
+        fn addfd_send(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> std::io::Result<i32> {
+            (**self).addfd_send(id, fd, cloexec)
         }
     }
 
@@ -837,18 +912,32 @@ mod tests {
 
     #[test]
     fn enforce_denies_and_alerts_after_the_answer() {
+        let other = format!("/tmp/tiercel-seam-other-{}", std::process::id());
+        std::fs::write(&other, b"x").unwrap();
         let mut r = rig(Mode::Enforce);
         r.openat(5, "/tmp/tiercel-seam-secret/a");
-        r.openat(6, "/tmp/tiercel-seam-other");
+        r.openat(6, &other);
         let (fake, stats) = r.run();
-        id_valid_precedes_send(&fake.log());
-        assert_eq!(
-            fake.sends(),
-            vec![
-                (5, Answer::Errno(libc::EPERM), true, 0),
-                (6, Answer::Continue, true, 1)
-            ]
-        );
+        let log = fake.log();
+        let _ = std::fs::remove_file(&other);
+        id_valid_precedes_send(&log);
+        assert_eq!(fake.sends()[0], (5, Answer::Errno(libc::EPERM), true, 0));
+        if crate::emulate::supported().is_ok() {
+            // An open the deny rule could match on its path: performed by tiercel, the fd
+            // handed over with ADDFD + SEND (after an ID_VALID), after the alert of 5.
+            assert!(
+                log.contains(&Op::AddFd {
+                    id: 6,
+                    cloexec: false,
+                    ok: true,
+                    alerts: 1
+                }),
+                "{log:?}"
+            );
+            assert_eq!(stats.emulated.load(Ordering::SeqCst), 1);
+        } else {
+            assert_eq!(fake.sends()[1], (6, Answer::Continue, true, 1));
+        }
         assert_eq!(stats.denied.load(Ordering::SeqCst), 1);
     }
 
@@ -950,7 +1039,9 @@ mod tests {
                 (41, Answer::Errno(libc::EPERM), true, 0),
                 // Unknown content: the fallback (enforce: the deny errno).
                 (42, Answer::Errno(libc::EPERM), true, 1),
-                (43, Answer::Continue, true, 1),
+                // A call a deny rule could match on its path: performed by tiercel in
+                // enforce (emulate.rs); the file does not exist, so the kernel's ENOENT.
+                (43, Answer::Errno(libc::ENOENT), true, 1),
             ]
         );
         assert!(fake.pending().is_empty(), "nothing orphaned");

@@ -52,6 +52,11 @@ pub trait Listener {
     fn id_valid(&self, id: u64) -> io::Result<bool>;
     /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, where available.
     fn set_sync_wakeup(&self) -> io::Result<()>;
+    /// `SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`: installs a duplicate
+    /// of `fd` in the caller (`O_CLOEXEC` when `cloexec`) and answers the notification
+    /// with its number, atomically (Linux 5.14). `ENOENT`: the caller is gone; any other
+    /// error leaves the notification unanswered.
+    fn addfd_send(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> io::Result<i32>;
 }
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (uapi `linux/seccomp.h`, Linux 6.6).
@@ -286,6 +291,30 @@ impl Listener for NotifyFd {
 
     fn set_sync_wakeup(&self) -> io::Result<()> {
         NotifyFd::set_sync_wakeup(self)
+    }
+
+    fn addfd_send(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> io::Result<i32> {
+        let a = libc::seccomp_notif_addfd {
+            id,
+            flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+            srcfd: fd.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        // SAFETY: ADDFD reads one `struct seccomp_notif_addfd` from the pointer, which
+        // points to a live, fully initialised local; `fd` is borrowed for the call.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
+                &a as *const libc::seccomp_notif_addfd,
+            )
+        };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
     }
 }
 
@@ -1304,6 +1333,13 @@ pub(crate) mod fake {
             ok: bool,
             alerts: u64,
         },
+        /// ADDFD with SEND of `id` (an emulated open answered with a new fd).
+        AddFd {
+            id: u64,
+            cloexec: bool,
+            ok: bool,
+            alerts: u64,
+        },
     }
 
     #[derive(Debug, Default)]
@@ -1483,5 +1519,339 @@ pub(crate) mod fake {
             self.sync_wakeup.store(true, Ordering::Relaxed);
             Ok(())
         }
+
+        /// Like SEND: answers a pending id (the fd number is the fd's own, standing for
+        /// the one the caller would get), logged as a SEND of `Continue`-like success.
+        fn addfd_send(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> io::Result<i32> {
+            let alerts = self.alerts.as_ref().map_or(0, |a| a());
+            let mut st = self.st();
+            let ok = !st.cancel_before_send.contains(&id) && st.pending.remove(&id);
+            st.pending.remove(&id);
+            st.log.push(Op::AddFd {
+                id,
+                cloexec,
+                ok,
+                alerts,
+            });
+            if ok {
+                Ok(fd.as_raw_fd())
+            } else {
+                Err(io::Error::from_raw_os_error(libc::ENOENT))
+            }
+        }
     }
+}
+
+// ---- Calls on the caller's behalf: the thread's filesystem context and credentials ----
+//
+// Linux keeps the root, cwd and umask (`fs_struct`) and the credentials per thread; glibc
+// broadcasts `setgroups`/`setuid` to every thread, so these wrappers use the raw system
+// calls, which change only the calling thread. The session thread first gives itself a
+// private `fs_struct` ([`unshare_fs`]); only then may it `chroot`.
+
+fn cvt(rc: libc::c_long) -> io::Result<libc::c_long> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+fn cpath(p: &[u8]) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn raw_dir(dir: Option<BorrowedFd<'_>>) -> libc::c_int {
+    dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd())
+}
+
+/// `unshare(CLONE_FS)`: this thread gets its own root, cwd and umask.
+pub fn unshare_fs() -> io::Result<()> {
+    // SAFETY: unshare takes a flag word; CLONE_FS affects only this thread's fs_struct.
+    cvt(unsafe { libc::unshare(libc::CLONE_FS) } as libc::c_long).map(|_| ())
+}
+
+/// `fchdir(fd)` (this thread only, after [`unshare_fs`]).
+pub fn fchdir(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `fd` is a live descriptor borrowed for the call.
+    cvt(unsafe { libc::fchdir(fd.as_raw_fd()) } as libc::c_long).map(|_| ())
+}
+
+/// `chroot(".")`: the cwd becomes this thread's root (after [`unshare_fs`]).
+pub fn chroot_cwd() -> io::Result<()> {
+    // SAFETY: the argument is a static NUL-terminated string.
+    cvt(unsafe { libc::chroot(c".".as_ptr()) } as libc::c_long).map(|_| ())
+}
+
+/// `setfsuid(uid)` for this thread; returns the previous fsuid.
+pub fn set_fsuid(uid: u32) -> u32 {
+    // SAFETY: setfsuid takes an id by value and changes only this thread's credentials.
+    unsafe { libc::syscall(libc::SYS_setfsuid, uid as libc::c_long) as u32 }
+}
+
+/// `setfsgid(gid)` for this thread; returns the previous fsgid.
+pub fn set_fsgid(gid: u32) -> u32 {
+    // SAFETY: as for set_fsuid.
+    unsafe { libc::syscall(libc::SYS_setfsgid, gid as libc::c_long) as u32 }
+}
+
+/// `setgroups` for this thread only (the raw call; glibc's applies to every thread).
+pub fn set_thread_groups(groups: &[u32]) -> io::Result<()> {
+    // SAFETY: the kernel reads `groups.len()` gid_t values from the live slice.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_setgroups,
+            groups.len() as libc::c_long,
+            groups.as_ptr(),
+        )
+    })
+    .map(|_| ())
+}
+
+/// This thread's supplementary groups.
+pub fn thread_groups() -> io::Result<Vec<u32>> {
+    let mut v = vec![0u32; 65536];
+    // SAFETY: the kernel writes at most `v.len()` gid_t values into the live buffer.
+    let n = cvt(unsafe {
+        libc::syscall(libc::SYS_getgroups, v.len() as libc::c_long, v.as_mut_ptr())
+    })?;
+    v.truncate(n as usize);
+    Ok(v)
+}
+
+/// A thread's capability sets (the low 64 bits of each, `_LINUX_CAPABILITY_VERSION_3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caps {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+
+/// `capget` of this thread.
+pub fn cap_get() -> io::Result<Caps> {
+    let mut h = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut d = [CapData::default(); 2];
+    // SAFETY: v3 capget writes two `CapData` entries into the live array and may update
+    // the live header.
+    cvt(unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut CapHeader, d.as_mut_ptr()) })?;
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok(Caps {
+        effective: join(d[0].effective, d[1].effective),
+        permitted: join(d[0].permitted, d[1].permitted),
+        inheritable: join(d[0].inheritable, d[1].inheritable),
+    })
+}
+
+/// `capset` of this thread only.
+pub fn cap_set(c: Caps) -> io::Result<()> {
+    let mut h = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let d = [
+        CapData {
+            effective: c.effective as u32,
+            permitted: c.permitted as u32,
+            inheritable: c.inheritable as u32,
+        },
+        CapData {
+            effective: (c.effective >> 32) as u32,
+            permitted: (c.permitted >> 32) as u32,
+            inheritable: (c.inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: v3 capset reads the live header and two `CapData` entries.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut CapHeader, d.as_ptr()) })
+        .map(|_| ())
+}
+
+/// `umask(mask)` of this thread's `fs_struct`; returns the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask takes a mode by value and cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// `openat2(dir, path, {flags, mode, resolve})` (`dir` `None`: the cwd). `O_CLOEXEC` is
+/// added: the descriptor is the supervisor's.
+pub fn openat2(
+    dir: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    let how = OpenHow {
+        flags: flags | libc::O_CLOEXEC as u64,
+        mode,
+        resolve,
+    };
+    // SAFETY: `c` is NUL-terminated and `how` a live, initialised `open_how` whose size
+    // is passed; the result is a new descriptor nobody else owns.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            raw_dir(dir),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: `fd` was just returned by openat2.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// What `fstatat` says about a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileStat {
+    pub fn kind(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+}
+
+/// `fstatat(dir, path, flags)`; an empty `path` with `AT_EMPTY_PATH` describes `dir`.
+pub fn fstatat(dir: Option<BorrowedFd<'_>>, path: &[u8], nofollow: bool) -> io::Result<FileStat> {
+    let c = cpath(path)?;
+    let mut flags = 0;
+    if nofollow {
+        flags |= libc::AT_SYMLINK_NOFOLLOW;
+    }
+    if path.is_empty() {
+        flags |= libc::AT_EMPTY_PATH;
+    }
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `c` is NUL-terminated; the kernel fills the live `stat` buffer.
+    let rc = unsafe { libc::fstatat(raw_dir(dir), c.as_ptr(), st.as_mut_ptr(), flags) };
+    cvt(rc as libc::c_long)?;
+    // SAFETY: fstatat succeeded, so the buffer is initialised.
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
+}
+
+/// `readlinkat(dir, path)` with a byte path, at most `max` bytes (`ENAMETOOLONG` beyond).
+pub fn read_link_bytes(
+    dir: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    max: usize,
+) -> io::Result<Vec<u8>> {
+    let c = cpath(path)?;
+    let mut buf = vec![0u8; max.saturating_add(1)];
+    // SAFETY: `c` is NUL-terminated; `buf` is live and writable for `buf.len()` bytes.
+    let n = cvt(unsafe {
+        libc::readlinkat(raw_dir(dir), c.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+    } as libc::c_long)? as usize;
+    if n > max {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Clears `O_NONBLOCK` on an open file description.
+pub fn clear_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL take and return an int; `fd` is borrowed for the calls.
+    let fl = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } as libc::c_long)?;
+    // SAFETY: as above.
+    cvt(unsafe {
+        libc::fcntl(
+            fd.as_raw_fd(),
+            libc::F_SETFL,
+            (fl as libc::c_int) & !libc::O_NONBLOCK,
+        )
+    } as libc::c_long)
+    .map(|_| ())
+}
+
+/// The kernel release (`uname -r`), e.g. `6.18.0`.
+pub fn kernel_release() -> String {
+    let mut u = MaybeUninit::<libc::utsname>::uninit();
+    // SAFETY: uname fills the live buffer.
+    if unsafe { libc::uname(u.as_mut_ptr()) } != 0 {
+        return String::new();
+    }
+    // SAFETY: uname succeeded; `release` is NUL-terminated within the struct.
+    let u = unsafe { u.assume_init() };
+    // SAFETY: as above, a NUL-terminated array inside a live struct.
+    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `openat(dir, path, flags, mode)` with a byte path (`dir` `None`: the cwd); `O_CLOEXEC`
+/// is added (the descriptor is the supervisor's). Unknown flag bits are ignored, as by
+/// the kernel's `openat`.
+pub fn openat_mode(
+    dir: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is NUL-terminated; the result is a new descriptor nobody else owns.
+    let fd = cvt(unsafe {
+        libc::openat(
+            raw_dir(dir),
+            c.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    } as libc::c_long)?;
+    // SAFETY: `fd` was just returned by openat.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// The mount id of the file behind `fd` (`statx` `STATX_MNT_ID`, Linux 5.8).
+pub fn mnt_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut st = MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: the path is a static empty C string used with AT_EMPTY_PATH on a live fd;
+    // the kernel fills the live, zeroed `statx` buffer.
+    let rc = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            st.as_mut_ptr(),
+        )
+    };
+    cvt(rc as libc::c_long)?;
+    // SAFETY: statx succeeded (and the buffer was zeroed before).
+    let st = unsafe { st.assume_init() };
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    Ok(st.stx_mnt_id)
 }

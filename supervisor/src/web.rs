@@ -345,6 +345,7 @@ pub fn start_snapshots(
                 resolved: None,
                 action: None,
                 meta_source: None,
+                would_deny: false,
             };
             if let Some(p) = &m.output_file {
                 let line = alert.json().to_string();

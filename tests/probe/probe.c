@@ -65,6 +65,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -726,6 +729,351 @@ static int mode_attack(int argc, char **argv)
     return 0;
 }
 
+/* ---------------------------------------------------------------- objects: the object a call reaches
+ *
+ * probe objects [TRIES] [ONLY]   attacks on the object an open reaches (races on the cwd, the
+ *                                parent directory, magic links of /proc/<pid>, a working
+ *                                directory deeper than PATH_MAX, symlink chains of more than
+ *                                4096 components, chroot); same RESULT lines as `attack`.
+ * probe control                  legitimate writes in /tmp: prints "CONTROL <what> <result>".
+ */
+static int obj_tries = 2000;
+
+/* A second thread moves the (process-wide) cwd between /tmp and /bin. */
+static void *cwd_flipper(void *arg)
+{
+    int *fds = arg;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        (void)!fchdir(fds[0]);
+        (void)!fchdir(fds[1]);
+    }
+    return NULL;
+}
+static int o_race_cwd(void)
+{
+    int fds[2] = {open("/tmp", O_RDONLY | O_DIRECTORY), open("/bin", O_RDONLY | O_DIRECTORY)};
+    if (fds[0] < 0 || fds[1] < 0) return errno;
+    pthread_t t;
+    atomic_store(&race_stop, 0);
+    if (pthread_create(&t, NULL, cwd_flipper, fds) != 0) return EAGAIN;
+    int hit = 0, i;
+    struct stat st;
+    for (i = 0; i < obj_tries && !hit; i++) {
+        int fd = open("p_race_cwd", O_WRONLY | O_CREAT, 0755);
+        if (fd >= 0) close(fd);
+        if (stat("/bin/p_race_cwd", &st) == 0) hit = 1;
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE race_cwd tries=%d bypass=%d\n", i, hit);
+    return hit ? 0 : EPERM;
+}
+/* A second thread exchanges a real directory and a symlink to /sbin (RENAME_EXCHANGE). */
+static void *exchanger(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed))
+        syscall(SYS_renameat2, AT_FDCWD, "/tmp/x_dir", AT_FDCWD, "/tmp/x_link", RENAME_EXCHANGE);
+    return NULL;
+}
+static int o_race_exchange(void)
+{
+    mkdir("/tmp/x_dir", 0755);
+    unlink("/tmp/x_link");
+    if (symlink("/sbin", "/tmp/x_link") < 0) return errno;
+    pthread_t t;
+    atomic_store(&race_stop, 0);
+    if (pthread_create(&t, NULL, exchanger, NULL) != 0) return EAGAIN;
+    int hit = 0, i;
+    struct stat st;
+    for (i = 0; i < obj_tries && !hit; i++) {
+        int fd = open("/tmp/x_dir/p_race_exchange", O_WRONLY | O_CREAT, 0755);
+        if (fd >= 0) close(fd);
+        if (stat("/sbin/p_race_exchange", &st) == 0) hit = 1;
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE race_exchange tries=%d bypass=%d\n", i, hit);
+    return hit ? 0 : EPERM;
+}
+/* The parent directory is renamed away and replaced by a symlink to /usr/bin, and back. */
+static void *parent_mover(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        rename("/tmp/pa", "/tmp/pa_real");
+        symlink("/usr/bin", "/tmp/pa");
+        unlink("/tmp/pa");
+        rename("/tmp/pa_real", "/tmp/pa");
+    }
+    return NULL;
+}
+static int o_race_parent(void)
+{
+    mkdir("/tmp/pa", 0755);
+    pthread_t t;
+    atomic_store(&race_stop, 0);
+    if (pthread_create(&t, NULL, parent_mover, NULL) != 0) return EAGAIN;
+    int hit = 0, i;
+    struct stat st;
+    for (i = 0; i < obj_tries && !hit; i++) {
+        int fd = open("/tmp/pa/p_race_parent", O_WRONLY | O_CREAT, 0755);
+        if (fd >= 0) close(fd);
+        if (stat("/usr/bin/p_race_parent", &st) == 0) hit = 1;
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE race_parent tries=%d bypass=%d\n", i, hit);
+    return hit ? 0 : EPERM;
+}
+/* Several threads open a buffer that two others flip. */
+static void *multi_opener(void *arg)
+{
+    int *hit = arg;
+    struct stat st;
+    for (int i = 0; i < obj_tries && !atomic_load(&race_stop); i++) {
+        int fd = open(race_buf, O_WRONLY | O_CREAT, 0755);
+        if (fd >= 0) close(fd);
+        if (stat("/bin/p_race_path___", &st) == 0) {
+            *hit = 1;
+            atomic_store(&race_stop, 1);
+        }
+    }
+    return NULL;
+}
+static int o_race_threads(void)
+{
+    pthread_t f[2], o[3];
+    int hits[3] = {0, 0, 0};
+    memcpy(race_buf, "/tmp/p_race_ok_____", 20);
+    atomic_store(&race_stop, 0);
+    for (int k = 0; k < 2; k++)
+        if (pthread_create(&f[k], NULL, race_flipper, NULL) != 0) return EAGAIN;
+    for (int k = 0; k < 3; k++)
+        if (pthread_create(&o[k], NULL, multi_opener, &hits[k]) != 0) return EAGAIN;
+    for (int k = 0; k < 3; k++) pthread_join(o[k], NULL);
+    atomic_store(&race_stop, 1);
+    for (int k = 0; k < 2; k++) pthread_join(f[k], NULL);
+    int hit = hits[0] | hits[1] | hits[2];
+    printf("RACE race_threads openers=3 flippers=2 tries=%d bypass=%d\n", obj_tries, hit);
+    return hit ? 0 : EPERM;
+}
+static int o_proc_pid_root(void)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "/proc/%d/root/bin/p_proc_pid_root", getpid());
+    return open_close(buf, O_WRONLY | O_CREAT);
+}
+static int o_proc_thread_self(void) { return open_close("/proc/thread-self/root/usr/bin/p_thread_self", O_WRONLY | O_CREAT); }
+static int o_proc_pid_cwd(void)
+{
+    if (chdir("/sbin") < 0) return errno;
+    char buf[64];
+    snprintf(buf, sizeof buf, "/proc/%d/cwd/p_proc_pid_cwd", getpid());
+    return open_close(buf, O_WRONLY | O_CREAT);
+}
+static int o_proc_fd_dotdot(void)
+{
+    int p = open("/tmp", O_PATH | O_DIRECTORY);
+    if (p < 0) return errno;
+    char buf[64];
+    snprintf(buf, sizeof buf, "/proc/self/fd/%d/../bin/p_fd_dotdot", p);
+    return open_close(buf, O_WRONLY | O_CREAT);
+}
+static int o_proc_task_root(void)
+{
+    char buf[96];
+    snprintf(buf, sizeof buf, "/proc/%d/task/%d/root/sbin/p_task_root", getpid(), (int)syscall(SYS_gettid));
+    return open_close(buf, O_WRONLY | O_CREAT);
+}
+/* 16.1: a working directory deeper than PATH_MAX; a symlink in it leads to /bin. */
+static int o_deep_cwd(void)
+{
+    char name[200];
+    memset(name, 'd', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    if (chdir("/tmp") < 0) return errno;
+    for (int i = 0; i < 30; i++) { /* 30 * 200 > PATH_MAX */
+        if (mkdir(name, 0755) < 0 && errno != EEXIST) return errno;
+        if (chdir(name) < 0) return errno;
+    }
+    unlink("l_bin");
+    if (symlink("/bin", "l_bin") < 0) return errno;
+    return open_close("l_bin/p_deep_cwd", O_WRONLY | O_CREAT);
+}
+/* 16.1: a path of more than 4096 components once symlinks are expanded. */
+static int o_many_components(void)
+{
+    static char t[4000];
+    mkdir("/tmp/mx", 0755);
+    unlink("/tmp/m0");
+    if (symlink("/bin", "/tmp/m0") < 0) return errno;
+    for (int k = 1; k <= 3; k++) {
+        size_t n = 0;
+        while (n + 5 < 3900) {
+            memcpy(t + n, "mx/..", 5);
+            n += 5;
+            t[n++] = '/';
+        }
+        snprintf(t + n, sizeof t - n, "m%d", k - 1);
+        char link[32];
+        snprintf(link, sizeof link, "/tmp/m%d", k);
+        unlink(link);
+        if (symlink(t, link) < 0) return errno;
+    }
+    return open_close("/tmp/m3/p_many_components", O_WRONLY | O_CREAT);
+}
+/* 16.2: chroot into /bin: "/p_chroot" is /bin/p_chroot. */
+static int o_chroot(void)
+{
+    if (chroot("/bin") < 0) return errno;
+    return open_close("/p_chroot", O_WRONLY | O_CREAT);
+}
+/* 16.2: a user + mount namespace with /bin bound at /tmp/mb. */
+static int o_userns_bind(void)
+{
+    mkdir("/tmp/mb", 0755);
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return errno;
+    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return errno;
+    if (mount("/bin", "/tmp/mb", NULL, MS_BIND, NULL) < 0) return errno;
+    return open_close("/tmp/mb/p_userns_bind", O_WRONLY | O_CREAT);
+}
+/* 16.4: inode flags through an ioctl on a read-only fd. */
+static int o_ioctl_setflags(void)
+{
+    int fd = open("/bin/v_ioctl_flags", O_RDONLY);
+    if (fd < 0) return errno;
+    int fl = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0) return errno;
+    fl |= FS_NOATIME_FL;
+    return rc(ioctl(fd, FS_IOC_SETFLAGS, &fl));
+}
+static int o_ioctl_fssetxattr(void)
+{
+    int fd = open("/bin/v_ioctl_fsx", O_RDONLY);
+    if (fd < 0) return errno;
+    struct fsxattr x;
+    if (ioctl(fd, FS_IOC_FSGETXATTR, &x) < 0) return errno;
+    x.fsx_xflags |= FS_XFLAG_NOATIME;
+    return rc(ioctl(fd, FS_IOC_FSSETXATTR, &x));
+}
+
+static const struct attempt OBJ_ATTEMPTS[] = {
+    {"race_cwd", o_race_cwd, NULL},
+    {"race_exchange", o_race_exchange, NULL},
+    {"race_parent", o_race_parent, NULL},
+    {"race_threads", o_race_threads, NULL},
+    {"proc_pid_root", o_proc_pid_root, NULL},
+    {"proc_thread_self", o_proc_thread_self, NULL},
+    {"proc_pid_cwd", o_proc_pid_cwd, NULL},
+    {"proc_fd_dotdot", o_proc_fd_dotdot, NULL},
+    {"proc_task_root", o_proc_task_root, NULL},
+    {"deep_cwd", o_deep_cwd, NULL},
+    {"many_components", o_many_components, NULL},
+    {"chroot", o_chroot, NULL},
+    {"userns_bind", o_userns_bind, NULL},
+    {"ioctl_setflags", o_ioctl_setflags, "f:/bin/v_ioctl_flags"},
+    {"ioctl_fssetxattr", o_ioctl_fssetxattr, "f:/bin/v_ioctl_fsx"},
+};
+#define N_OBJ (sizeof OBJ_ATTEMPTS / sizeof OBJ_ATTEMPTS[0])
+
+static int mode_objects(int argc, char **argv)
+{
+    if (argc > 2) obj_tries = atoi(argv[2]);
+    const char *only = argc > 3 ? argv[3] : NULL;
+    for (size_t i = 0; i < N_OBJ; i++) {
+        if (only && strcmp(only, OBJ_ATTEMPTS[i].name) != 0) continue;
+        report_line(OBJ_ATTEMPTS[i].name, run_isolated(&OBJ_ATTEMPTS[i]));
+    }
+    printf("SUMMARY attempts=%d ok=%d refused=%d\n", n_attempts, n_ok, n_refused);
+    return 0;
+}
+
+/* Legitimate writes: the caller's owner, mode (umask applied) and content. */
+static void control_line(const char *what, const char *path)
+{
+    struct stat st;
+    char buf[64] = {0};
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n > 0 && buf[n - 1] == '\n') buf[n - 1] = 0;
+    if (stat(path, &st) < 0) {
+        printf("CONTROL %s missing %s\n", what, strerrorname_np(errno));
+        return;
+    }
+    printf("CONTROL %s uid=%u gid=%u mode=%04o content=%s\n", what, st.st_uid, st.st_gid,
+           st.st_mode & 07777, n >= 0 ? buf : "?");
+}
+static int mode_control(void)
+{
+    char path[128];
+    umask(027);
+    snprintf(path, sizeof path, "/tmp/ctl_new_%u", getuid());
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    printf("CONTROL create_fd %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+    if (fd >= 0) {
+        int cl = fcntl(fd, F_GETFD);
+        printf("CONTROL cloexec %d\n", (cl & FD_CLOEXEC) ? 1 : 0);
+        (void)!write(fd, "hello\n", 6);
+        close(fd);
+    }
+    control_line("created", path);
+    fd = open(path, O_WRONLY | O_APPEND);
+    if (fd >= 0) {
+        (void)!write(fd, "x", 1);
+        close(fd);
+    }
+    control_line("appended", path);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd >= 0) {
+        (void)!write(fd, "trunc\n", 6);
+        close(fd);
+    }
+    control_line("truncated", path);
+    /* O_EXCL on an existing file; the kernel's EEXIST. */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    printf("CONTROL excl_again %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+    if (fd >= 0) close(fd);
+    /* A file the caller may not write (root's, 0644): EACCES for a non-root caller. */
+    fd = open("/etc/hostname", O_WRONLY | O_APPEND);
+    printf("CONTROL write_roots_file %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+    if (fd >= 0) close(fd);
+    /* A directory the caller may not write. */
+    fd = open("/etc/ctl_new", O_WRONLY | O_CREAT, 0644);
+    printf("CONTROL create_in_etc %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+    if (fd >= 0) {
+        close(fd);
+        unlink("/etc/ctl_new");
+    }
+    /* Relative to the cwd, through a symlinked directory, with O_NOFOLLOW on a link. */
+    if (chdir("/tmp") == 0) {
+        mkdir("ctl_dir", 0777);
+        unlink("ctl_link");
+        (void)!symlink("ctl_dir", "ctl_link");
+        snprintf(path, sizeof path, "ctl_link/rel_%u", getuid());
+        unlink(path);
+        fd = open(path, O_WRONLY | O_CREAT, 0644);
+        printf("CONTROL relative_via_link %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+        if (fd >= 0) close(fd);
+        fd = open("ctl_link", O_RDONLY | O_NOFOLLOW | O_CREAT, 0644);
+        printf("CONTROL nofollow_link %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+        if (fd >= 0) close(fd);
+        fd = open("ctl_dir", O_WRONLY);
+        printf("CONTROL write_dir %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+        if (fd >= 0) close(fd);
+        fd = open("/tmp/ctl_missing/x", O_WRONLY | O_CREAT, 0644);
+        printf("CONTROL missing_parent %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+        if (fd >= 0) close(fd);
+        fd = open("/tmp", O_TMPFILE | O_WRONLY, 0600);
+        printf("CONTROL tmpfile %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+        if (fd >= 0) close(fd);
+    }
+    printf("DONE control\n");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- host side: victims */
 
 static const char *BIN_DIRS[] = {"bin", "sbin", "usr/bin", "usr/sbin"};
@@ -733,8 +1081,9 @@ static const char *BIN_DIRS[] = {"bin", "sbin", "usr/bin", "usr/sbin"};
 static int mode_setup(const char *root)
 {
     char path[PATH_MAX];
-    for (size_t i = 0; i < N_ATTEMPTS; i++) {
-        const char *v = ATTEMPTS[i].victim;
+    for (size_t i = 0; i < N_ATTEMPTS + N_OBJ; i++) {
+        const struct attempt *at = i < N_ATTEMPTS ? &ATTEMPTS[i] : &OBJ_ATTEMPTS[i - N_ATTEMPTS];
+        const char *v = at->victim;
         if (!v) continue;
         snprintf(path, sizeof path, "%s%s", root, v + 2);
         if (v[0] == 'd') {
@@ -763,8 +1112,9 @@ static int mode_check(const char *root)
 {
     char path[PATH_MAX];
     int changed = 0;
-    for (size_t i = 0; i < N_ATTEMPTS; i++) {
-        const char *v = ATTEMPTS[i].victim;
+    for (size_t i = 0; i < N_ATTEMPTS + N_OBJ; i++) {
+        const struct attempt *at = i < N_ATTEMPTS ? &ATTEMPTS[i] : &OBJ_ATTEMPTS[i - N_ATTEMPTS];
+        const char *v = at->victim;
         if (!v) continue;
         snprintf(path, sizeof path, "%s%s", root, v + 2);
         struct stat st;
@@ -788,7 +1138,7 @@ static int mode_check(const char *root)
             else if (xn > 0) why = "xattr";
         }
         if (why) {
-            printf("CHANGED %s %s (attempt %s)\n", v + 2, why, ATTEMPTS[i].name);
+            printf("CHANGED %s %s (attempt %s)\n", v + 2, why, at->name);
             changed++;
         }
     }
@@ -1177,6 +1527,8 @@ int main(int argc, char **argv)
     }
     const char *m = argv[1];
     if (!strcmp(m, "attack")) return mode_attack(argc, argv);
+    if (!strcmp(m, "objects")) return mode_objects(argc, argv);
+    if (!strcmp(m, "control")) return mode_control();
     if (!strcmp(m, "list")) {
         for (size_t i = 0; i < N_ATTEMPTS; i++) printf("%s\n", ATTEMPTS[i].name);
         return 0;

@@ -500,15 +500,11 @@ fn robustness_long_paths_and_garbage_pointers() {
 /// Classes of bypass the preset is known not to stop yet. Every entry is reported loudly; an
 /// attempt that gets through and is not listed fails the test. Keep this empty if you can.
 ///
-/// - `race_path`: a second thread rewrites the path buffer between the supervisor's read of
-///   it and the kernel's (time of check ≠ time of use of the caller's memory).
-/// - `race_symlink`: a second thread swaps a symlink between the supervisor's resolution of
-///   the path and the kernel's.
-///
-/// Both can only be closed by performing the open on the caller's behalf (the supervisor
-/// opens the checked path itself and injects the fd with SECCOMP_IOCTL_NOTIF_ADDFD), which
-/// tiercel does not do yet.
-const KNOWN_BYPASSES: &[&str] = &["race_path", "race_symlink"];
+/// Empty: `race_path` (a thread rewrites the path buffer between check and use) and
+/// `race_symlink` (a symlink swapped between check and use) are closed by performing the
+/// open on the caller's behalf and deciding on the object opened (ADDFD + SEND; see
+/// `supervisor/src/emulate.rs`).
+const KNOWN_BYPASSES: &[&str] = &[];
 
 /// Attempts that cannot work in a container with the default capabilities (they need
 /// `CAP_SYS_ADMIN`): never effective, with or without tiercel. They still show that tiercel

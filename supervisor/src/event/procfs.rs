@@ -101,6 +101,12 @@ impl ProcDir {
         )?))
     }
 
+    /// Opens an entry with extra open flags (`O_PATH` of `root`, `cwd`, `fd/N`).
+    pub fn open_with(&self, name: &str, flags: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        crate::sys::open_at(self.dir.as_fd(), name, flags)
+    }
+
     pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
         self.read_max(name, MAX_PROC_FILE)
     }

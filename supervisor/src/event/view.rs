@@ -125,6 +125,14 @@ impl SyscallEvent {
         (!out.is_empty()).then_some(out)
     }
 
+    /// Whether some resolved path argument differs from Falco's value (otherwise the
+    /// resolved view is Falco's view and evaluating it again can change nothing).
+    pub fn resolved_differs(&self) -> bool {
+        self.resolved_paths()
+            .enumerate()
+            .any(|(i, (_, r))| matches!(r, Ok(r) if self.norm_path(i) != Some(r.path.as_slice())))
+    }
+
     /// Path arguments the call modifies whose resolution is unknown: the walk failed for
     /// another reason than one the kernel fails the call with too, or it ended on a procfs
     /// magic link it could not read.
@@ -189,6 +197,53 @@ impl SyscallEvent {
                 .ok_or("cannot read the caller's cwd or dirfd")?
         };
         path::resolve_in_root(&ctx, &base, &p.raw, p.follow_last).map_err(|e| e.to_string())
+    }
+
+    /// Opens the caller's `/proc/<tid>/<name>` with extra open flags (`O_PATH` of `root`,
+    /// `cwd`, `fd/N`): handles on what the caller's paths start from.
+    pub fn proc_open(&self, name: &str, flags: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.pd()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?
+            .open_with(name, flags)
+    }
+
+    /// Reads the caller's `/proc/<tid>/<name>` link.
+    pub fn proc_read_link(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        self.pd()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?
+            .read_link(name)
+    }
+
+    /// Reads the caller's `/proc/<tid>/<name>` (bounded).
+    pub fn proc_read(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        self.pd()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?
+            .read(name)
+    }
+
+    /// Sets the object the call reaches, as established by tiercel performing the call
+    /// (the real path of the opened or created file inside the caller's root): the
+    /// resolved view then serves it for the call's path argument. Returns false when the
+    /// resolved view was already computed (it is then left alone).
+    pub fn set_object(&self, object: Resolved) -> bool {
+        let mut object = Some(object);
+        let v: Vec<Result<Resolved, String>> = (0..self.d.paths.len())
+            .map(|i| {
+                if Some(i) == self.d.fd_path.or(Some(0)) {
+                    object.take().ok_or_else(String::new)
+                } else {
+                    Err("not established".into())
+                }
+            })
+            .collect();
+        self.resolved.set(v).is_ok()
+    }
+
+    /// Sets every path argument's resolution (in argument order), as established by
+    /// tiercel with handles on the caller's root, cwd and dirfd. False when the resolved
+    /// view was already computed.
+    pub fn set_resolved_paths(&self, v: Vec<Result<Resolved, String>>) -> bool {
+        v.len() == self.d.paths.len() && self.resolved.set(v).is_ok()
     }
 
     pub(in crate::event) fn fd_path_norm(&self) -> Option<&[u8]> {

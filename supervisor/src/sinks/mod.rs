@@ -58,6 +58,8 @@ pub struct Alert {
     /// Where the container's name and image came from (`tiercel.meta_source` in the
     /// JSON; `ContainerMeta::source_summary`).
     pub meta_source: Option<Value>,
+    /// Audit mode: enforce mode would have refused this call (a deny rule matched).
+    pub would_deny: bool,
 }
 
 impl Alert {
@@ -84,6 +86,21 @@ impl Alert {
                 None => {}
             }
             line.push(')');
+        } else if self.would_deny || self.resolved.is_some() {
+            line.push_str(if self.would_deny {
+                " (would deny"
+            } else {
+                " ("
+            });
+            if let Some(r) = &self.resolved {
+                line.push_str(if self.would_deny {
+                    ", resolved: "
+                } else {
+                    "resolved: "
+                });
+                line.push_str(&tiercel_rules::safe_text::escape_line(r));
+            }
+            line.push(')');
         }
         line
     }
@@ -108,6 +125,15 @@ impl Alert {
             }
             if let Some(Err(err)) = &self.action {
                 t.insert("action_error".into(), json!(err));
+            }
+        } else {
+            // Audit: `action: would_deny` when enforce would refuse; the resolved paths
+            // when the rule matched them (Falco's fields stay as Falco shows them).
+            if self.would_deny {
+                t.insert("action".into(), json!("would_deny"));
+            }
+            if let Some(r) = &self.resolved {
+                t.insert("resolved".into(), json!(r));
             }
         }
         if let Some(m) = &self.meta_source {
@@ -815,6 +841,7 @@ mod tests {
             resolved: None,
             action: None,
             meta_source: None,
+            would_deny: false,
         }
     }
 
@@ -1080,6 +1107,7 @@ mod endpoint_tests {
             resolved: None,
             action: None,
             meta_source: None,
+            would_deny: false,
         }
     }
 

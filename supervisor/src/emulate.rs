@@ -1,0 +1,1395 @@
+//! Opens performed on the caller's behalf (issue 11): tiercel establishes the object an
+//! open reaches, decides on it, then performs the open and hands the new fd to the caller
+//! atomically (`SECCOMP_IOCTL_NOTIF_ADDFD` + `SECCOMP_ADDFD_FLAG_SEND`). The kernel never
+//! re-reads the caller's memory or re-resolves its path: what was decided on is what the
+//! caller gets.
+//!
+//! How the open is made to behave as the caller's own:
+//! - the session thread has its own `fs_struct` (`unshare(CLONE_FS)` once), and for the
+//!   resolution step `chroot`s into the caller's root (`/proc/<tid>/root`, opened
+//!   `O_PATH`) and `fchdir`s to its cwd (`/proc/<tid>/cwd`); a `dirfd` is the caller's
+//!   own file (`/proc/<tid>/fd/N` opened `O_PATH`). `..`, absolute symlinks, mounts,
+//!   `RESOLVE_*` flags of `openat2` therefore resolve exactly as for the caller, cwd
+//!   deeper than `PATH_MAX` included (the cwd is a handle, never a string);
+//! - `/proc/self` and `/proc/thread-self` at the start of the path are rewritten to the
+//!   caller's pid/tid in its pid namespace (they would name tiercel's thread);
+//! - credentials are the caller's, set on this thread only with the raw system calls:
+//!   fsuid, fsgid, supplementary groups, effective capabilities (within tiercel's
+//!   permitted set) and the umask. In a user namespace other than tiercel's, no
+//!   capability is kept (the kernel would limit them to inodes mapped in that namespace,
+//!   which a thread of the initial namespace cannot express): such a caller may be refused
+//!   (`EACCES`) where its namespaced `CAP_DAC_OVERRIDE` would have let it through, never
+//!   the other way round;
+//! - no side effect before the decision: the existing object is opened `O_PATH` (no
+//!   truncation, no creation), or the directory the new file will be created in is opened
+//!   `O_PATH` and the object is `that directory's real path + name`; the real open
+//!   (reopen of the `O_PATH` fd through `/proc/self/fd/N`, where the kernel checks the
+//!   access mode against the caller's credentials, or `openat(dir, name, O_CREAT|
+//!   O_NOFOLLOW…)`) happens only after the decision. A symlink planted at `name` between
+//!   the two steps makes the open fail with `ELOOP` (never followed); a file created there
+//!   meanwhile is opened (it is the decided path). Non-regular files are reopened with
+//!   `O_NONBLOCK` (then cleared): a FIFO without a peer answers `ENXIO` where the kernel
+//!   would block the caller.
+//!
+//! Resolution and the final open run with the caller's credentials; the decision runs
+//! with tiercel's own (it reads `/proc`), the thread's root and credentials restored in
+//! between. An absolute path (no `openat2` scoping) is resolved from the root handle with
+//! `RESOLVE_IN_ROOT` instead of a chroot (same result; magic links and dangling symlinks,
+//! which that flag refuses or cannot follow for creation, fall back to the chroot). The
+//! object's path is read from tiercel's own root: the kernel names it from the root of the
+//! caller's mount namespace, so a `chroot("/bin")` caller's `/x` is `/bin/x`; a bind mount
+//! of a part of the root file system is mapped back through `mountinfo`
+//! ([`canonical_path`]).
+//!
+//! Not covered: other path calls (rename, link, unlink, mkdir, chmod …) are still decided
+//! on a walk and continued; the LSM label of a created file is tiercel's.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
+
+use crate::decide::{Decider, Mode, Scratch, SecondLook};
+use crate::event::{Resolved, SyscallEvent};
+use crate::sys::{self, Answer, Caps};
+
+const O_CREAT: u64 = libc::O_CREAT as u64;
+const O_EXCL: u64 = libc::O_EXCL as u64;
+const O_TRUNC: u64 = libc::O_TRUNC as u64;
+const O_NOFOLLOW: u64 = libc::O_NOFOLLOW as u64;
+const O_DIRECTORY: u64 = libc::O_DIRECTORY as u64;
+const O_PATH: u64 = libc::O_PATH as u64;
+const O_CLOEXEC: u64 = libc::O_CLOEXEC as u64;
+const O_NONBLOCK: u64 = libc::O_NONBLOCK as u64;
+const O_TMPFILE: u64 = libc::O_TMPFILE as u64;
+const O_ACCMODE: u64 = libc::O_ACCMODE as u64;
+const MAX_HOPS: usize = 40;
+/// [`establish`] without a chroot met what needs one.
+const SLOW: &str = "needs the caller's root as the thread's root";
+const CAP_SETUID: u64 = 1 << 7;
+const CAP_SETGID: u64 = 1 << 6;
+const CAP_SYS_CHROOT: u64 = 1 << 18;
+
+/// Whether this process can perform opens on callers' behalf: root with the capabilities
+/// to change the thread's root and credentials, and a kernel with `ADDFD` + `SEND`
+/// (5.14). `TIERCEL_EMULATE=0` turns it off (then: the path is checked, the call
+/// continued, and the check-to-use race of the kernel's documentation stays open).
+pub fn supported() -> Result<(), String> {
+    static S: OnceLock<Result<(), String>> = OnceLock::new();
+    S.get_or_init(|| {
+        if std::env::var("TIERCEL_EMULATE").as_deref() == Ok("0") {
+            return Err("disabled by TIERCEL_EMULATE=0".into());
+        }
+        if sys::geteuid() != 0 {
+            return Err("not running as root".into());
+        }
+        let caps = sys::cap_get().map_err(|e| format!("capget: {e}"))?;
+        let need = CAP_SETUID | CAP_SETGID | CAP_SYS_CHROOT;
+        if caps.permitted & need != need {
+            return Err("missing CAP_SETUID, CAP_SETGID or CAP_SYS_CHROOT".into());
+        }
+        let rel = sys::kernel_release();
+        let mut it = rel.split(|c: char| !c.is_ascii_digit());
+        let major: u32 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        let minor: u32 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        if (major, minor) < (5, 14) {
+            return Err(format!("kernel {rel} lacks SECCOMP_ADDFD_FLAG_SEND (5.14)"));
+        }
+        Ok(())
+    })
+    .clone()
+}
+
+/// The caller's credentials, from `/proc/<tid>/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Creds {
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub groups: Vec<u32>,
+    pub cap_eff: u64,
+    pub umask: u32,
+    /// Pid and tid in the caller's own pid namespace (for `/proc/self`).
+    pub vpid: u32,
+    pub vtid: u32,
+}
+
+/// Parses the fields of `/proc/<tid>/status` an emulated call needs.
+pub fn parse_status(b: &[u8]) -> Option<Creds> {
+    let text = std::str::from_utf8(b).ok()?;
+    let mut c = Creds {
+        umask: 0o022,
+        ..Creds::default()
+    };
+    let (mut uid, mut gid, mut caps) = (false, false, false);
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let mut w = v.split_ascii_whitespace();
+        match k {
+            "Uid" => {
+                c.fsuid = w.nth(3)?.parse().ok()?;
+                uid = true;
+            }
+            "Gid" => {
+                c.fsgid = w.nth(3)?.parse().ok()?;
+                gid = true;
+            }
+            "Groups" => {
+                c.groups = w.take(65536).filter_map(|x| x.parse().ok()).collect();
+            }
+            "CapEff" => {
+                c.cap_eff = u64::from_str_radix(v.trim(), 16).ok()?;
+                caps = true;
+            }
+            "Umask" => c.umask = u32::from_str_radix(v.trim(), 8).ok()?,
+            "NStgid" => c.vpid = w.last()?.parse().ok()?,
+            "NSpid" => c.vtid = w.last()?.parse().ok()?,
+            _ => {}
+        }
+    }
+    (uid && gid && caps).then_some(c)
+}
+
+/// `/proc/self/…` and `/proc/thread-self/…` at the start of an absolute path → the
+/// caller's `/proc/<pid>/…` and `/proc/<pid>/task/<tid>/…` (its pid namespace).
+pub fn rewrite_proc_self(path: &[u8], vpid: u32, vtid: u32) -> Vec<u8> {
+    if !path.starts_with(b"/") {
+        return path.to_vec();
+    }
+    // Leading components, skipping empty and `.` ones.
+    let mut comps = path
+        .split(|b| *b == b'/')
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty() && *c != b".");
+    let (Some((_, first)), Some((i2, second))) = (comps.next(), comps.next()) else {
+        return path.to_vec();
+    };
+    if first != b"proc" {
+        return path.to_vec();
+    }
+    let repl = match second {
+        b"self" => format!("/proc/{vpid}"),
+        b"thread-self" => format!("/proc/{vpid}/task/{vtid}"),
+        _ => return path.to_vec(),
+    };
+    // Byte offset just past the second component.
+    let mut off = 0;
+    for (k, c) in path.split(|b| *b == b'/').enumerate() {
+        off += c.len();
+        if k == i2 {
+            break;
+        }
+        off += 1;
+    }
+    let mut out = repl.into_bytes();
+    out.extend_from_slice(&path[off..]);
+    out
+}
+
+/// What [`Emulator::stage`] established.
+#[derive(Debug)]
+pub enum Stage {
+    /// The object: decide on [`Staged::path`], then [`Emulator::finish`] (or drop).
+    Object(Box<Staged>),
+    /// The call fails as the kernel would fail it (nothing happened).
+    Fail(i32),
+    /// The object could not be established: never let the call through in enforce.
+    Unknown(String),
+}
+
+#[derive(Debug)]
+enum Target {
+    /// An existing object, opened `O_PATH`.
+    Existing { fd: OwnedFd, kind: u32 },
+    /// A new file `name` in the directory `dir` (opened `O_PATH`).
+    Create { dir: OwnedFd, name: Vec<u8> },
+    /// An unnamed file in the directory (`O_TMPFILE`).
+    TmpFile { dir: OwnedFd },
+}
+
+/// An established object, not yet opened for real.
+#[derive(Debug)]
+pub struct Staged {
+    target: Target,
+    /// The object's real path inside the caller's root.
+    pub path: Vec<u8>,
+    pub exists: bool,
+    pub is_dir: bool,
+    flags: u64,
+    mode: u32,
+    creds: Creds,
+    other_userns: bool,
+    openat2: bool,
+    /// The caller asked for `O_CLOEXEC` (passed as the ADDFD flag).
+    pub cloexec: bool,
+}
+
+/// Tiercel's own context of this thread, restored after each step.
+#[derive(Debug)]
+struct Host {
+    root: OwnedFd,
+    cwd: OwnedFd,
+    proc_: OwnedFd,
+    caps: Caps,
+    groups: Vec<u32>,
+    fsuid: u32,
+    fsgid: u32,
+    umask: u32,
+    userns: Vec<u8>,
+    /// A restore failed: the thread's context is unknown; no more emulation.
+    broken: bool,
+}
+
+/// One per session thread (its `fs_struct` is private once set up).
+#[derive(Debug, Default)]
+pub struct Emulator {
+    host: Option<Result<Host, String>>,
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl Host {
+    fn new() -> Result<Host, String> {
+        supported()?;
+        sys::unshare_fs().map_err(|e| format!("unshare(CLONE_FS): {e}"))?;
+        let dir = |p: &[u8]| {
+            sys::openat2(None, p, O_PATH | O_DIRECTORY, 0, 0)
+                .map_err(|e| format!("open {}: {e}", String::from_utf8_lossy(p)))
+        };
+        let ns = std::fs::read_link("/proc/thread-self/ns/user")
+            .map_err(|e| format!("readlink /proc/self/ns/user: {e}"))?;
+        let umask = sys::set_umask(0o022);
+        sys::set_umask(umask);
+        let fsuid = sys::set_fsuid(u32::MAX);
+        let fsgid = sys::set_fsgid(u32::MAX);
+        Ok(Host {
+            root: dir(b"/")?,
+            cwd: dir(b".")?,
+            proc_: dir(b"/proc")?,
+            caps: sys::cap_get().map_err(|e| format!("capget: {e}"))?,
+            groups: sys::thread_groups().map_err(|e| format!("getgroups: {e}"))?,
+            fsuid,
+            fsgid,
+            umask,
+            userns: std::os::unix::ffi::OsStrExt::as_bytes(ns.as_os_str()).to_vec(),
+            broken: false,
+        })
+    }
+
+    /// Switches this thread to the caller's root and cwd (when given) and credentials.
+    fn enter(
+        &mut self,
+        fs: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+        c: &Creds,
+        other_userns: bool,
+    ) -> io::Result<Guard<'_>> {
+        let mut g = Guard {
+            host: self,
+            chrooted: false,
+            creds: false,
+            changed: Changed::default(),
+        };
+        if let Some((root, cwd)) = fs {
+            sys::fchdir(root)?;
+            g.chrooted = true;
+            sys::chroot_cwd()?;
+            sys::fchdir(cwd)?;
+        }
+        g.creds = true;
+        let h = &*g.host;
+        let eff = if other_userns {
+            0
+        } else {
+            c.cap_eff & h.caps.permitted
+        };
+        // Only what differs from tiercel's own is changed (each change is a syscall and
+        // a new `struct cred`).
+        let ch = Changed {
+            umask: c.umask & 0o777 != h.umask,
+            groups: c.groups != h.groups,
+            fsgid: c.fsgid != h.fsgid,
+            fsuid: c.fsuid != h.fsuid,
+            // A new fsuid also drops the file capabilities from the effective set.
+            caps: eff != h.caps.effective || c.fsuid != h.fsuid,
+        };
+        let caps = Caps {
+            effective: eff,
+            ..h.caps
+        };
+        g.changed = ch;
+        if ch.umask {
+            sys::set_umask(c.umask & 0o777);
+        }
+        if ch.groups {
+            sys::set_thread_groups(&c.groups)?;
+        }
+        if ch.fsgid {
+            sys::set_fsgid(c.fsgid);
+        }
+        if ch.fsuid {
+            sys::set_fsuid(c.fsuid);
+        }
+        if ch.caps {
+            sys::cap_set(caps)?;
+        }
+        Ok(g)
+    }
+
+    fn fd_path(&self, fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+        let name = format!("self/fd/{}", fd.as_raw_fd());
+        sys::read_link_bytes(
+            Some(self.proc_.as_fd()),
+            name.as_bytes(),
+            libc::PATH_MAX as usize,
+        )
+    }
+}
+
+/// Restores tiercel's own root, cwd and credentials on drop (also when unwinding).
+struct Guard<'a> {
+    host: &'a mut Host,
+    chrooted: bool,
+    creds: bool,
+    changed: Changed,
+}
+
+/// Which parts of the thread's credentials [`Host::enter`] changed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Changed {
+    umask: bool,
+    groups: bool,
+    fsgid: bool,
+    fsuid: bool,
+    caps: bool,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let h = &mut *self.host;
+        let mut ok = true;
+        if self.creds {
+            let ch = self.changed;
+            // Capabilities first: setgroups needs CAP_SETGID back.
+            if ch.caps {
+                ok &= sys::cap_set(h.caps).is_ok();
+            }
+            if ch.fsuid {
+                sys::set_fsuid(h.fsuid);
+            }
+            if ch.fsgid {
+                sys::set_fsgid(h.fsgid);
+            }
+            if ch.groups {
+                ok &= sys::set_thread_groups(&h.groups).is_ok();
+            }
+            if ch.umask {
+                sys::set_umask(h.umask);
+            }
+        }
+        if self.chrooted {
+            ok &= sys::fchdir(h.root.as_fd()).is_ok()
+                && sys::chroot_cwd().is_ok()
+                && sys::fchdir(h.cwd.as_fd()).is_ok();
+        }
+        if !ok {
+            h.broken = true;
+            tracing::error!(
+                "could not restore the session thread's root or credentials after a call \
+                 performed on a container's behalf; such calls are refused from now on"
+            );
+        }
+    }
+}
+
+fn split_last(p: &[u8]) -> (&[u8], &[u8]) {
+    match p.iter().rposition(|b| *b == b'/') {
+        Some(0) => (b"/", &p[1..]),
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (b".", p),
+    }
+}
+
+impl Emulator {
+    pub fn new() -> Emulator {
+        Emulator::default()
+    }
+
+    fn host(&mut self) -> Result<&mut Host, String> {
+        let h = self.host.get_or_insert_with(Host::new);
+        match h {
+            Ok(h) if h.broken => Err("the thread's context could not be restored".into()),
+            Ok(h) => Ok(h),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Establishes the object the open of `ev` reaches, with the caller's root, cwd,
+    /// dirfd and credentials, without side effects.
+    pub fn stage(&mut self, ev: &SyscallEvent) -> Stage {
+        let d = ev.decoded();
+        let Some(p) = d.fd_path.and_then(|i| d.paths.get(i)) else {
+            return Stage::Unknown("the call has no path".into());
+        };
+        if p.unreadable {
+            return Stage::Unknown("the path could not be read from the caller".into());
+        }
+        let creat = d.kname == Some("creat");
+        let openat2 = d.kname == Some("openat2");
+        let flags = if creat {
+            O_CREAT | libc::O_WRONLY as u64 | O_TRUNC
+        } else {
+            d.open_flags.unwrap_or(0)
+        };
+        let resolve = if openat2 { d.open_resolve } else { 0 };
+        let scoped = resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) != 0;
+        let creds = match ev.proc_read("status").ok().and_then(|s| parse_status(&s)) {
+            Some(c) => c,
+            None => return Stage::Unknown("cannot read the caller's credentials".into()),
+        };
+        let handles = (|| -> Result<_, Stage> {
+            let dirf = |n: &str| {
+                ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
+                    .map_err(|e| Stage::Unknown(format!("cannot open the caller's {n}: {e}")))
+            };
+            let root = dirf("root")?;
+            let cwd = dirf("cwd")?;
+            let dirfd = match p.dirfd {
+                Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(
+                    ev.proc_open(&format!("fd/{fd}"), libc::O_PATH)
+                        .map_err(|e| match e.raw_os_error() {
+                            Some(libc::ENOENT) => Stage::Fail(libc::EBADF),
+                            _ => Stage::Unknown(format!("cannot open the caller's fd {fd}: {e}")),
+                        })?,
+                ),
+                _ => None,
+            };
+            let ns = ev
+                .proc_read_link("ns/user")
+                .map_err(|e| Stage::Unknown(format!("cannot read the caller's userns: {e}")))?;
+            Ok((root, cwd, dirfd, ns))
+        })();
+        let (root, cwd, dirfd, userns) = match handles {
+            Ok(h) => h,
+            Err(s) => return s,
+        };
+        let host = match self.host() {
+            Ok(h) => h,
+            Err(e) => return Stage::Unknown(e),
+        };
+        let other_userns = userns != host.userns;
+        let path = rewrite_proc_self(&p.raw, creds.vpid, creds.vtid);
+        let mode = d.open_mode & 0o7777;
+        let cloexec = flags & O_CLOEXEC != 0;
+        // An absolute path without openat2's own scoping resolves from the root handle
+        // with RESOLVE_IN_ROOT (the same as a chroot, without changing the thread's
+        // root); magic links (refused under RESOLVE_IN_ROOT) and dangling symlinks take
+        // the chroot.
+        let fast = path.starts_with(b"/") && !scoped;
+        let mut r = Err(Ok(SLOW.to_string()));
+        if fast {
+            let guard = match host.enter(None, &creds, other_userns) {
+                Ok(g) => g,
+                Err(e) => {
+                    return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
+                }
+            };
+            r = establish(
+                Some(root.as_fd()),
+                &path,
+                flags,
+                resolve | libc::RESOLVE_IN_ROOT,
+                true,
+            );
+            drop(guard);
+        }
+        if matches!(&r, Err(Ok(w)) if w == SLOW) {
+            let host = match self.host() {
+                Ok(h) => h,
+                Err(e) => return Stage::Unknown(e),
+            };
+            let guard = match host.enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns) {
+                Ok(g) => g,
+                Err(e) => return Stage::Unknown(format!("cannot take the caller's context: {e}")),
+            };
+            r = establish(
+                dirfd.as_ref().map(|d| d.as_fd()),
+                &path,
+                flags,
+                resolve,
+                false,
+            );
+            drop(guard);
+        }
+        let root_mnt = sys::mnt_id(root.as_fd()).ok();
+        // The object's path is read with tiercel's own root: the kernel then names it
+        // from the root of the caller's mount namespace, the container's root, also when
+        // the caller chrooted elsewhere (`chroot("/bin")` does not make `/bin/x` read
+        // `/x`).
+        let host = match self.host() {
+            Ok(h) => h,
+            Err(e) => return Stage::Unknown(e),
+        };
+        let (target, path, exists, is_dir) = match r {
+            Ok(Target::Create { dir, name }) => {
+                let mut dp = match host.fd_path(dir.as_fd()) {
+                    Ok(p) => p,
+                    Err(e) => return Stage::Unknown(format!("the directory's path: {e}")),
+                };
+                if dp != b"/" {
+                    dp.push(b'/');
+                }
+                dp.extend_from_slice(&name);
+                (Target::Create { dir, name }, dp, false, false)
+            }
+            Ok(Target::Existing { fd, kind }) => match host.fd_path(fd.as_fd()) {
+                Ok(p) => (
+                    Target::Existing { fd, kind },
+                    p,
+                    true,
+                    kind == libc::S_IFDIR,
+                ),
+                Err(e) => return Stage::Unknown(format!("the object's path: {e}")),
+            },
+            Ok(Target::TmpFile { dir }) => match host.fd_path(dir.as_fd()) {
+                Ok(p) => (Target::TmpFile { dir }, p, true, true),
+                Err(e) => return Stage::Unknown(format!("the object's path: {e}")),
+            },
+            Err(Err(e)) => return Stage::Fail(e),
+            Err(Ok(why)) => return Stage::Unknown(why),
+        };
+        // Mount aliasing: a bind mount of a directory of the container's root file system
+        // (e.g. /bin bound at /tmp/m in a user + mount namespace) makes the object's path
+        // lie; decide on the path the object has in the container's root file system.
+        let handle = match &target {
+            Target::Existing { fd, .. } => fd.as_fd(),
+            Target::Create { dir, .. } | Target::TmpFile { dir } => dir.as_fd(),
+        };
+        let obj_mnt = sys::mnt_id(handle).ok();
+        let path = if obj_mnt.is_some() && obj_mnt == root_mnt {
+            path
+        } else {
+            let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
+                return Stage::Unknown("no mount id (statx)".into());
+            };
+            let Ok(mi) = ev.proc_read("mountinfo") else {
+                return Stage::Unknown("cannot read the caller's mountinfo".into());
+            };
+            match canonical_path(&mi, om, rm, &path) {
+                Ok(p) => p,
+                Err(why) => return Stage::Unknown(why),
+            }
+        };
+        Stage::Object(Box::new(Staged {
+            target,
+            path,
+            exists,
+            is_dir,
+            flags,
+            mode,
+            creds,
+            other_userns,
+            openat2,
+            cloexec,
+        }))
+    }
+
+    /// Performs the open decided on; the fd to hand over, or the errno the kernel would
+    /// have returned.
+    pub fn finish(&mut self, s: Staged) -> Result<OwnedFd, i32> {
+        let host = self.host().map_err(|_| libc::EIO)?;
+        let guard = host
+            .enter(None, &s.creds, s.other_userns)
+            .map_err(|e| errno_of(&e))?;
+        let open = |dir: BorrowedFd<'_>, name: &[u8], flags: u64, mode: u64| {
+            if s.openat2 {
+                sys::openat2(Some(dir), name, flags, mode, 0)
+            } else {
+                sys::openat_mode(Some(dir), name, flags as i32, mode as u32)
+            }
+        };
+        let base = s.flags & !(O_CLOEXEC | O_NOFOLLOW);
+        let r = match s.target {
+            Target::Existing { fd, kind } => {
+                if s.flags & O_PATH != 0 {
+                    return Ok(fd);
+                }
+                let special = kind != libc::S_IFREG && kind != libc::S_IFDIR;
+                let add_nb = special && base & O_NONBLOCK == 0;
+                let f = (base & !(O_CREAT | O_EXCL)) | if add_nb { O_NONBLOCK } else { 0 };
+                let name = format!("self/fd/{}", fd.as_raw_fd());
+                open(guard.host.proc_.as_fd(), name.as_bytes(), f, 0).and_then(|nf| {
+                    if add_nb {
+                        sys::clear_nonblock(nf.as_fd())?;
+                    }
+                    Ok(nf)
+                })
+            }
+            Target::Create { dir, name } => open(
+                dir.as_fd(),
+                &name,
+                base | O_CREAT | O_NOFOLLOW,
+                u64::from(s.mode),
+            ),
+            Target::TmpFile { dir } => open(dir.as_fd(), b".", base, u64::from(s.mode)),
+        };
+        drop(guard);
+        r.map_err(|e| errno_of(&e))
+    }
+}
+
+/// The resolution with the caller's context in place. `Err(Err(errno))`: the kernel's
+/// failure; `Err(Ok(why))`: unknown.
+fn establish(
+    start: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    flags: u64,
+    resolve: u64,
+    fast: bool,
+) -> Result<Target, Result<String, i32>> {
+    let mut dirfd: Option<OwnedFd> = None;
+    let mut path = path.to_vec();
+    let creat = flags & O_CREAT != 0;
+    let tmpfile = flags & O_TMPFILE == O_TMPFILE;
+    let excl = creat && flags & O_EXCL != 0;
+    let follow = flags & O_NOFOLLOW == 0 && !excl;
+    if creat && flags & O_DIRECTORY != 0 && !tmpfile {
+        return Err(Err(libc::EINVAL));
+    }
+    if path.is_empty() {
+        return Err(Err(libc::ENOENT));
+    }
+    let mut hops = 0usize;
+    let mut races = 0usize;
+    loop {
+        let mut f = O_PATH;
+        if !follow {
+            f |= O_NOFOLLOW;
+        }
+        if flags & O_DIRECTORY != 0 || tmpfile {
+            f |= O_DIRECTORY;
+        }
+        let dir = dirfd.as_ref().map(|d| d.as_fd()).or(start);
+        match sys::openat2(dir, &path, f, 0, resolve) {
+            Ok(fd) => {
+                if tmpfile {
+                    return Ok(Target::TmpFile { dir: fd });
+                }
+                if excl {
+                    return Err(Err(libc::EEXIST));
+                }
+                let st =
+                    sys::fstatat(Some(fd.as_fd()), b"", true).map_err(|e| Err(errno_of(&e)))?;
+                let kind = st.kind();
+                if kind == libc::S_IFLNK && flags & O_PATH == 0 {
+                    return Err(Err(libc::ELOOP));
+                }
+                if kind == libc::S_IFDIR
+                    && flags & O_PATH == 0
+                    && (creat || flags & O_ACCMODE != 0 || flags & O_TRUNC != 0)
+                {
+                    return Err(Err(libc::EISDIR));
+                }
+                return Ok(Target::Existing { fd, kind });
+            }
+            Err(e) if creat && !tmpfile && e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
+                return Err(Ok(SLOW.into()));
+            }
+            Err(e) => return Err(Err(errno_of(&e))),
+        }
+        // O_CREAT of a missing object: its directory, then the name in it.
+        if path.ends_with(b"/") {
+            return Err(Err(libc::EISDIR));
+        }
+        let (dpath, name) = split_last(&path);
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(Err(libc::ENOENT));
+        }
+        let name = name.to_vec();
+        let dir = dirfd.as_ref().map(|d| d.as_fd()).or(start);
+        let dfd = sys::openat2(dir, dpath, O_PATH | O_DIRECTORY, 0, resolve).map_err(|e| {
+            if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) {
+                Ok(SLOW.into())
+            } else {
+                Err(errno_of(&e))
+            }
+        })?;
+        match sys::fstatat(Some(dfd.as_fd()), &name, true) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                return Ok(Target::Create { dir: dfd, name });
+            }
+            Err(e) => return Err(Err(errno_of(&e))),
+            Ok(st) if st.kind() == libc::S_IFLNK => {
+                if !follow {
+                    return Err(Err(if excl { libc::EEXIST } else { libc::ELOOP }));
+                }
+                if resolve & libc::RESOLVE_NO_SYMLINKS != 0 {
+                    return Err(Err(libc::ELOOP));
+                }
+                // A dangling symlink: O_CREAT creates its target (resolved with the
+                // caller's root as the thread's root).
+                if fast {
+                    return Err(Ok(SLOW.into()));
+                }
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(Err(libc::ELOOP));
+                }
+                let t = sys::read_link_bytes(Some(dfd.as_fd()), &name, libc::PATH_MAX as usize)
+                    .map_err(|e| Err(errno_of(&e)))?;
+                if t.is_empty() {
+                    return Err(Err(libc::ENOENT));
+                }
+                dirfd = Some(dfd);
+                path = t;
+            }
+            Ok(_) => {
+                // Created meanwhile: look again.
+                races += 1;
+                if races > 8 {
+                    return Err(Ok("the object keeps changing".into()));
+                }
+            }
+        }
+    }
+}
+
+/// The cheap case of [`resolve_paths`]: every path absolute and outside `/proc`, resolved
+/// from the root handle with `RESOLVE_IN_ROOT` (no chroot, no `/proc` reads besides the
+/// root handle). `None` when a path needs the full treatment (relative, `/proc`, a magic
+/// link, an empty path).
+fn resolve_absolute(
+    em: &mut Emulator,
+    ev: &SyscallEvent,
+    root: BorrowedFd<'_>,
+) -> Option<Vec<Result<Resolved, String>>> {
+    let d = ev.decoded();
+    let simple = d.paths.iter().all(|p| {
+        !p.unreadable && !p.empty_path && p.raw.starts_with(b"/") && {
+            let first = p
+                .raw
+                .split(|b| *b == b'/')
+                .find(|c| !c.is_empty() && *c != b".");
+            first != Some(b"proc")
+        }
+    });
+    if !simple {
+        return None;
+    }
+    let host = em.host().ok()?;
+    let mut out = Vec::with_capacity(d.paths.len());
+    for p in &d.paths {
+        let f = if p.follow_last {
+            O_PATH
+        } else {
+            O_PATH | O_NOFOLLOW
+        };
+        let r = match sys::openat2(Some(root), &p.raw, f, 0, libc::RESOLVE_IN_ROOT) {
+            Ok(fd) => {
+                let is_dir = sys::fstatat(Some(fd.as_fd()), b"", true)
+                    .map(|s| s.kind() == libc::S_IFDIR)
+                    .unwrap_or(false);
+                let path = host.fd_path(fd.as_fd()).ok()?;
+                Ok(Resolved {
+                    path,
+                    exists: true,
+                    is_dir,
+                    followed_symlink: false,
+                    magic: false,
+                })
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !p.raw.ends_with(b"/") => {
+                let (dp, name) = split_last(&p.raw);
+                match sys::openat2(
+                    Some(root),
+                    dp,
+                    O_PATH | O_DIRECTORY,
+                    0,
+                    libc::RESOLVE_IN_ROOT,
+                ) {
+                    Ok(dfd) => {
+                        let mut path = host.fd_path(dfd.as_fd()).ok()?;
+                        if path != b"/" {
+                            path.push(b'/');
+                        }
+                        path.extend_from_slice(name);
+                        Ok(Resolved {
+                            path,
+                            exists: false,
+                            is_dir: false,
+                            followed_symlink: false,
+                            magic: false,
+                        })
+                    }
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
+                        return None
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
+            Err(e) => Err(e.to_string()),
+        };
+        out.push(r);
+    }
+    Some(out)
+}
+
+/// A resolved argument: a handle on the object, or on its directory plus the missing
+/// name; whether it is a directory.
+type Found = (OwnedFd, Option<Vec<u8>>, bool);
+
+/// Audit mode: resolves every path argument of `ev` inside the caller's root with its
+/// cwd and dirfd (handles, not strings) as the call would (`O_PATH`, the last symlink
+/// followed only when the call follows it; a missing object as its directory's real path
+/// plus its name), and sets them as the event's resolved view. tiercel's own credentials:
+/// nothing is opened for real, no permission is in question. False when the paths could
+/// not be resolved this way (then the resolved view falls back to the path walk).
+pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
+    let d = ev.decoded();
+    let Ok(root) = ev.proc_open("root", libc::O_PATH | libc::O_DIRECTORY) else {
+        return false;
+    };
+    if let Some(v) = resolve_absolute(em, ev, root.as_fd()) {
+        return ev.set_resolved_paths(v);
+    }
+    let Ok(cwd) = ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY) else {
+        return false;
+    };
+    let ids = ev
+        .proc_read("status")
+        .ok()
+        .and_then(|s| parse_status(&s))
+        .map(|c| (c.vpid, c.vtid))
+        .unwrap_or((0, 0));
+    let mut dirs = Vec::with_capacity(d.paths.len());
+    for p in &d.paths {
+        let fd = match p.dirfd {
+            Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || p.empty_path) => {
+                ev.proc_open(&format!("fd/{fd}"), libc::O_PATH).ok()
+            }
+            _ => None,
+        };
+        dirs.push(fd);
+    }
+    let Ok(host) = em.host() else {
+        return false;
+    };
+    let own = Creds {
+        fsuid: host.fsuid,
+        fsgid: host.fsgid,
+        groups: host.groups.clone(),
+        cap_eff: host.caps.effective,
+        umask: host.umask,
+        vpid: 0,
+        vtid: 0,
+    };
+    // Per argument: an O_PATH handle on the object, or on its directory plus a name.
+    let mut found: Vec<Option<Found>> = Vec::new();
+    {
+        let Ok(guard) = host.enter(Some((root.as_fd(), cwd.as_fd())), &own, false) else {
+            return false;
+        };
+        for (p, dir) in d.paths.iter().zip(&dirs) {
+            if p.unreadable {
+                found.push(None);
+                continue;
+            }
+            if p.empty_path {
+                found.push(dir.as_ref().and_then(|f| {
+                    sys::openat2(Some(f.as_fd()), b".", O_PATH, 0, 0)
+                        .ok()
+                        .map(|f| (f, None, true))
+                }));
+                continue;
+            }
+            let path = rewrite_proc_self(&p.raw, ids.0, ids.1);
+            let dirfd = dir.as_ref().map(|f| f.as_fd());
+            let f = if p.follow_last {
+                O_PATH
+            } else {
+                O_PATH | O_NOFOLLOW
+            };
+            let r = match sys::openat2(dirfd, &path, f, 0, 0) {
+                Ok(fd) => {
+                    let is_dir = sys::fstatat(Some(fd.as_fd()), b"", true)
+                        .map(|s| s.kind() == libc::S_IFDIR)
+                        .unwrap_or(false);
+                    Some((fd, None, is_dir))
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !path.ends_with(b"/") => {
+                    let (dp, name) = split_last(&path);
+                    sys::openat2(dirfd, dp, O_PATH | O_DIRECTORY, 0, 0)
+                        .ok()
+                        .map(|fd| (fd, Some(name.to_vec()), false))
+                }
+                Err(_) => None,
+            };
+            found.push(r);
+        }
+        drop(guard);
+    }
+    let Ok(host) = em.host() else {
+        return false;
+    };
+    let v: Vec<Result<Resolved, String>> = found
+        .into_iter()
+        .map(|f| {
+            let (fd, name, is_dir) = f.ok_or_else(|| "not resolved".to_string())?;
+            let mut path = host.fd_path(fd.as_fd()).map_err(|e| e.to_string())?;
+            let exists = name.is_none();
+            if let Some(n) = name {
+                if path != b"/" {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(&n);
+            }
+            Ok(Resolved {
+                path,
+                exists,
+                is_dir,
+                followed_symlink: false,
+                magic: false,
+            })
+        })
+        .collect();
+    ev.set_resolved_paths(v)
+}
+
+/// One line of `/proc/<pid>/mountinfo`: (id, device, root in its file system, mount
+/// point in the reader's root).
+fn mountinfo_line(l: &str) -> Option<(u64, &str, &str, &str)> {
+    let mut w = l.split(' ');
+    let id = w.next()?.parse().ok()?;
+    let _parent = w.next()?;
+    let dev = w.next()?;
+    let root = w.next()?;
+    let mp = w.next()?;
+    Some((id, dev, root, mp))
+}
+
+/// `\040`-style escapes of mountinfo.
+fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() {
+            let oct = std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(oct, 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+fn under<'a>(p: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    if prefix == b"/" {
+        return Some(p);
+    }
+    let rest = p.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
+}
+
+/// The object's path in the container's root file system when its mount (`obj`) shows a
+/// part of the same file system as the root mount (`root`), e.g. a bind mount of `/bin`
+/// at `/tmp/m`: `/tmp/m/x` → `/bin/x`. Other mounts (volumes, tmpfs, procfs) keep their
+/// path. Unknown when the mounts cannot be found.
+pub fn canonical_path(
+    mountinfo: &[u8],
+    obj: u64,
+    root: u64,
+    path: &[u8],
+) -> Result<Vec<u8>, String> {
+    let text = String::from_utf8_lossy(mountinfo);
+    let mut o = None;
+    let mut r = None;
+    for l in text.lines() {
+        if let Some(m) = mountinfo_line(l) {
+            if m.0 == obj {
+                o = Some(m);
+            }
+            if m.0 == root {
+                r = Some(m);
+            }
+        }
+    }
+    let (Some(o), Some(r)) = (o, r) else {
+        return Err("the object's mount is not in the caller's mountinfo".into());
+    };
+    if o.1 != r.1 {
+        return Ok(path.to_vec());
+    }
+    let (oroot, rroot, omp) = (unescape(o.2), unescape(r.2), unescape(o.3));
+    let Some(in_root) = under(&oroot, &rroot) else {
+        // Another part of the file system than the container's root: not an alias.
+        return Ok(path.to_vec());
+    };
+    let Some(rest) = under(path, &omp) else {
+        return Err("the object's path is not below its mount point".into());
+    };
+    let mut out = if in_root.is_empty() {
+        b"/".to_vec()
+    } else {
+        in_root.to_vec()
+    };
+    if !rest.is_empty() {
+        if out == b"/" {
+            out.clear();
+        }
+        out.extend_from_slice(rest);
+    }
+    Ok(out)
+}
+
+/// What happened to an emulated open.
+#[derive(Debug)]
+pub enum Emulated {
+    /// The caller is gone (or the tid was reused): no answer.
+    Gone,
+    /// Answer with this (the kernel's errno, or the deny); `second` says why.
+    Answer(Answer, SecondLook),
+    /// Hand this fd over (ADDFD + SEND).
+    Fd(OwnedFd, bool),
+}
+
+/// The whole emulated open: establish, check the caller is still the one waiting
+/// (`id_valid`), decide on the object in `mode`, perform.
+pub fn open_for_caller(
+    em: &mut Emulator,
+    event: &SyscallEvent,
+    decider: &Decider,
+    mode: Mode,
+    scratch: &mut Scratch,
+    id_valid: impl Fn() -> bool,
+) -> Emulated {
+    let errno = decider.policy().errno;
+    // `/proc/<tid>` is pinned first: every handle below comes from it, and the
+    // ID_VALID after them proves it was our caller's.
+    event.pin_proc();
+    let staged = em.stage(event);
+    if !id_valid() {
+        return Emulated::Gone;
+    }
+    match staged {
+        Stage::Fail(e) => Emulated::Answer(Answer::Errno(e), SecondLook::None),
+        Stage::Unknown(why) => {
+            tracing::debug!(evt = event.type_name(), "object not established: {why}");
+            Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown)
+        }
+        Stage::Object(s) => {
+            event.set_object(Resolved {
+                path: s.path.clone(),
+                exists: s.exists,
+                is_dir: s.is_dir,
+                followed_symlink: false,
+                magic: false,
+            });
+            let second = decider.decide_object(event, mode, scratch);
+            if let SecondLook::Rule(_) = second {
+                return Emulated::Answer(Answer::Errno(errno), second);
+            }
+            let cloexec = s.cloexec;
+            match em.finish(*s) {
+                Ok(fd) => Emulated::Fd(fd, cloexec),
+                Err(e) => Emulated::Answer(Answer::Errno(e), SecondLook::None),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_fields() {
+        let s = b"Name:\tx\nUmask:\t0027\nUid:\t1000\t1000\t1000\t1001\nGid:\t50\t50\t50\t51\n\
+Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n";
+        let c = parse_status(s).unwrap();
+        assert_eq!((c.fsuid, c.fsgid), (1001, 51));
+        assert_eq!(c.groups, vec![4, 24, 27]);
+        assert_eq!(c.umask, 0o027);
+        assert_eq!((c.vpid, c.vtid), (7, 8));
+        assert_eq!(c.cap_eff, 1);
+        assert!(parse_status(b"Name:\tx\n").is_none());
+    }
+
+    #[test]
+    fn proc_self_is_the_callers() {
+        assert_eq!(rewrite_proc_self(b"/proc/self/fd/3", 7, 8), b"/proc/7/fd/3");
+        assert_eq!(rewrite_proc_self(b"//proc/./self", 7, 8), b"/proc/7");
+        assert_eq!(
+            rewrite_proc_self(b"/proc/thread-self/cwd/x", 7, 8),
+            b"/proc/7/task/8/cwd/x"
+        );
+        assert_eq!(rewrite_proc_self(b"/proc/1/root", 7, 8), b"/proc/1/root");
+        assert_eq!(rewrite_proc_self(b"proc/self", 7, 8), b"proc/self");
+        assert_eq!(rewrite_proc_self(b"/procs/self", 7, 8), b"/procs/self");
+        assert_eq!(rewrite_proc_self(b"/proc", 7, 8), b"/proc");
+    }
+
+    #[test]
+    fn bind_mounts_of_the_root_file_system_are_aliases() {
+        let mi = b"100 90 0:50 /var/lib/b/rootfs / rw - overlay o rw\n\
+101 100 0:5 / /proc rw - proc proc rw\n\
+102 100 0:50 /var/lib/b/rootfs/bin /tmp/m rw - overlay o rw\n\
+103 100 0:50 /srv/vol /data rw - overlay o rw\n\
+104 100 0:50 /var/lib/b/rootfs/usr/bin /tmp/a\\040b rw - overlay o rw\n";
+        assert_eq!(
+            canonical_path(mi, 102, 100, b"/tmp/m/evil").unwrap(),
+            b"/bin/evil"
+        );
+        assert_eq!(canonical_path(mi, 102, 100, b"/tmp/m").unwrap(), b"/bin");
+        assert_eq!(
+            canonical_path(mi, 104, 100, b"/tmp/a b/x").unwrap(),
+            b"/usr/bin/x"
+        );
+        assert_eq!(
+            canonical_path(mi, 101, 100, b"/proc/1/x").unwrap(),
+            b"/proc/1/x"
+        );
+        assert_eq!(
+            canonical_path(mi, 103, 100, b"/data/x").unwrap(),
+            b"/data/x"
+        );
+        assert!(canonical_path(mi, 999, 100, b"/x").is_err());
+        assert!(canonical_path(mi, 102, 100, b"/elsewhere/x").is_err());
+    }
+
+    #[test]
+    fn last_component() {
+        assert_eq!(split_last(b"/bin/x"), (&b"/bin"[..], &b"x"[..]));
+        assert_eq!(split_last(b"/x"), (&b"/"[..], &b"x"[..]));
+        assert_eq!(split_last(b"x"), (&b"."[..], &b"x"[..]));
+    }
+
+    /// Emulated opens for a real process (a `sleep` in a temp cwd with fd 5 on `d`),
+    /// decided by real rules. Root only (chroot, setfsuid).
+    mod real {
+        use super::super::*;
+        use crate::decide::{Decider, Policy};
+        use crate::event::testutil::Target;
+        use crate::event::testutil::*;
+        use std::os::unix::fs::MetadataExt;
+        use tiercel_rules::program::RuleMatching;
+
+        fn decider(dir: &str) -> Decider {
+            let rules = format!(
+                "- rule: protected\n  desc: d\n  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write = true and fd.name startswith {dir}/prot/\n  output: p %fd.name\n  priority: ERROR\n"
+            );
+            let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+            loader.add_str("t.yaml", &rules);
+            let mut d = Decider::new(
+                loader.finish().program.expect("rules load"),
+                RuleMatching::First,
+                Policy::default(),
+            );
+            d.set_emulate_opens(true);
+            d
+        }
+
+        fn run(t: &Target, d: &Decider, name: &str, args: [u64; 6], m: &BufMem) -> Emulated {
+            let ev = builder()
+                .build(&notif(t.child.id(), name, args), m)
+                .unwrap();
+            let mut sc = Scratch::default();
+            let dec = d.decide(&ev, Mode::Enforce, &mut sc);
+            assert!(
+                dec.object,
+                "an open a deny rule could match is decided on its object"
+            );
+            let mut em = Emulator::new();
+            open_for_caller(&mut em, &ev, d, Mode::Enforce, &mut sc, || true)
+        }
+
+        #[test]
+        fn opens_decide_on_the_object_and_create_as_the_caller() {
+            if supported().is_err() {
+                eprintln!("SKIP: {:?}", supported());
+                return;
+            }
+            // Run the whole test on its own thread: the emulator unshares its fs_struct.
+            std::thread::spawn(|| {
+                let t = target("emul");
+                let dir = t.dir.to_string_lossy().to_string();
+                std::fs::create_dir_all(t.dir.join("prot")).unwrap();
+                std::os::unix::fs::symlink(format!("{dir}/prot"), t.dir.join("alias")).unwrap();
+                std::fs::write(t.dir.join("prot/existing"), b"keep").unwrap();
+                let d = decider(&dir);
+                let mut m = BufMem::new(0x1000);
+                let wr = (libc::O_WRONLY | libc::O_CREAT) as u64;
+                let cwd = libc::AT_FDCWD as i64 as u64;
+                // A plain create relative to the caller's cwd: performed, fd handed over.
+                let p = m.put_cstr(b"d/new");
+                match run(&t, &d, "openat", [cwd, p, wr, 0o666, 0, 0], &m) {
+                    Emulated::Fd(f, cloexec) => {
+                        assert!(!cloexec);
+                        let md = std::fs::File::from(f).metadata().unwrap();
+                        assert!(md.is_file());
+                        // sh's umask (022) applied by the kernel, as for the caller.
+                        assert_eq!(md.mode() & 0o777, 0o644);
+                    }
+                    other => panic!("expected an fd: {other:?}"),
+                }
+                assert!(t.dir.join("d/new").is_file());
+                // Through a symlinked directory into the protected one: refused on the
+                // object, nothing created.
+                let p = m.put_cstr(b"alias/evil");
+                match run(&t, &d, "openat", [cwd, p, wr, 0o644, 0, 0], &m) {
+                    Emulated::Answer(Answer::Errno(e), SecondLook::Rule(0)) => {
+                        assert_eq!(e, libc::EPERM)
+                    }
+                    other => panic!("expected a deny: {other:?}"),
+                }
+                assert!(
+                    !t.dir.join("prot/evil").exists(),
+                    "no side effect before the decision"
+                );
+                // O_TRUNC of an existing protected file through the alias: refused, intact.
+                let p = m.put_cstr(b"alias/existing");
+                let tr = (libc::O_WRONLY | libc::O_TRUNC) as u64;
+                assert!(matches!(
+                    run(&t, &d, "openat", [cwd, p, tr, 0, 0, 0], &m),
+                    Emulated::Answer(Answer::Errno(_), SecondLook::Rule(0))
+                ));
+                assert_eq!(std::fs::read(t.dir.join("prot/existing")).unwrap(), b"keep");
+                // The caller's dirfd (fd 5 = d) and /proc/self/fd/5 (rewritten to the
+                // caller's pid): relative creation in d.
+                let p = m.put_cstr(b"viafd");
+                assert!(matches!(
+                    run(
+                        &t,
+                        &d,
+                        "openat",
+                        [5, p, wr | libc::O_CLOEXEC as u64, 0o600, 0, 0],
+                        &m
+                    ),
+                    Emulated::Fd(_, true)
+                ));
+                assert!(t.dir.join("d/viafd").is_file());
+                // The kernel's errors: EEXIST for O_EXCL, ENOENT for a missing parent,
+                // ELOOP for O_NOFOLLOW on a symlink, EISDIR for writing a directory.
+                let p = m.put_cstr(b"d/new");
+                let ex = wr | libc::O_EXCL as u64;
+                assert!(matches!(
+                    run(&t, &d, "openat", [cwd, p, ex, 0o644, 0, 0], &m),
+                    Emulated::Answer(Answer::Errno(libc::EEXIST), _)
+                ));
+                let p = m.put_cstr(b"nope/x");
+                assert!(matches!(
+                    run(&t, &d, "openat", [cwd, p, wr, 0o644, 0, 0], &m),
+                    Emulated::Answer(Answer::Errno(libc::ENOENT), _)
+                ));
+                let p = m.put_cstr(b"alias");
+                let nf = (libc::O_WRONLY | libc::O_NOFOLLOW) as u64;
+                assert!(matches!(
+                    run(&t, &d, "openat", [cwd, p, nf, 0, 0, 0], &m),
+                    Emulated::Answer(Answer::Errno(libc::ELOOP), _)
+                ));
+                let p = m.put_cstr(b"d");
+                assert!(matches!(
+                    run(
+                        &t,
+                        &d,
+                        "openat",
+                        [cwd, p, libc::O_WRONLY as u64, 0, 0, 0],
+                        &m
+                    ),
+                    Emulated::Answer(Answer::Errno(libc::EISDIR), _)
+                ));
+                // The thread got its own root back.
+                assert!(std::path::Path::new("/proc/self/status").exists());
+                assert_eq!(
+                    std::fs::read_link("/proc/thread-self/root").unwrap(),
+                    std::path::PathBuf::from("/")
+                );
+            })
+            .join()
+            .unwrap();
+        }
+
+        #[test]
+        fn a_non_root_caller_is_refused_where_the_kernel_refuses_and_owns_what_it_creates() {
+            if supported().is_err() {
+                return;
+            }
+            std::thread::spawn(|| {
+                let dir =
+                    std::env::temp_dir().join(format!("tiercel-emul-nr-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(dir.join("open")).unwrap();
+                std::fs::create_dir_all(dir.join("closed")).unwrap();
+                std::fs::write(dir.join("rootfile"), b"r").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+                std::fs::set_permissions(dir.join("open"), std::fs::Permissions::from_mode(0o777))
+                    .unwrap();
+                std::fs::set_permissions(
+                    dir.join("closed"),
+                    std::fs::Permissions::from_mode(0o755),
+                )
+                .unwrap();
+                std::fs::set_permissions(
+                    dir.join("rootfile"),
+                    std::fs::Permissions::from_mode(0o644),
+                )
+                .unwrap();
+                // A caller running as nobody (65534), from `dir`.
+                use std::os::unix::process::CommandExt;
+                let child = std::process::Command::new("sleep")
+                    .arg("30")
+                    .current_dir(&dir)
+                    .uid(65534)
+                    .gid(65534)
+                    .spawn()
+                    .unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let t = Target {
+                    child,
+                    dir: dir.clone(),
+                };
+                let d = decider(&dir.to_string_lossy());
+                let mut m = BufMem::new(0x1000);
+                let cwd = libc::AT_FDCWD as i64 as u64;
+                let wr = (libc::O_WRONLY | libc::O_CREAT) as u64;
+                let p = m.put_cstr(b"open/mine");
+                match run(&t, &d, "openat", [cwd, p, wr, 0o640, 0, 0], &m) {
+                    Emulated::Fd(f, _) => {
+                        let md = std::fs::File::from(f).metadata().unwrap();
+                        assert_eq!((md.uid(), md.gid()), (65534, 65534), "the caller owns it");
+                    }
+                    other => panic!("expected an fd: {other:?}"),
+                }
+                let p = m.put_cstr(b"closed/x");
+                assert!(matches!(
+                    run(&t, &d, "openat", [cwd, p, wr, 0o640, 0, 0], &m),
+                    Emulated::Answer(Answer::Errno(libc::EACCES), SecondLook::None)
+                ));
+                let p = m.put_cstr(b"rootfile");
+                assert!(matches!(
+                    run(
+                        &t,
+                        &d,
+                        "openat",
+                        [cwd, p, libc::O_WRONLY as u64, 0, 0, 0],
+                        &m
+                    ),
+                    Emulated::Answer(Answer::Errno(libc::EACCES), SecondLook::None)
+                ));
+                assert!(!dir.join("closed/x").exists());
+                // Our own credentials are back.
+                assert_eq!(sys::set_fsuid(u32::MAX), 0);
+            })
+            .join()
+            .unwrap();
+        }
+    }
+}
