@@ -54,39 +54,7 @@ impl Default for WebConfig {
     }
 }
 
-fn err(key: &str, what: &str) -> String {
-    format!("config: {key}: {what}")
-}
-
-fn sub<'a>(root: &'a Yaml<'a>, key: &str) -> Result<Option<&'a Yaml<'a>>, String> {
-    match root.as_mapping_get(key) {
-        None => Ok(None),
-        Some(b) if b.is_null() => Ok(None),
-        Some(b) if b.as_mapping().is_some() => Ok(Some(b)),
-        Some(_) => Err(err(key, "expected a mapping")),
-    }
-}
-
-fn get_bool(b: &Yaml, path: &str, key: &str, d: bool) -> Result<bool, String> {
-    match b.as_mapping_get(key) {
-        None => Ok(d),
-        Some(v) if v.is_null() => Ok(d),
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| err(&format!("{path}.{key}"), "expected true or false")),
-    }
-}
-
-fn get_str<'a>(b: &'a Yaml<'a>, path: &str, key: &str) -> Result<Option<&'a str>, String> {
-    match b.as_mapping_get(key) {
-        None => Ok(None),
-        Some(v) if v.is_null() => Ok(None),
-        Some(v) => v
-            .as_str()
-            .map(Some)
-            .ok_or_else(|| err(&format!("{path}.{key}"), "expected a string")),
-    }
-}
+use crate::sinks::config::{block as sub, bool_key as get_bool, err, str_key as get_str};
 
 /// Reads `webserver:` and `metrics:`. `base` resolves relative paths.
 pub fn parse_config(root: &Yaml, base: &Path) -> Result<(WebConfig, MetricsConfig), String> {

@@ -1199,6 +1199,33 @@ impl Drop for Containerd {
     }
 }
 
+/// An example rule file of the repository (`examples/rules/…`), or `None` after a skip.
+fn example_rules(test: &str, rel: &str) -> Option<PathBuf> {
+    let p = example(&format!("rules/{rel}"));
+    require(test, &format!("examples/rules/{rel} missing"), p.is_file()).then_some(p)
+}
+
+/// The seed's rule, corrected: `examples/rules/seed-write-below-binary-dir.yaml`.
+pub fn seed_rules(test: &str) -> Option<PathBuf> {
+    example_rules(test, "seed-write-below-binary-dir.yaml")
+}
+
+/// The enforcement preset: `examples/rules/protect-binary-dirs.yaml`.
+pub fn preset_rules(test: &str) -> Option<PathBuf> {
+    example_rules(test, "protect-binary-dirs.yaml")
+}
+
+/// A busybox bundle with the probe whose seccomp profile comes from `tiercel profile` for
+/// this supervisor.
+pub fn bundle_for(env: &Env, sup: &Supervisor) -> Bundle {
+    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
+    let prof = sup
+        .profile()
+        .unwrap_or_else(|e| panic!("tiercel profile: {e:#}\n{}", sup.dump()));
+    b.set_seccomp(prof);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

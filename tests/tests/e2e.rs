@@ -17,36 +17,6 @@ const SETTLE: Duration = Duration::from_millis(1500);
 
 const WRITE_BELOW_BIN: &str = "Write below binary dir";
 
-fn seed_rules(test: &str) -> Option<PathBuf> {
-    let p = example("rules/seed-write-below-binary-dir.yaml");
-    require(
-        test,
-        "examples/rules/seed-write-below-binary-dir.yaml missing",
-        p.is_file(),
-    )
-    .then_some(p)
-}
-
-fn preset_rules(test: &str) -> Option<PathBuf> {
-    let p = example("rules/protect-binary-dirs.yaml");
-    require(
-        test,
-        "examples/rules/protect-binary-dirs.yaml missing",
-        p.is_file(),
-    )
-    .then_some(p)
-}
-
-/// A bundle whose seccomp profile comes from `tiercel profile` for this supervisor.
-fn bundle_for(env: &Env, sup: &Supervisor) -> Bundle {
-    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
-    let prof = sup
-        .profile()
-        .unwrap_or_else(|e| panic!("tiercel profile: {e:#}\n{}", sup.dump()));
-    b.set_seccomp(prof);
-    b
-}
-
 fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }

@@ -19,25 +19,6 @@ use tiercel_e2e::*;
 
 const RUN: Duration = Duration::from_secs(180);
 
-fn preset_rules(test: &str) -> Option<std::path::PathBuf> {
-    let p = example("rules/protect-binary-dirs.yaml");
-    require(
-        test,
-        "examples/rules/protect-binary-dirs.yaml missing",
-        p.is_file(),
-    )
-    .then_some(p)
-}
-
-fn bundle_for(env: &Env, sup: &Supervisor) -> Bundle {
-    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
-    let prof = sup
-        .profile()
-        .unwrap_or_else(|e| panic!("tiercel profile: {e:#}\n{}", sup.dump()));
-    b.set_seccomp(prof);
-    b
-}
-
 /// A `kB` line of `/proc/<pid>/status` (VmRSS, VmHWM), in bytes.
 fn status_kb(pid: u32, key: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -15,25 +15,6 @@ use tiercel_e2e::*;
 
 const RUN: Duration = Duration::from_secs(240);
 
-fn preset_rules(test: &str) -> Option<PathBuf> {
-    let p = example("rules/protect-binary-dirs.yaml");
-    require(
-        test,
-        "examples/rules/protect-binary-dirs.yaml missing",
-        p.is_file(),
-    )
-    .then_some(p)
-}
-
-fn bundle_for(env: &Env, sup: &Supervisor) -> Bundle {
-    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
-    let prof = sup
-        .profile()
-        .unwrap_or_else(|e| panic!("tiercel profile: {e:#}\n{}", sup.dump()));
-    b.set_seccomp(prof);
-    b
-}
-
 /// How many times the race attempts run under enforcement (each with `TRIES` calls).
 fn rounds() -> usize {
     std::env::var("TIERCEL_OBJECTS_ROUNDS")

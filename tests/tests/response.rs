@@ -13,24 +13,10 @@ const ALERT_WAIT: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_millis(1500);
 const WRITE_BELOW_BIN: &str = "Write below binary dir";
 
-fn seed_rules(test: &str) -> Option<PathBuf> {
-    let p = example("rules/seed-write-below-binary-dir.yaml");
-    require(test, "seed rules missing", p.is_file()).then_some(p)
-}
-
 fn supervisor(env: &Env, seed: PathBuf, deny: &str) -> Supervisor {
     let mut opts = SupervisorOpts::new(&[seed], "enforce");
     opts.extra = vec!["--deny".into(), deny.into()];
     Supervisor::start(&env.tiercel, opts).expect("supervisor")
-}
-
-fn bundle_for(env: &Env, sup: &Supervisor) -> Bundle {
-    let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
-    b.set_seccomp(
-        sup.profile()
-            .unwrap_or_else(|e| panic!("tiercel profile: {e:#}\n{}", sup.dump())),
-    );
-    b
 }
 
 fn denials<'a>(alerts: &'a [Value], file: &str) -> Vec<&'a Value> {

@@ -100,11 +100,12 @@ impl Default for OutputsConfig {
     }
 }
 
-fn err(key: &str, what: &str) -> String {
+/// `config: KEY: WHAT` (also used by the web server's and metrics' blocks).
+pub(crate) fn err(key: &str, what: &str) -> String {
     format!("config: {key}: {what}")
 }
 
-fn block<'a>(root: &'a Yaml<'a>, key: &str) -> Result<Option<&'a Yaml<'a>>, String> {
+pub(crate) fn block<'a>(root: &'a Yaml<'a>, key: &str) -> Result<Option<&'a Yaml<'a>>, String> {
     match root.as_mapping_get(key) {
         None => Ok(None),
         Some(b) if b.is_null() => Ok(None),
@@ -113,7 +114,7 @@ fn block<'a>(root: &'a Yaml<'a>, key: &str) -> Result<Option<&'a Yaml<'a>>, Stri
     }
 }
 
-fn bool_key(b: &Yaml, block: &str, key: &str, default: bool) -> Result<bool, String> {
+pub(crate) fn bool_key(b: &Yaml, block: &str, key: &str, default: bool) -> Result<bool, String> {
     match b.as_mapping_get(key) {
         None => Ok(default),
         Some(v) if v.is_null() => Ok(default),
@@ -123,7 +124,11 @@ fn bool_key(b: &Yaml, block: &str, key: &str, default: bool) -> Result<bool, Str
     }
 }
 
-fn str_key<'a>(b: &'a Yaml<'a>, block: &str, key: &str) -> Result<Option<&'a str>, String> {
+pub(crate) fn str_key<'a>(
+    b: &'a Yaml<'a>,
+    block: &str,
+    key: &str,
+) -> Result<Option<&'a str>, String> {
     match b.as_mapping_get(key) {
         None => Ok(None),
         Some(v) if v.is_null() => Ok(None),
@@ -134,7 +139,7 @@ fn str_key<'a>(b: &'a Yaml<'a>, block: &str, key: &str) -> Result<Option<&'a str
     }
 }
 
-fn uint_key(b: &Yaml, block: &str, key: &str) -> Result<Option<u64>, String> {
+pub(crate) fn uint_key(b: &Yaml, block: &str, key: &str) -> Result<Option<u64>, String> {
     match b.as_mapping_get(key) {
         None => Ok(None),
         Some(v) if v.is_null() => Ok(None),

@@ -16,7 +16,7 @@
 //! shares when they arrive. Drops are counted per container (and logged at 1, 2, 4, …).
 //! SIGUSR1 ([`Sinks::reopen`]) reopens files and re-spawns programs, as in Falco.
 
-mod config;
+pub(crate) mod config;
 mod file;
 mod http;
 mod program;
