@@ -717,8 +717,10 @@ pub fn stat_in_root(root: BorrowedFd<'_>, path: &[u8]) -> Option<FileId> {
 
 /// Returns the allocator's free memory to the kernel (`malloc_trim(0)`, every arena):
 /// glibc keeps freed heap pages otherwise, so a container's tables freed at its end would
-/// still count in the supervisor's RSS.
+/// still count in the supervisor's RSS. musl (the static image build) has no such call and
+/// returns large freed blocks by itself: nothing to do there.
 pub fn malloc_trim() {
+    #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim takes a padding size and only walks the allocator's own state;
     // it is thread-safe (it locks each arena).
     unsafe {
