@@ -525,7 +525,10 @@ fn hook_started_supervisor_killed_audit_container_continues() {
                 let log = p.with_extension("log");
                 let text = fs::read_to_string(&log).unwrap_or_default();
                 if text.contains("known binary directory opened for writing") {
-                    let pid: u32 = fs::read_to_string(&p).unwrap().trim().parse().unwrap();
+                    // The hook's pid file: `{"pid": …, "start": …, "socket": …}`.
+                    let v: serde_json::Value =
+                        serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+                    let pid = u32::try_from(v["pid"].as_u64().unwrap()).unwrap();
                     found = Some((pid, log));
                 }
             }
