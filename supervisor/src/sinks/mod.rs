@@ -699,7 +699,8 @@ impl Fanout {
                     }
                     self.offer(&a);
                 }
-                Ok(Msg::Internal(a)) => self.offer_uncounted(&a),
+                // tiercel's own alerts: written, not counted as rule matches.
+                Ok(Msg::Internal(a)) => self.deliver(&a),
                 Ok(Msg::Flush(done)) => {
                     if self.flush_outputs(Duration::from_secs(10)) {
                         let _ = done.try_send(());
@@ -749,10 +750,6 @@ impl Fanout {
                 self.stats.output_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }
-
-    fn offer_uncounted(&mut self, a: &Alert) {
-        self.deliver(a);
     }
 
     /// Every output writes what it has queued; a stuck one is given up on at the deadline.
