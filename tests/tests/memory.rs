@@ -312,7 +312,7 @@ fn drop_and_execute_on_overlay_also_after_chroot() {
     let t = "drop_and_execute_on_overlay_also_after_chroot";
     let Some(env) = container_env(t) else { return };
     let Some(rules) = upstream_rule_files() else {
-        require(t, "upstream rule files not found", false);
+        // upstream_rule_files() reported the skip.
         return;
     };
     let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&rules[..1], "audit"))

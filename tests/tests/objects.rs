@@ -214,7 +214,7 @@ fn objects_audit_sees_through_symlinks_and_magic_links() {
     let t = "objects_audit_sees_through_symlinks_and_magic_links";
     let Some(env) = container_env(t) else { return };
     let Some(rules) = upstream_rule_files() else {
-        require(t, "upstream rule files not found", false);
+        // upstream_rule_files() reported the skip.
         return;
     };
     let sup =
