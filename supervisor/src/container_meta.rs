@@ -278,18 +278,25 @@ pub fn containerd_namespace(bundle: &Path) -> Option<&str> {
 /// the supervisor itself has), as for plain runc.
 pub fn lookup(t: &Target) -> ContainerMeta {
     let mut m = lookup_records(t);
-    if m.privileged.is_none() {
-        if let Some(b) = t.bundle.as_deref() {
-            m.privileged = crate::engines::bundle_privileged(b);
-            if m.privileged.is_some() {
-                m.sources.insert(
-                    "container.privileged",
-                    Source::Bundle(b.join("config.json")),
-                );
-            }
+    privileged_from_bundle(&mut m, t.bundle.as_deref());
+    m
+}
+
+/// Without an engine value, `container.privileged` from the bundle's bounding set (every
+/// capability the supervisor itself has), with its source.
+pub fn privileged_from_bundle(m: &mut ContainerMeta, bundle: Option<&Path>) {
+    if m.privileged.is_some() {
+        return;
+    }
+    if let Some(b) = bundle {
+        m.privileged = crate::engines::bundle_privileged(b);
+        if m.privileged.is_some() {
+            m.sources.insert(
+                "container.privileged",
+                Source::Bundle(b.join("config.json")),
+            );
         }
     }
-    m
 }
 
 fn lookup_records(t: &Target) -> ContainerMeta {

@@ -209,14 +209,11 @@ impl ProcessState {
     /// then fills in the engine's record.
     pub fn container_info(&self) -> ContainerInfo {
         let mut meta = crate::container_meta::from_annotations(&self.meta_target());
-        if meta.privileged.is_none() {
-            // No engine record (yet): the bundle's bounding set (every capability the
-            // supervisor itself has).
-            meta.privileged = self
-                .bundle
-                .as_deref()
-                .and_then(|b| crate::engines::bundle_privileged(Path::new(b)));
-        }
+        // No engine record (yet): the bundle's bounding set.
+        crate::container_meta::privileged_from_bundle(
+            &mut meta,
+            self.bundle.as_deref().map(Path::new),
+        );
         ContainerInfo {
             id: self.id.clone(),
             meta: std::sync::Arc::new(crate::container_meta::MetaCell::new(meta)),
