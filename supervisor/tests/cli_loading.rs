@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{run_with_stdin, tiercel};
+use common::{run_with_stdin, spawn_with_log, tiercel, wait_for};
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tiercel-cli-{name}-{}", std::process::id()));
@@ -367,35 +367,14 @@ fn sighup_reload_of_a_broken_file_keeps_the_rules_and_says_where() {
     let root = scratch("hup");
     let dir = rules_dir(&root);
     let sock = root.join("s.sock");
-    let mut child = tiercel()
-        .args(["supervise", "--socket", sock.to_str().unwrap(), "-r"])
-        .arg(&dir)
-        .env("TIERCEL_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (rx, mut child) = spawn_with_log(
+        tiercel()
+            .args(["supervise", "--socket", sock.to_str().unwrap(), "-r"])
+            .arg(&dir)
+            .env("TIERCEL_LOG", "info"),
+    );
     let mut log = String::new();
-    let wait_for = |needle: &str, log: &mut String| -> bool {
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
-            log.push_str(&line);
-            log.push('\n');
-            if line.contains(needle) {
-                return true;
-            }
-        }
-        false
-    };
+    let wait_for = |needle: &str, log: &mut String| wait_for(&rx, needle, log);
     let ready = wait_for("supervisor ready", &mut log);
     // A later file of the directory breaks; SIGHUP re-reads the directory.
     std::fs::write(dir.join("40-broken.yaml"), BROKEN).unwrap();

@@ -2,34 +2,16 @@
 //! the generated exceptions loaded with `tiercel rules check`, the same events replayed
 //! with them (no alert left), other events of the same rules still alerting.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use common::{run_with_stdin as run, tiercel};
 use serde_json::Value;
-
-fn tiercel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tiercel"))
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tiercel");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// `tiercel rules eval --json -r RULES… -` on the events: the alert lines.

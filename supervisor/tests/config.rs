@@ -4,11 +4,14 @@
 //! items, `-T`/`-t`/`-D`; `rules syscalls` and `profile` shrink), reload (SIGHUP and a
 //! file change; good and broken), and `log_level` / `log_stderr`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use common::{spawn_with_log, wait_for};
 
 fn tiercel() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tiercel"));
@@ -434,43 +437,10 @@ fn rule_selection_flags_and_items_shrink_what_is_notified() {
     let _ = std::fs::remove_dir_all(root);
 }
 
-/// Runs `cmd` (a `supervise`), collecting stderr until a line contains `needle` (or 20 s);
-/// returns the log so far and the child, still running.
+/// Runs `cmd` (a `supervise`) without a `TIERCEL_LOG` from the environment; its log
+/// lines arrive on the receiver; the child keeps running.
 fn supervise_start(cmd: &mut Command) -> (mpsc::Receiver<String>, Child) {
-    let mut child = cmd
-        .env_remove("TIERCEL_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (rx, child)
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, log: &mut String) -> bool {
-    let end = Instant::now() + Duration::from_secs(20);
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                log.push_str(&line);
-                log.push('\n');
-                if line.contains(needle) {
-                    return true;
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    false
+    spawn_with_log(cmd.env_remove("TIERCEL_LOG"))
 }
 
 fn supervise_until(cmd: &mut Command, needle: &str) -> (String, bool) {
