@@ -675,15 +675,33 @@ pub fn read_in_root(
     max: usize,
 ) -> io::Result<(Vec<u8>, FileId)> {
     use std::io::Read;
-    let f = std::fs::File::from(open_in_root(root, path, libc::O_RDONLY)?);
-    let md = f.metadata()?;
+    // Looked at before it is opened: opening a device node runs its driver's open
+    // (a watchdog, a tape, a terminal becoming ours) with tiercel's privileges and outside
+    // the container's device cgroup; only a regular file is reopened for reading, through
+    // the handle (the same inode, no second walk).
+    let h = open_in_root(root, path, libc::O_PATH)?;
+    let md = std::fs::File::from(h.try_clone()?).metadata()?;
     if !md.file_type().is_file() {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let id = FileId::of(&md);
+    let f = std::fs::File::from(reopen(h.as_fd(), libc::O_RDONLY)?);
     let mut v = Vec::new();
     f.take(max as u64).read_to_end(&mut v)?;
     Ok((v, id))
+}
+
+/// Opens the object an `O_PATH` handle names with `flags` (through
+/// `/proc/thread-self/fd/N`: the same inode, no path walk), non-blocking and without
+/// acquiring a terminal.
+pub fn reopen(h: BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
+    let p = format!("/proc/thread-self/fd/{}", h.as_raw_fd());
+    openat_mode(
+        None,
+        p.as_bytes(),
+        flags | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
+        0,
+    )
 }
 
 /// What identifies a version of a file for a change check: device, inode, size, mtime.
@@ -992,6 +1010,34 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
         assert!(t0.elapsed() < std::time::Duration::from_secs(2));
         assert!(stat_in_root(r, b"/fifo").is_none());
+        // Not even opened: a writer waiting for a reader of the FIFO is still waiting
+        // afterwards (any open for reading, non-blocking or not, would have released it).
+        let fifo = root.join("fifo");
+        let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (fifo, opened) = (fifo.clone(), opened.clone());
+            std::thread::spawn(move || {
+                let f = std::fs::OpenOptions::new().write(true).open(&fifo);
+                opened.store(true, std::sync::atomic::Ordering::SeqCst);
+                drop(f);
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(read_in_root(r, b"/fifo", 1 << 20).is_err());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            !opened.load(std::sync::atomic::Ordering::SeqCst),
+            "read_in_root opened the FIFO"
+        );
+        // Release the writer.
+        use std::os::unix::fs::OpenOptionsExt;
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        writer.join().unwrap();
+        drop(reader);
         // A directory is not a file.
         assert!(read_in_root(r, b"/etc", 1 << 20).is_err());
         // The race: etc and evil (a symlink to the host's etc) swapped in a loop.
