@@ -9,6 +9,7 @@ pub mod event;
 pub mod config;
 pub mod container_meta;
 pub mod decide;
+pub mod devices;
 pub mod emulate;
 pub mod engines;
 pub mod keeper;
