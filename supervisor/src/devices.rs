@@ -70,7 +70,8 @@ pub struct DevicePolicy {
 
 /// runc's `AllowedDevices` (libcontainer/specconv), appended after the bundle's rules:
 /// path (for the dedup against `linux.devices`), type, major, minor, access.
-const RUNTIME_DEFAULTS: &[(&str, DevType, Option<u32>, Option<u32>, u8)] = &[
+type DefaultRule = (&'static str, DevType, Option<u32>, Option<u32>, u8);
+const RUNTIME_DEFAULTS: &[DefaultRule] = &[
     ("", DevType::Char, None, None, ACC_MKNOD),
     ("", DevType::Block, None, None, ACC_MKNOD),
     ("/dev/null", DevType::Char, Some(1), Some(3), ACC_ALL),
