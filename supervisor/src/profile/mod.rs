@@ -74,7 +74,8 @@ pub use merge::{merge, merge_into, Merged};
 pub use object::{access_mode_arg, seccomp_object, Seccomp};
 pub use plan::{
     decoded_syscalls, falco_event_syscalls, notify_plan, notify_syscalls, notify_syscalls_for,
-    AccessFilter, NotifyPlan, NotifyRule, ACCESS_MODE_SYSCALLS, O_ACCMODE,
+    rules_refuse_namespaces, AccessFilter, NotifyPlan, NotifyRule, ValueFilter,
+    ACCESS_MODE_SYSCALLS, O_ACCMODE, VALUE_FILTERED,
 };
 
 /// The native seccomp architecture of the profiles we generate.
@@ -87,6 +88,24 @@ pub const NEVER_NOTIFY: &[&str] = &["write"];
 /// Refused in the kernel in enforce mode (a bypass channel: io_uring does file and
 /// network operations without syscalls).
 pub const IO_URING: &[&str] = &["io_uring_setup", "io_uring_enter", "io_uring_register"];
+
+/// The namespace flags of `clone` (`CLONE_NEWNS`, `CLONE_NEWCGROUP`, `CLONE_NEWUTS`,
+/// `CLONE_NEWIPC`, `CLONE_NEWUSER`, `CLONE_NEWPID`, `CLONE_NEWNET`: docker's mask
+/// `0x7E020000`). Enforce profiles whose plan refuses namespaces answer a `clone` with
+/// any of them `EPERM` in the kernel, one masked compare per flag, so fork and threads
+/// never leave the kernel.
+pub const NS_CLONE_FLAGS: &[u64] = &[
+    0x0002_0000,
+    0x0200_0000,
+    0x0400_0000,
+    0x0800_0000,
+    0x1000_0000,
+    0x2000_0000,
+    0x4000_0000,
+];
+
+/// `EPERM`: what `clone` with a namespace flag gets.
+pub const EPERM: u32 = libc::EPERM.unsigned_abs();
 
 /// The errno io_uring calls get in enforce mode.
 pub const IO_URING_ERRNO: u32 = ENOSYS;
