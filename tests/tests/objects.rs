@@ -506,3 +506,82 @@ fn objects_harden_controls_match_the_kernel_and_ioctls_stay_in_the_kernel() {
         );
     }
 }
+
+/// Under the namespace refusal, `runc exec` still works (runc joins the namespaces before
+/// installing the filter) and its sessions are refused the same calls; crun runs a
+/// container whose workload forks, makes threads and gets ENOSYS for clone3 (crun, like
+/// runc, makes no namespace call after installing the filter).
+#[test]
+fn objects_exec_and_crun_work_under_the_namespace_refusal() {
+    let t = "objects_exec_and_crun_work_under_the_namespace_refusal";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let sup = Supervisor::start(
+        &env.tiercel,
+        SupervisorOpts {
+            extra: vec!["--deny".into(), "tag:tiercel_protect".into()],
+            ..SupervisorOpts::new(&[preset], "enforce")
+        },
+    )
+    .expect("supervisor");
+    let mut b = bundle_for(&env, &sup);
+    b.set_args(&["/probe", "sleep", "60"]);
+    let c = Detached::start(&b, &container_id("nsexec"), RUN).expect("runc run -d");
+    let out = c
+        .exec(&["/bin/sh", "-c", "echo fine > /tmp/x && cat /tmp/x"], RUN)
+        .expect("runc exec");
+    assert!(
+        out.success() && out.stdout.contains("fine"),
+        "{t}: runc exec: {out:?}\n{}",
+        sup.dump()
+    );
+    let out = c.exec(&["/probe", "namespaces"], RUN).expect("runc exec");
+    let got = parse_attempts(&out.stdout);
+    assert_eq!(got.len(), 14, "{t}: {out:?}");
+    eprintln!("{t}: runc exec: {got:?}");
+    let through: Vec<&Attempt> = got.iter().filter(|a| a.ok()).collect();
+    assert!(through.is_empty(), "{t}: exec session: {through:?}");
+    drop(c);
+
+    if !require(t, "crun not installed", have("crun"))
+        || !require(t, "unshare not installed", have("unshare"))
+    {
+        return;
+    }
+    let mut b = bundle_for(&env, &sup);
+    b.set_args(&["/probe", "harden-controls", "1000"]);
+    b.write().expect("config.json");
+    let root = tempfile::tempdir().unwrap();
+    let id = container_id("nscrun");
+    let crun = format!(
+        "crun --root {} --cgroup-manager=disabled",
+        root.path().display()
+    );
+    let script = format!(
+        "umount -R /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup || exit 10; \
+         {crun} run -b {} {id}; rc=$?; {crun} delete -f {id} 2>/dev/null; exit $rc",
+        b.path().display()
+    );
+    let out = run_cmd(
+        std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]),
+        RUN,
+        || {},
+    )
+    .expect("crun");
+    assert!(out.success(), "{t}: crun: {out:?}\n{}", sup.dump());
+    eprintln!("{t}: crun:\n{}", out.stdout);
+    for want in [
+        "CONTROL fork ok",
+        "CONTROL thread ok",
+        "CONTROL clone_plain ok",
+        "CONTROL ioctl_loop 1000 bad=0",
+        "CLONE3 ENOSYS",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "{t}: crun: no {want:?}: {out:?}"
+        );
+    }
+}

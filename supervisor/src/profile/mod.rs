@@ -37,6 +37,19 @@
 //!   of the mask (NOTIFY for the planned classes, the rule's own action for the others;
 //!   at most 64); a base rule that already has `args` for the call keeps them and gets a
 //!   plain NOTIFY copy instead (conditions on the same argument are not combined).
+//! - `ioctl` is notified only for the request numbers the rules name
+//!   ([`VALUE_FILTERED`], [`tiercel_rules::prefilter::arg_value_set`]): one NOTIFY rule per
+//!   request with `(arg1 & 0xffffffff) == request` (the kernel's `cmd` is an `unsigned
+//!   int`; musl passes a sign-extended `int`), and the allow rules naming it without
+//!   `args` rewritten to `arg1 >= 0` ([`object::rest_arg`]): always true, but libseccomp
+//!   2.5.4 then keeps the conditional rules and tests the masked compares first (an
+//!   unconditional allow, or a mask-0 compare, makes it drop them). A rule on ioctl that
+//!   tests the request otherwise, or not at all, gets every ioctl notified.
+//! - Enforce profiles whose plan `refuse_namespaces` (an enabled rule can match an
+//!   `unshare` with `CLONE_NEWNS`, e.g. the preset's namespace rule; `tiercel profile
+//!   --allow-namespaces` turns it off) answer `clone` with any of [`NS_CLONE_FLAGS`]
+//!   `EPERM` (one masked compare per flag; the allow rules get `arg0 >= 0`) and `clone3`
+//!   `ENOSYS` (its flags are in memory; libc falls back to `clone`), in the kernel.
 //! - `write` is never notified (runc refuses it, and it would deadlock runc's sync pipe);
 //!   NOTIFY is never the `defaultAction` (runc refuses that too).
 //! - Generated profiles list only the native architecture (`SCMP_ARCH_X86_64`): the runtime's
