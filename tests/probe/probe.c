@@ -80,6 +80,8 @@
 
 static const char *ORIGINAL = "original\n";
 #define VICTIM_MTIME 1000000000
+/* The inode generation the victims get at setup (FS_IOC_SETVERSION, where supported). */
+#define VICTIM_GENERATION 0x7417
 
 /* ---------------------------------------------------------------- result reporting */
 
@@ -970,6 +972,16 @@ static int o_ioctl_setflags_hi(void)
     return rc(syscall(SYS_ioctl, fd, 0xffffffff00000000ul | (unsigned long)FS_IOC_SETFLAGS, &fl));
 }
 
+/* 16.4: the inode generation (NFS file handles) through a read-only fd (ext4 checks
+ * ownership, not the open mode). */
+static int o_ioctl_setversion(void)
+{
+    int fd = open("/bin/v_ioctl_ver", O_RDONLY);
+    if (fd < 0) return errno;
+    long v = 0x1234;
+    return rc(ioctl(fd, FS_IOC_SETVERSION, &v));
+}
+
 static const struct attempt OBJ_ATTEMPTS[] = {
     {"race_cwd", o_race_cwd, NULL},
     {"race_exchange", o_race_exchange, NULL},
@@ -987,6 +999,7 @@ static const struct attempt OBJ_ATTEMPTS[] = {
     {"ioctl_setflags", o_ioctl_setflags, "f:/bin/v_ioctl_flags"},
     {"ioctl_fssetxattr", o_ioctl_fssetxattr, "f:/bin/v_ioctl_fsx"},
     {"ioctl_setflags_hi", o_ioctl_setflags_hi, "f:/bin/v_ioctl_hi"},
+    {"ioctl_setversion", o_ioctl_setversion, "f:/bin/v_ioctl_ver"},
 };
 #define N_OBJ (sizeof OBJ_ATTEMPTS / sizeof OBJ_ATTEMPTS[0])
 
@@ -1259,6 +1272,14 @@ static int mode_setup(const char *root)
             (void)!fchown(fd, 0, 0);
             close(fd);
         }
+        if (v[0] == 'f') { /* a known inode generation, where the filesystem has one */
+            int gfd = open(path, O_RDONLY);
+            long g = VICTIM_GENERATION;
+            if (gfd >= 0) {
+                (void)!ioctl(gfd, FS_IOC_SETVERSION, &g);
+                close(gfd);
+            }
+        }
         struct timespec ts[2] = {{.tv_sec = VICTIM_MTIME}, {.tv_sec = VICTIM_MTIME}};
         utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
     }
@@ -1296,10 +1317,14 @@ static int mode_check(const char *root)
             else {
                 int ffd = open(path, O_RDONLY | O_NOFOLLOW);
                 int fl = 0;
+                long gen = 0;
                 if (ffd >= 0 && ioctl(ffd, FS_IOC_GETFLAGS, &fl) == 0 &&
                     (fl & (FS_NOATIME_FL | FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL |
                            FS_SYNC_FL)) != 0)
                     why = "flags";
+                else if (ffd >= 0 && ioctl(ffd, FS_IOC_GETVERSION, &gen) == 0 &&
+                         (int)gen != VICTIM_GENERATION)
+                    why = "generation";
                 if (ffd >= 0) close(ffd);
             }
         }

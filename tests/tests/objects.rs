@@ -404,7 +404,12 @@ fn objects_namespaces_and_inode_ioctls_refused_with_runc_and_docker_caps() {
         }
 
         // class 4 with these capabilities: the ioctls on read-only fds of /bin files
-        for attack in ["ioctl_setflags", "ioctl_fssetxattr", "ioctl_setflags_hi"] {
+        for attack in [
+            "ioctl_setflags",
+            "ioctl_fssetxattr",
+            "ioctl_setflags_hi",
+            "ioctl_setversion",
+        ] {
             let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
             with_caps(&mut base, caps);
             let out = run_probe(&mut base, &["/probe", "objects", "1", attack], "iobase");
