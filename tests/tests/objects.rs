@@ -303,6 +303,7 @@ fn objects_audit_sees_through_symlinks_and_magic_links() {
 const RUNC_CAPS: &[&str] = &["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
 const NS_RULE: &str = "Namespace or root change in protected container";
+const IOCTL_RULE: &str = "Inode change through ioctl in protected binary dir";
 /// The new mount API is also matched by this earlier rule of the preset (which stays
 /// when the namespace rule is disabled): its alert then names that rule.
 const MOUNT_RULE: &str = "Mount over protected binary dir";
@@ -403,7 +404,16 @@ fn objects_namespaces_and_inode_ioctls_refused_with_runc_and_docker_caps() {
             }
         }
 
-        // class 4 with these capabilities: the ioctls on read-only fds of /bin files
+        // class 4 with these capabilities: the ioctls on read-only fds of /bin files, each
+        // refused by the ioctl rule with the request as Falco renders it (the kernel's
+        // 32-bit cmd, also for musl's sign-extended form)
+        let expect_alert = [
+            ("ioctl_setflags", "/bin/v_ioctl_flags", "40086602"),
+            ("ioctl_fssetxattr", "/bin/v_ioctl_fsx", "401C5820"),
+            ("ioctl_setflags_hi", "/bin/v_ioctl_hi", "40086602"),
+            ("ioctl_setversion", "/bin/v_ioctl_ver", "40087602"),
+        ];
+        let before = sup.alerts().expect("alerts").len();
         for attack in [
             "ioctl_setflags",
             "ioctl_fssetxattr",
@@ -427,6 +437,25 @@ fn objects_namespaces_and_inode_ioctls_refused_with_runc_and_docker_caps() {
                 probe_host(&env.probe, &["check", b.rootfs().to_str().unwrap()]).expect("check");
             if check.stdout.lines().any(|l| l.starts_with("CHANGED ")) {
                 failures.push(format!("{label}: {attack}: {}", check.stdout));
+            }
+        }
+        let is_hit = |x: &serde_json::Value, file: &str, req: &str| {
+            x["rule"] == IOCTL_RULE
+                && x["output_fields"]["fd.name"] == file
+                && x["output_fields"]["evt.arg.request"] == req
+        };
+        let alerts = sup
+            .wait_alerts(Duration::from_secs(10), Duration::from_millis(1500), |a| {
+                expect_alert
+                    .iter()
+                    .all(|(_, f, r)| a[before..].iter().any(|x| is_hit(x, f, r)))
+            })
+            .expect("alerts");
+        for (attack, file, req) in expect_alert {
+            if !alerts[before..].iter().any(|x| is_hit(x, file, req)) {
+                failures.push(format!(
+                    "{label}: {attack}: no '{IOCTL_RULE}' alert for {file} request {req}"
+                ));
             }
         }
     }

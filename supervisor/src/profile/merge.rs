@@ -335,7 +335,12 @@ pub fn merge(
             }
         }
     }
-    let mut out_rules = value_filtered(out_rules, &valued, default_class == Class::Allow);
+    let mut out_rules = value_filtered(
+        out_rules,
+        &valued,
+        default_class == Class::Allow,
+        &mut notes,
+    );
     if refuse_ns {
         out_rules = clone_without_namespaces(out_rules);
     }
@@ -468,11 +473,13 @@ fn value_filtered(
     mut rules: Vec<SyscallRule>,
     valued: &[NotifyRule],
     default_allows: bool,
+    notes: &mut Vec<String>,
 ) -> Vec<SyscallRule> {
     for r in valued {
         let Some(f) = &r.values else { continue };
         let allowed = split_rest(&mut rules, &r.name, f.index);
         if !allowed && !default_allows {
+            notes.push(format!("{}: refused by the profile; stays refused", r.name));
             continue;
         }
         let have: Vec<SyscallRule> = rules

@@ -968,3 +968,59 @@ fn merge_docker_like_profile_with_ioctl_and_clone() {
         );
     }
 }
+
+#[test]
+fn profile_cli_allow_namespaces_keeps_clone_and_clone3_allowed() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let preset = root.join("examples/rules/protect-binary-dirs.yaml");
+    let program = load_program(std::slice::from_ref(&preset)).unwrap();
+    let args = |allow_namespaces: bool| ProfileArgs {
+        rules: vec![preset.clone()],
+        socket: PathBuf::from("/run/t.sock"),
+        mode: Some(Mode::Enforce),
+        metadata: None,
+        format: Format::Oci,
+        base: None,
+        output: None,
+        allow_namespaces,
+        select: crate::load::SelectArgs::default(),
+    };
+    let (refusing, _) = build(&args(false), &program).unwrap();
+    assert_eq!(
+        actions_of(&refusing, "clone")
+            .iter()
+            .filter(|c| c.0 == ERRNO)
+            .count(),
+        NS_CLONE_FLAGS.len()
+    );
+    let (allowing, _) = build(&args(true), &program).unwrap();
+    for n in ["clone", "clone3"] {
+        assert_eq!(
+            actions_of(&allowing, n),
+            vec![(ALLOW.to_owned(), None, Value::Null)],
+            "{n}"
+        );
+    }
+    // the ioctl filter is the same either way
+    assert_eq!(
+        actions_of(&allowing, "ioctl"),
+        actions_of(&refusing, "ioctl")
+    );
+}
+
+#[test]
+fn merge_notes_an_ioctl_the_base_refuses() {
+    let base = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]
+    });
+    let m = merged(&base, &preset_plan(), Mode::Audit);
+    assert!(rules_for(&m.seccomp, "ioctl").is_empty());
+    assert!(
+        m.notes
+            .iter()
+            .any(|n| n == "ioctl: refused by the profile; stays refused"),
+        "{:?}",
+        m.notes
+    );
+}
