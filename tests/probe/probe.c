@@ -982,6 +982,18 @@ static int o_ioctl_setversion(void)
     return rc(ioctl(fd, FS_IOC_SETVERSION, &v));
 }
 
+/* 16.4: a request with the high bit of the 32-bit cmd set (FS_IOC_SET_ENCRYPTION_POLICY,
+ * _IOR: 0x800C6613), as musl passes it (0xffffffff800C6613), on /bin itself. Without
+ * tiercel the filesystem refuses it (no encryption feature, or /bin not empty); with it,
+ * the profile must notify it and the rule refuse it. */
+static int o_ioctl_policy_hi(void)
+{
+    int fd = open("/bin", O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return errno;
+    unsigned char policy[12] = {0};
+    return rc(syscall(SYS_ioctl, fd, 0xffffffff00000000ul | 0x800C6613ul, policy));
+}
+
 static const struct attempt OBJ_ATTEMPTS[] = {
     {"race_cwd", o_race_cwd, NULL},
     {"race_exchange", o_race_exchange, NULL},
@@ -1000,6 +1012,7 @@ static const struct attempt OBJ_ATTEMPTS[] = {
     {"ioctl_fssetxattr", o_ioctl_fssetxattr, "f:/bin/v_ioctl_fsx"},
     {"ioctl_setflags_hi", o_ioctl_setflags_hi, "f:/bin/v_ioctl_hi"},
     {"ioctl_setversion", o_ioctl_setversion, "f:/bin/v_ioctl_ver"},
+    {"ioctl_policy_hi", o_ioctl_policy_hi, NULL},
 };
 #define N_OBJ (sizeof OBJ_ATTEMPTS / sizeof OBJ_ATTEMPTS[0])
 

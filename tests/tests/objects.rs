@@ -412,6 +412,7 @@ fn objects_namespaces_and_inode_ioctls_refused_with_runc_and_docker_caps() {
             ("ioctl_fssetxattr", "/bin/v_ioctl_fsx", "401C5820"),
             ("ioctl_setflags_hi", "/bin/v_ioctl_hi", "40086602"),
             ("ioctl_setversion", "/bin/v_ioctl_ver", "40087602"),
+            ("ioctl_policy_hi", "/bin", "800C6613"),
         ];
         let before = sup.alerts().expect("alerts").len();
         for attack in [
@@ -419,6 +420,7 @@ fn objects_namespaces_and_inode_ioctls_refused_with_runc_and_docker_caps() {
             "ioctl_fssetxattr",
             "ioctl_setflags_hi",
             "ioctl_setversion",
+            "ioctl_policy_hi",
         ] {
             let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
             with_caps(&mut base, caps);
