@@ -26,6 +26,11 @@
 //! (`flags_contains_in_class`, from the table of the names the flags renderer can
 //! show, [`OPEN_FLAG_NAMES`]). The bits whose value never changes the answer are then
 //! dropped, so the seccomp filter compares as few bits as possible.
+//!
+//! [`arg_value_set`] does the same for one numeric exit parameter compared for equality
+//! (an ioctl's `evt.arg.request`): the values the rules name, each evaluated known, and
+//! one value equal to none of them; [`can_match_arg`] evaluates one rendered value
+//! (`unshare` with `CLONE_NEWNS`, for the profile's namespace refusal).
 
 use crate::eval::{bytes_op, CheckNode, CmpOp, Const, Matcher, Node, Operand, StrOp, TArg};
 use crate::event::{Event, EventType, FieldArg, Value};
