@@ -26,8 +26,13 @@
 //! (`flags_contains_in_class`, from the table of the names the flags renderer can
 //! show, [`OPEN_FLAG_NAMES`]). The bits whose value never changes the answer are then
 //! dropped, so the seccomp filter compares as few bits as possible.
+//!
+//! [`arg_value_set`] does the same for one numeric exit parameter compared for equality
+//! (an ioctl's `evt.arg.request`): the values the rules name, each evaluated known, and
+//! one value equal to none of them; [`can_match_arg`] evaluates one rendered value
+//! (`unshare` with `CLONE_NEWNS`, for the profile's namespace refusal).
 
-use crate::eval::{bytes_op, CheckNode, Matcher, Node, Operand, StrOp, TArg};
+use crate::eval::{bytes_op, CheckNode, CmpOp, Const, Matcher, Node, Operand, StrOp, TArg};
 use crate::event::{Event, EventType, FieldArg, Value};
 use crate::fields::Field;
 use crate::program::Program;
@@ -436,6 +441,134 @@ pub fn open_flag_classes(program: &Program, t: EventType) -> FlagClasses {
     }
 }
 
+/// Whether some rule of `program` for events of type `t` can match an event whose
+/// exit parameter `name` is rendered `text` (checks on `evt.arg.NAME` with constants
+/// are decided, every other check is unknown).
+pub fn can_match_arg(program: &Program, t: EventType, name: &str, text: &str) -> bool {
+    let ev = OneArg { t, name, text };
+    program.can_match_decided(t, &|c| {
+        (is_arg_check(c, name) && constant_matcher(&c.matcher)).then(|| c.eval(&ev))
+    })
+}
+
+/// The values of one numeric exit parameter for which some rule can match
+/// ([`arg_value_set`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgValues {
+    /// Some rule can match whatever the value (or the analysis cannot tell).
+    Any,
+    /// Only these values (ascending; empty: no rule can match at all).
+    Only(Vec<u64>),
+}
+
+/// Whether `c` tests exactly `evt.arg.NAME` (no transformer, not a list).
+fn is_arg_check(c: &CheckNode, name: &str) -> bool {
+    matches!(&c.lhs, Operand::Field { field: Field::EvtArg, arg: FieldArg::Name(a) } if &**a == name)
+        && !c.lhs_is_list
+}
+
+/// Calls `f` on every check of `n`.
+fn each_check(n: &Node, f: &mut dyn FnMut(&CheckNode)) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|k| each_check(k, f)),
+        Node::Not(k) | Node::Memo(_, k) => each_check(k, f),
+        Node::Check(c) => f(c),
+        Node::Const(_) => {}
+    }
+}
+
+/// The string constants `c` compares its operand with for equality (`=`, `!=`, `in`).
+fn equality_constants(c: &CheckNode) -> Option<Vec<&str>> {
+    match &c.matcher {
+        Matcher::Cmp(CmpOp::Eq | CmpOp::Ne, Const::Str(s)) => Some(vec![&**s]),
+        Matcher::Set(set) if !set.intersects => set
+            .items
+            .iter()
+            .map(|i| match i {
+                Const::Str(s) => Some(&**s),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// An event that has a type and one rendered exit parameter, nothing else.
+struct OneArg<'a> {
+    t: EventType,
+    name: &'a str,
+    text: &'a str,
+}
+
+impl Event for OneArg<'_> {
+    fn event_type(&self) -> EventType {
+        self.t
+    }
+    fn extract(&self, field: Field, arg: &FieldArg) -> Option<Value<'_>> {
+        match (field, arg) {
+            (Field::EvtType, FieldArg::None) => Some(Value::str(self.t.name())),
+            (Field::EvtArg, FieldArg::Name(n)) if &**n == self.name => Some(Value::str(self.text)),
+            _ => None,
+        }
+    }
+}
+
+/// The values of exit parameter `name` of events of type `t` (a number the event source
+/// renders as `render(v)`, e.g. Falco's `%X` hex of an ioctl request) for which some
+/// rule of `program` can match, every other field unknown: the analysis behind the
+/// in-kernel filter on an ioctl's request number.
+///
+/// The candidates are the constants the rules compare `evt.arg.NAME` with for equality
+/// (`=`, `!=`, `in`), turned into numbers by `parse` (a constant `render` would never
+/// produce is no candidate: no value can equal it). Each candidate is evaluated with
+/// `evt.arg.NAME` known; then one value equal to none of them (an equality or `in` on
+/// the parameter is false, `!=` true). If that value can match, or a rule tests the
+/// parameter any other way (`startswith`, `evt.rawarg.NAME`, `evt.args` … are unknown
+/// checks), the answer is [`ArgValues::Any`].
+pub fn arg_value_set(
+    program: &Program,
+    t: EventType,
+    name: &str,
+    parse: &dyn Fn(&str) -> Option<u64>,
+    render: &dyn Fn(u64) -> String,
+) -> ArgValues {
+    let mut candidates = std::collections::BTreeSet::new();
+    for &i in program.rules_for(t) {
+        let Some(r) = program.rules().get(i as usize) else {
+            continue;
+        };
+        each_check(r.filter.root(), &mut |c| {
+            if is_arg_check(c, name) {
+                for s in equality_constants(c).unwrap_or_default() {
+                    if let Some(v) = parse(s).filter(|&v| render(v) == s) {
+                        candidates.insert(v);
+                    }
+                }
+            }
+        });
+    }
+    let other = |c: &CheckNode| {
+        if !is_arg_check(c, name) {
+            return None;
+        }
+        match &c.matcher {
+            Matcher::Cmp(CmpOp::Eq, Const::Str(_)) => Some(false),
+            Matcher::Cmp(CmpOp::Ne, Const::Str(_)) => Some(true),
+            Matcher::Set(_) if equality_constants(c).is_some() => Some(false),
+            _ => None,
+        }
+    };
+    if program.can_match_decided(t, &other) {
+        return ArgValues::Any;
+    }
+    ArgValues::Only(
+        candidates
+            .into_iter()
+            .filter(|&v| can_match_arg(program, t, name, &render(v)))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,5 +957,81 @@ mod tests {
         assert!(!p.can_match_masked(&wr, &all, &|_, _| false));
         // No rule selected: nothing can match.
         assert!(!p.can_match_masked(&wr, &|_| false, &path_fields));
+    }
+
+    fn requests(text: &str) -> ArgValues {
+        let p = program(text);
+        arg_value_set(
+            &p,
+            t("ioctl"),
+            "request",
+            &|s| {
+                u64::from_str_radix(s, 16)
+                    .ok()
+                    .filter(|&v| v <= 0xffff_ffff)
+            },
+            &|v| format!("{v:X}"),
+        )
+    }
+
+    #[test]
+    fn ioctl_request_set_from_equalities() {
+        let only = |v: &[u64]| ArgValues::Only(v.to_vec());
+        // `in` and `=`: exactly the listed values (not the unrenderable ones).
+        assert_eq!(
+            requests(&rule(
+                "evt.type=ioctl and evt.arg.request in (40086602, 401C5820, 0x1, 401c5820)"
+            )),
+            only(&[0x4008_6602, 0x401C_5820])
+        );
+        assert_eq!(
+            requests(&rule(
+                "evt.type=ioctl and (evt.arg.request=40086602 or evt.arg.request=40049409) and fd.name startswith /bin"
+            )),
+            only(&[0x4004_9409, 0x4008_6602])
+        );
+        // A value excluded by `not in` in the same rule is not needed.
+        assert_eq!(
+            requests(&rule(
+                "evt.type=ioctl and evt.arg.request in (40086602, 40049409) and not evt.arg.request in (40049409)"
+            )),
+            only(&[0x4008_6602])
+        );
+        // Other event types do not count.
+        assert_eq!(
+            requests(&rule("evt.type=open and evt.arg.request=40086602")),
+            only(&[])
+        );
+    }
+
+    #[test]
+    fn ioctl_request_set_any_when_the_rules_cannot_be_enumerated() {
+        for cond in [
+            "evt.type=ioctl",
+            "evt.type=ioctl and fd.name startswith /bin",
+            "evt.type=ioctl and evt.arg.request != 40086602",
+            "evt.type=ioctl and evt.arg.request startswith 4008",
+            "evt.type=ioctl and evt.rawarg.request=1074292226",
+            "evt.type=ioctl and evt.args contains 40086602",
+            "evt.type=ioctl and not evt.arg.request in (5401)",
+            "evt.type in (ioctl, open) and (evt.arg.request=40086602 or proc.name=x)",
+        ] {
+            assert_eq!(requests(&rule(cond)), ArgValues::Any, "{cond}");
+        }
+    }
+
+    #[test]
+    fn ioctl_request_set_of_the_preset_is_finite() {
+        let ArgValues::Only(v) = requests(PRESET) else {
+            panic!("the preset's ioctl rule must name its requests");
+        };
+        for want in [0x4008_6602u64, 0x401C_5820, 0x4004_9409] {
+            assert!(v.contains(&want), "{want:#x} missing: {v:x?}");
+        }
+        assert!(!v.contains(&0x5401), "TCGETS is not an inode change");
+        assert!(
+            !v.contains(&0x8008_6601),
+            "FS_IOC_GETFLAGS is not an inode change"
+        );
     }
 }

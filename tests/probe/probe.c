@@ -80,6 +80,8 @@
 
 static const char *ORIGINAL = "original\n";
 #define VICTIM_MTIME 1000000000
+/* The inode generation the victims get at setup (FS_IOC_SETVERSION, where supported). */
+#define VICTIM_GENERATION 0x7417
 
 /* ---------------------------------------------------------------- result reporting */
 
@@ -958,6 +960,40 @@ static int o_ioctl_fssetxattr(void)
     return rc(ioctl(fd, FS_IOC_FSSETXATTR, &x));
 }
 
+/* 16.4: the same with the request as musl passes it (an `int`, sign-extended to 64 bits:
+ * the kernel looks at the low 32 only). */
+static int o_ioctl_setflags_hi(void)
+{
+    int fd = open("/bin/v_ioctl_hi", O_RDONLY);
+    if (fd < 0) return errno;
+    int fl = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0) return errno;
+    fl |= FS_NOATIME_FL;
+    return rc(syscall(SYS_ioctl, fd, 0xffffffff00000000ul | (unsigned long)FS_IOC_SETFLAGS, &fl));
+}
+
+/* 16.4: the inode generation (NFS file handles) through a read-only fd (ext4 checks
+ * ownership, not the open mode). */
+static int o_ioctl_setversion(void)
+{
+    int fd = open("/bin/v_ioctl_ver", O_RDONLY);
+    if (fd < 0) return errno;
+    long v = 0x1234;
+    return rc(ioctl(fd, FS_IOC_SETVERSION, &v));
+}
+
+/* 16.4: a request with the high bit of the 32-bit cmd set (FS_IOC_SET_ENCRYPTION_POLICY,
+ * _IOR: 0x800C6613), as musl passes it (0xffffffff800C6613), on /bin itself. Without
+ * tiercel the filesystem refuses it (no encryption feature, or /bin not empty); with it,
+ * the profile must notify it and the rule refuse it. */
+static int o_ioctl_policy_hi(void)
+{
+    int fd = open("/bin", O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return errno;
+    unsigned char policy[12] = {0};
+    return rc(syscall(SYS_ioctl, fd, 0xffffffff00000000ul | 0x800C6613ul, policy));
+}
+
 static const struct attempt OBJ_ATTEMPTS[] = {
     {"race_cwd", o_race_cwd, NULL},
     {"race_exchange", o_race_exchange, NULL},
@@ -974,6 +1010,9 @@ static const struct attempt OBJ_ATTEMPTS[] = {
     {"userns_bind", o_userns_bind, NULL},
     {"ioctl_setflags", o_ioctl_setflags, "f:/bin/v_ioctl_flags"},
     {"ioctl_fssetxattr", o_ioctl_fssetxattr, "f:/bin/v_ioctl_fsx"},
+    {"ioctl_setflags_hi", o_ioctl_setflags_hi, "f:/bin/v_ioctl_hi"},
+    {"ioctl_setversion", o_ioctl_setversion, "f:/bin/v_ioctl_ver"},
+    {"ioctl_policy_hi", o_ioctl_policy_hi, NULL},
 };
 #define N_OBJ (sizeof OBJ_ATTEMPTS / sizeof OBJ_ATTEMPTS[0])
 
@@ -986,6 +1025,150 @@ static int mode_objects(int argc, char **argv)
         report_line(OBJ_ATTEMPTS[i].name, run_isolated(&OBJ_ATTEMPTS[i]));
     }
     printf("SUMMARY attempts=%d ok=%d refused=%d\n", n_attempts, n_ok, n_refused);
+    return 0;
+}
+
+/* ---- issue 16, classes 2 and 4: re-rooting, namespaces, the mount API; and the calls
+ * that must keep working (fork, threads, clone without namespace flags, ioctls that do
+ * not change files). Mode `namespaces` prints RESULT lines (attacks), mode
+ * `harden-controls N` CONTROL lines (compared with a run without tiercel), one CLONE3
+ * line, and does N ioctls that must never leave the kernel. */
+struct clone_args_v0 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+static int wait_child(long pid)
+{
+    if (pid < 0) return errno;
+    if (pid == 0) _exit(0);
+    int st;
+    if (waitpid((pid_t)pid, &st, 0) < 0) return errno;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : EIO;
+}
+static int raw_clone(unsigned long flags)
+{
+    return wait_child(syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0));
+}
+static int raw_clone3(uint64_t flags)
+{
+    struct clone_args_v0 a;
+    memset(&a, 0, sizeof a);
+    a.flags = flags;
+    a.exit_signal = SIGCHLD;
+    return wait_child(syscall(SYS_clone3, &a, sizeof a));
+}
+static int n_chroot(void) { return rc(chroot("/tmp")); }
+static int n_unshare(void) { return rc(unshare(CLONE_NEWUSER | CLONE_NEWNS)); }
+static int n_unshare_net(void) { return rc(unshare(CLONE_NEWUSER | CLONE_NEWNET)); }
+static int n_clone_newns(void) { return raw_clone(CLONE_NEWUSER | CLONE_NEWNS); }
+static int n_clone_newpid(void) { return raw_clone(CLONE_NEWUSER | CLONE_NEWPID); }
+static int n_clone3(void) { return raw_clone3(CLONE_NEWUSER | CLONE_NEWNS); }
+static int n_setns(void)
+{
+    int fd = open("/proc/self/ns/mnt", O_RDONLY);
+    if (fd < 0) return errno;
+    int r = rc(setns(fd, CLONE_NEWNS));
+    close(fd);
+    return r;
+}
+static int n_pivot_root(void)
+{
+    if (chdir("/") < 0) return errno;
+    return rc(syscall(SYS_pivot_root, ".", "."));
+}
+static int n_mount(void) { return rc(mount("none", "/tmp", "tmpfs", 0, NULL)); }
+static int n_umount(void) { return rc(umount2("/proc", MNT_DETACH)); }
+static int n_userns_mount(void)
+{
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return errno;
+    return rc(mount("none", "/tmp", "tmpfs", 0, NULL));
+}
+static int n_fsopen(void) { return rc(syscall(SYS_fsopen, "tmpfs", 0)); }
+static int n_open_tree(void) { return rc(syscall(SYS_open_tree, AT_FDCWD, "/bin", 1 /* OPEN_TREE_CLONE */)); }
+static int n_fspick(void) { return rc(syscall(SYS_fspick, AT_FDCWD, "/", 0)); }
+
+static const struct attempt NS_ATTEMPTS[] = {
+    {"ns_chroot", n_chroot, NULL},
+    {"ns_unshare", n_unshare, NULL},
+    {"ns_unshare_net", n_unshare_net, NULL},
+    {"ns_clone_newns", n_clone_newns, NULL},
+    {"ns_clone_newpid", n_clone_newpid, NULL},
+    {"ns_clone3", n_clone3, NULL},
+    {"ns_setns", n_setns, NULL},
+    {"ns_pivot_root", n_pivot_root, NULL},
+    {"ns_mount", n_mount, NULL},
+    {"ns_umount", n_umount, NULL},
+    {"ns_userns_mount", n_userns_mount, NULL},
+    {"ns_fsopen", n_fsopen, NULL},
+    {"ns_open_tree", n_open_tree, NULL},
+    {"ns_fspick", n_fspick, NULL},
+};
+#define N_NS (sizeof NS_ATTEMPTS / sizeof NS_ATTEMPTS[0])
+
+static int mode_namespaces(void)
+{
+    for (size_t i = 0; i < N_NS; i++) report_line(NS_ATTEMPTS[i].name, run_isolated(&NS_ATTEMPTS[i]));
+    printf("SUMMARY attempts=%d ok=%d refused=%d\n", n_attempts, n_ok, n_refused);
+    return 0;
+}
+
+static void *hc_thread(void *p) { return p; }
+static void hc_line(const char *what, int err)
+{
+    const char *en = err ? strerrorname_np(err) : "ok";
+    printf("CONTROL %s %s\n", what, en ? en : "?");
+}
+static int mode_harden_controls(long n)
+{
+    hc_line("fork", wait_child(fork()));
+    pthread_t t;
+    int e = pthread_create(&t, NULL, hc_thread, NULL);
+    if (e == 0) e = pthread_join(t, NULL);
+    hc_line("thread", e);
+    hc_line("clone_plain", raw_clone(0));
+    hc_line("clone_files", raw_clone(CLONE_FILES));
+    int p[2];
+    if (pipe(p) < 0) return 1;
+    (void)!write(p[1], "abc", 3);
+    int avail = -1;
+    e = ioctl(p[0], FIONREAD, &avail) < 0 ? errno : 0;
+    printf("CONTROL fionread %s %d\n", e ? strerrorname_np(e) : "ok", avail);
+    struct termios_raw { unsigned char b[64]; } tio;
+    hc_line("tcgets_pipe", ioctl(p[0], TCGETS, &tio) < 0 ? errno : 0);
+    int fl = 0;
+    int fd = open("/bin/busybox", O_RDONLY);
+    hc_line("getflags_busybox", fd < 0 ? errno : ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    /* the owner's own file outside /bin: as without tiercel */
+    unlink("/tmp/hc_flags");
+    fd = open("/tmp/hc_flags", O_RDWR | O_CREAT, 0644);
+    fl = 0;
+    e = fd < 0 ? errno : ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0 ? errno : 0;
+    if (e == 0) {
+        fl |= FS_NOATIME_FL;
+        e = ioctl(fd, FS_IOC_SETFLAGS, &fl) < 0 ? errno : 0;
+    }
+    hc_line("setflags_tmp", e);
+    fl = 0;
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0)
+        printf("CONTROL setflags_tmp_noatime %d\n", (fl & FS_NOATIME_FL) != 0);
+    struct fsxattr x;
+    hc_line("fsgetxattr_tmp", fd < 0 ? errno : ioctl(fd, FS_IOC_FSGETXATTR, &x) < 0 ? errno : 0);
+    int src = open("/tmp/hc_src", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    (void)!write(src, "data\n", 5);
+    hc_line("ficlone_tmp", fd < 0 || src < 0 ? EBADF : ioctl(fd, FICLONE, src) < 0 ? errno : 0);
+    if (src >= 0) close(src);
+    if (fd >= 0) close(fd);
+    /* glibc falls back to clone on ENOSYS; enforce profiles answer clone3 so */
+    e = raw_clone3(0);
+    printf("CLONE3 %s\n", e ? strerrorname_np(e) : "ok");
+    /* ioctls that do not change files, n times: must stay in the kernel */
+    long bad = 0;
+    for (long i = 0; i < n; i++) {
+        if (ioctl(p[0], FIONREAD, &avail) < 0) bad++;
+        if (ioctl(p[0], TCGETS, &tio) == 0) bad++;
+    }
+    printf("CONTROL ioctl_loop %ld bad=%ld\n", n, bad);
+    printf("DONE harden-controls\n");
     return 0;
 }
 
@@ -1102,6 +1285,14 @@ static int mode_setup(const char *root)
             (void)!fchown(fd, 0, 0);
             close(fd);
         }
+        if (v[0] == 'f') { /* a known inode generation, where the filesystem has one */
+            int gfd = open(path, O_RDONLY);
+            long g = VICTIM_GENERATION;
+            if (gfd >= 0) {
+                (void)!ioctl(gfd, FS_IOC_SETVERSION, &g);
+                close(gfd);
+            }
+        }
         struct timespec ts[2] = {{.tv_sec = VICTIM_MTIME}, {.tv_sec = VICTIM_MTIME}};
         utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
     }
@@ -1136,6 +1327,19 @@ static int mode_check(const char *root)
             else if (st.st_uid != 0 || st.st_gid != 0) why = "owner";
             else if (st.st_mtime != VICTIM_MTIME) why = "mtime";
             else if (xn > 0) why = "xattr";
+            else {
+                int ffd = open(path, O_RDONLY | O_NOFOLLOW);
+                int fl = 0;
+                long gen = 0;
+                if (ffd >= 0 && ioctl(ffd, FS_IOC_GETFLAGS, &fl) == 0 &&
+                    (fl & (FS_NOATIME_FL | FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL |
+                           FS_SYNC_FL)) != 0)
+                    why = "flags";
+                else if (ffd >= 0 && ioctl(ffd, FS_IOC_GETVERSION, &gen) == 0 &&
+                         (int)gen != VICTIM_GENERATION)
+                    why = "generation";
+                if (ffd >= 0) close(ffd);
+            }
         }
         if (why) {
             printf("CHANGED %s %s (attempt %s)\n", v + 2, why, at->name);
@@ -1529,6 +1733,8 @@ int main(int argc, char **argv)
     if (!strcmp(m, "attack")) return mode_attack(argc, argv);
     if (!strcmp(m, "objects")) return mode_objects(argc, argv);
     if (!strcmp(m, "control")) return mode_control();
+    if (!strcmp(m, "namespaces")) return mode_namespaces();
+    if (!strcmp(m, "harden-controls") && argc > 2) return mode_harden_controls(atol(argv[2]));
     if (!strcmp(m, "list")) {
         for (size_t i = 0; i < N_ATTEMPTS; i++) printf("%s\n", ATTEMPTS[i].name);
         return 0;

@@ -45,6 +45,9 @@ pub enum Render {
     FileFlags,
     /// A file mode in octal (`0644`).
     Octal,
+    /// Falco's `PF_HEX` of a number: `%X`, upper case, no `0x` (ioctl `request`,
+    /// `argument`).
+    Hex,
 }
 
 impl Render {
@@ -52,6 +55,7 @@ impl Render {
         match self {
             Render::FileFlags => fl::render(fl::FILE_FLAGS, lo32(v)),
             Render::Octal => fl::octal(lo32(v)),
+            Render::Hex => fl::hex(v),
         }
     }
 }
@@ -242,6 +246,9 @@ pub enum Kind {
     /// `0x…` of the low 32 bits; octal of the low 32 bits.
     Hex32(u8),
     Oct32(u8),
+    /// A number in argument `i` masked with `mask`, rendered as Falco's `PF_HEX`
+    /// ([`Render::Hex`]); `evt.rawarg` gives the number.
+    HexNum(u8, u64),
 }
 
 /// One exit parameter.
@@ -624,6 +631,24 @@ pub static SYSCALLS: &[SyscallSpec] = &[
                 p("oldfd", Fd(0)),
                 p("newfd", NewFd(1)),
                 p("flags", U32(2)),
+            ],
+        ),
+        0,
+    ),
+    // ioctl (Falco's `PPME_SYSCALL_IOCTL_3_X`: res, fd, request, argument, the last two
+    // `PF_HEX`). The request is the kernel's `unsigned int cmd`: the low 32 bits, which
+    // is what the kernel acts on and what the profile's in-kernel filter compares
+    // (Falco's driver shows the whole register: the two differ only when a caller
+    // sets bits the kernel ignores, e.g. musl's sign-extended `int` requests).
+    // Not served to unrestricted rules: terminals and sockets call it constantly.
+    with_fd(
+        e(
+            "ioctl",
+            &[
+                RES,
+                p("fd", Fd(0)),
+                p("request", HexNum(1, ALL32)),
+                p("argument", HexNum(2, u64::MAX)),
             ],
         ),
         0,
@@ -1264,6 +1289,7 @@ impl Ctx<'_> {
             Kind::U64(i) => text(name, a(i).to_string()),
             Kind::Hex32(i) => text(name, fl::hex(a(i) & ALL32)),
             Kind::Oct32(i) => text(name, fl::octal(lo32(a(i)))),
+            Kind::HexNum(i, mask) => num(name, Render::Hex, a(i) & mask),
         })
     }
 }
@@ -1506,7 +1532,8 @@ mod tests {
                     | Kind::I32(i)
                     | Kind::U64(i)
                     | Kind::Hex32(i)
-                    | Kind::Oct32(i) => vec![i],
+                    | Kind::Oct32(i)
+                    | Kind::HexNum(i, _) => vec![i],
                     Kind::Str { ptr, .. } => vec![ptr],
                     Kind::Sockaddr { ptr, len, .. } => vec![ptr, len],
                     Kind::Path(p) => {
@@ -1699,5 +1726,38 @@ mod tests {
         assert_eq!(d.paths.len(), 2);
         assert_eq!(d.paths[1].dirfd, Some(5));
         assert_eq!(ptext(&d, "flags").as_deref(), Some("RENAME_NOREPLACE"));
+    }
+
+    #[test]
+    fn ioctl_params_as_falco_renders_them() {
+        let m = BufMem::new(0x100);
+        // FS_IOC_SETFLAGS as musl passes it (an `int`, sign-extended): the kernel's
+        // `cmd` is the low 32 bits.
+        for req in [0x4008_6602u64, 0xffff_ffff_4008_6602] {
+            let d = decode(
+                &notif(
+                    AUDIT_ARCH_X86_64,
+                    syscall_nr("ioctl").unwrap(),
+                    [7, req, 0x7ffc_0000_10a8, 0, 0, 0],
+                ),
+                &m,
+            )
+            .unwrap();
+            assert_eq!(d.name, "ioctl");
+            assert_eq!(d.use_fd, Some(7));
+            assert_eq!(ptext(&d, "request").as_deref(), Some("40086602"));
+            assert_eq!(ptext(&d, "argument").as_deref(), Some("7FFC000010A8"));
+            let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
+            assert_eq!(names, ["res", "fd", "request", "argument"]);
+            assert_eq!(
+                d.params[2].val,
+                ParamVal::Num(Render::Hex, 0x4008_6602),
+                "evt.rawarg.request is the number"
+            );
+        }
+        assert!(
+            !unrestricted_syscalls().any(|n| n == "ioctl"),
+            "ioctl is too hot for unrestricted rules"
+        );
     }
 }

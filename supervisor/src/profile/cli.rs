@@ -8,7 +8,7 @@ use serde_json::Value;
 use tiercel_rules::program::Program;
 
 use super::object::{access_mode_of, Seccomp, NOTIFY};
-use super::plan::{AccessFilter, NotifyRule};
+use super::plan::{AccessFilter, NotifyRule, ValueFilter, VALUE_FILTERED};
 use super::{merge_into, metadata_for, notify_plan, seccomp_object, Mode, ACCESS_MODE_SYSCALLS};
 
 /// Output form of `tiercel profile`.
@@ -63,6 +63,13 @@ pub struct ProfileArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Enforce: do not refuse `clone` with a `CLONE_NEW*` flag (EPERM) and `clone3`
+    /// (ENOSYS) in the kernel, which enforce profiles do while an enabled rule refuses
+    /// making namespaces (the preset's "Namespace or root change in protected
+    /// container"; disabling that rule turns both off). For sandboxes in the container
+    /// (bwrap, chromium, buildah).
+    #[arg(long)]
+    pub allow_namespaces: bool,
     /// The rule selection (config `rules:`/`priority`, -T, -t, -D), as `supervise` applies it.
     #[command(flatten)]
     pub select: crate::load::SelectArgs,
@@ -95,7 +102,10 @@ pub fn build(args: &ProfileArgs, program: &Program) -> anyhow::Result<(Value, Ve
         .socket
         .to_str()
         .context("--socket is not valid UTF-8")?;
-    let plan = notify_plan(program);
+    let mut plan = notify_plan(program);
+    if args.allow_namespaces {
+        plan.refuse_namespaces = false;
+    }
     let metadata = args.metadata.clone().or(args.mode.map(metadata_for));
     let mode = args.mode.unwrap_or(Mode::Audit);
     let base = match (&args.base, args.format) {
@@ -150,8 +160,13 @@ pub fn notified_summary(profile: &Value) -> Vec<String> {
     let Ok(s) = serde_json::from_value::<Seccomp>(profile.clone()) else {
         return Vec::new();
     };
-    /// (unconditional, flag classes by (index, mask), other conditions)
-    type Seen = (bool, BTreeMap<(u32, u64), Vec<u64>>, bool);
+    /// (unconditional, flag classes by (index, mask), other conditions, notified values)
+    type Seen = (
+        bool,
+        BTreeMap<(u32, u64), Vec<u64>>,
+        bool,
+        Option<(u32, u64, Vec<u64>)>,
+    );
     let mut by_name: BTreeMap<String, Seen> = BTreeMap::new();
     for r in s.syscalls.iter().flatten() {
         if r.action.as_deref() != Some(NOTIFY) {
@@ -163,6 +178,19 @@ pub fn notified_summary(profile: &Value) -> Vec<String> {
                 .iter()
                 .find(|(s, _)| *s == n)
                 .map(|x| x.1);
+            let valued = VALUE_FILTERED
+                .iter()
+                .find(|v| v.0 == n)
+                .and_then(|&(_, _, i, m)| match r.args.as_deref() {
+                    Some([a]) if a.index == i && a.op == "SCMP_CMP_MASKED_EQ" && a.value == m => {
+                        Some((i, m, a.value_two.unwrap_or(0)))
+                    }
+                    _ => None,
+                });
+            if let Some(v) = valued {
+                e.3.get_or_insert((v.0, v.1, Vec::new())).2.push(v.2);
+                continue;
+            }
             match index.and_then(|i| Some((i, access_mode_of(r.args.as_deref(), i)?))) {
                 Some((i, (mask, v))) => e.1.entry((i, mask)).or_default().push(v),
                 None if r.conditional() => e.2 = true,
@@ -172,9 +200,26 @@ pub fn notified_summary(profile: &Value) -> Vec<String> {
     }
     by_name
         .into_iter()
-        .map(|(name, (all, classes, other))| {
+        .map(|(name, (all, classes, other, valued))| {
             if all {
                 return name;
+            }
+            if let Some((index, mask, mut values)) = valued {
+                if other || !classes.is_empty() {
+                    return format!("{name} (under conditions)");
+                }
+                values.sort_unstable();
+                values.dedup();
+                return NotifyRule {
+                    name,
+                    access: None,
+                    values: Some(ValueFilter {
+                        index,
+                        mask,
+                        values,
+                    }),
+                }
+                .describe();
             }
             match classes.into_iter().collect::<Vec<_>>().as_slice() {
                 [((index, mask), values)] if !other => {
@@ -188,7 +233,12 @@ pub fn notified_summary(profile: &Value) -> Vec<String> {
                     };
                     let access =
                         (access.values.len() < access.all_values().len()).then_some(access);
-                    NotifyRule { name, access }.describe()
+                    NotifyRule {
+                        name,
+                        access,
+                        values: None,
+                    }
+                    .describe()
                 }
                 _ => format!("{name} (under conditions)"),
             }

@@ -7,8 +7,8 @@ use serde_json::Value;
 use tiercel_rules::prefilter::subsets;
 
 use super::object::{
-    access_mode_arg, access_mode_of, io_uring_rule, notify_rules, to_value, ArchMap, Seccomp,
-    SyscallRule, ALLOW, ERRNO, NOTIFY,
+    access_mode_arg, access_mode_of, clone_ns_rules, io_uring_rule, notify_rules, rest_arg,
+    to_value, value_rules, ArchMap, Seccomp, SyscallRule, ALLOW, ERRNO, NOTIFY,
 };
 use super::plan::{class_covered, class_meets, AccessFilter, FlagClass, NotifyPlan, NotifyRule};
 use super::{
@@ -134,11 +134,27 @@ pub fn merge(
     }
 
     let enforce = mode == Mode::Enforce;
-    let mut drop: Vec<&str> = NEVER_NOTIFY.to_vec();
+    let refuse_ns = enforce && plan.refuse_namespaces;
+    let mut refused: Vec<&str> = Vec::new();
     if enforce {
-        drop.extend(enforce_refused());
+        refused.extend(enforce_refused());
     }
-    let plan = plan.without(&drop);
+    if refuse_ns {
+        refused.push("clone3");
+    }
+    let mut drop: Vec<&str> = NEVER_NOTIFY.to_vec();
+    drop.extend(&refused);
+    let full_plan = plan.without(&drop);
+    // Calls notified for some argument values (ioctl requests) are handled after the
+    // rules of the base: see `value_filtered`.
+    let valued: Vec<NotifyRule> = full_plan
+        .rules
+        .iter()
+        .filter(|r| r.values.is_some())
+        .cloned()
+        .collect();
+    let valued_names: Vec<&str> = valued.iter().map(|r| r.name.as_str()).collect();
+    let plan = full_plan.without(&valued_names);
     let want: BTreeSet<&str> = plan.rules.iter().map(|r| r.name.as_str()).collect();
     let flags_index = |n: &str| {
         ACCESS_MODE_SYSCALLS
@@ -158,9 +174,7 @@ pub fn merge(
     for rule in &rules_in {
         let all_names = rule.all_names();
         let mut names = all_names.clone();
-        if enforce {
-            names.retain(|n| !enforce_refused().any(|r| r == n));
-        }
+        names.retain(|n| !refused.contains(&n.as_str()));
         if names.is_empty() {
             if all_names.is_empty() {
                 out_rules.push(rule.clone()); // keep what we do not understand
@@ -297,16 +311,17 @@ pub fn merge(
                                 mask: a.mask,
                                 values,
                             }),
+                            values: None,
                         });
                     }
                 }
             }
         }
-        moded.rules.extend(
-            plain
-                .into_iter()
-                .map(|name| NotifyRule { name, access: None }),
-        );
+        moded.rules.extend(plain.into_iter().map(|name| NotifyRule {
+            name,
+            access: None,
+            values: None,
+        }));
         moded.rules.sort_by(|a, b| a.name.cmp(&b.name));
         out_rules.extend(notify_rules(&moded));
     } else {
@@ -320,8 +335,17 @@ pub fn merge(
             }
         }
     }
+    let mut out_rules = value_filtered(
+        out_rules,
+        &valued,
+        default_class == Class::Allow,
+        &mut notes,
+    );
+    if refuse_ns {
+        out_rules = clone_without_namespaces(out_rules);
+    }
     if enforce {
-        out_rules.push(io_uring_rule());
+        out_rules.push(io_uring_rule(refuse_ns));
     }
 
     let mut o = base;
@@ -407,4 +431,81 @@ fn refuse_by_default(base: &mut Seccomp, notes: &mut Vec<String>) {
     rules.extend(extra);
     base.default_action = Some(ERRNO.into());
     base.default_errno_ret = Some(ENOSYS);
+}
+
+/// Splits `name` out of every rule of `rules` with `action` class allow or notify that
+/// names it without `args`, as a copy with [`rest_arg`] on `index` (the same answer
+/// for every call, but conditional rules for the syscall are no longer ignored).
+/// Returns whether some allow/notify rule names the syscall.
+fn split_rest(rules: &mut Vec<SyscallRule>, name: &str, index: u32) -> bool {
+    let mut out = Vec::with_capacity(rules.len() + 1);
+    let mut allowed = false;
+    for r in rules.drain(..) {
+        let names = r.all_names();
+        if !names.iter().any(|n| n == name) || classify(r.action.as_deref()) == Class::Refuse {
+            out.push(r);
+            continue;
+        }
+        allowed = true;
+        if r.has_args() {
+            out.push(r);
+            continue;
+        }
+        let others: Vec<String> = names.into_iter().filter(|n| n != name).collect();
+        if !others.is_empty() {
+            out.push(r.with_names(&others));
+        }
+        out.push(SyscallRule {
+            args: Some(vec![rest_arg(index)]),
+            ..r.with_names(&[name.to_owned()])
+        });
+    }
+    *rules = out;
+    allowed
+}
+
+/// The calls notified only for some values of one argument (ioctl's request numbers,
+/// [`super::plan::ValueFilter`]): the allow rules naming them without `args` get
+/// [`rest_arg`] (so everything else stays allowed in the kernel), and one NOTIFY rule
+/// per value (`(arg & mask) == value`) is added, unless already there (an earlier
+/// merge). A call the profile refuses (no allow rule, refusing default) stays refused.
+fn value_filtered(
+    mut rules: Vec<SyscallRule>,
+    valued: &[NotifyRule],
+    default_allows: bool,
+    notes: &mut Vec<String>,
+) -> Vec<SyscallRule> {
+    for r in valued {
+        let Some(f) = &r.values else { continue };
+        let allowed = split_rest(&mut rules, &r.name, f.index);
+        if !allowed && !default_allows {
+            notes.push(format!("{}: refused by the profile; stays refused", r.name));
+            continue;
+        }
+        let have: Vec<SyscallRule> = rules
+            .iter()
+            .filter(|x| x.action.as_deref() == Some(NOTIFY) && x.all_names().contains(&r.name))
+            .cloned()
+            .collect();
+        for add in value_rules(&r.name, f) {
+            if !have.iter().any(|h| h.args == add.args) {
+                rules.push(add);
+            }
+        }
+    }
+    rules
+}
+
+/// `clone` with a namespace flag refused with EPERM in the kernel
+/// ([`super::object::clone_ns_rules`]); the allow/notify rules naming `clone` without
+/// `args` get [`rest_arg`] so that the refusals are not ignored.
+fn clone_without_namespaces(mut rules: Vec<SyscallRule>) -> Vec<SyscallRule> {
+    if split_rest(&mut rules, "clone", 0) {
+        for r in clone_ns_rules() {
+            if !rules.contains(&r) {
+                rules.push(r); // not again when merging into an earlier merge
+            }
+        }
+    }
+    rules
 }

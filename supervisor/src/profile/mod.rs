@@ -37,6 +37,19 @@
 //!   of the mask (NOTIFY for the planned classes, the rule's own action for the others;
 //!   at most 64); a base rule that already has `args` for the call keeps them and gets a
 //!   plain NOTIFY copy instead (conditions on the same argument are not combined).
+//! - `ioctl` is notified only for the request numbers the rules name
+//!   ([`VALUE_FILTERED`], [`tiercel_rules::prefilter::arg_value_set`]): one NOTIFY rule per
+//!   request with `(arg1 & 0xffffffff) == request` (the kernel's `cmd` is an `unsigned
+//!   int`; musl passes a sign-extended `int`), and the allow rules naming it without
+//!   `args` rewritten to `arg1 >= 0` ([`object::rest_arg`]): always true, but libseccomp
+//!   2.5.4 then keeps the conditional rules and tests the masked compares first (an
+//!   unconditional allow, or a mask-0 compare, makes it drop them). A rule on ioctl that
+//!   tests the request otherwise, or not at all, gets every ioctl notified.
+//! - Enforce profiles whose plan `refuse_namespaces` (an enabled rule can match an
+//!   `unshare` with `CLONE_NEWNS`, e.g. the preset's namespace rule; `tiercel profile
+//!   --allow-namespaces` turns it off) answer `clone` with any of [`NS_CLONE_FLAGS`]
+//!   `EPERM` (one masked compare per flag; the allow rules get `arg0 >= 0`) and `clone3`
+//!   `ENOSYS` (its flags are in memory; libc falls back to `clone`), in the kernel.
 //! - `write` is never notified (runc refuses it, and it would deadlock runc's sync pipe);
 //!   NOTIFY is never the `defaultAction` (runc refuses that too).
 //! - Generated profiles list only the native architecture (`SCMP_ARCH_X86_64`): the runtime's
@@ -74,7 +87,8 @@ pub use merge::{merge, merge_into, Merged};
 pub use object::{access_mode_arg, seccomp_object, Seccomp};
 pub use plan::{
     decoded_syscalls, falco_event_syscalls, notify_plan, notify_syscalls, notify_syscalls_for,
-    AccessFilter, NotifyPlan, NotifyRule, ACCESS_MODE_SYSCALLS, O_ACCMODE,
+    rules_refuse_namespaces, AccessFilter, NotifyPlan, NotifyRule, ValueFilter,
+    ACCESS_MODE_SYSCALLS, O_ACCMODE, VALUE_FILTERED,
 };
 
 /// The native seccomp architecture of the profiles we generate.
@@ -87,6 +101,24 @@ pub const NEVER_NOTIFY: &[&str] = &["write"];
 /// Refused in the kernel in enforce mode (a bypass channel: io_uring does file and
 /// network operations without syscalls).
 pub const IO_URING: &[&str] = &["io_uring_setup", "io_uring_enter", "io_uring_register"];
+
+/// The namespace flags of `clone` (`CLONE_NEWNS`, `CLONE_NEWCGROUP`, `CLONE_NEWUTS`,
+/// `CLONE_NEWIPC`, `CLONE_NEWUSER`, `CLONE_NEWPID`, `CLONE_NEWNET`: docker's mask
+/// `0x7E020000`). Enforce profiles whose plan refuses namespaces answer a `clone` with
+/// any of them `EPERM` in the kernel, one masked compare per flag, so fork and threads
+/// never leave the kernel.
+pub const NS_CLONE_FLAGS: &[u64] = &[
+    0x0002_0000,
+    0x0200_0000,
+    0x0400_0000,
+    0x0800_0000,
+    0x1000_0000,
+    0x2000_0000,
+    0x4000_0000,
+];
+
+/// `EPERM`: what `clone` with a namespace flag gets.
+pub const EPERM: u32 = libc::EPERM.unsigned_abs();
 
 /// The errno io_uring calls get in enforce mode.
 pub const IO_URING_ERRNO: u32 = ENOSYS;

@@ -8,8 +8,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::plan::NotifyPlan;
-use super::{enforce_allowed, Mode, ENOSYS, IO_URING, NATIVE_ARCH, NEVER_NOTIFY};
+use super::plan::{NotifyPlan, ValueFilter};
+use super::{
+    enforce_allowed, Mode, ENOSYS, EPERM, IO_URING, NATIVE_ARCH, NEVER_NOTIFY, NS_CLONE_FLAGS,
+};
 
 /// Keys a struct does not model, kept as they were.
 pub type Extra = Map<String, Value>;
@@ -179,6 +181,46 @@ pub fn access_mode_arg(index: u32, mask: u64, value: u64) -> Arg {
     }
 }
 
+/// The OCI argument condition `arg[index] >= 0`: true for every call, but (unlike no
+/// condition) it does not make libseccomp drop the other, conditional rules of the
+/// syscall: libseccomp 2.5.4 tests the masked compares of those first and falls back
+/// to this one, so `ALLOW if arg >= 0` plus `NOTIFY if (arg & m) == v` notifies the
+/// values `v` and allows everything else in the kernel (checked on this kernel with
+/// libseccomp 2.5.4; an unconditional ALLOW would win over every conditional rule).
+pub fn rest_arg(index: u32) -> Arg {
+    Arg {
+        index,
+        value: 0,
+        value_two: None,
+        op: "SCMP_CMP_GE".into(),
+        extra: Extra::new(),
+    }
+}
+
+/// The NOTIFY rules of a [`ValueFilter`]: one per value.
+pub(crate) fn value_rules(name: &str, f: &ValueFilter) -> Vec<SyscallRule> {
+    f.values
+        .iter()
+        .map(|&v| SyscallRule {
+            args: Some(vec![access_mode_arg(f.index, f.mask, v)]),
+            ..SyscallRule::new([name], NOTIFY)
+        })
+        .collect()
+}
+
+/// The rules refusing namespaces in the kernel: `clone` with any of
+/// [`NS_CLONE_FLAGS`] gets `EPERM` (one masked compare per flag).
+pub(crate) fn clone_ns_rules() -> Vec<SyscallRule> {
+    NS_CLONE_FLAGS
+        .iter()
+        .map(|&f| SyscallRule {
+            errno_ret: Some(EPERM),
+            args: Some(vec![access_mode_arg(0, f, f)]),
+            ..SyscallRule::new(["clone"], ERRNO)
+        })
+        .collect()
+}
+
 /// If `args` is exactly one [`access_mode_arg`] on `index` (a mask of open flag bits):
 /// its (mask, value).
 pub(crate) fn access_mode_of(args: Option<&[Arg]>, index: u32) -> Option<(u64, u64)> {
@@ -200,7 +242,7 @@ pub(crate) fn notify_rules(plan: &NotifyPlan) -> Vec<SyscallRule> {
     let plain: Vec<&str> = plan
         .rules
         .iter()
-        .filter(|r| r.access.is_none())
+        .filter(|r| r.access.is_none() && r.values.is_none())
         .map(|r| r.name.as_str())
         .collect();
     let mut out = Vec::new();
@@ -208,6 +250,9 @@ pub(crate) fn notify_rules(plan: &NotifyPlan) -> Vec<SyscallRule> {
         out.push(SyscallRule::new(plain, NOTIFY));
     }
     for r in &plan.rules {
+        if let Some(f) = &r.values {
+            out.extend(value_rules(&r.name, f));
+        }
         if let Some(a) = &r.access {
             for &v in &a.values {
                 out.push(SyscallRule {
@@ -220,11 +265,17 @@ pub(crate) fn notify_rules(plan: &NotifyPlan) -> Vec<SyscallRule> {
     out
 }
 
-/// The rule refusing io_uring with ENOSYS in enforce mode (a base profile may allow it).
-pub(crate) fn io_uring_rule() -> SyscallRule {
+/// The rule refusing io_uring (and, when namespaces are refused, `clone3`: its flags
+/// are in memory, out of a filter's reach; libc falls back to `clone`) with ENOSYS in
+/// enforce mode (a base profile may allow them).
+pub(crate) fn io_uring_rule(clone3: bool) -> SyscallRule {
+    let mut names: Vec<&str> = IO_URING.to_vec();
+    if clone3 {
+        names.push("clone3");
+    }
     SyscallRule {
         errno_ret: Some(ENOSYS),
-        ..SyscallRule::new(IO_URING.iter().copied(), ERRNO)
+        ..SyscallRule::new(names, ERRNO)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use tiercel_rules::evttype::EventType;
-use tiercel_rules::prefilter::{open_flag_classes, subsets};
+use tiercel_rules::prefilter::{arg_value_set, open_flag_classes, subsets, ArgValues};
 use tiercel_rules::program::Program;
 
 use super::{x86_64_syscall_nr, MANY_EVTTYPES, NEVER_NOTIFY};
@@ -89,12 +89,42 @@ impl AccessFilter {
     }
 }
 
+/// Only the calls whose argument `index`, masked with `mask`, is one of `values`; every
+/// other call of the syscall is allowed in the kernel (ioctl's request number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueFilter {
+    /// The argument (0-based).
+    pub index: u32,
+    /// The bits compared (`0xffffffff`: the kernel's `unsigned int`).
+    pub mask: u64,
+    /// Ascending, not empty.
+    pub values: Vec<u64>,
+}
+
+/// Syscalls filtered on one argument's value ([`ValueFilter`]): the name, the Falco
+/// exit parameter rules test, its argument index and mask. ioctl's `request` is the
+/// kernel's `unsigned int cmd`: the low 32 bits (musl passes it sign-extended).
+pub const VALUE_FILTERED: &[(&str, &str, u32, u64)] = &[("ioctl", "request", 1, 0xffff_ffff)];
+
+/// A number as Falco's `PF_HEX` renders it (`%X`): the text the decoder gives
+/// `evt.arg.request`.
+pub fn falco_hex(v: u64) -> String {
+    format!("{v:X}")
+}
+
+/// [`falco_hex`] read back: upper-case hex digits without `0x`.
+pub fn parse_falco_hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s, 16).ok()
+}
+
 /// One notified syscall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyRule {
     pub name: String,
-    /// `None`: every call.
+    /// `None`: every call (as far as the open flags go).
     pub access: Option<AccessFilter>,
+    /// `Some`: only calls with these argument values (ioctl requests).
+    pub values: Option<ValueFilter>,
 }
 
 impl NotifyRule {
@@ -102,6 +132,19 @@ impl NotifyRule {
     /// listing the notified values or, when shorter, the others:
     /// `name (flags & 0o20201103 not in {0o0,0o3,…})`.
     pub fn describe(&self) -> String {
+        if let Some(v) = &self.values {
+            return format!(
+                "{} (arg{} & {:#x} in {{{}}})",
+                self.name,
+                v.index,
+                v.mask,
+                v.values
+                    .iter()
+                    .map(|x| format!("{x:#x}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
         let Some(a) = &self.access else {
             return self.name.clone();
         };
@@ -140,6 +183,12 @@ impl NotifyRule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyPlan {
     pub rules: Vec<NotifyRule>,
+    /// Enforce profiles refuse in the kernel what makes namespaces without being
+    /// notifiable cheaply ([`super::NS_CLONE_FLAGS`] of `clone`, every `clone3`): set
+    /// when an enabled rule can match an `unshare` making a mount namespace (the
+    /// preset's namespace rule), unless opted out (`tiercel profile
+    /// --allow-namespaces`, or by disabling that rule).
+    pub refuse_namespaces: bool,
 }
 
 impl NotifyPlan {
@@ -152,8 +201,10 @@ impl NotifyPlan {
                 .map(|n| NotifyRule {
                     name: n.to_owned(),
                     access: None,
+                    values: None,
                 })
                 .collect(),
+            refuse_namespaces: false,
         }
     }
 
@@ -176,6 +227,7 @@ impl NotifyPlan {
                 .filter(|r| !drop.contains(&r.name.as_str()))
                 .cloned()
                 .collect(),
+            refuse_namespaces: self.refuse_namespaces,
         }
     }
 }
@@ -202,6 +254,27 @@ pub(crate) fn class_covered(have: &[FlagClass], mask: u64, value: u64) -> bool {
 pub fn notify_plan(program: &Program) -> NotifyPlan {
     let mut rules = Vec::new();
     for name in event_syscalls(program) {
+        if let Some(&(_, param, index, mask)) = VALUE_FILTERED.iter().find(|(n, ..)| *n == name) {
+            let Some(t) = EventType::from_name(&name) else {
+                continue;
+            };
+            let parse = |s: &str| parse_falco_hex(s).filter(|v| v & !mask == 0);
+            let values = match arg_value_set(program, t, param, &parse, &falco_hex) {
+                ArgValues::Any => None,
+                ArgValues::Only(v) if v.is_empty() => continue,
+                ArgValues::Only(values) => Some(ValueFilter {
+                    index,
+                    mask,
+                    values,
+                }),
+            };
+            rules.push(NotifyRule {
+                name,
+                access: None,
+                values,
+            });
+            continue;
+        }
         let filter = ACCESS_MODE_SYSCALLS
             .iter()
             .find(|(n, _)| *n == name)
@@ -221,7 +294,22 @@ pub fn notify_plan(program: &Program) -> NotifyPlan {
                 (a.mask != 0 && a.values.len() < a.all_values().len()).then_some(a)
             }
         };
-        rules.push(NotifyRule { name, access });
+        rules.push(NotifyRule {
+            name,
+            access,
+            values: None,
+        });
     }
-    NotifyPlan { rules }
+    NotifyPlan {
+        rules,
+        refuse_namespaces: rules_refuse_namespaces(program),
+    }
+}
+
+/// Whether an enabled rule of `program` can match an `unshare` that makes a mount
+/// namespace (`evt.arg.flags` = `CLONE_NEWNS`, every other field unknown).
+pub fn rules_refuse_namespaces(program: &Program) -> bool {
+    EventType::from_name("unshare").is_some_and(|t| {
+        tiercel_rules::prefilter::can_match_arg(program, t, "flags", "CLONE_NEWNS")
+    })
 }

@@ -321,6 +321,7 @@ fn write_plan() -> NotifyPlan {
             NotifyRule {
                 name: "execve".into(),
                 access: None,
+                values: None,
             },
             NotifyRule {
                 name: "openat".into(),
@@ -329,8 +330,10 @@ fn write_plan() -> NotifyPlan {
                     mask: O_ACCMODE,
                     values: vec![1, 2],
                 }),
+                values: None,
             },
         ],
+        refuse_namespaces: false,
     }
 }
 
@@ -513,6 +516,7 @@ fn merge_keeps_log_action_and_foreign_args() {
             mask: O_ACCMODE,
             values: vec![1, 2],
         }),
+        values: None,
     });
     plan.rules.sort_by(|a, b| a.name.cmp(&b.name));
     let m = merged(&existing, &plan, Mode::Audit);
@@ -654,6 +658,7 @@ fn merge_keeps_unknown_keys_at_every_level() {
     plan.rules.push(NotifyRule {
         name: "clone".into(),
         access: None,
+        values: None,
     });
     plan.rules.sort_by(|a, b| a.name.cmp(&b.name));
     for mode in [Mode::Audit, Mode::Enforce] {
@@ -761,4 +766,261 @@ fn enforce_allow_list_names_libseccomp_knows() {
         let ours = i64::from(x86_64_syscall_nr(name).unwrap());
         assert_eq!(resolve(name), Some(ours), "{name}");
     }
+}
+
+// ---- ioctl requests and namespaces (issue 16, classes 2 and 4) -------------------------
+
+const FS_IOC_SETFLAGS: u64 = 0x4008_6602;
+
+/// (action, errnoRet, args) of every rule naming `syscall`.
+fn actions_of(p: &Value, syscall: &str) -> Vec<(String, Option<u64>, Value)> {
+    let mut v: Vec<_> = rules_for(p, syscall)
+        .into_iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["errnoRet"].as_u64(),
+                r.get("args").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    v.sort_by_key(|x| format!("{x:?}"));
+    v
+}
+
+fn masked(index: u32, mask: u64, value: u64) -> Value {
+    json!([{"index": index, "value": mask, "valueTwo": value, "op": "SCMP_CMP_MASKED_EQ"}])
+}
+
+fn rest(index: u32) -> Value {
+    json!([{"index": index, "value": 0, "op": "SCMP_CMP_GE"}])
+}
+
+/// The ioctl rules a profile must have for `values` notified, everything else allowed.
+fn assert_ioctl_filtered(p: &Value, values: &[u64], rest_allowed: bool) {
+    let got = actions_of(p, "ioctl");
+    let mut want: Vec<(String, Option<u64>, Value)> = values
+        .iter()
+        .map(|&v| (NOTIFY.to_owned(), None, masked(1, 0xffff_ffff, v)))
+        .collect();
+    if rest_allowed {
+        want.push((ALLOW.to_owned(), None, rest(1)));
+    }
+    want.sort_by_key(|x| format!("{x:?}"));
+    assert_eq!(got, want);
+}
+
+use super::object::{ALLOW, ERRNO, NOTIFY};
+
+#[test]
+fn plan_of_the_preset_filters_ioctl_requests_and_refuses_namespaces() {
+    let plan = preset_plan();
+    let r = plan.get("ioctl").expect("ioctl notified");
+    assert!(r.access.is_none());
+    let f = r.values.as_ref().expect("only some requests");
+    assert_eq!((f.index, f.mask), (1, 0xffff_ffff));
+    for v in [FS_IOC_SETFLAGS, 0x401C_5820, 0x4004_9409, 0x4020_940D] {
+        assert!(f.values.contains(&v), "{v:#x}: {:x?}", f.values);
+    }
+    // FS_IOC_GETFLAGS, TCGETS, FIONREAD stay in the kernel
+    for v in [0x8008_6601u64, 0x5401, 0x541B] {
+        assert!(!f.values.contains(&v));
+    }
+    assert!(r
+        .describe()
+        .starts_with("ioctl (arg1 & 0xffffffff in {0x6609,"));
+    assert!(plan.refuse_namespaces);
+    for n in [
+        "chroot",
+        "pivot_root",
+        "setns",
+        "unshare",
+        "mount",
+        "fspick",
+    ] {
+        assert!(plan.get(n).is_some_and(|r| r.access.is_none()), "{n}");
+    }
+    assert!(plan.get("clone").is_none() && plan.get("clone3").is_none());
+}
+
+#[test]
+fn ioctl_plan_from_rules() {
+    let dir = std::env::temp_dir().join(format!("tiercel-ioctl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan_of = |cond: &str| {
+        let f = dir.join("r.yaml");
+        std::fs::write(
+            &f,
+            format!(
+                "- rule: r\n  desc: d\n  condition: {cond}\n  output: o\n  priority: WARNING\n"
+            ),
+        )
+        .unwrap();
+        notify_plan(&load_program(&[f]).unwrap())
+    };
+    let p = plan_of("evt.type = ioctl and evt.arg.request in (40086602, 5401)");
+    assert_eq!(
+        p.get("ioctl").unwrap().values.as_ref().unwrap().values,
+        vec![0x5401, FS_IOC_SETFLAGS]
+    );
+    assert!(!p.refuse_namespaces);
+    // any request: every ioctl notified (correct, slower)
+    let p = plan_of("evt.type = ioctl and fd.name startswith /bin");
+    let r = p.get("ioctl").unwrap();
+    assert!(r.values.is_none() && r.access.is_none());
+    // a request no rendering can produce: ioctl is not notified at all
+    let p = plan_of("evt.type = ioctl and evt.arg.request = 0x40086602");
+    assert!(p.get("ioctl").is_none());
+    // a rule on unshare's namespace flags turns the kernel's refusal on
+    let p = plan_of("evt.type = unshare and evt.arg.flags contains CLONE_NEWNS");
+    assert!(p.refuse_namespaces);
+    let p = plan_of("evt.type = unshare and evt.arg.flags contains CLONE_FILES");
+    assert!(!p.refuse_namespaces);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn enforce_object_filters_ioctl_and_refuses_namespace_clones_in_the_kernel() {
+    let plan = preset_plan();
+    let values = plan.get("ioctl").unwrap().values.clone().unwrap().values;
+    let p = seccomp_object(&plan, "/run/t.sock", Some("mode=enforce"), Mode::Enforce);
+    assert_ioctl_filtered(&p, &values, true);
+    // clone: allowed (rest) except with a namespace flag, EPERM per flag
+    let mut want: Vec<(String, Option<u64>, Value)> = NS_CLONE_FLAGS
+        .iter()
+        .map(|&f| (ERRNO.to_owned(), Some(u64::from(EPERM)), masked(0, f, f)))
+        .collect();
+    want.push((ALLOW.to_owned(), None, rest(0)));
+    want.sort_by_key(|x| format!("{x:?}"));
+    assert_eq!(actions_of(&p, "clone"), want);
+    assert_eq!(
+        NS_CLONE_FLAGS.iter().fold(0, |a, f| a | f),
+        0x7E02_0000,
+        "docker's mask"
+    );
+    // clone3: ENOSYS (libc falls back to clone), never allowed
+    assert_eq!(
+        actions_of(&p, "clone3"),
+        vec![(ERRNO.to_owned(), Some(38), Value::Null)]
+    );
+    // audit: notify the requests, the default allows the rest; no namespace refusal
+    let a = seccomp_object(&plan, "/run/t.sock", None, Mode::Audit);
+    assert_ioctl_filtered(&a, &values, false);
+    assert!(rules_for(&a, "clone").is_empty() && rules_for(&a, "clone3").is_empty());
+    // opted out: clone and clone3 allowed unconditionally
+    let out = NotifyPlan {
+        refuse_namespaces: false,
+        ..plan.clone()
+    };
+    let p = seccomp_object(&out, "/run/t.sock", None, Mode::Enforce);
+    for n in ["clone", "clone3"] {
+        let r = actions_of(&p, n);
+        assert_eq!(r, vec![(ALLOW.to_owned(), None, Value::Null)], "{n}");
+    }
+    assert_eq!(
+        cli::notified_summary(&p)
+            .into_iter()
+            .find(|s| s.starts_with("ioctl"))
+            .unwrap(),
+        plan.get("ioctl").unwrap().describe()
+    );
+}
+
+#[test]
+fn merge_docker_like_profile_with_ioctl_and_clone() {
+    let plan = preset_plan();
+    let values = plan.get("ioctl").unwrap().values.clone().unwrap().values;
+    let base = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [
+            {"names": ["ioctl", "read", "clone"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+        ]
+    });
+    for mode in [Mode::Audit, Mode::Enforce] {
+        let m = merged(&base, &plan, mode);
+        let p = &m.seccomp;
+        assert_ioctl_filtered(p, &values, true);
+        assert_eq!(
+            actions_of(p, "read"),
+            vec![(ALLOW.to_owned(), None, Value::Null)]
+        );
+        let clone = actions_of(p, "clone");
+        assert!(clone.contains(&(ALLOW.to_owned(), None, masked(0, 0x7E02_0000, 0))));
+        let refusals = clone.iter().filter(|c| c.0 == ERRNO).count();
+        assert_eq!(refusals, if mode == Mode::Enforce { 7 } else { 0 });
+        if mode == Mode::Enforce {
+            assert!(clone.contains(&(ALLOW.to_owned(), None, rest(0))));
+            assert!(rules_for(p, "clone3")
+                .iter()
+                .all(|r| r["action"] == ERRNO && r["errnoRet"] == 38));
+        }
+        // merging again adds nothing
+        let again = merged(p, &plan, mode).seccomp;
+        assert_eq!(
+            actions_of(&again, "ioctl"),
+            actions_of(p, "ioctl"),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn profile_cli_allow_namespaces_keeps_clone_and_clone3_allowed() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let preset = root.join("examples/rules/protect-binary-dirs.yaml");
+    let program = load_program(std::slice::from_ref(&preset)).unwrap();
+    let args = |allow_namespaces: bool| ProfileArgs {
+        rules: vec![preset.clone()],
+        socket: PathBuf::from("/run/t.sock"),
+        mode: Some(Mode::Enforce),
+        metadata: None,
+        format: Format::Oci,
+        base: None,
+        output: None,
+        allow_namespaces,
+        select: crate::load::SelectArgs::default(),
+    };
+    let (refusing, _) = build(&args(false), &program).unwrap();
+    assert_eq!(
+        actions_of(&refusing, "clone")
+            .iter()
+            .filter(|c| c.0 == ERRNO)
+            .count(),
+        NS_CLONE_FLAGS.len()
+    );
+    let (allowing, _) = build(&args(true), &program).unwrap();
+    for n in ["clone", "clone3"] {
+        assert_eq!(
+            actions_of(&allowing, n),
+            vec![(ALLOW.to_owned(), None, Value::Null)],
+            "{n}"
+        );
+    }
+    // the ioctl filter is the same either way
+    assert_eq!(
+        actions_of(&allowing, "ioctl"),
+        actions_of(&refusing, "ioctl")
+    );
+}
+
+#[test]
+fn merge_notes_an_ioctl_the_base_refuses() {
+    let base = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]
+    });
+    let m = merged(&base, &preset_plan(), Mode::Audit);
+    assert!(rules_for(&m.seccomp, "ioctl").is_empty());
+    assert!(
+        m.notes
+            .iter()
+            .any(|n| n == "ioctl: refused by the profile; stays refused"),
+        "{:?}",
+        m.notes
+    );
 }
