@@ -41,8 +41,16 @@
 //! of a part of the root file system is mapped back through `mountinfo`
 //! ([`canonical_path`]).
 //!
-//! Not covered: other path calls (rename, link, unlink, mkdir, chmod …) are still decided
-//! on a walk and continued; the LSM label of a created file is tiercel's.
+//! The same caller context serves the other path-changing calls (`crate::perform`):
+//! [`Emulator::establish_args`] establishes every path argument — the parent directory
+//! `O_PATH|O_DIRECTORY` plus the last name for calls on a directory entry, the object
+//! `O_PATH` for the others — and [`Emulator::as_caller`] runs the call on those handles
+//! with the caller's credentials; [`Emulator::caller_file`] duplicates a descriptor of the
+//! caller (`pidfd_getfd`) for the descriptor forms.
+//!
+//! Not covered: the LSM label of a created file is tiercel's; `linkat(AT_EMPTY_PATH)` is
+//! performed on tiercel's `O_PATH` handle (the kernel's capability rule for it applies to
+//! the caller's capabilities, not to the file's opener).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -444,36 +452,26 @@ impl Emulator {
         };
         let resolve = if openat2 { d.open_resolve } else { 0 };
         let scoped = resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) != 0;
-        let creds = match ev.proc_read("status").ok().and_then(|s| parse_status(&s)) {
-            Some(c) => c,
-            None => return Stage::Unknown("cannot read the caller's credentials".into()),
+        let want_dirfd = match p.dirfd {
+            Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(fd),
+            _ => None,
         };
-        let handles = (|| -> Result<_, Stage> {
-            let dirf = |n: &str| {
-                ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
-                    .map_err(|e| Stage::Unknown(format!("cannot open the caller's {n}: {e}")))
-            };
-            let root = dirf("root")?;
-            let cwd = dirf("cwd")?;
-            let dirfd = match p.dirfd {
-                Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(
-                    ev.proc_open(&format!("fd/{fd}"), libc::O_PATH)
-                        .map_err(|e| match e.raw_os_error() {
-                            Some(libc::ENOENT) => Stage::Fail(libc::EBADF),
-                            _ => Stage::Unknown(format!("cannot open the caller's fd {fd}: {e}")),
-                        })?,
-                ),
-                _ => None,
-            };
-            let ns = ev
-                .proc_read_link("ns/user")
-                .map_err(|e| Stage::Unknown(format!("cannot read the caller's userns: {e}")))?;
-            Ok((root, cwd, dirfd, ns))
-        })();
-        let (root, cwd, dirfd, userns) = match handles {
-            Ok(h) => h,
-            Err(s) => return s,
+        let cx = match caller(ev, true, &[want_dirfd]) {
+            Ok(c) => c,
+            Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
+            Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
         };
+        let Caller {
+            creds,
+            root,
+            cwd,
+            mut dirfds,
+            userns,
+        } = cx;
+        let (Some(root), Some(cwd)) = (root, cwd) else {
+            return Stage::Unknown("no root or cwd handle".into());
+        };
+        let dirfd = dirfds.pop().flatten();
         let host = match self.host() {
             Ok(h) => h,
             Err(e) => return Stage::Unknown(e),
@@ -634,6 +632,407 @@ impl Emulator {
             ),
             Target::TmpFile { dir } => open(dir.as_fd(), b".", base, u64::from(s.mode)),
         };
+        drop(guard);
+        r.map_err(|e| errno_of(&e))
+    }
+}
+
+/// Why a call's objects could not be established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotEstablished {
+    /// The call fails as the kernel would fail it (nothing happened).
+    Fail(i32),
+    /// Unknown: never let the call through in enforce.
+    Unknown(String),
+}
+
+/// The caller's context, as handles taken from its pinned `/proc/<tid>`.
+#[derive(Debug)]
+pub struct Caller {
+    pub creds: Creds,
+    /// Its root and cwd (`O_PATH`), when asked for.
+    pub root: Option<OwnedFd>,
+    pub cwd: Option<OwnedFd>,
+    /// The asked-for descriptors of the caller (`/proc/<tid>/fd/N` opened `O_PATH`), in
+    /// the order asked; a closed one fails with `EBADF`, as in the kernel.
+    pub dirfds: Vec<Option<OwnedFd>>,
+    /// Its user namespace (`/proc/<tid>/ns/user` link).
+    pub userns: Vec<u8>,
+}
+
+/// Takes the caller's credentials (from `/proc/<tid>/status`), user namespace, and
+/// (with `fs`) root and cwd, and the descriptors `dirfds` names, as handles.
+pub fn caller(
+    ev: &SyscallEvent,
+    fs: bool,
+    dirfds: &[Option<i32>],
+) -> Result<Caller, NotEstablished> {
+    let unknown = NotEstablished::Unknown;
+    let creds = ev
+        .proc_read("status")
+        .ok()
+        .and_then(|s| parse_status(&s))
+        .ok_or_else(|| unknown("cannot read the caller's credentials".into()))?;
+    let dirf = |n: &str| {
+        ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| unknown(format!("cannot open the caller's {n}: {e}")))
+    };
+    let (root, cwd) = if fs {
+        (Some(dirf("root")?), Some(dirf("cwd")?))
+    } else {
+        (None, None)
+    };
+    let mut fds = Vec::with_capacity(dirfds.len());
+    for fd in dirfds {
+        fds.push(match fd {
+            Some(fd) => Some(
+                ev.proc_open(&format!("fd/{fd}"), libc::O_PATH)
+                    .map_err(|e| match e.raw_os_error() {
+                        Some(libc::ENOENT) => NotEstablished::Fail(libc::EBADF),
+                        _ => unknown(format!("cannot open the caller's fd {fd}: {e}")),
+                    })?,
+            ),
+            None => None,
+        });
+    }
+    let userns = ev
+        .proc_read_link("ns/user")
+        .map_err(|e| unknown(format!("cannot read the caller's userns: {e}")))?;
+    Ok(Caller {
+        creds,
+        root,
+        cwd,
+        dirfds: fds,
+        userns,
+    })
+}
+
+/// How one path argument of a path-changing call is established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgHow {
+    /// The object itself, opened `O_PATH` (the last symlink followed or not).
+    Object { follow: bool },
+    /// The directory entry: the parent directory opened `O_PATH|O_DIRECTORY` and the
+    /// last name (with its trailing slashes, so that the kernel applies their meaning
+    /// when the call is performed). A path of slashes only (`/`) fails with this errno.
+    Entry { root_errno: i32 },
+}
+
+/// An established path argument.
+#[derive(Debug)]
+pub enum Handle {
+    Object(OwnedFd),
+    Entry { dir: OwnedFd, name: Vec<u8> },
+}
+
+/// The path arguments of a call, established with the caller's context.
+#[derive(Debug)]
+pub struct Established {
+    pub handles: Vec<Handle>,
+    /// The objects' paths (what the rules decide on), in argument order.
+    pub resolved: Vec<Resolved>,
+    creds: Creds,
+    other_userns: bool,
+}
+
+/// An fd of the caller, duplicated (`pidfd_getfd`), with what the rules decide on.
+#[derive(Debug)]
+pub struct CallerFile {
+    pub file: OwnedFd,
+    /// Its path (from tiercel's root: the container's view, as `fd.name`).
+    pub path: Vec<u8>,
+    creds: Creds,
+    other_userns: bool,
+}
+
+/// `p` split at its last component: (the directory part, the last name with any
+/// trailing slashes). `None` for a path of slashes only.
+fn split_entry(p: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = p.iter().rposition(|b| *b != b'/')?;
+    match p[..=end].iter().rposition(|b| *b == b'/') {
+        None => Some((b".", p)),
+        Some(i) => {
+            // The directory part without its trailing slashes ("/" stays).
+            let d = &p[..=i];
+            let k = d.iter().rposition(|b| *b != b'/').map_or(1, |k| k + 1);
+            Some((&d[..k], &p[i + 1..]))
+        }
+    }
+}
+
+/// The path the rules see for `name` (trailing slashes dropped) in a directory whose real
+/// path is `dir`: `dir/name`, `.` the directory, `..` its parent.
+fn entry_path(mut dir: Vec<u8>, name: &[u8]) -> Vec<u8> {
+    let end = name.iter().rposition(|b| *b != b'/').map_or(0, |k| k + 1);
+    let name = &name[..end];
+    match name {
+        b"." | b"" => dir,
+        b".." => {
+            let (parent, _) = split_last(&dir);
+            parent.to_vec()
+        }
+        _ => {
+            if dir != b"/" {
+                dir.push(b'/');
+            }
+            dir.extend_from_slice(name);
+            dir
+        }
+    }
+}
+
+fn establish_arg(
+    start: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    how: ArgHow,
+    resolve: u64,
+    fast: bool,
+) -> Result<Handle, Result<String, i32>> {
+    let slow = |e: io::Error| {
+        if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) {
+            Ok(SLOW.to_string())
+        } else {
+            Err(errno_of(&e))
+        }
+    };
+    if path.is_empty() {
+        return Err(Err(libc::ENOENT));
+    }
+    match how {
+        ArgHow::Object { follow } => {
+            let f = if follow { O_PATH } else { O_PATH | O_NOFOLLOW };
+            sys::openat2(start, path, f, 0, resolve)
+                .map(Handle::Object)
+                .map_err(slow)
+        }
+        ArgHow::Entry { root_errno } => {
+            let Some((dpath, name)) = split_entry(path) else {
+                return Err(Err(root_errno));
+            };
+            let dir = sys::openat2(start, dpath, O_PATH | O_DIRECTORY, 0, resolve).map_err(slow)?;
+            Ok(Handle::Entry {
+                dir,
+                name: name.to_vec(),
+            })
+        }
+    }
+}
+
+impl Emulator {
+    /// Establishes every path argument of `ev` as `how` says (one entry per path
+    /// argument), with the caller's root, cwd, dirfds and credentials, without side
+    /// effects: the handles the call will be performed on, and the paths to decide on.
+    pub fn establish_args(
+        &mut self,
+        ev: &SyscallEvent,
+        how: &[ArgHow],
+    ) -> Result<Established, NotEstablished> {
+        let unknown = NotEstablished::Unknown;
+        let d = ev.decoded();
+        if how.len() != d.paths.len() || d.paths.is_empty() {
+            return Err(unknown("the call's paths do not match its kind".into()));
+        }
+        if d.paths.iter().any(|p| p.unreadable) {
+            return Err(unknown("a path could not be read from the caller".into()));
+        }
+        // A dirfd is needed for a relative path, and is the object for an empty one.
+        let want: Vec<Option<i32>> = d
+            .paths
+            .iter()
+            .map(|p| match p.dirfd {
+                Some(fd) if fd != libc::AT_FDCWD && (p.empty_path || !p.raw.starts_with(b"/")) => {
+                    Some(fd)
+                }
+                _ => None,
+            })
+            .collect();
+        let cx = caller(ev, true, &want)?;
+        let (Some(root), Some(cwd)) = (cx.root.as_ref(), cx.cwd.as_ref()) else {
+            return Err(unknown("no root or cwd handle".into()));
+        };
+        let host = self.host().map_err(unknown)?;
+        let other_userns = cx.userns != host.userns;
+        let creds = cx.creds.clone();
+        let paths: Vec<Vec<u8>> = d
+            .paths
+            .iter()
+            .map(|p| rewrite_proc_self(&p.raw, creds.vpid, creds.vtid))
+            .collect();
+        // The empty path (AT_EMPTY_PATH): the object is the dirfd, or the cwd.
+        let empty = |i: usize| -> Option<Result<Handle, Result<String, i32>>> {
+            let p = &d.paths[i];
+            if !p.empty_path {
+                return None;
+            }
+            let fd = cx.dirfds[i].as_ref().unwrap_or(cwd);
+            Some(
+                fd.try_clone()
+                    .map(Handle::Object)
+                    .map_err(|e| Err(errno_of(&e))),
+            )
+        };
+        let fast = paths.iter().all(|p| p.starts_with(b"/"));
+        let mut handles: Vec<Handle> = Vec::with_capacity(paths.len());
+        let mut need_slow = !fast;
+        if fast {
+            let guard = host
+                .enter(None, &creds, other_userns)
+                .map_err(|e| unknown(format!("cannot take the caller's credentials: {e}")))?;
+            for (i, (p, h)) in paths.iter().zip(how).enumerate() {
+                let r = match empty(i) {
+                    Some(r) => r,
+                    None => establish_arg(Some(root.as_fd()), p, *h, libc::RESOLVE_IN_ROOT, true),
+                };
+                match r {
+                    Ok(h) => handles.push(h),
+                    Err(Ok(_)) => {
+                        need_slow = true;
+                        break;
+                    }
+                    Err(Err(e)) => {
+                        drop(guard);
+                        return Err(NotEstablished::Fail(e));
+                    }
+                }
+            }
+            drop(guard);
+        }
+        if need_slow {
+            handles.clear();
+            let host = self.host().map_err(unknown)?;
+            let guard = host
+                .enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns)
+                .map_err(|e| unknown(format!("cannot take the caller's context: {e}")))?;
+            for (i, (p, h)) in paths.iter().zip(how).enumerate() {
+                let r = match empty(i) {
+                    Some(r) => r,
+                    None => {
+                        let start = if p.starts_with(b"/") {
+                            None
+                        } else {
+                            cx.dirfds[i].as_ref().map(|f| f.as_fd())
+                        };
+                        establish_arg(start, p, *h, 0, false)
+                    }
+                };
+                match r {
+                    Ok(h) => handles.push(h),
+                    Err(Ok(why)) => return Err(unknown(why)),
+                    Err(Err(e)) => return Err(NotEstablished::Fail(e)),
+                }
+            }
+            drop(guard);
+        }
+        // Paths read with tiercel's own root (see `stage`), mapped back through mountinfo
+        // when the object lies on a bind mount of the container's root file system.
+        let host = self.host().map_err(unknown)?;
+        let root_mnt = sys::mnt_id(root.as_fd()).ok();
+        let mut mountinfo: Option<Vec<u8>> = None;
+        let mut resolved = Vec::with_capacity(handles.len());
+        for h in &handles {
+            let (fd, name) = match h {
+                Handle::Object(fd) => (fd, None),
+                Handle::Entry { dir, name } => (dir, Some(name)),
+            };
+            let p = host
+                .fd_path(fd.as_fd())
+                .map_err(|e| unknown(format!("the object's path: {e}")))?;
+            let obj_mnt = sys::mnt_id(fd.as_fd()).ok();
+            let p = if obj_mnt.is_some() && obj_mnt == root_mnt {
+                p
+            } else {
+                let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
+                    return Err(unknown("no mount id (statx)".into()));
+                };
+                if mountinfo.is_none() {
+                    mountinfo = Some(
+                        ev.proc_read("mountinfo")
+                            .map_err(|_| unknown("cannot read the caller's mountinfo".into()))?,
+                    );
+                }
+                canonical_path(mountinfo.as_deref().unwrap_or_default(), om, rm, &p)
+                    .map_err(unknown)?
+            };
+            let (path, st) = match name {
+                None => (p, sys::fstatat(Some(fd.as_fd()), b"", true).ok()),
+                Some(n) => (
+                    entry_path(p, n),
+                    sys::fstatat(Some(fd.as_fd()), n, true).ok(),
+                ),
+            };
+            resolved.push(Resolved {
+                path,
+                exists: st.is_some(),
+                is_dir: st.is_some_and(|s| s.kind() == libc::S_IFDIR),
+                followed_symlink: false,
+                magic: false,
+            });
+        }
+        Ok(Established {
+            handles,
+            resolved,
+            creds,
+            other_userns,
+        })
+    }
+
+    /// Duplicates the caller's descriptor `fd` (`pidfd_getfd`: the same open file
+    /// description) and reads its path, with the caller's credentials kept for the call.
+    pub fn caller_file(
+        &mut self,
+        ev: &SyscallEvent,
+        fd: i32,
+    ) -> Result<CallerFile, NotEstablished> {
+        let unknown = NotEstablished::Unknown;
+        let cx = caller(ev, false, &[])?;
+        let pidfd =
+            sys::pidfd_open_task(ev.tid()).map_err(|e| unknown(format!("pidfd_open: {e}")))?;
+        let file = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| match e.raw_os_error() {
+            Some(libc::EBADF) => NotEstablished::Fail(libc::EBADF),
+            _ => unknown(format!("pidfd_getfd: {e}")),
+        })?;
+        let host = self.host().map_err(unknown)?;
+        let path = host
+            .fd_path(file.as_fd())
+            .map_err(|e| unknown(format!("the file's path: {e}")))?;
+        Ok(CallerFile {
+            file,
+            path,
+            other_userns: cx.userns != host.userns,
+            creds: cx.creds,
+        })
+    }
+
+    /// Runs `f` with the caller's credentials (and umask) on this thread; `f` gets
+    /// tiercel's `/proc` handle (for `self/fd/N` paths). The kernel's errno on failure.
+    pub fn as_caller<T>(
+        &mut self,
+        e: &Established,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> Result<T, i32> {
+        self.with_creds(&e.creds, e.other_userns, f)
+    }
+
+    /// [`Emulator::as_caller`] for a duplicated descriptor.
+    pub fn as_file_caller<T>(
+        &mut self,
+        c: &CallerFile,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> Result<T, i32> {
+        self.with_creds(&c.creds, c.other_userns, f)
+    }
+
+    fn with_creds<T>(
+        &mut self,
+        creds: &Creds,
+        other_userns: bool,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> Result<T, i32> {
+        let host = self.host().map_err(|_| libc::EIO)?;
+        let guard = host
+            .enter(None, creds, other_userns)
+            .map_err(|e| errno_of(&e))?;
+        let r = f(guard.host.proc_.as_fd());
         drop(guard);
         r.map_err(|e| errno_of(&e))
     }

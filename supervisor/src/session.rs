@@ -531,8 +531,8 @@ impl<L: Listener> Session<L> {
             }
         };
         let mut decision = engine.decider.decide(&event, mode, &mut self.scratch);
-        // Enforce: an open a deny rule could match is decided on its object and performed
-        // by us. Audit: a call a rule could match on another path is also evaluated on
+        // Enforce: an open or a path-changing call a deny rule could match is decided on
+        // its object and performed by us (`perform`). Audit: a call a rule could match on another path is also evaluated on
         // the paths as resolved inside the caller's root.
         let mut inject = None;
         if decision.object {
@@ -543,9 +543,10 @@ impl<L: Listener> Session<L> {
             } else {
                 let fd = &self.fd;
                 let valid = || matches!(fd.id_valid(n.id), Ok(true));
-                match crate::emulate::open_for_caller(
+                match crate::perform::for_caller(
                     &mut self.objects,
                     &event,
+                    &mem,
                     &engine.decider,
                     mode,
                     &mut self.scratch,
@@ -616,7 +617,9 @@ impl<L: Listener> Session<L> {
                         .fetch_add(t2.duration_since(t1).as_nanos() as u64, Ordering::Relaxed);
                 }
                 match answer {
-                    Answer::Continue => engine.stats.continued.fetch_add(1, Ordering::Relaxed),
+                    Answer::Continue | Answer::Value(_) => {
+                        engine.stats.continued.fetch_add(1, Ordering::Relaxed)
+                    }
                     Answer::Errno(_) => engine.stats.denied.fetch_add(1, Ordering::Relaxed),
                 };
                 if runtime {
@@ -657,7 +660,7 @@ impl<L: Listener> Session<L> {
         };
         let errno = match answer {
             Answer::Errno(e) => e,
-            Answer::Continue => engine.policy().errno,
+            Answer::Continue | Answer::Value(_) => engine.policy().errno,
         };
         match decision.second {
             SecondLook::None => {}
