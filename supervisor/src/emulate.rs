@@ -252,6 +252,39 @@ struct Host {
 #[derive(Debug, Default)]
 pub struct Emulator {
     host: Option<Result<Host, String>>,
+    mounts: Option<MountCache>,
+}
+
+/// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
+/// says its mount table changed (`poll` → `POLLPRI`): the open file keeps the mount
+/// namespace and the root it was opened with, so it stays exact for callers with the same
+/// namespace (inode of `ns/mnt`, which cannot be reused while the file holds it) and the
+/// same root (mount id, device, inode of the root handle).
+#[derive(Debug)]
+struct MountCache {
+    ns: Vec<u8>,
+    root: (u64, u64, u64),
+    file: std::fs::File,
+    text: Vec<u8>,
+}
+
+/// Bound on a mount table read (the container can make it large).
+const MOUNTINFO_MAX: usize = 1 << 20;
+
+fn read_all_at(f: &std::fs::File) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut out = Vec::with_capacity(8192);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = f.read_at(&mut buf, out.len() as u64)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > MOUNTINFO_MAX {
+            return Err(io::Error::from_raw_os_error(libc::EFBIG));
+        }
+    }
 }
 
 fn errno_of(e: &io::Error) -> i32 {
@@ -433,6 +466,53 @@ impl Emulator {
         }
     }
 
+    /// The caller's mount table (for [`canonical_path`]), from the cache when the same
+    /// namespace and root were read before and the kernel reports no change since. Call
+    /// after the handles the table is used for were taken.
+    fn mountinfo(
+        &mut self,
+        ev: &SyscallEvent,
+        root: BorrowedFd<'_>,
+        root_mnt: u64,
+    ) -> Result<&[u8], String> {
+        let ns = ev
+            .proc_read_link("ns/mnt")
+            .map_err(|e| format!("cannot read the caller's mount namespace: {e}"))?;
+        let st = sys::fstatat(Some(root), b"", true).map_err(|e| format!("fstat root: {e}"))?;
+        let key = (root_mnt, st.dev, st.ino);
+        let same = matches!(&self.mounts, Some(c) if c.ns == ns && c.root == key);
+        if same {
+            if let Some(c) = self.mounts.as_mut() {
+                let (r, _) = sys::poll2(c.file.as_fd(), None, libc::POLLPRI, 0)
+                    .map_err(|e| format!("poll mountinfo: {e}"))?;
+                if r & (libc::POLLPRI | libc::POLLERR) != 0 {
+                    match read_all_at(&c.file) {
+                        Ok(t) => c.text = t,
+                        Err(e) => {
+                            self.mounts = None;
+                            return Err(format!("cannot read the caller's mountinfo: {e}"));
+                        }
+                    }
+                }
+            }
+        } else {
+            self.mounts = None;
+            let f = std::fs::File::from(
+                ev.proc_open("mountinfo", 0)
+                    .map_err(|e| format!("cannot open the caller's mountinfo: {e}"))?,
+            );
+            let text =
+                read_all_at(&f).map_err(|e| format!("cannot read the caller's mountinfo: {e}"))?;
+            self.mounts = Some(MountCache {
+                ns,
+                root: key,
+                file: f,
+                text,
+            });
+        }
+        Ok(self.mounts.as_ref().map_or(&[][..], |c| c.text.as_slice()))
+    }
+
     /// Establishes the object the open of `ev` reaches, with the caller's root, cwd,
     /// dirfd and credentials, without side effects.
     pub fn stage(&mut self, ev: &SyscallEvent) -> Stage {
@@ -456,22 +536,17 @@ impl Emulator {
             Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(fd),
             _ => None,
         };
-        let cx = match caller(ev, true, &[want_dirfd]) {
+        let mut cx = match caller(ev, true, &[want_dirfd]) {
             Ok(c) => c,
             Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
             Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
         };
-        let Caller {
-            creds,
-            root,
-            cwd,
-            mut dirfds,
-            userns,
-        } = cx;
-        let (Some(root), Some(cwd)) = (root, cwd) else {
-            return Stage::Unknown("no root or cwd handle".into());
+        let Some(root) = cx.root.take() else {
+            return Stage::Unknown("no root handle".into());
         };
-        let dirfd = dirfds.pop().flatten();
+        let dirfd = cx.dirfds.pop().flatten();
+        let creds = cx.creds.clone();
+        let userns = std::mem::take(&mut cx.userns);
         let host = match self.host() {
             Ok(h) => h,
             Err(e) => return Stage::Unknown(e),
@@ -503,11 +578,16 @@ impl Emulator {
             drop(guard);
         }
         if matches!(&r, Err(Ok(w)) if w == SLOW) {
+            let cwd = match cx.cwd(ev) {
+                Ok(c) => c,
+                Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
+                Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
+            };
             let host = match self.host() {
                 Ok(h) => h,
                 Err(e) => return Stage::Unknown(e),
             };
-            let guard = match host.enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns) {
+            let guard = match host.enter(Some((root.as_fd(), cwd)), &creds, other_userns) {
                 Ok(g) => g,
                 Err(e) => return Stage::Unknown(format!("cannot take the caller's context: {e}")),
             };
@@ -571,10 +651,11 @@ impl Emulator {
             let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
                 return Stage::Unknown("no mount id (statx)".into());
             };
-            let Ok(mi) = ev.proc_read("mountinfo") else {
-                return Stage::Unknown("cannot read the caller's mountinfo".into());
+            let mi = match self.mountinfo(ev, root.as_fd(), rm) {
+                Ok(m) => m,
+                Err(why) => return Stage::Unknown(why),
             };
-            match canonical_path(&mi, om, rm, &path) {
+            match canonical_path(mi, om, rm, &path) {
                 Ok(p) => p,
                 Err(why) => return Stage::Unknown(why),
             }
@@ -650,14 +731,33 @@ pub enum NotEstablished {
 #[derive(Debug)]
 pub struct Caller {
     pub creds: Creds,
-    /// Its root and cwd (`O_PATH`), when asked for.
+    /// Its root (`O_PATH`), when asked for.
     pub root: Option<OwnedFd>,
+    /// Its cwd: opened by [`Caller::cwd`] when a path needs it.
     pub cwd: Option<OwnedFd>,
     /// The asked-for descriptors of the caller (`/proc/<tid>/fd/N` opened `O_PATH`), in
     /// the order asked; a closed one fails with `EBADF`, as in the kernel.
     pub dirfds: Vec<Option<OwnedFd>>,
     /// Its user namespace (`/proc/<tid>/ns/user` link).
     pub userns: Vec<u8>,
+}
+
+impl Caller {
+    /// The caller's cwd (`/proc/<tid>/cwd` opened `O_PATH|O_DIRECTORY` on first use).
+    pub fn cwd(&mut self, ev: &SyscallEvent) -> Result<BorrowedFd<'_>, NotEstablished> {
+        if self.cwd.is_none() {
+            self.cwd = Some(
+                ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY)
+                    .map_err(|e| {
+                        NotEstablished::Unknown(format!("cannot open the caller's cwd: {e}"))
+                    })?,
+            );
+        }
+        match &self.cwd {
+            Some(c) => Ok(c.as_fd()),
+            None => Err(NotEstablished::Unknown("no cwd handle".into())),
+        }
+    }
 }
 
 /// Takes the caller's credentials (from `/proc/<tid>/status`), user namespace, and
@@ -677,8 +777,9 @@ pub fn caller(
         ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
             .map_err(|e| unknown(format!("cannot open the caller's {n}: {e}")))
     };
+    // The cwd is opened only when a path needs it (relative, or the chroot fallback).
     let (root, cwd) = if fs {
-        (Some(dirf("root")?), Some(dirf("cwd")?))
+        (Some(dirf("root")?), None)
     } else {
         (None, None)
     };
@@ -846,9 +947,9 @@ impl Emulator {
                 _ => None,
             })
             .collect();
-        let cx = caller(ev, true, &want)?;
-        let (Some(root), Some(cwd)) = (cx.root.as_ref(), cx.cwd.as_ref()) else {
-            return Err(unknown("no root or cwd handle".into()));
+        let mut cx = caller(ev, true, &want)?;
+        let Some(root) = cx.root.take() else {
+            return Err(unknown("no root handle".into()));
         };
         let host = self.host().map_err(unknown)?;
         let other_userns = cx.userns != host.userns;
@@ -858,15 +959,19 @@ impl Emulator {
             .iter()
             .map(|p| rewrite_proc_self(&p.raw, creds.vpid, creds.vtid))
             .collect();
-        // The empty path (AT_EMPTY_PATH): the object is the dirfd, or the cwd.
-        let empty = |i: usize| -> Option<Result<Handle, Result<String, i32>>> {
+        // The empty path (AT_EMPTY_PATH): the object is the dirfd, or the cwd (an empty
+        // path is not absolute: only the slow path below meets it).
+        let empty = |i: usize,
+                     dirfds: &[Option<OwnedFd>],
+                     cwd: BorrowedFd<'_>|
+         -> Option<Result<Handle, Result<String, i32>>> {
             let p = &d.paths[i];
             if !p.empty_path {
                 return None;
             }
-            let fd = cx.dirfds[i].as_ref().unwrap_or(cwd);
+            let fd = dirfds[i].as_ref().map_or(cwd, |f| f.as_fd());
             Some(
-                fd.try_clone()
+                fd.try_clone_to_owned()
                     .map(Handle::Object)
                     .map_err(|e| Err(errno_of(&e))),
             )
@@ -878,11 +983,8 @@ impl Emulator {
             let guard = host
                 .enter(None, &creds, other_userns)
                 .map_err(|e| unknown(format!("cannot take the caller's credentials: {e}")))?;
-            for (i, (p, h)) in paths.iter().zip(how).enumerate() {
-                let r = match empty(i) {
-                    Some(r) => r,
-                    None => establish_arg(Some(root.as_fd()), p, *h, libc::RESOLVE_IN_ROOT, true),
-                };
+            for (p, h) in paths.iter().zip(how) {
+                let r = establish_arg(Some(root.as_fd()), p, *h, libc::RESOLVE_IN_ROOT, true);
                 match r {
                     Ok(h) => handles.push(h),
                     Err(Ok(_)) => {
@@ -899,18 +1001,22 @@ impl Emulator {
         }
         if need_slow {
             handles.clear();
+            cx.cwd(ev)?;
+            let (Some(cwd), dirfds) = (cx.cwd.as_ref(), &cx.dirfds) else {
+                return Err(unknown("no cwd handle".into()));
+            };
             let host = self.host().map_err(unknown)?;
             let guard = host
                 .enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns)
                 .map_err(|e| unknown(format!("cannot take the caller's context: {e}")))?;
             for (i, (p, h)) in paths.iter().zip(how).enumerate() {
-                let r = match empty(i) {
+                let r = match empty(i, dirfds, cwd.as_fd()) {
                     Some(r) => r,
                     None => {
                         let start = if p.starts_with(b"/") {
                             None
                         } else {
-                            cx.dirfds[i].as_ref().map(|f| f.as_fd())
+                            dirfds[i].as_ref().map(|f| f.as_fd())
                         };
                         establish_arg(start, p, *h, 0, false)
                     }
@@ -925,33 +1031,35 @@ impl Emulator {
         }
         // Paths read with tiercel's own root (see `stage`), mapped back through mountinfo
         // when the object lies on a bind mount of the container's root file system.
-        let host = self.host().map_err(unknown)?;
         let root_mnt = sys::mnt_id(root.as_fd()).ok();
-        let mut mountinfo: Option<Vec<u8>> = None;
+        let mut raw = Vec::with_capacity(handles.len());
+        {
+            let host = self.host().map_err(unknown)?;
+            for h in &handles {
+                let fd = match h {
+                    Handle::Object(fd) => fd,
+                    Handle::Entry { dir, .. } => dir,
+                };
+                let p = host
+                    .fd_path(fd.as_fd())
+                    .map_err(|e| unknown(format!("the object's path: {e}")))?;
+                raw.push((p, sys::mnt_id(fd.as_fd()).ok()));
+            }
+        }
         let mut resolved = Vec::with_capacity(handles.len());
-        for h in &handles {
+        for (h, (p, obj_mnt)) in handles.iter().zip(raw) {
             let (fd, name) = match h {
                 Handle::Object(fd) => (fd, None),
                 Handle::Entry { dir, name } => (dir, Some(name)),
             };
-            let p = host
-                .fd_path(fd.as_fd())
-                .map_err(|e| unknown(format!("the object's path: {e}")))?;
-            let obj_mnt = sys::mnt_id(fd.as_fd()).ok();
             let p = if obj_mnt.is_some() && obj_mnt == root_mnt {
                 p
             } else {
                 let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
                     return Err(unknown("no mount id (statx)".into()));
                 };
-                if mountinfo.is_none() {
-                    mountinfo = Some(
-                        ev.proc_read("mountinfo")
-                            .map_err(|_| unknown("cannot read the caller's mountinfo".into()))?,
-                    );
-                }
-                canonical_path(mountinfo.as_deref().unwrap_or_default(), om, rm, &p)
-                    .map_err(unknown)?
+                let mi = self.mountinfo(ev, root.as_fd(), rm).map_err(unknown)?;
+                canonical_path(mi, om, rm, &p).map_err(unknown)?
             };
             let (path, st) = match name {
                 None => (p, sys::fstatat(Some(fd.as_fd()), b"", true).ok()),
@@ -1470,9 +1578,9 @@ pub fn open_for_caller(
     id_valid: impl Fn() -> bool,
 ) -> Emulated {
     let errno = decider.policy().errno;
-    // `/proc/<tid>` is pinned first: every handle below comes from it, and the
-    // ID_VALID after them proves it was our caller's.
-    event.pin_proc();
+    // Every handle below comes from the caller's `/proc/<tid>` (opened on first use), and
+    // the ID_VALID after them proves it was our caller's. What an alert names is captured
+    // by the session before it answers, and only for calls that alert.
     let staged = em.stage(event);
     if !id_valid() {
         return Emulated::Gone;

@@ -541,7 +541,6 @@ pub fn for_caller(
         Some(k) => k,
         None => return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown),
     };
-    event.pin_proc();
     let op = match op_of(d, mem) {
         Ok(Some(op)) => op,
         Ok(None) => {
