@@ -29,6 +29,51 @@ use crate::event::decode::Decoded;
 use crate::event::{ReadMem, SyscallEvent};
 use crate::sys::{self, Answer};
 
+/// An inode-changing ioctl request tiercel performs on the caller's behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoctlReq {
+    pub name: &'static str,
+    pub request: u64,
+    /// Bytes the kernel reads from the argument (`_IOW`; nothing is written back).
+    pub reads: usize,
+}
+
+/// `FS_IOC_SETFLAGS` (`_IOW('f', 2, long)`; `fs/ioctl.c` reads an `int`) and
+/// `FS_IOC_FSSETXATTR` (`_IOW('X', 32, struct fsxattr)`, 28 bytes), the requests of
+/// `fs/ioctl.c` that change an inode's flags. `FS_IOC32_SETFLAGS` is handled by
+/// `fs/ioctl.c` only for 32-bit callers (`compat_ioctl`), which the profile kills: a
+/// native call with it reaches the file system's own handler, so it is not performed —
+/// like every notified request not in this table, it is refused when a deny rule could
+/// match. The profile notifies exactly these requests plus `FS_IOC32_SETFLAGS`
+/// ([`IOCTLS_NOTIFIED`]).
+pub const IOCTLS: &[IoctlReq] = &[
+    IoctlReq {
+        name: "FS_IOC_SETFLAGS",
+        request: 0x4008_6602,
+        reads: 4,
+    },
+    IoctlReq {
+        name: "FS_IOC_FSSETXATTR",
+        request: 0x401c_6620,
+        reads: 28,
+    },
+];
+
+/// The ioctl requests that change an inode (for the profile's argument filter): the
+/// performed ones and `FS_IOC32_SETFLAGS` (`_IOW('f', 2, int)`), which is refused.
+pub const IOCTLS_NOTIFIED: &[(&str, u64)] = &[
+    ("FS_IOC_SETFLAGS", 0x4008_6602),
+    ("FS_IOC32_SETFLAGS", 0x4004_6602),
+    ("FS_IOC_FSSETXATTR", 0x401c_6620),
+];
+
+/// The performed request `request` (the kernel compares the low 32 bits).
+pub fn ioctl_req(request: u64) -> Option<&'static IoctlReq> {
+    IOCTLS
+        .iter()
+        .find(|r| r.request == u64::from(lo32(request)))
+}
+
 /// What kind of object a call acts on, for the calls tiercel performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -54,6 +99,7 @@ pub fn kind(d: &Decoded) -> Option<Kind> {
         }
         "utimensat" if !d.paths.is_empty() => Kind::Paths,
         "utimensat" | "fchmod" | "fchown" | "ftruncate" | "fsetxattr" | "fremovexattr"
+        | "ioctl"
             if d.use_fd.is_some() =>
         {
             Kind::Fd
@@ -144,6 +190,14 @@ pub enum Op {
     RemoveXattr {
         name: Vec<u8>,
     },
+    /// An [`IOCTLS`] request with its argument (at least `_IOC_SIZE` bytes, the part the
+    /// kernel reads copied from the caller).
+    Ioctl {
+        request: u64,
+        arg: Vec<u8>,
+    },
+    /// A call tiercel cannot perform (a notified ioctl request not in [`IOCTLS`]).
+    Refuse,
 }
 
 fn ts(sec: i64, nsec: i64) -> (i64, i64) {
@@ -377,6 +431,18 @@ pub fn op_of(d: &Decoded, mem: &dyn ReadMem) -> Result<Option<Op>, i32> {
             }
             Op::Truncate { len }
         }
+        "ioctl" => match ioctl_req(a[1]) {
+            Some(r) => {
+                let size = ((r.request >> 16) & 0x3fff) as usize;
+                let mut arg = read_exact(mem, a[2], r.reads)?;
+                arg.resize(size.max(r.reads), 0);
+                Op::Ioctl {
+                    request: r.request,
+                    arg,
+                }
+            }
+            None => Op::Refuse,
+        },
         _ => return Err(libc::ENOSYS),
     }))
 }
@@ -493,6 +559,8 @@ fn perform_paths(proc_: BorrowedFd<'_>, op: &Op, h: &[Handle]) -> io::Result<()>
             sys::setxattr(proc_path(object(0)?).as_bytes(), name, value, *flags, false)
         }
         Op::RemoveXattr { name } => sys::removexattr(proc_path(object(0)?).as_bytes(), name, false),
+        // Descriptor calls only.
+        Op::Ioctl { .. } | Op::Refuse => Err(einval()),
     }
 }
 
@@ -505,6 +573,7 @@ fn perform_fd(op: &Op, f: BorrowedFd<'_>) -> io::Result<()> {
         Op::Utimes { times } => sys::utimensat(Some(f), None, timespecs(times).as_ref(), 0),
         Op::SetXattr { name, value, flags } => sys::fsetxattr(f, name, value, *flags),
         Op::RemoveXattr { name } => sys::fremovexattr(f, name),
+        Op::Ioctl { request, arg } => sys::ioctl_write(f, *request, arg).map(|_| ()),
         _ => Err(einval()),
     }
 }
@@ -558,6 +627,13 @@ pub fn for_caller(
             }
         }
     };
+    if op == Op::Refuse {
+        tracing::debug!(
+            evt = event.type_name(),
+            "a call tiercel cannot perform, and a deny rule could match it"
+        );
+        return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
+    }
     if k == Kind::Fd {
         let Some(fd) = d.use_fd else {
             return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
@@ -688,6 +764,58 @@ mod tests {
         assert_eq!(op_of(&d, &m), Ok(Some(Op::Utimes { times: None })));
         let d = decoded("getpid", [0; 6], &m);
         assert_eq!(kind(&d), None);
+        // ioctl: the performed requests read their argument; others are refused.
+        let flags = m.put(&0x80i32.to_ne_bytes());
+        let d = decoded("ioctl", [1, 0x4008_6602, flags, 0, 0, 0], &m);
+        assert_eq!(
+            op_of(&d, &m),
+            Ok(Some(Op::Ioctl {
+                request: 0x4008_6602,
+                arg: vec![0x80, 0, 0, 0, 0, 0, 0, 0]
+            }))
+        );
+        let d = decoded("ioctl", [1, 0x4004_6602, flags, 0, 0, 0], &m);
+        assert_eq!(op_of(&d, &m), Ok(Some(Op::Refuse)));
+        let d = decoded("ioctl", [1, 0x401c_6620, flags, 0, 0, 0], &m);
+        assert_eq!(op_of(&d, &m), Err(libc::EFAULT), "28 bytes, 4 readable");
+    }
+
+    #[test]
+    fn ioctl_table_sizes_are_the_requests() {
+        for r in IOCTLS {
+            let size = ((r.request >> 16) & 0x3fff) as usize;
+            assert!(r.reads <= size, "{}", r.name);
+            assert_eq!(r.request >> 30, 1, "{}: _IOW", r.name);
+            assert!(IOCTLS_NOTIFIED.iter().any(|(_, q)| *q == r.request));
+        }
+        // Performed on a real file: FS_IOC_SETFLAGS with the flags it already has.
+        let p = std::env::temp_dir().join(format!("tiercel-ioctl-{}", std::process::id()));
+        std::fs::write(&p, b"x").unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        let mut cur = [0u8; 8];
+        // SETFLAGS with EXTENTS_FL, what ext4 gives a new file (the temp directory here):
+        // no change, allowed for the owner. Other file systems answer with their errno.
+        cur[..4].copy_from_slice(&0x80000i32.to_ne_bytes());
+        let r = crate::sys::ioctl_write(f.as_fd(), 0x4008_6602, &cur);
+        match r {
+            Ok(v) => assert_eq!(v, 0),
+            Err(e) => {
+                eprintln!("FS_IOC_SETFLAGS here: {e}");
+                assert!(matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOTTY | libc::EOPNOTSUPP | libc::EINVAL | libc::EPERM)
+                ))
+            }
+        }
+        cur[0] = 0;
+        assert_eq!(
+            crate::sys::ioctl_write(f.as_fd(), 0x4008_6602, &cur[..2])
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::EINVAL),
+            "a buffer shorter than _IOC_SIZE is refused before the call"
+        );
+        let _ = std::fs::remove_file(&p);
     }
 
     #[test]
