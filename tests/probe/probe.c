@@ -1720,9 +1720,13 @@ static int m_fds[2];
 static void *m_dupper(void *arg)
 {
     (void)arg;
+    /* yields: on a busy machine where both threads share a CPU, the caller then runs with
+     * either file behind fd 100, not with whichever one a preemption left there */
     while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
         dup2(m_fds[0], 100);
+        sched_yield();
         dup2(m_fds[1], 100);
+        sched_yield();
     }
     return NULL;
 }
