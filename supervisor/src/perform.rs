@@ -656,7 +656,7 @@ pub fn for_caller(
             Some(tiercel_rules::event::Value::Str(s)) => s.into_owned(),
             _ => String::new(),
         };
-        if seen.as_bytes() != file.path.as_slice() {
+        if seen != String::from_utf8_lossy(&file.path) {
             tracing::debug!(
                 evt = event.type_name(),
                 "the descriptor changed between the decision and its duplicate"
