@@ -1678,6 +1678,81 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
         assert_eq!(split_last(b"x"), (&b"."[..], &b"x"[..]));
     }
 
+    /// The mount table cache: re-read when a mount is added in the caller's namespace,
+    /// another namespace is another entry. Root only (unshare, mount).
+    #[test]
+    fn the_mount_table_cache_sees_every_change() {
+        if sys::geteuid() != 0 {
+            return;
+        }
+        use crate::event::testutil::{builder, notif, BufMem};
+        let dir = std::env::temp_dir().join(format!("tiercel-mc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = match std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "30"])
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("SKIP: unshare: {e}");
+                return;
+            }
+        };
+        let pid = child.id();
+        // Wait for the exec of sleep (its own mount namespace).
+        for _ in 0..200 {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let m = BufMem::new(0x1000);
+        let ev = builder().build(&notif(pid, "getpid", [0; 6]), &m).unwrap();
+        let root = ev
+            .proc_open("root", libc::O_PATH | libc::O_DIRECTORY)
+            .unwrap();
+        let rm = sys::mnt_id(root.as_fd()).unwrap();
+        let mut em = Emulator::new();
+        let name = dir.to_string_lossy().to_string();
+        let before = em.mountinfo(&ev, root.as_fd(), rm).unwrap().to_vec();
+        assert!(!String::from_utf8_lossy(&before).contains(&name));
+        assert_eq!(em.mountinfo(&ev, root.as_fd(), rm).unwrap(), &before[..]);
+        let st = std::process::Command::new("nsenter")
+            .args([
+                "-t",
+                &pid.to_string(),
+                "-m",
+                "mount",
+                "-t",
+                "tmpfs",
+                "none",
+                &name,
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let after = em.mountinfo(&ev, root.as_fd(), rm).unwrap().to_vec();
+        assert!(
+            String::from_utf8_lossy(&after).contains(&name),
+            "the new mount is seen"
+        );
+        // Our own namespace: another key, our table (without the child's mount).
+        let me = builder()
+            .build(&notif(std::process::id(), "getpid", [0; 6]), &m)
+            .unwrap();
+        let r2 = me
+            .proc_open("root", libc::O_PATH | libc::O_DIRECTORY)
+            .unwrap();
+        let rm2 = sys::mnt_id(r2.as_fd()).unwrap();
+        let ours = em.mountinfo(&me, r2.as_fd(), rm2).unwrap().to_vec();
+        assert!(!String::from_utf8_lossy(&ours).contains(&name));
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir(&dir);
+    }
+
     /// Emulated opens for a real process (a `sleep` in a temp cwd with fd 5 on `d`),
     /// decided by real rules. Root only (chroot, setfsuid).
     mod real {
