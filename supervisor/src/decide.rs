@@ -14,6 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use tiercel_rules::event::{Event, EventType};
+use tiercel_rules::fields::Field;
 use tiercel_rules::priority::Priority;
 use tiercel_rules::program::{CompiledRule, Program, RuleMatching};
 
@@ -532,10 +533,11 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The verdict on the resolved view, when Falco's view denied nothing.
     pub second: SecondLook,
-    /// Enforce mode, an open that some deny rule could match on its path, and Falco's
-    /// view denied nothing: the decision must be made on the object the open reaches,
-    /// established by performing the open on the caller's behalf
-    /// ([`crate::emulate::open_for_caller`]); `answer` is not final.
+    /// Enforce mode, a call tiercel performs itself (an open, a path-changing call, a
+    /// descriptor form: [`crate::perform::kind`]) that some deny rule could match on its
+    /// paths, and Falco's view denied nothing: the decision must be made on the objects
+    /// the call reaches, established and performed on the caller's behalf
+    /// ([`crate::perform::for_caller`]); `answer` is not final.
     pub object: bool,
     /// Audit mode: the index into `matches` of the match enforce mode would deny.
     pub would_deny: Option<usize>,
@@ -739,15 +741,40 @@ impl Decider {
         }
     }
 
-    /// Whether the call is an open (open, openat, openat2, creat) that some enabled deny
-    /// rule could match with some value of its path fields, in enforce mode.
+    /// Whether the call is one tiercel performs itself ([`crate::perform::kind`]: opens,
+    /// path-changing calls, calls changing the object behind a descriptor) and some
+    /// enabled deny rule could match it with some value of its path fields (`fd.*` for
+    /// the descriptor forms), in enforce mode.
     fn object_decides(&self, event: &SyscallEvent, mode: Mode) -> bool {
+        use crate::perform::Kind;
         let d = event.decoded();
-        mode == Mode::Enforce
-            && d.fd_path.is_some()
-            && matches!(d.kname, Some("open" | "openat" | "openat2" | "creat"))
-            && self.denies_type(event.event_type())
-            && self.path_could_deny(event)
+        if mode != Mode::Enforce || !self.denies_type(event.event_type()) {
+            return false;
+        }
+        match crate::perform::kind(d) {
+            Some(Kind::Open) => d.fd_path.is_some() && self.path_could_deny(event),
+            Some(Kind::Paths) => self.path_could_deny(event),
+            Some(Kind::Fd) => self.fd_could_deny(event),
+            None => false,
+        }
+    }
+
+    /// Whether some enabled deny rule could match `event` with some value of the fields
+    /// that describe its descriptor's file.
+    fn fd_could_deny(&self, event: &SyscallEvent) -> bool {
+        let deny = |i: usize| rule_denies(&self.deny_table, &self.enabled, i);
+        self.program.can_match_masked(event, &deny, &|f, a| {
+            event.view_dependent(f, a)
+                || matches!(
+                    f,
+                    Field::FdName
+                        | Field::FdDirectory
+                        | Field::FdFilename
+                        | Field::FdTypechar
+                        | Field::FdType
+                        | Field::FdNameraw
+                )
+        })
     }
 
     fn path_could_deny(&self, event: &SyscallEvent) -> bool {

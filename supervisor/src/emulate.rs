@@ -41,8 +41,16 @@
 //! of a part of the root file system is mapped back through `mountinfo`
 //! ([`canonical_path`]).
 //!
-//! Not covered: other path calls (rename, link, unlink, mkdir, chmod …) are still decided
-//! on a walk and continued; the LSM label of a created file is tiercel's.
+//! The same caller context serves the other path-changing calls (`crate::perform`):
+//! [`Emulator::establish_args`] establishes every path argument — the parent directory
+//! `O_PATH|O_DIRECTORY` plus the last name for calls on a directory entry, the object
+//! `O_PATH` for the others — and [`Emulator::as_caller`] runs the call on those handles
+//! with the caller's credentials; [`Emulator::caller_file`] duplicates a descriptor of the
+//! caller (`pidfd_getfd`) for the descriptor forms.
+//!
+//! Not covered: the LSM label of a created file is tiercel's; `linkat(AT_EMPTY_PATH)` is
+//! performed on tiercel's `O_PATH` handle (the kernel's capability rule for it applies to
+//! the caller's capabilities, not to the file's opener).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -244,6 +252,39 @@ struct Host {
 #[derive(Debug, Default)]
 pub struct Emulator {
     host: Option<Result<Host, String>>,
+    mounts: Option<MountCache>,
+}
+
+/// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
+/// says its mount table changed (`poll` → `POLLPRI`): the open file keeps the mount
+/// namespace and the root it was opened with, so it stays exact for callers with the same
+/// namespace (inode of `ns/mnt`, which cannot be reused while the file holds it) and the
+/// same root (mount id, device, inode of the root handle).
+#[derive(Debug)]
+struct MountCache {
+    ns: Vec<u8>,
+    root: (u64, u64, u64),
+    file: std::fs::File,
+    text: Vec<u8>,
+}
+
+/// Bound on a mount table read (the container can make it large).
+const MOUNTINFO_MAX: usize = 1 << 20;
+
+fn read_all_at(f: &std::fs::File) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut out = Vec::with_capacity(8192);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = f.read_at(&mut buf, out.len() as u64)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > MOUNTINFO_MAX {
+            return Err(io::Error::from_raw_os_error(libc::EFBIG));
+        }
+    }
 }
 
 fn errno_of(e: &io::Error) -> i32 {
@@ -425,6 +466,53 @@ impl Emulator {
         }
     }
 
+    /// The caller's mount table (for [`canonical_path`]), from the cache when the same
+    /// namespace and root were read before and the kernel reports no change since. Call
+    /// after the handles the table is used for were taken.
+    fn mountinfo(
+        &mut self,
+        ev: &SyscallEvent,
+        root: BorrowedFd<'_>,
+        root_mnt: u64,
+    ) -> Result<&[u8], String> {
+        let ns = ev
+            .proc_read_link("ns/mnt")
+            .map_err(|e| format!("cannot read the caller's mount namespace: {e}"))?;
+        let st = sys::fstatat(Some(root), b"", true).map_err(|e| format!("fstat root: {e}"))?;
+        let key = (root_mnt, st.dev, st.ino);
+        let same = matches!(&self.mounts, Some(c) if c.ns == ns && c.root == key);
+        if same {
+            if let Some(c) = self.mounts.as_mut() {
+                let (r, _) = sys::poll2(c.file.as_fd(), None, libc::POLLPRI, 0)
+                    .map_err(|e| format!("poll mountinfo: {e}"))?;
+                if r & (libc::POLLPRI | libc::POLLERR) != 0 {
+                    match read_all_at(&c.file) {
+                        Ok(t) => c.text = t,
+                        Err(e) => {
+                            self.mounts = None;
+                            return Err(format!("cannot read the caller's mountinfo: {e}"));
+                        }
+                    }
+                }
+            }
+        } else {
+            self.mounts = None;
+            let f = std::fs::File::from(
+                ev.proc_open("mountinfo", 0)
+                    .map_err(|e| format!("cannot open the caller's mountinfo: {e}"))?,
+            );
+            let text =
+                read_all_at(&f).map_err(|e| format!("cannot read the caller's mountinfo: {e}"))?;
+            self.mounts = Some(MountCache {
+                ns,
+                root: key,
+                file: f,
+                text,
+            });
+        }
+        Ok(self.mounts.as_ref().map_or(&[][..], |c| c.text.as_slice()))
+    }
+
     /// Establishes the object the open of `ev` reaches, with the caller's root, cwd,
     /// dirfd and credentials, without side effects.
     pub fn stage(&mut self, ev: &SyscallEvent) -> Stage {
@@ -444,36 +532,21 @@ impl Emulator {
         };
         let resolve = if openat2 { d.open_resolve } else { 0 };
         let scoped = resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) != 0;
-        let creds = match ev.proc_read("status").ok().and_then(|s| parse_status(&s)) {
-            Some(c) => c,
-            None => return Stage::Unknown("cannot read the caller's credentials".into()),
+        let want_dirfd = match p.dirfd {
+            Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(fd),
+            _ => None,
         };
-        let handles = (|| -> Result<_, Stage> {
-            let dirf = |n: &str| {
-                ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
-                    .map_err(|e| Stage::Unknown(format!("cannot open the caller's {n}: {e}")))
-            };
-            let root = dirf("root")?;
-            let cwd = dirf("cwd")?;
-            let dirfd = match p.dirfd {
-                Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(
-                    ev.proc_open(&format!("fd/{fd}"), libc::O_PATH)
-                        .map_err(|e| match e.raw_os_error() {
-                            Some(libc::ENOENT) => Stage::Fail(libc::EBADF),
-                            _ => Stage::Unknown(format!("cannot open the caller's fd {fd}: {e}")),
-                        })?,
-                ),
-                _ => None,
-            };
-            let ns = ev
-                .proc_read_link("ns/user")
-                .map_err(|e| Stage::Unknown(format!("cannot read the caller's userns: {e}")))?;
-            Ok((root, cwd, dirfd, ns))
-        })();
-        let (root, cwd, dirfd, userns) = match handles {
-            Ok(h) => h,
-            Err(s) => return s,
+        let mut cx = match caller(ev, true, &[want_dirfd]) {
+            Ok(c) => c,
+            Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
+            Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
         };
+        let Some(root) = cx.root.take() else {
+            return Stage::Unknown("no root handle".into());
+        };
+        let dirfd = cx.dirfds.pop().flatten();
+        let creds = cx.creds.clone();
+        let userns = std::mem::take(&mut cx.userns);
         let host = match self.host() {
             Ok(h) => h,
             Err(e) => return Stage::Unknown(e),
@@ -505,11 +578,16 @@ impl Emulator {
             drop(guard);
         }
         if matches!(&r, Err(Ok(w)) if w == SLOW) {
+            let cwd = match cx.cwd(ev) {
+                Ok(c) => c,
+                Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
+                Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
+            };
             let host = match self.host() {
                 Ok(h) => h,
                 Err(e) => return Stage::Unknown(e),
             };
-            let guard = match host.enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns) {
+            let guard = match host.enter(Some((root.as_fd(), cwd)), &creds, other_userns) {
                 Ok(g) => g,
                 Err(e) => return Stage::Unknown(format!("cannot take the caller's context: {e}")),
             };
@@ -573,10 +651,11 @@ impl Emulator {
             let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
                 return Stage::Unknown("no mount id (statx)".into());
             };
-            let Ok(mi) = ev.proc_read("mountinfo") else {
-                return Stage::Unknown("cannot read the caller's mountinfo".into());
+            let mi = match self.mountinfo(ev, root.as_fd(), rm) {
+                Ok(m) => m,
+                Err(why) => return Stage::Unknown(why),
             };
-            match canonical_path(&mi, om, rm, &path) {
+            match canonical_path(mi, om, rm, &path) {
                 Ok(p) => p,
                 Err(why) => return Stage::Unknown(why),
             }
@@ -634,6 +713,434 @@ impl Emulator {
             ),
             Target::TmpFile { dir } => open(dir.as_fd(), b".", base, u64::from(s.mode)),
         };
+        drop(guard);
+        r.map_err(|e| errno_of(&e))
+    }
+}
+
+/// Why a call's objects could not be established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotEstablished {
+    /// The call fails as the kernel would fail it (nothing happened).
+    Fail(i32),
+    /// Unknown: never let the call through in enforce.
+    Unknown(String),
+}
+
+/// The caller's context, as handles taken from its pinned `/proc/<tid>`.
+#[derive(Debug)]
+pub struct Caller {
+    pub creds: Creds,
+    /// Its root (`O_PATH`), when asked for.
+    pub root: Option<OwnedFd>,
+    /// Its cwd: opened by [`Caller::cwd`] when a path needs it.
+    pub cwd: Option<OwnedFd>,
+    /// The asked-for descriptors of the caller (`/proc/<tid>/fd/N` opened `O_PATH`), in
+    /// the order asked; a closed one fails with `EBADF`, as in the kernel.
+    pub dirfds: Vec<Option<OwnedFd>>,
+    /// Its user namespace (`/proc/<tid>/ns/user` link).
+    pub userns: Vec<u8>,
+}
+
+impl Caller {
+    /// The caller's cwd (`/proc/<tid>/cwd` opened `O_PATH|O_DIRECTORY` on first use).
+    pub fn cwd(&mut self, ev: &SyscallEvent) -> Result<BorrowedFd<'_>, NotEstablished> {
+        if self.cwd.is_none() {
+            self.cwd = Some(
+                ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY)
+                    .map_err(|e| {
+                        NotEstablished::Unknown(format!("cannot open the caller's cwd: {e}"))
+                    })?,
+            );
+        }
+        match &self.cwd {
+            Some(c) => Ok(c.as_fd()),
+            None => Err(NotEstablished::Unknown("no cwd handle".into())),
+        }
+    }
+}
+
+/// Takes the caller's credentials (from `/proc/<tid>/status`), user namespace, and
+/// (with `fs`) root and cwd, and the descriptors `dirfds` names, as handles.
+pub fn caller(
+    ev: &SyscallEvent,
+    fs: bool,
+    dirfds: &[Option<i32>],
+) -> Result<Caller, NotEstablished> {
+    let unknown = NotEstablished::Unknown;
+    let creds = ev
+        .proc_read("status")
+        .ok()
+        .and_then(|s| parse_status(&s))
+        .ok_or_else(|| unknown("cannot read the caller's credentials".into()))?;
+    let dirf = |n: &str| {
+        ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| unknown(format!("cannot open the caller's {n}: {e}")))
+    };
+    // The cwd is opened only when a path needs it (relative, or the chroot fallback).
+    let (root, cwd) = if fs {
+        (Some(dirf("root")?), None)
+    } else {
+        (None, None)
+    };
+    let mut fds = Vec::with_capacity(dirfds.len());
+    for fd in dirfds {
+        fds.push(match fd {
+            Some(fd) => Some(
+                ev.proc_open(&format!("fd/{fd}"), libc::O_PATH)
+                    .map_err(|e| match e.raw_os_error() {
+                        Some(libc::ENOENT) => NotEstablished::Fail(libc::EBADF),
+                        _ => unknown(format!("cannot open the caller's fd {fd}: {e}")),
+                    })?,
+            ),
+            None => None,
+        });
+    }
+    let userns = ev
+        .proc_read_link("ns/user")
+        .map_err(|e| unknown(format!("cannot read the caller's userns: {e}")))?;
+    Ok(Caller {
+        creds,
+        root,
+        cwd,
+        dirfds: fds,
+        userns,
+    })
+}
+
+/// How one path argument of a path-changing call is established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgHow {
+    /// The object itself, opened `O_PATH` (the last symlink followed or not).
+    Object { follow: bool },
+    /// The directory entry: the parent directory opened `O_PATH|O_DIRECTORY` and the
+    /// last name (with its trailing slashes, so that the kernel applies their meaning
+    /// when the call is performed). A path of slashes only (`/`) fails with this errno.
+    Entry { root_errno: i32 },
+}
+
+/// An established path argument.
+#[derive(Debug)]
+pub enum Handle {
+    Object(OwnedFd),
+    Entry { dir: OwnedFd, name: Vec<u8> },
+}
+
+/// The path arguments of a call, established with the caller's context.
+#[derive(Debug)]
+pub struct Established {
+    pub handles: Vec<Handle>,
+    /// The objects' paths (what the rules decide on), in argument order.
+    pub resolved: Vec<Resolved>,
+    creds: Creds,
+    other_userns: bool,
+}
+
+/// An fd of the caller, duplicated (`pidfd_getfd`), with what the rules decide on.
+#[derive(Debug)]
+pub struct CallerFile {
+    pub file: OwnedFd,
+    /// Its path (from tiercel's root: the container's view, as `fd.name`).
+    pub path: Vec<u8>,
+    creds: Creds,
+    other_userns: bool,
+}
+
+/// `p` split at its last component: (the directory part, the last name with any
+/// trailing slashes). `None` for a path of slashes only.
+fn split_entry(p: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = p.iter().rposition(|b| *b != b'/')?;
+    match p[..=end].iter().rposition(|b| *b == b'/') {
+        None => Some((b".", p)),
+        Some(i) => {
+            // The directory part without its trailing slashes ("/" stays).
+            let d = &p[..=i];
+            let k = d.iter().rposition(|b| *b != b'/').map_or(1, |k| k + 1);
+            Some((&d[..k], &p[i + 1..]))
+        }
+    }
+}
+
+/// The path the rules see for `name` (trailing slashes dropped) in a directory whose real
+/// path is `dir`: `dir/name`, `.` the directory, `..` its parent.
+fn entry_path(mut dir: Vec<u8>, name: &[u8]) -> Vec<u8> {
+    let end = name.iter().rposition(|b| *b != b'/').map_or(0, |k| k + 1);
+    let name = &name[..end];
+    match name {
+        b"." | b"" => dir,
+        b".." => {
+            let (parent, _) = split_last(&dir);
+            parent.to_vec()
+        }
+        _ => {
+            if dir != b"/" {
+                dir.push(b'/');
+            }
+            dir.extend_from_slice(name);
+            dir
+        }
+    }
+}
+
+fn establish_arg(
+    start: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    how: ArgHow,
+    resolve: u64,
+    fast: bool,
+) -> Result<Handle, Result<String, i32>> {
+    let slow = |e: io::Error| {
+        if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) {
+            Ok(SLOW.to_string())
+        } else {
+            Err(errno_of(&e))
+        }
+    };
+    if path.is_empty() {
+        return Err(Err(libc::ENOENT));
+    }
+    match how {
+        ArgHow::Object { follow } => {
+            let f = if follow { O_PATH } else { O_PATH | O_NOFOLLOW };
+            sys::openat2(start, path, f, 0, resolve)
+                .map(Handle::Object)
+                .map_err(slow)
+        }
+        ArgHow::Entry { root_errno } => {
+            let Some((dpath, name)) = split_entry(path) else {
+                return Err(Err(root_errno));
+            };
+            let dir = sys::openat2(start, dpath, O_PATH | O_DIRECTORY, 0, resolve).map_err(slow)?;
+            Ok(Handle::Entry {
+                dir,
+                name: name.to_vec(),
+            })
+        }
+    }
+}
+
+impl Emulator {
+    /// Establishes every path argument of `ev` as `how` says (one entry per path
+    /// argument), with the caller's root, cwd, dirfds and credentials, without side
+    /// effects: the handles the call will be performed on, and the paths to decide on.
+    pub fn establish_args(
+        &mut self,
+        ev: &SyscallEvent,
+        how: &[ArgHow],
+    ) -> Result<Established, NotEstablished> {
+        let unknown = NotEstablished::Unknown;
+        let d = ev.decoded();
+        if how.len() != d.paths.len() || d.paths.is_empty() {
+            return Err(unknown("the call's paths do not match its kind".into()));
+        }
+        if d.paths.iter().any(|p| p.unreadable) {
+            return Err(unknown("a path could not be read from the caller".into()));
+        }
+        // A dirfd is needed for a relative path, and is the object for an empty one.
+        let want: Vec<Option<i32>> = d
+            .paths
+            .iter()
+            .map(|p| match p.dirfd {
+                Some(fd) if fd != libc::AT_FDCWD && (p.empty_path || !p.raw.starts_with(b"/")) => {
+                    Some(fd)
+                }
+                _ => None,
+            })
+            .collect();
+        let mut cx = caller(ev, true, &want)?;
+        let Some(root) = cx.root.take() else {
+            return Err(unknown("no root handle".into()));
+        };
+        let host = self.host().map_err(unknown)?;
+        let other_userns = cx.userns != host.userns;
+        let creds = cx.creds.clone();
+        let paths: Vec<Vec<u8>> = d
+            .paths
+            .iter()
+            .map(|p| rewrite_proc_self(&p.raw, creds.vpid, creds.vtid))
+            .collect();
+        // The empty path (AT_EMPTY_PATH): the object is the dirfd, or the cwd (an empty
+        // path is not absolute: only the slow path below meets it).
+        let empty = |i: usize,
+                     dirfds: &[Option<OwnedFd>],
+                     cwd: BorrowedFd<'_>|
+         -> Option<Result<Handle, Result<String, i32>>> {
+            let p = &d.paths[i];
+            if !p.empty_path {
+                return None;
+            }
+            let fd = dirfds[i].as_ref().map_or(cwd, |f| f.as_fd());
+            Some(
+                fd.try_clone_to_owned()
+                    .map(Handle::Object)
+                    .map_err(|e| Err(errno_of(&e))),
+            )
+        };
+        let fast = paths.iter().all(|p| p.starts_with(b"/"));
+        let mut handles: Vec<Handle> = Vec::with_capacity(paths.len());
+        let mut need_slow = !fast;
+        if fast {
+            let guard = host
+                .enter(None, &creds, other_userns)
+                .map_err(|e| unknown(format!("cannot take the caller's credentials: {e}")))?;
+            for (p, h) in paths.iter().zip(how) {
+                let r = establish_arg(Some(root.as_fd()), p, *h, libc::RESOLVE_IN_ROOT, true);
+                match r {
+                    Ok(h) => handles.push(h),
+                    Err(Ok(_)) => {
+                        need_slow = true;
+                        break;
+                    }
+                    Err(Err(e)) => {
+                        drop(guard);
+                        return Err(NotEstablished::Fail(e));
+                    }
+                }
+            }
+            drop(guard);
+        }
+        if need_slow {
+            handles.clear();
+            cx.cwd(ev)?;
+            let (Some(cwd), dirfds) = (cx.cwd.as_ref(), &cx.dirfds) else {
+                return Err(unknown("no cwd handle".into()));
+            };
+            let host = self.host().map_err(unknown)?;
+            let guard = host
+                .enter(Some((root.as_fd(), cwd.as_fd())), &creds, other_userns)
+                .map_err(|e| unknown(format!("cannot take the caller's context: {e}")))?;
+            for (i, (p, h)) in paths.iter().zip(how).enumerate() {
+                let r = match empty(i, dirfds, cwd.as_fd()) {
+                    Some(r) => r,
+                    None => {
+                        let start = if p.starts_with(b"/") {
+                            None
+                        } else {
+                            dirfds[i].as_ref().map(|f| f.as_fd())
+                        };
+                        establish_arg(start, p, *h, 0, false)
+                    }
+                };
+                match r {
+                    Ok(h) => handles.push(h),
+                    Err(Ok(why)) => return Err(unknown(why)),
+                    Err(Err(e)) => return Err(NotEstablished::Fail(e)),
+                }
+            }
+            drop(guard);
+        }
+        // Paths read with tiercel's own root (see `stage`), mapped back through mountinfo
+        // when the object lies on a bind mount of the container's root file system.
+        let root_mnt = sys::mnt_id(root.as_fd()).ok();
+        let mut raw = Vec::with_capacity(handles.len());
+        {
+            let host = self.host().map_err(unknown)?;
+            for h in &handles {
+                let fd = match h {
+                    Handle::Object(fd) => fd,
+                    Handle::Entry { dir, .. } => dir,
+                };
+                let p = host
+                    .fd_path(fd.as_fd())
+                    .map_err(|e| unknown(format!("the object's path: {e}")))?;
+                raw.push((p, sys::mnt_id(fd.as_fd()).ok()));
+            }
+        }
+        let mut resolved = Vec::with_capacity(handles.len());
+        for (h, (p, obj_mnt)) in handles.iter().zip(raw) {
+            let (fd, name) = match h {
+                Handle::Object(fd) => (fd, None),
+                Handle::Entry { dir, name } => (dir, Some(name)),
+            };
+            let p = if obj_mnt.is_some() && obj_mnt == root_mnt {
+                p
+            } else {
+                let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
+                    return Err(unknown("no mount id (statx)".into()));
+                };
+                let mi = self.mountinfo(ev, root.as_fd(), rm).map_err(unknown)?;
+                canonical_path(mi, om, rm, &p).map_err(unknown)?
+            };
+            let (path, st) = match name {
+                None => (p, sys::fstatat(Some(fd.as_fd()), b"", true).ok()),
+                Some(n) => (
+                    entry_path(p, n),
+                    sys::fstatat(Some(fd.as_fd()), n, true).ok(),
+                ),
+            };
+            resolved.push(Resolved {
+                path,
+                exists: st.is_some(),
+                is_dir: st.is_some_and(|s| s.kind() == libc::S_IFDIR),
+                followed_symlink: false,
+                magic: false,
+            });
+        }
+        Ok(Established {
+            handles,
+            resolved,
+            creds,
+            other_userns,
+        })
+    }
+
+    /// Duplicates the caller's descriptor `fd` (`pidfd_getfd`: the same open file
+    /// description) and reads its path, with the caller's credentials kept for the call.
+    pub fn caller_file(
+        &mut self,
+        ev: &SyscallEvent,
+        fd: i32,
+    ) -> Result<CallerFile, NotEstablished> {
+        let unknown = NotEstablished::Unknown;
+        let cx = caller(ev, false, &[])?;
+        let pidfd =
+            sys::pidfd_open_task(ev.tid()).map_err(|e| unknown(format!("pidfd_open: {e}")))?;
+        let file = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| match e.raw_os_error() {
+            Some(libc::EBADF) => NotEstablished::Fail(libc::EBADF),
+            _ => unknown(format!("pidfd_getfd: {e}")),
+        })?;
+        let host = self.host().map_err(unknown)?;
+        let path = host
+            .fd_path(file.as_fd())
+            .map_err(|e| unknown(format!("the file's path: {e}")))?;
+        Ok(CallerFile {
+            file,
+            path,
+            other_userns: cx.userns != host.userns,
+            creds: cx.creds,
+        })
+    }
+
+    /// Runs `f` with the caller's credentials (and umask) on this thread; `f` gets
+    /// tiercel's `/proc` handle (for `self/fd/N` paths). The kernel's errno on failure.
+    pub fn as_caller<T>(
+        &mut self,
+        e: &Established,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> Result<T, i32> {
+        self.with_creds(&e.creds, e.other_userns, f)
+    }
+
+    /// [`Emulator::as_caller`] for a duplicated descriptor.
+    pub fn as_file_caller<T>(
+        &mut self,
+        c: &CallerFile,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> Result<T, i32> {
+        self.with_creds(&c.creds, c.other_userns, f)
+    }
+
+    fn with_creds<T>(
+        &mut self,
+        creds: &Creds,
+        other_userns: bool,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> Result<T, i32> {
+        let host = self.host().map_err(|_| libc::EIO)?;
+        let guard = host
+            .enter(None, creds, other_userns)
+            .map_err(|e| errno_of(&e))?;
+        let r = f(guard.host.proc_.as_fd());
         drop(guard);
         r.map_err(|e| errno_of(&e))
     }
@@ -1071,9 +1578,9 @@ pub fn open_for_caller(
     id_valid: impl Fn() -> bool,
 ) -> Emulated {
     let errno = decider.policy().errno;
-    // `/proc/<tid>` is pinned first: every handle below comes from it, and the
-    // ID_VALID after them proves it was our caller's.
-    event.pin_proc();
+    // Every handle below comes from the caller's `/proc/<tid>` (opened on first use), and
+    // the ID_VALID after them proves it was our caller's. What an alert names is captured
+    // by the session before it answers, and only for calls that alert.
     let staged = em.stage(event);
     if !id_valid() {
         return Emulated::Gone;
@@ -1169,6 +1676,81 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
         assert_eq!(split_last(b"/bin/x"), (&b"/bin"[..], &b"x"[..]));
         assert_eq!(split_last(b"/x"), (&b"/"[..], &b"x"[..]));
         assert_eq!(split_last(b"x"), (&b"."[..], &b"x"[..]));
+    }
+
+    /// The mount table cache: re-read when a mount is added in the caller's namespace,
+    /// another namespace is another entry. Root only (unshare, mount).
+    #[test]
+    fn the_mount_table_cache_sees_every_change() {
+        if sys::geteuid() != 0 {
+            return;
+        }
+        use crate::event::testutil::{builder, notif, BufMem};
+        let dir = std::env::temp_dir().join(format!("tiercel-mc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = match std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "30"])
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("SKIP: unshare: {e}");
+                return;
+            }
+        };
+        let pid = child.id();
+        // Wait for the exec of sleep (its own mount namespace).
+        for _ in 0..200 {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let m = BufMem::new(0x1000);
+        let ev = builder().build(&notif(pid, "getpid", [0; 6]), &m).unwrap();
+        let root = ev
+            .proc_open("root", libc::O_PATH | libc::O_DIRECTORY)
+            .unwrap();
+        let rm = sys::mnt_id(root.as_fd()).unwrap();
+        let mut em = Emulator::new();
+        let name = dir.to_string_lossy().to_string();
+        let before = em.mountinfo(&ev, root.as_fd(), rm).unwrap().to_vec();
+        assert!(!String::from_utf8_lossy(&before).contains(&name));
+        assert_eq!(em.mountinfo(&ev, root.as_fd(), rm).unwrap(), &before[..]);
+        let st = std::process::Command::new("nsenter")
+            .args([
+                "-t",
+                &pid.to_string(),
+                "-m",
+                "mount",
+                "-t",
+                "tmpfs",
+                "none",
+                &name,
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let after = em.mountinfo(&ev, root.as_fd(), rm).unwrap().to_vec();
+        assert!(
+            String::from_utf8_lossy(&after).contains(&name),
+            "the new mount is seen"
+        );
+        // Our own namespace: another key, our table (without the child's mount).
+        let me = builder()
+            .build(&notif(std::process::id(), "getpid", [0; 6]), &m)
+            .unwrap();
+        let r2 = me
+            .proc_open("root", libc::O_PATH | libc::O_DIRECTORY)
+            .unwrap();
+        let rm2 = sys::mnt_id(r2.as_fd()).unwrap();
+        let ours = em.mountinfo(&me, r2.as_fd(), rm2).unwrap().to_vec();
+        assert!(!String::from_utf8_lossy(&ours).contains(&name));
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir(&dir);
     }
 
     /// Emulated opens for a real process (a `sleep` in a temp cwd with fd 5 on `d`),

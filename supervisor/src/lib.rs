@@ -17,6 +17,7 @@ pub mod load;
 pub mod logging;
 pub mod mem;
 pub mod metrics;
+pub mod perform;
 pub mod profile;
 pub mod rate_limit;
 pub mod response;

@@ -531,9 +531,9 @@ impl<L: Listener> Session<L> {
             }
         };
         let mut decision = engine.decider.decide(&event, mode, &mut self.scratch);
-        // Enforce: an open a deny rule could match is decided on its object and performed
-        // by us. Audit: a call a rule could match on another path is also evaluated on
-        // the paths as resolved inside the caller's root.
+        // Enforce: an open or a path-changing call a deny rule could match is decided on
+        // its object and performed by us (`perform`). Audit: a call a rule could match on
+        // another path is also evaluated on the paths as resolved inside the caller's root.
         let mut inject = None;
         if decision.object {
             if mode == Mode::Audit {
@@ -543,9 +543,10 @@ impl<L: Listener> Session<L> {
             } else {
                 let fd = &self.fd;
                 let valid = || matches!(fd.id_valid(n.id), Ok(true));
-                match crate::emulate::open_for_caller(
+                match crate::perform::for_caller(
                     &mut self.objects,
                     &event,
+                    &mem,
                     &engine.decider,
                     mode,
                     &mut self.scratch,
@@ -616,7 +617,9 @@ impl<L: Listener> Session<L> {
                         .fetch_add(t2.duration_since(t1).as_nanos() as u64, Ordering::Relaxed);
                 }
                 match answer {
-                    Answer::Continue => engine.stats.continued.fetch_add(1, Ordering::Relaxed),
+                    Answer::Continue | Answer::Value(_) => {
+                        engine.stats.continued.fetch_add(1, Ordering::Relaxed)
+                    }
                     Answer::Errno(_) => engine.stats.denied.fetch_add(1, Ordering::Relaxed),
                 };
                 if runtime {
@@ -657,7 +660,7 @@ impl<L: Listener> Session<L> {
         };
         let errno = match answer {
             Answer::Errno(e) => e,
-            Answer::Continue => engine.policy().errno,
+            Answer::Continue | Answer::Value(_) => engine.policy().errno,
         };
         match decision.second {
             SecondLook::None => {}
@@ -753,7 +756,8 @@ mod tests {
     use std::ffi::CString;
     use std::os::unix::net::UnixStream;
 
-    const RULES: &str = "- rule: secret\n  desc: d\n  condition: evt.type in (open, openat) and fd.name startswith /tmp/tiercel-seam-secret\n  output: secret %fd.name\n  priority: WARNING\n";
+    const RULES: &str = "- rule: secret\n  desc: d\n  condition: evt.type in (open, openat) and fd.name startswith /tmp/tiercel-seam-secret\n  output: secret %fd.name\n  priority: WARNING\n\
+- rule: secret dir\n  desc: d\n  condition: evt.type = mkdir and evt.arg.path startswith /tmp/tiercel-seam-secret\n  output: secret dir %evt.arg.path\n  priority: WARNING\n";
 
     /// A session over a fake listener, with real rules, builder and outputs; its caller
     /// is this test process (memory read with process_vm_readv, `/proc/self`).
@@ -851,6 +855,20 @@ mod tests {
             self.fake.push(n);
         }
 
+        fn mkdir(&mut self, id: u64, path: &str) {
+            let c = CString::new(path).unwrap();
+            let n = Notif {
+                id,
+                pid: std::process::id(),
+                arch: crate::event::AUDIT_ARCH_X86_64,
+                nr: crate::event::syscall_nr("mkdir").unwrap(),
+                instruction_pointer: 0,
+                args: [c.as_ptr() as u64, 0o700, 0, 0, 0, 0],
+            };
+            self.paths.push(c);
+            self.fake.push(n);
+        }
+
         /// Runs the session until the fake has nothing left.
         fn run(self) -> (Arc<FakeListener>, Arc<Stats>) {
             self.fake.close();
@@ -908,6 +926,29 @@ mod tests {
         assert_eq!(stats.continued.load(Ordering::SeqCst), 2);
         assert!(fake.pending().is_empty());
         assert!(fake.sync_wakeup.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn enforce_performs_path_changing_calls_and_answers_their_result() {
+        let ok = format!("/tmp/tiercel-seam-mk-{}", std::process::id());
+        let _ = std::fs::remove_dir(&ok);
+        let mut r = rig(Mode::Enforce);
+        r.mkdir(7, "/tmp/tiercel-seam-secret/d");
+        r.mkdir(8, &ok);
+        r.mkdir(9, &ok);
+        let (fake, _stats) = r.run();
+        id_valid_precedes_send(&fake.log());
+        let sends = fake.sends();
+        assert_eq!(sends[0], (7, Answer::Errno(libc::EPERM), true, 0));
+        if crate::emulate::supported().is_ok() {
+            // Performed by tiercel: SEND with the result, then the kernel's EEXIST.
+            assert_eq!(sends[1], (8, Answer::Value(0), true, 1));
+            assert_eq!(sends[2], (9, Answer::Errno(libc::EEXIST), true, 1));
+            assert!(std::path::Path::new(&ok).is_dir());
+        } else {
+            assert_eq!(sends[1], (8, Answer::Continue, true, 1));
+        }
+        let _ = std::fs::remove_dir(&ok);
     }
 
     #[test]

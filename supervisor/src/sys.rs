@@ -133,6 +133,9 @@ pub enum Answer {
     Continue,
     /// Fail the call with this (positive) errno; it never runs.
     Errno(i32),
+    /// The call's result, performed by the supervisor on the caller's behalf: the call
+    /// returns this value (`SEND` with `val`, `error` 0) and the kernel does not run it.
+    Value(i64),
 }
 
 impl NotifyFd {
@@ -215,6 +218,12 @@ impl NotifyFd {
                 id,
                 val: 0,
                 error: -e.abs(),
+                flags: 0,
+            },
+            Answer::Value(v) => libc::seccomp_notif_resp {
+                id,
+                val: v,
+                error: 0,
                 flags: 0,
             },
         };
@@ -1902,4 +1911,398 @@ pub fn mnt_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
     Ok(st.stx_mnt_id)
+}
+
+// ---- Calls performed on a caller's behalf (perform.rs): on handles, never on strings
+// that could be re-resolved; each returns the kernel's errno as an `io::Error`.
+
+fn cvt0(rc: libc::c_long) -> io::Result<()> {
+    cvt(rc).map(|_| ())
+}
+
+/// `unlinkat(dir, name, flags)`.
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &[u8], flags: i32) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: `c` is NUL-terminated and `dir` a live descriptor borrowed for the call.
+    cvt0(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), flags) } as libc::c_long)
+}
+
+/// `mkdirat(dir, name, mode)` (the thread's umask applies).
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: as for unlinkat.
+    cvt0(
+        unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) } as libc::c_long,
+    )
+}
+
+/// The raw `mknodat(dir, name, mode, dev)`: `dev` is the kernel's 32-bit encoding, as
+/// the caller passed it in its register.
+pub fn mknodat(dir: BorrowedFd<'_>, name: &[u8], mode: u32, dev: u32) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: `c` is NUL-terminated, `dir` live; mode and dev are passed by value.
+    cvt0(unsafe {
+        libc::syscall(
+            libc::SYS_mknodat,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            mode as libc::c_long,
+            dev as libc::c_long,
+        )
+    })
+}
+
+/// `renameat2(d1, n1, d2, n2, flags)`.
+pub fn renameat2(
+    d1: BorrowedFd<'_>,
+    n1: &[u8],
+    d2: BorrowedFd<'_>,
+    n2: &[u8],
+    flags: u32,
+) -> io::Result<()> {
+    let (c1, c2) = (cpath(n1)?, cpath(n2)?);
+    // SAFETY: both names are NUL-terminated, both descriptors live for the call.
+    cvt0(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            d1.as_raw_fd(),
+            c1.as_ptr(),
+            d2.as_raw_fd(),
+            c2.as_ptr(),
+            flags as libc::c_long,
+        )
+    })
+}
+
+/// `linkat(d1, n1, d2, n2, flags)` (`d1` `None`: the cwd).
+pub fn linkat(
+    d1: Option<BorrowedFd<'_>>,
+    n1: &[u8],
+    d2: BorrowedFd<'_>,
+    n2: &[u8],
+    flags: i32,
+) -> io::Result<()> {
+    let (c1, c2) = (cpath(n1)?, cpath(n2)?);
+    // SAFETY: both names are NUL-terminated, the descriptors live for the call.
+    cvt0(
+        unsafe { libc::linkat(raw_dir(d1), c1.as_ptr(), d2.as_raw_fd(), c2.as_ptr(), flags) }
+            as libc::c_long,
+    )
+}
+
+/// `symlinkat(target, dir, name)`.
+pub fn symlinkat(target: &[u8], dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    let (t, c) = (cpath(target)?, cpath(name)?);
+    // SAFETY: both strings are NUL-terminated, `dir` live for the call.
+    cvt0(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) } as libc::c_long)
+}
+
+/// The raw `fchmodat2(dir, path, mode, flags)` (Linux 6.6; `ENOSYS` before).
+pub fn fchmodat2(
+    dir: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    mode: u32,
+    flags: u32,
+) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is NUL-terminated; mode and flags are passed by value.
+    cvt0(unsafe {
+        libc::syscall(
+            452, // fchmodat2, x86_64 and the generic table alike
+            raw_dir(dir),
+            c.as_ptr(),
+            mode as libc::c_long,
+            flags as libc::c_long,
+        )
+    })
+}
+
+/// `fchmodat(AT_FDCWD, path, mode, 0)` (kernels without `fchmodat2`).
+pub fn chmod_path(path: &[u8], mode: u32) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is NUL-terminated; the mode is passed by value.
+    cvt0(
+        unsafe { libc::fchmodat(libc::AT_FDCWD, c.as_ptr(), mode as libc::mode_t, 0) }
+            as libc::c_long,
+    )
+}
+
+/// `fchownat(dir, path, uid, gid, flags)`; `u32::MAX` leaves an id unchanged.
+pub fn fchownat(
+    dir: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    uid: u32,
+    gid: u32,
+    flags: i32,
+) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is NUL-terminated; the ids and flags are passed by value.
+    cvt0(unsafe { libc::fchownat(raw_dir(dir), c.as_ptr(), uid, gid, flags) } as libc::c_long)
+}
+
+/// `utimensat(dir, path, times, flags)`; `path` `None` is the kernel's NULL (the call
+/// then acts on `dir` itself, `futimens`), `times` `None` is NULL (now).
+pub fn utimensat(
+    dir: Option<BorrowedFd<'_>>,
+    path: Option<&[u8]>,
+    times: Option<&[libc::timespec; 2]>,
+    flags: i32,
+) -> io::Result<()> {
+    let c = path.map(cpath).transpose()?;
+    let p = c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    let t = times.map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: `p` is NULL or a NUL-terminated string, `t` NULL or two live timespecs;
+    // the raw call is used because glibc refuses a NULL path.
+    cvt0(unsafe {
+        libc::syscall(
+            libc::SYS_utimensat,
+            raw_dir(dir),
+            p,
+            t,
+            flags as libc::c_long,
+        )
+    })
+}
+
+/// `ftruncate(fd, len)`.
+pub fn ftruncate(fd: BorrowedFd<'_>, len: i64) -> io::Result<()> {
+    // SAFETY: `fd` is live for the call; the length is passed by value.
+    cvt0(unsafe { libc::ftruncate(fd.as_raw_fd(), len) } as libc::c_long)
+}
+
+/// `fchmod(fd, mode)`.
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: `fd` is live for the call; the mode is passed by value.
+    cvt0(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } as libc::c_long)
+}
+
+/// `fchown(fd, uid, gid)`; `u32::MAX` leaves an id unchanged.
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: `fd` is live for the call; the ids are passed by value.
+    cvt0(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) } as libc::c_long)
+}
+
+/// `setxattr(path, name, value, flags)`, or `lsetxattr` when `nofollow`.
+pub fn setxattr(
+    path: &[u8],
+    name: &[u8],
+    value: &[u8],
+    flags: i32,
+    nofollow: bool,
+) -> io::Result<()> {
+    let (c, n) = (cpath(path)?, cpath(name)?);
+    let f = if nofollow {
+        libc::lsetxattr
+    } else {
+        libc::setxattr
+    };
+    // SAFETY: path and name are NUL-terminated; the kernel reads `value.len()` bytes from
+    // the live slice.
+    cvt0(unsafe {
+        f(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    } as libc::c_long)
+}
+
+/// `fsetxattr(fd, name, value, flags)`.
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &[u8], value: &[u8], flags: i32) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: as for setxattr, on a live descriptor.
+    cvt0(unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    } as libc::c_long)
+}
+
+/// `removexattr(path, name)`, or `lremovexattr` when `nofollow`.
+pub fn removexattr(path: &[u8], name: &[u8], nofollow: bool) -> io::Result<()> {
+    let (c, n) = (cpath(path)?, cpath(name)?);
+    let f = if nofollow {
+        libc::lremovexattr
+    } else {
+        libc::removexattr
+    };
+    // SAFETY: both strings are NUL-terminated.
+    cvt0(unsafe { f(c.as_ptr(), n.as_ptr()) } as libc::c_long)
+}
+
+/// `fremovexattr(fd, name)`.
+pub fn fremovexattr(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: `n` is NUL-terminated, `fd` live for the call.
+    cvt0(unsafe { libc::fremovexattr(fd.as_raw_fd(), n.as_ptr()) } as libc::c_long)
+}
+
+/// `pidfd_getfd(pidfd, fd, 0)`: a duplicate of descriptor `fd` of the task behind
+/// `pidfd` (the same open file description: same access mode and offset), close-on-exec.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_getfd takes a pidfd, a descriptor number and flags by value and
+    // returns a new descriptor or -1; no memory is passed.
+    let r = cvt(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
+    // SAFETY: a successful pidfd_getfd returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+/// `ioctl(fd, request, arg)` with an argument buffer the kernel reads (`_IOW`
+/// requests); the buffer must be at least the request's `_IOC_SIZE` (checked).
+pub fn ioctl_write(fd: BorrowedFd<'_>, request: u64, arg: &[u8]) -> io::Result<i64> {
+    let size = ((request >> 16) & 0x3fff) as usize;
+    if arg.len() < size {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: the kernel reads at most `_IOC_SIZE(request)` bytes from the live buffer,
+    // which is at least that long (checked above).
+    let r =
+        cvt(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg.as_ptr()) } as libc::c_long)?;
+    Ok(r as i64)
+}
+
+#[cfg(test)]
+mod perform_tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn tmpdir(tag: &str) -> (std::path::PathBuf, OwnedFd) {
+        let d = std::env::temp_dir().join(format!("tiercel-sys-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let fd = openat2(
+            None,
+            d.as_os_str().as_encoded_bytes(),
+            libc::O_PATH as u64 | libc::O_DIRECTORY as u64,
+            0,
+            0,
+        )
+        .unwrap();
+        (d, fd)
+    }
+
+    #[test]
+    fn entry_calls_on_a_directory_handle() {
+        let (d, fd) = tmpdir("entry");
+        let dir = fd.as_fd();
+        mkdirat(dir, b"sub", 0o700).unwrap();
+        assert_eq!(
+            mkdirat(dir, b"sub", 0o700).unwrap_err().raw_os_error(),
+            Some(libc::EEXIST)
+        );
+        mknodat(dir, b"fifo", libc::S_IFIFO | 0o600, 0).unwrap();
+        assert!(std::fs::metadata(d.join("fifo")).unwrap().mode() & libc::S_IFMT == libc::S_IFIFO);
+        symlinkat(b"sub", dir, b"link").unwrap();
+        assert_eq!(
+            std::fs::read_link(d.join("link")).unwrap(),
+            std::path::PathBuf::from("sub")
+        );
+        linkat(Some(dir), b"fifo", dir, b"fifo2", 0).unwrap();
+        renameat2(dir, b"fifo2", dir, b"fifo3", 0).unwrap();
+        assert_eq!(
+            renameat2(dir, b"fifo", dir, b"fifo3", libc::RENAME_NOREPLACE)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::EEXIST)
+        );
+        unlinkat(dir, b"fifo3", 0).unwrap();
+        assert_eq!(
+            unlinkat(dir, b"sub", 0).unwrap_err().raw_os_error(),
+            Some(libc::EISDIR)
+        );
+        unlinkat(dir, b"sub", libc::AT_REMOVEDIR).unwrap();
+        assert!(!d.join("sub").exists());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn attribute_calls_on_an_o_path_handle() {
+        let (d, _fd) = tmpdir("attr");
+        std::fs::write(d.join("f"), b"hello").unwrap();
+        let f = openat2(
+            None,
+            d.join("f").as_os_str().as_encoded_bytes(),
+            libc::O_PATH as u64,
+            0,
+            0,
+        )
+        .unwrap();
+        match fchmodat2(Some(f.as_fd()), b"", 0o600, libc::AT_EMPTY_PATH as u32) {
+            Ok(()) => assert_eq!(
+                std::fs::metadata(d.join("f")).unwrap().mode() & 0o777,
+                0o600
+            ),
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOSYS)),
+        }
+        fchownat(Some(f.as_fd()), b"", u32::MAX, 4242, libc::AT_EMPTY_PATH).unwrap();
+        assert_eq!(std::fs::metadata(d.join("f")).unwrap().gid(), 4242);
+        let ts = [
+            libc::timespec {
+                tv_sec: 1000,
+                tv_nsec: 0,
+            },
+            libc::timespec {
+                tv_sec: 2000,
+                tv_nsec: 5,
+            },
+        ];
+        utimensat(Some(f.as_fd()), Some(b""), Some(&ts), libc::AT_EMPTY_PATH).unwrap();
+        let md = std::fs::metadata(d.join("f")).unwrap();
+        assert_eq!((md.atime(), md.mtime(), md.mtime_nsec()), (1000, 2000, 5));
+        // O_PATH descriptors are refused by the fd forms, as for the caller.
+        assert_eq!(
+            fchmod(f.as_fd(), 0o644).unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        let w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("f"))
+            .unwrap();
+        ftruncate(w.as_fd(), 2).unwrap();
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"he");
+        fchown(w.as_fd(), 7, u32::MAX).unwrap();
+        assert_eq!(std::fs::metadata(d.join("f")).unwrap().uid(), 7);
+        let dup = pidfd_getfd(
+            pidfd_open_task(std::process::id()).unwrap().as_fd(),
+            w.as_raw_fd(),
+        )
+        .unwrap();
+        fchmod(dup.as_fd(), 0o640).unwrap();
+        assert_eq!(
+            std::fs::metadata(d.join("f")).unwrap().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            pidfd_getfd(
+                pidfd_open_task(std::process::id()).unwrap().as_fd(),
+                1_000_000
+            )
+            .unwrap_err()
+            .raw_os_error(),
+            Some(libc::EBADF)
+        );
+        // xattrs: user.* works on most local file systems; tmpfs since 6.6.
+        let p = format!("/proc/self/fd/{}", f.as_raw_fd());
+        match setxattr(p.as_bytes(), b"user.tiercel", b"v", 0, false) {
+            Ok(()) => {
+                removexattr(p.as_bytes(), b"user.tiercel", false).unwrap();
+                fsetxattr(w.as_fd(), b"user.t2", b"x", 0).unwrap();
+                fremovexattr(w.as_fd(), b"user.t2").unwrap();
+                assert_eq!(
+                    fremovexattr(w.as_fd(), b"user.t2")
+                        .unwrap_err()
+                        .raw_os_error(),
+                    Some(libc::ENODATA)
+                );
+            }
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP)),
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -34,6 +34,8 @@
  *                               file_getattr, file_setattr (no flag change), open_tree_attr;
  *                               one "CALL <name> ok|errno NAME n" line each
  *   probe xattr PATH NAME       (host side) "XATTR NAME size N" or "XATTR NAME errno E n"
+ *   probe mutate [TRIES] [ONLY] | mutate-setup ROOT | mutate-check ROOT | control-mutate
+ *                               path-changing calls: races and legitimate calls (see there)
  *
  * Build: gcc -static -no-pie -O2 -pthread -o probe probe.c
  * The binary is 64-bit; the i386 attempts issue `int $0x80` with paths in static buffers
@@ -1721,6 +1723,533 @@ static int mode_hammer(long threads, long ms, const char *prefix)
     return 0;
 }
 
+
+/* ---------------------------------------------------------------- mutate: path-changing calls
+ *
+ * probe mutate [TRIES] [ONLY]    races on the path-changing calls tiercel performs itself
+ *                                (rename, link, unlink, chmod, mkdir, symlink, setxattr with a
+ *                                thread flipping the path buffer between /tmp/… and /bin/…; a
+ *                                parent symlink swapped; a parent renamed; fd forms with a
+ *                                dup2 flipper); RESULT lines as `attack`, RACE lines with the
+ *                                number of tries.
+ * probe mutate-setup ROOT        (host side) create the victims of `mutate`
+ * probe mutate-check ROOT        (host side) report changed victims and new p_m_* entries
+ * probe control-mutate           legitimate path-changing calls in /tmp and on root's files:
+ *                                "CONTROL <what> <result>" lines (return value or errno, owner,
+ *                                mode, size, links, times, xattr, content).
+ */
+static const char *M_VICTIMS[] = {"/bin/v_m_unlink", "/bin/v_m_chmod", "/bin/v_m_xattr",
+                                  "/bin/v_m_swap",   "/bin/v_m_fchmod", "/bin/v_m_fchown",
+                                  "/bin/v_m_futimens", "/bin/v_m_fxattr", "/usr/bin/v_m_parent"};
+#define N_MV (sizeof M_VICTIMS / sizeof M_VICTIMS[0])
+
+static int m_tries = 2000;
+static char m_buf[64];
+static const char *m_a, *m_b; /* the two spellings m_buf flips between (same length) */
+
+static void *m_flipper(void *arg)
+{
+    (void)arg;
+    size_t n = strlen(m_a) + 1;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        memcpy(m_buf, m_a, n);
+        __asm__ volatile("" ::: "memory");
+        memcpy(m_buf, m_b, n);
+        __asm__ volatile("" ::: "memory");
+    }
+    return NULL;
+}
+
+/* A victim changed: gone, other mode, owner, mtime or an xattr. */
+static int m_victim_changed(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) return 1;
+    char xl[256];
+    if (llistxattr(path, xl, sizeof xl) > 0) return 1;
+    return (st.st_mode & 07777) != 0755 || st.st_uid != 0 || st.st_gid != 0 || st.st_mtime != VICTIM_MTIME;
+}
+static int m_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* One path-buffer race: `call` with m_buf flipping between a (/tmp) and b (/bin);
+ * `prep` resets the /tmp side before each try; `hit` says whether /bin was changed. */
+static int m_race(const char *name, const char *a, const char *b, void (*prep)(void), long (*call)(void),
+                  int (*hit)(void))
+{
+    m_a = a;
+    m_b = b;
+    memcpy(m_buf, a, strlen(a) + 1);
+    atomic_store(&race_stop, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, m_flipper, NULL) != 0) return EAGAIN;
+    int h = 0, i;
+    for (i = 0; i < m_tries && !h; i++) {
+        if (prep) prep();
+        (void)call();
+        h = hit();
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE %s tries=%d bypass=%d\n", name, i, h);
+    return h ? 0 : EPERM;
+}
+
+static void m_touch(const char *p)
+{
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0) close(fd);
+}
+static void prep_rename(void) { m_touch("/tmp/m_rn_src"); unlink("/tmp/m_rn_dst____"); }
+static long call_rename(void) { return rename("/tmp/m_rn_src", m_buf); }
+static int hit_rename(void) { return m_exists("/bin/p_m_rename"); }
+static int m_race_rename(void)
+{
+    return m_race("m_race_rename", "/tmp/m_rn_dst____", "/bin/p_m_rename", prep_rename, call_rename, hit_rename);
+}
+static void prep_link(void) { m_touch("/tmp/m_ln_src"); unlink("/tmp/m_ln_dst__"); }
+static long call_link(void) { return link("/tmp/m_ln_src", m_buf); }
+static int hit_link(void) { return m_exists("/bin/p_m_link"); }
+static int m_race_link(void)
+{
+    return m_race("m_race_link", "/tmp/m_ln_dst__", "/bin/p_m_link", prep_link, call_link, hit_link);
+}
+static void prep_unlink(void) { m_touch("/tmp/m_unl_____"); }
+static long call_unlink(void) { return unlink(m_buf); }
+static int hit_unlink(void) { return !m_exists("/bin/v_m_unlink"); }
+static int m_race_unlink(void)
+{
+    return m_race("m_race_unlink", "/tmp/m_unl_____", "/bin/v_m_unlink", prep_unlink, call_unlink, hit_unlink);
+}
+static void prep_chmod(void) { m_touch("/tmp/m_chmod___"); }
+static long call_chmod(void) { return chmod(m_buf, 04777); }
+static int hit_chmod(void) { return m_victim_changed("/bin/v_m_chmod"); }
+static int m_race_chmod(void)
+{
+    return m_race("m_race_chmod", "/tmp/m_chmod___", "/bin/v_m_chmod", prep_chmod, call_chmod, hit_chmod);
+}
+static void prep_mkdir(void) { rmdir("/tmp/m_mkdir___"); }
+static long call_mkdir(void) { return mkdir(m_buf, 0755); }
+static int hit_mkdir(void) { return m_exists("/bin/p_m_mkdir"); }
+static int m_race_mkdir(void)
+{
+    return m_race("m_race_mkdir", "/tmp/m_mkdir___", "/bin/p_m_mkdir", prep_mkdir, call_mkdir, hit_mkdir);
+}
+static void prep_symlink(void) { unlink("/tmp/m_sym_____"); }
+static long call_symlink(void) { return symlink("/tmp/evil", m_buf); }
+static int hit_symlink(void) { return m_exists("/bin/p_m_symlnk"); }
+static int m_race_symlink(void)
+{
+    return m_race("m_race_symlink", "/tmp/m_sym_____", "/bin/p_m_symlnk", prep_symlink, call_symlink, hit_symlink);
+}
+static void prep_xattr(void) { m_touch("/tmp/m_xattr___"); }
+static long call_xattr(void) { return setxattr(m_buf, "user.tiercel", "1", 1, 0); }
+static int hit_xattr(void) { return m_victim_changed("/bin/v_m_xattr"); }
+static int m_race_setxattr(void)
+{
+    return m_race("m_race_setxattr", "/tmp/m_xattr___", "/bin/v_m_xattr", prep_xattr, call_xattr, hit_xattr);
+}
+
+/* A symlink /tmp/m_swap flips between /tmp/m_safe and /bin while chmod and unlink go
+ * through it. */
+static void *m_linker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        symlink("/tmp/m_safe", "/tmp/m_swap.new");
+        rename("/tmp/m_swap.new", "/tmp/m_swap");
+        symlink("/bin", "/tmp/m_swap.new");
+        rename("/tmp/m_swap.new", "/tmp/m_swap");
+    }
+    return NULL;
+}
+static int m_race_parent_symlink(void)
+{
+    mkdir("/tmp/m_safe", 0755);
+    atomic_store(&race_stop, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, m_linker, NULL) != 0) return EAGAIN;
+    int h = 0, i;
+    for (i = 0; i < m_tries && !h; i++) {
+        m_touch("/tmp/m_safe/v_m_swap");
+        (void)chmod("/tmp/m_swap/v_m_swap", 04777);
+        (void)unlink("/tmp/m_swap/v_m_swap");
+        (void)mkdir("/tmp/m_swap/p_m_swapdir", 0755);
+        rmdir("/tmp/m_safe/p_m_swapdir");
+        h = m_victim_changed("/bin/v_m_swap") || m_exists("/bin/p_m_swapdir");
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE m_race_parent_symlink tries=%d bypass=%d\n", i, h);
+    return h ? 0 : EPERM;
+}
+
+/* The parent /tmp/m_pa is renamed away and replaced by a symlink to /usr/bin, and back. */
+static void *m_parent_mover(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        rename("/tmp/m_pa", "/tmp/m_pa_real");
+        symlink("/usr/bin", "/tmp/m_pa");
+        unlink("/tmp/m_pa");
+        rename("/tmp/m_pa_real", "/tmp/m_pa");
+    }
+    return NULL;
+}
+static int m_race_parent_rename(void)
+{
+    mkdir("/tmp/m_pa", 0755);
+    atomic_store(&race_stop, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, m_parent_mover, NULL) != 0) return EAGAIN;
+    int h = 0, i;
+    for (i = 0; i < m_tries && !h; i++) {
+        (void)mkdir("/tmp/m_pa/p_m_parent", 0755);
+        (void)chmod("/tmp/m_pa/v_m_parent", 04777);
+        rmdir("/tmp/m_pa/p_m_parent");
+        rmdir("/tmp/m_pa_real/p_m_parent");
+        h = m_exists("/usr/bin/p_m_parent") || m_victim_changed("/usr/bin/v_m_parent");
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE m_race_parent_rename tries=%d bypass=%d\n", i, h);
+    return h ? 0 : EPERM;
+}
+
+/* fd forms: a thread dup2s a /tmp file and a /bin victim onto fd 100 in turn. */
+static int m_fds[2];
+static void *m_dupper(void *arg)
+{
+    (void)arg;
+    /* yields: on a busy machine where both threads share a CPU, the caller then runs with
+     * either file behind fd 100, not with whichever one a preemption left there */
+    while (!atomic_load_explicit(&race_stop, memory_order_relaxed)) {
+        dup2(m_fds[0], 100);
+        sched_yield();
+        dup2(m_fds[1], 100);
+        sched_yield();
+    }
+    return NULL;
+}
+static int m_fd_race(const char *name, const char *victim, long (*call)(void))
+{
+    m_touch("/tmp/m_fd_safe");
+    m_fds[0] = open("/tmp/m_fd_safe", O_RDWR);
+    m_fds[1] = open(victim, O_RDONLY);
+    if (m_fds[0] < 0 || m_fds[1] < 0) return errno;
+    dup2(m_fds[0], 100);
+    atomic_store(&race_stop, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, m_dupper, NULL) != 0) return EAGAIN;
+    int h = 0, i;
+    int last = 0;
+    for (i = 0; i < m_tries && !h; i++) {
+        last = call() < 0 ? errno : 0;
+        h = m_victim_changed(victim);
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    printf("RACE %s tries=%d bypass=%d last=%s\n", name, i, h, last ? strerrorname_np(last) : "ok");
+    return h ? 0 : EPERM;
+}
+static long call_fchmod(void) { return fchmod(100, 04777); }
+static long call_fchown(void) { return fchown(100, 0, 1); }
+static long call_futimens(void) { return futimens(100, NULL); }
+static long call_fsetxattr(void) { return fsetxattr(100, "user.tiercel", "1", 1, 0); }
+static int m_race_fchmod(void) { return m_fd_race("m_race_fchmod", "/bin/v_m_fchmod", call_fchmod); }
+static int m_race_fchown(void) { return m_fd_race("m_race_fchown", "/bin/v_m_fchown", call_fchown); }
+static int m_race_futimens(void) { return m_fd_race("m_race_futimens", "/bin/v_m_futimens", call_futimens); }
+static int m_race_fsetxattr(void) { return m_fd_race("m_race_fsetxattr", "/bin/v_m_fxattr", call_fsetxattr); }
+
+static const struct attempt M_ATTEMPTS[] = {
+    {"m_race_rename", m_race_rename, NULL},
+    {"m_race_link", m_race_link, NULL},
+    {"m_race_unlink", m_race_unlink, NULL},
+    {"m_race_chmod", m_race_chmod, NULL},
+    {"m_race_mkdir", m_race_mkdir, NULL},
+    {"m_race_symlink", m_race_symlink, NULL},
+    {"m_race_setxattr", m_race_setxattr, NULL},
+    {"m_race_parent_symlink", m_race_parent_symlink, NULL},
+    {"m_race_parent_rename", m_race_parent_rename, NULL},
+    {"m_race_fchmod", m_race_fchmod, NULL},
+    {"m_race_fchown", m_race_fchown, NULL},
+    {"m_race_futimens", m_race_futimens, NULL},
+    {"m_race_fsetxattr", m_race_fsetxattr, NULL},
+};
+#define N_M (sizeof M_ATTEMPTS / sizeof M_ATTEMPTS[0])
+
+static int mode_mutate(int argc, char **argv)
+{
+    if (argc > 2) m_tries = atoi(argv[2]);
+    const char *only = argc > 3 ? argv[3] : NULL;
+    for (size_t i = 0; i < N_M; i++) {
+        if (only && strcmp(only, M_ATTEMPTS[i].name) != 0) continue;
+        report_line(M_ATTEMPTS[i].name, run_isolated(&M_ATTEMPTS[i]));
+    }
+    printf("SUMMARY attempts=%d ok=%d refused=%d\n", n_attempts, n_ok, n_refused);
+    return 0;
+}
+
+static int mode_mutate_setup(const char *root)
+{
+    char path[PATH_MAX];
+    for (size_t i = 0; i < N_MV; i++) {
+        snprintf(path, sizeof path, "%s%s", root, M_VICTIMS[i]);
+        unlink(path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+        if (fd < 0 || write(fd, ORIGINAL, strlen(ORIGINAL)) < 0) {
+            perror(path);
+            return 1;
+        }
+        fchmod(fd, 0755);
+        (void)!fchown(fd, 0, 0);
+        close(fd);
+        struct timespec ts[2] = {{.tv_sec = VICTIM_MTIME}, {.tv_sec = VICTIM_MTIME}};
+        utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+    }
+    return 0;
+}
+
+static int mode_mutate_check(const char *root)
+{
+    char path[PATH_MAX];
+    int changed = 0;
+    for (size_t i = 0; i < N_MV; i++) {
+        snprintf(path, sizeof path, "%s%s", root, M_VICTIMS[i]);
+        char buf[64] = {0};
+        int fd = open(path, O_RDONLY | O_NOFOLLOW);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0) close(fd);
+        if (m_victim_changed(path) || n != (ssize_t)strlen(ORIGINAL)) {
+            printf("CHANGED %s\n", M_VICTIMS[i]);
+            changed++;
+        }
+    }
+    for (size_t d = 0; d < sizeof BIN_DIRS / sizeof BIN_DIRS[0]; d++) {
+        snprintf(path, sizeof path, "%s/%s", root, BIN_DIRS[d]);
+        DIR *dir = opendir(path);
+        if (!dir) continue;
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL) {
+            if (strncmp(e->d_name, "p_m_", 4) == 0) {
+                printf("CHANGED /%s/%s created\n", BIN_DIRS[d], e->d_name);
+                changed++;
+            }
+        }
+        closedir(dir);
+    }
+    printf("CHECK changed=%d\n", changed);
+    return changed ? 1 : 0;
+}
+
+/* control-mutate: each call's outcome, then what it left. */
+static void cm_res(const char *what, long r)
+{
+    printf("CONTROL %s %s\n", what, r < 0 ? strerrorname_np(errno) : "ok");
+}
+static void cm_stat(const char *what, const char *path, int with_mtime)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        printf("CONTROL %s missing %s\n", what, strerrorname_np(errno));
+        return;
+    }
+    char content[32] = {0}, xv[32] = {0};
+    if (S_ISREG(st.st_mode)) {
+        int fd = open(path, O_RDONLY | O_NONBLOCK);
+        if (fd >= 0) {
+            (void)!read(fd, content, sizeof content - 1);
+            close(fd);
+        }
+        for (char *c = content; *c; c++)
+            if (*c == '\n') *c = '_';
+    }
+    ssize_t xn = lgetxattr(path, "user.tiercel", xv, sizeof xv - 1);
+    printf("CONTROL %s type=%o uid=%u gid=%u mode=%04o size=%lld nlink=%lu content=%s xattr=%s", what,
+           st.st_mode & S_IFMT, st.st_uid, st.st_gid, st.st_mode & 07777, (long long)st.st_size,
+           (unsigned long)st.st_nlink, content, xn >= 0 ? xv : strerrorname_np(errno));
+    /* 1: mtime; 2: atime too (only where the call set it: reads move it) */
+    if (with_mtime) printf(" mtime=%lld.%09ld", (long long)st.st_mtime, st.st_mtim.tv_nsec);
+    if (with_mtime == 2) printf(" atime=%lld.%09ld", (long long)st.st_atime, st.st_atim.tv_nsec);
+    printf("\n");
+}
+static int mode_control_mutate(void)
+{
+    char d[64], p[160], q[160];
+    umask(027);
+    snprintf(d, sizeof d, "/tmp/cm_%u", getuid());
+#define P(x) (snprintf(p, sizeof p, "%s/%s", d, x), p)
+#define Q(x) (snprintf(q, sizeof q, "%s/%s", d, x), q)
+    cm_res("mkdir", mkdir(d, 0777));
+    cm_stat("st_dir", d, 0);
+    cm_res("mkdir_again", mkdir(d, 0777));
+    cm_res("mkdir_trailing_slash", mkdir(P("sub/"), 0700));
+    cm_stat("st_sub", P("sub"), 0);
+    cm_res("mkdir_missing_parent", mkdir(P("no/x"), 0700));
+    cm_res("mkdir_in_etc", mkdir("/etc/cm_dir", 0700));
+    rmdir("/etc/cm_dir");
+    cm_res("mknod_fifo", mknod(P("fifo"), S_IFIFO | 0666, 0));
+    cm_stat("st_fifo", P("fifo"), 0);
+    cm_res("mknodat_reg", mknodat(AT_FDCWD, P("reg"), S_IFREG | 0644, 0));
+    cm_res("mknod_dir_mode", mknod(P("bad"), S_IFDIR | 0755, 0));
+    cm_res("mknod_null", mknod(P("null"), S_IFCHR | 0666, makedev(1, 3)));
+    int fd = open(P("f"), O_WRONLY | O_CREAT, 0666);
+    if (fd >= 0) {
+        (void)!write(fd, "hello\n", 6);
+        close(fd);
+    }
+    cm_res("chmod", chmod(P("f"), 0640));
+    cm_stat("st_chmod", P("f"), 0);
+    cm_res("chmod_setuid", chmod(P("f"), 04750));
+    cm_stat("st_chmod_setuid", P("f"), 0);
+    cm_res("chmod_roots", chmod("/etc/passwd", 0644));
+    cm_res("chmod_missing", chmod(P("missing"), 0644));
+    cm_res("fchmodat", fchmodat(AT_FDCWD, P("f"), 0600, 0));
+    cm_res("symlink", symlink("f", P("s")));
+    cm_res("symlink_again", symlink("f", P("s")));
+    char t[64] = {0};
+    cm_res("readlink", readlink(P("s"), t, sizeof t - 1));
+    printf("CONTROL symlink_target %s\n", t);
+    cm_res("fchmodat2_nofollow_link", syscall(SYS_fchmodat2, AT_FDCWD, P("s"), 0600, AT_SYMLINK_NOFOLLOW));
+    cm_res("chmod_via_link", chmod(P("s"), 0644));
+    cm_stat("st_via_link", P("f"), 0);
+    cm_res("chown_self", chown(P("f"), getuid(), getgid()));
+    cm_res("chown_root", chown(P("f"), 0, 0));
+    cm_stat("st_chown", P("f"), 0);
+    cm_res("lchown_link", lchown(P("s"), getuid(), getgid()));
+    cm_res("fchownat_nofollow", fchownat(AT_FDCWD, P("s"), -1, getgid(), AT_SYMLINK_NOFOLLOW));
+    cm_res("chown_roots", chown("/etc/passwd", 0, 0));
+    cm_res("truncate", truncate(P("f"), 3));
+    cm_stat("st_truncate", P("f"), 0);
+    cm_res("truncate_grow", truncate(P("f"), 10));
+    cm_res("truncate_neg", truncate(P("f"), -1));
+    cm_res("truncate_dir", truncate(P("sub"), 0));
+    cm_res("truncate_fifo", truncate(P("fifo"), 0));
+    struct stat pw;
+    stat("/etc/passwd", &pw);
+    cm_res("truncate_roots_same_size", truncate("/etc/passwd", pw.st_size));
+    struct timespec ts[2] = {{.tv_sec = 1000, .tv_nsec = 5}, {.tv_sec = 2000, .tv_nsec = 7}};
+    cm_res("utimensat", utimensat(AT_FDCWD, P("f"), ts, 0));
+    cm_stat("st_utimensat", P("f"), 2);
+    struct timespec omit[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 3000, .tv_nsec = 0}};
+    cm_res("utimensat_omit", utimensat(AT_FDCWD, P("f"), omit, 0));
+    cm_stat("st_utimensat_omit", P("f"), 1);
+    cm_res("utimensat_now", utimensat(AT_FDCWD, P("f"), NULL, 0));
+    struct timespec badts[2] = {{.tv_nsec = 2000000000}, {.tv_nsec = 0}};
+    cm_res("utimensat_bad", utimensat(AT_FDCWD, P("f"), badts, 0));
+    cm_res("utimensat_link_nofollow", utimensat(AT_FDCWD, P("s"), ts, AT_SYMLINK_NOFOLLOW));
+    cm_stat("st_link_times", P("s"), 2);
+    struct timeval tv[2] = {{.tv_sec = 4000, .tv_usec = 1}, {.tv_sec = 5000, .tv_usec = 2}};
+    cm_res("utimes", utimes(P("f"), tv));
+    cm_stat("st_utimes", P("f"), 2);
+    struct timeval badtv[2] = {{.tv_sec = 1, .tv_usec = 1000000}, {.tv_sec = 1}};
+    cm_res("utimes_bad", utimes(P("f"), badtv));
+    cm_res("utime", syscall(SYS_utime, P("f"), &(struct { long a, m; }){6000, 7000}));
+    cm_stat("st_utime", P("f"), 2);
+    cm_res("utimensat_roots_now", utimensat(AT_FDCWD, "/etc/passwd", NULL, 0));
+    cm_res("utimensat_roots_explicit", utimensat(AT_FDCWD, "/etc/passwd", omit, 0));
+    cm_res("setxattr", setxattr(P("f"), "user.tiercel", "v1", 2, 0));
+    cm_stat("st_setxattr", P("f"), 0);
+    cm_res("setxattr_create_again", setxattr(P("f"), "user.tiercel", "v2", 2, XATTR_CREATE));
+    cm_res("setxattr_replace", setxattr(P("f"), "user.tiercel", "v3", 2, XATTR_REPLACE));
+    cm_stat("st_setxattr_replace", P("f"), 0);
+    cm_res("setxattr_badflags", setxattr(P("f"), "user.tiercel", "v", 1, 8));
+    cm_res("setxattr_empty_name", setxattr(P("f"), "", "v", 1, 0));
+    cm_res("lsetxattr_link", lsetxattr(P("s"), "user.tiercel", "v", 1, 0));
+    cm_res("setxattr_roots", setxattr("/etc/passwd", "user.cm", "v", 1, 0));
+    removexattr("/etc/passwd", "user.cm");
+    cm_res("setxattr_trusted", setxattr(P("f"), "trusted.cm", "v", 1, 0));
+    cm_res("removexattr", removexattr(P("f"), "user.tiercel"));
+    cm_res("removexattr_again", removexattr(P("f"), "user.tiercel"));
+    cm_res("lremovexattr_link", lremovexattr(P("s"), "user.tiercel"));
+    cm_res("link", link(P("f"), Q("h")));
+    cm_stat("st_link", P("f"), 0);
+    cm_res("link_again", link(P("f"), Q("h")));
+    cm_res("link_dir", link(P("sub"), Q("hd")));
+    cm_res("linkat_follow", linkat(AT_FDCWD, P("s"), AT_FDCWD, Q("hs"), AT_SYMLINK_FOLLOW));
+    cm_stat("st_linkat_follow", P("hs"), 0);
+    cm_res("linkat_nofollow", linkat(AT_FDCWD, P("s"), AT_FDCWD, Q("hl"), 0));
+    cm_stat("st_linkat_nofollow", P("hl"), 0);
+    cm_res("linkat_badflags", linkat(AT_FDCWD, P("f"), AT_FDCWD, Q("hx"), 0x8000));
+    cm_res("link_roots", link("/etc/passwd", P("pw")));
+    cm_stat("st_link_roots", P("pw"), 0);
+    cm_res("rename", rename(P("h"), Q("g")));
+    cm_stat("st_rename", P("g"), 0);
+    cm_res("rename_missing", rename(P("h"), Q("g2")));
+    cm_res("rename_into_missing_dir", rename(P("g"), Q("no/g")));
+    mkdir(P("full"), 0700);
+    m_touch(P("full/x"));
+    mkdir(P("empty"), 0700);
+    cm_res("rename_over_nonempty", rename(P("empty"), Q("full")));
+    cm_res("rename_dir_over_file", rename(P("empty"), Q("g")));
+    cm_res("rename_noreplace", syscall(SYS_renameat2, AT_FDCWD, P("g"), AT_FDCWD, Q("f"), RENAME_NOREPLACE));
+    cm_res("rename_exchange", syscall(SYS_renameat2, AT_FDCWD, P("sub"), AT_FDCWD, Q("empty"), RENAME_EXCHANGE));
+    cm_res("rename_badflags", syscall(SYS_renameat2, AT_FDCWD, P("g"), AT_FDCWD, Q("g3"), 0x100));
+    cm_res("rename_trailing_slash_file", rename(P("g/"), Q("g4")));
+    cm_res("rename_dir_trailing", rename(P("empty/"), Q("empty2/")));
+    cm_res("rename_roots", rename("/etc/passwd", P("stolen")));
+    cm_res("unlink", unlink(P("g")));
+    cm_res("unlink_again", unlink(P("g")));
+    cm_res("unlink_dir", unlink(P("sub")));
+    cm_res("unlinkat_badflags", unlinkat(AT_FDCWD, P("f"), 0x1));
+    cm_res("rmdir_nonempty", rmdir(P("full")));
+    cm_res("rmdir_dot", rmdir(P("full/.")));
+    cm_res("rmdir_file", rmdir(P("f")));
+    cm_res("unlinkat_removedir", unlinkat(AT_FDCWD, P("empty2"), AT_REMOVEDIR));
+    cm_res("rmdir_etc", rmdir("/etc"));
+    cm_res("unlink_roots", unlink("/etc/cm_none"));
+    /* relative to the cwd and a dirfd */
+    if (chdir(d) == 0) {
+        cm_res("rel_mkdir", mkdir("rel", 0755));
+        int dfd = open("rel", O_RDONLY | O_DIRECTORY);
+        cm_res("at_mknod", mknodat(dfd, "fifo2", S_IFIFO | 0600, 0));
+        cm_res("at_symlink", symlinkat("../f", dfd, "up"));
+        cm_res("at_fchownat_empty", fchownat(dfd, "", -1, getgid(), AT_EMPTY_PATH));
+        cm_res("at_rename", renameat(dfd, "fifo2", dfd, "fifo3"));
+        cm_res("at_unlink", unlinkat(dfd, "fifo3", 0));
+        cm_res("at_utimensat", utimensat(dfd, "up", ts, AT_SYMLINK_NOFOLLOW));
+        cm_stat("st_at_up", "rel/up", 2);
+        cm_res("dotdot_chmod", chmod("rel/../f", 0644));
+        cm_stat("st_dotdot", "f", 0);
+        close(dfd);
+    }
+    /* fd forms */
+    fd = open(P("f"), O_RDWR);
+    cm_res("fchmod", fchmod(fd, 0604));
+    cm_res("fchown", fchown(fd, -1, getgid()));
+    cm_res("ftruncate", ftruncate(fd, 1));
+    cm_res("fsetxattr", fsetxattr(fd, "user.tiercel", "fx", 2, 0));
+    cm_res("futimens", futimens(fd, ts));
+    cm_stat("st_fd_forms", P("f"), 2);
+    cm_res("fremovexattr", fremovexattr(fd, "user.tiercel"));
+    cm_res("fremovexattr_again", fremovexattr(fd, "user.tiercel"));
+    cm_res("ftruncate_neg", ftruncate(fd, -1));
+    close(fd);
+    fd = open(P("f"), O_RDONLY);
+    cm_res("ftruncate_rdonly", ftruncate(fd, 0));
+    close(fd);
+    fd = open(P("f"), O_PATH);
+    cm_res("fchmod_opath", fchmod(fd, 0600));
+    cm_res("futimens_opath", futimens(fd, NULL));
+    close(fd);
+    fd = open("/etc/passwd", O_RDONLY);
+    cm_res("fchmod_roots", fchmod(fd, 0644));
+    cm_res("fchown_roots", fchown(fd, 0, 0));
+    cm_res("futimens_roots_now", futimens(fd, NULL));
+    cm_res("fsetxattr_roots", fsetxattr(fd, "user.cm", "v", 1, 0));
+    fremovexattr(fd, "user.cm");
+    close(fd);
+    cm_res("fchmod_badfd", fchmod(777, 0600));
+    cm_stat("st_final", P("f"), 0);
+#undef P
+#undef Q
+    printf("DONE control-mutate\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1735,6 +2264,10 @@ int main(int argc, char **argv)
     if (!strcmp(m, "control")) return mode_control();
     if (!strcmp(m, "namespaces")) return mode_namespaces();
     if (!strcmp(m, "harden-controls") && argc > 2) return mode_harden_controls(atol(argv[2]));
+    if (!strcmp(m, "mutate")) return mode_mutate(argc, argv);
+    if (!strcmp(m, "mutate-setup") && argc > 2) return mode_mutate_setup(argv[2]);
+    if (!strcmp(m, "mutate-check") && argc > 2) return mode_mutate_check(argv[2]);
+    if (!strcmp(m, "control-mutate")) return mode_control_mutate();
     if (!strcmp(m, "list")) {
         for (size_t i = 0; i < N_ATTEMPTS; i++) printf("%s\n", ATTEMPTS[i].name);
         return 0;

@@ -4,7 +4,10 @@
 //! deeper than PATH_MAX, symlink chains of more than 4096 components, chroot), run many
 //! times under the enforcement preset, and legitimate writes by root and by a non-root
 //! user whose outcome (owner, mode, content, errno) must equal the kernel's without
-//! tiercel. Root, real runc, the real `tiercel` binary and the static probe.
+//! tiercel. The same for the path-changing calls tiercel performs itself (issue 11 item 2):
+//! races on rename/link/unlink/chmod/mkdir/symlink/setxattr and the descriptor forms, and
+//! legitimate calls compared with the kernel's outcome. Root, real runc, the real `tiercel`
+//! binary and the static probe.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -620,4 +623,191 @@ fn objects_exec_and_crun_work_under_the_namespace_refusal() {
             "{t}: crun: no {want:?}: {out:?}"
         );
     }
+}
+
+/// How many times the path-changing races run under enforcement (each with
+/// `MUTATE_TRIES` calls per race).
+fn mutate_rounds() -> usize {
+    std::env::var("TIERCEL_MUTATE_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
+const MUTATE_TRIES: &str = "2000";
+
+fn run_mutate(b: &mut Bundle, args: &[&str], tag: &str) -> RunOutput {
+    let setup = probe_host(
+        &probe_path(b),
+        &["mutate-setup", b.rootfs().to_str().unwrap()],
+    )
+    .expect("mutate-setup");
+    assert!(setup.success(), "probe mutate-setup: {setup:?}");
+    b.set_args(args);
+    run_container(b, &container_id(tag), RUN).expect("runc run")
+}
+
+/// Issue 11 item 2: the path-changing calls (rename, link, unlink, chmod, mkdir, symlink,
+/// setxattr) with a thread flipping the path buffer between /tmp and /bin, a parent
+/// symlink swapped, a parent renamed, and the descriptor forms (fchmod, fchown, futimens,
+/// fsetxattr) with a thread `dup2`ing a /bin file onto the descriptor: each works without
+/// tiercel, none gets through under the preset (they are performed by tiercel on the
+/// objects it decided on), and the victims are untouched.
+#[test]
+fn objects_path_changing_call_races_are_refused() {
+    let t = "objects_path_changing_call_races_are_refused";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
+    let out = run_mutate(&mut base, &["/probe", "mutate", MUTATE_TRIES], "mbase");
+    assert!(out.success(), "{t}: baseline: {out:?}");
+    let baseline = parse_attempts(&out.stdout);
+    eprintln!("{t}: baseline: {baseline:?}");
+    assert!(
+        baseline.len() >= 13,
+        "{t}: probe printed too little: {out:?}"
+    );
+    let not_working: Vec<&Attempt> = baseline.iter().filter(|a| !a.ok()).collect();
+    assert!(
+        not_working.is_empty(),
+        "{t}: every race must work without tiercel on this host: {not_working:?}"
+    );
+    let sup = Supervisor::start(
+        &env.tiercel,
+        SupervisorOpts {
+            extra: vec!["--deny".into(), "tag:tiercel_protect".into()],
+            ..SupervisorOpts::new(&[preset], "enforce")
+        },
+    )
+    .expect("supervisor");
+    let mut through = Vec::new();
+    let mut table = String::new();
+    let mut tries: BTreeMap<String, usize> = BTreeMap::new();
+    for round in 0..mutate_rounds() {
+        let mut b = bundle_for(&env, &sup);
+        let out = run_mutate(&mut b, &["/probe", "mutate", MUTATE_TRIES], "menf");
+        assert!(!out.timed_out, "{t}: probe wedged\n{}", sup.dump());
+        assert!(out.success(), "{t}: probe: {out:?}\n{}", sup.dump());
+        for l in out.stdout.lines().filter(|l| l.starts_with("RACE ")) {
+            table.push_str(&format!("round {round}: {l}\n"));
+            let mut w = l.split_whitespace().skip(1);
+            if let (Some(name), Some(n)) = (w.next(), w.next()) {
+                let n: usize = n
+                    .strip_prefix("tries=")
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0);
+                *tries.entry(name.to_string()).or_default() += n;
+            }
+        }
+        let attempts = parse_attempts(&out.stdout);
+        assert_eq!(
+            attempts.len(),
+            baseline.len(),
+            "{t}: round {round}: {out:?}"
+        );
+        for a in attempts {
+            table.push_str(&format!(
+                "round {round}: {:<24} enforce {}\n",
+                a.name, a.result
+            ));
+            if a.ok() {
+                through.push(format!("{} (round {round})", a.name));
+            }
+        }
+        let check = probe_host(&env.probe, &["mutate-check", b.rootfs().to_str().unwrap()])
+            .expect("mutate-check");
+        assert!(
+            check.success(),
+            "{t}: round {round}: the rootfs changed:\n{}\n{table}\n{}",
+            check.stdout,
+            sup.dump()
+        );
+    }
+    eprintln!("{t}:\n{table}tries per race (all rounds): {tries:?}");
+    for (name, n) in &tries {
+        assert!(
+            *n >= mutate_rounds() * 1000,
+            "{t}: {name} ran only {n} tries\n{table}"
+        );
+    }
+    let mut sup = sup;
+    assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
+    assert!(
+        through.is_empty(),
+        "{t}: attacks got through: {through:?}\n{table}\n{}",
+        sup.dump()
+    );
+}
+
+/// Legitimate path-changing calls (mv, ln, ln -s, rm, rmdir, mkdir, mknod, chmod, chown,
+/// truncate, touch, xattrs; path, dirfd, cwd and descriptor forms; the kernel's errors)
+/// by root and by uid 1000 without capabilities: under the preset in enforce mode — which
+/// makes tiercel perform every one of them — each outcome (return value or errno, owner,
+/// mode, size, links, times, xattr, content) equals the kernel's without tiercel.
+#[test]
+fn objects_path_changing_calls_match_the_kernel_for_root_and_non_root() {
+    let t = "objects_path_changing_calls_match_the_kernel_for_root_and_non_root";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&[preset], "enforce"))
+        .expect("supervisor");
+    for (uid, caps) in [(0u32, true), (1000u32, false)] {
+        let set_user = |b: &mut Bundle| {
+            b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
+            if !caps {
+                for set in ["bounding", "effective", "permitted"] {
+                    b.config["process"]["capabilities"][set] = json!([]);
+                }
+            }
+        };
+        let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
+        set_user(&mut base);
+        base.set_args(&["/probe", "control-mutate"]);
+        let want = run_container(&base, &container_id("cmbase"), RUN).expect("runc run");
+        assert!(want.success(), "{t}: baseline uid {uid}: {want:?}");
+        let mut b = bundle_for(&env, &sup);
+        set_user(&mut b);
+        b.set_args(&["/probe", "control-mutate"]);
+        let got = run_container(&b, &container_id("cmenf"), RUN).expect("runc run");
+        assert!(
+            got.success(),
+            "{t}: enforce uid {uid}: {got:?}\n{}",
+            sup.dump()
+        );
+        let (w, g) = (control_lines(&want.stdout), control_lines(&got.stdout));
+        eprintln!("{t}: uid {uid}: {} lines", g.len());
+        assert!(w.len() > 100, "{t}: baseline printed too little: {want:?}");
+        let diff: Vec<String> = w
+            .iter()
+            .zip(g.iter())
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("kernel: {a}\ntiercel: {b}"))
+            .collect();
+        assert!(
+            diff.is_empty() && w.len() == g.len(),
+            "{t}: uid {uid}: under enforcement the calls differ from the kernel's:\n{}\n{}",
+            diff.join("\n"),
+            sup.dump()
+        );
+        if uid != 0 {
+            for want in [
+                "CONTROL chown_root EPERM",
+                "CONTROL chmod_roots EPERM",
+                "CONTROL rmdir_etc EACCES",
+                "CONTROL mkdir ok",
+                "CONTROL rename ok",
+            ] {
+                assert!(
+                    g.iter().any(|l| l == want),
+                    "{t}: uid {uid}: expected '{want}': {g:#?}"
+                );
+            }
+        }
+    }
+    let mut sup = sup;
+    assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
 }
