@@ -288,6 +288,12 @@ pub fn open_access(flags: u64) -> u8 {
     a
 }
 
+/// The major and minor of a 32-bit device number as system calls (`mknod`) and
+/// `/proc/<pid>/stat`'s `tty_nr` encode it (the kernel's `new_decode_dev`).
+pub fn new_decode_dev(dev: u32) -> (u32, u32) {
+    ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+}
+
 /// A device number's major and minor (the kernel's `new_decode_dev`, glibc's
 /// `major`/`minor`).
 pub fn split_dev(dev: u64) -> (u32, u32) {
@@ -422,6 +428,10 @@ mod tests {
         );
         assert_eq!(open_access((libc::O_PATH | libc::O_RDWR) as u64), 0);
         assert_eq!(split_dev(libc::makedev(259, 70000)), (259, 70000));
+        // 34816 = 136:0 (/dev/pts/0); 1025 = 4:1; 0x7_0203 = 7:0x702 (minor above 255).
+        assert_eq!(new_decode_dev(34816), (136, 0));
+        assert_eq!(new_decode_dev(1025), (4, 1));
+        assert_eq!(new_decode_dev(0x0070_0703), (7, 0x703));
     }
 
     #[test]

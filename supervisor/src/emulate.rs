@@ -57,6 +57,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
 use crate::decide::{Decider, Mode, Scratch, SecondLook};
+use crate::devices::{DevType, DevicePolicy};
 use crate::event::{Resolved, SyscallEvent};
 use crate::sys::{self, Answer, Caps};
 
@@ -70,6 +71,7 @@ const O_CLOEXEC: u64 = libc::O_CLOEXEC as u64;
 const O_NONBLOCK: u64 = libc::O_NONBLOCK as u64;
 const O_TMPFILE: u64 = libc::O_TMPFILE as u64;
 const O_ACCMODE: u64 = libc::O_ACCMODE as u64;
+const O_NOCTTY: u64 = libc::O_NOCTTY as u64;
 const MAX_HOPS: usize = 40;
 /// [`establish`] without a chroot met what needs one.
 const SLOW: &str = "needs the caller's root as the thread's root";
@@ -253,6 +255,9 @@ struct Host {
 pub struct Emulator {
     host: Option<Result<Host, String>>,
     mounts: Option<MountCache>,
+    /// The container's device rules ([`crate::devices`]): what tiercel may open or create
+    /// for it.
+    devices: DevicePolicy,
 }
 
 /// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
@@ -455,6 +460,17 @@ fn split_last(p: &[u8]) -> (&[u8], &[u8]) {
 impl Emulator {
     pub fn new() -> Emulator {
         Emulator::default()
+    }
+
+    /// The container's device rules, applied to the device nodes tiercel opens or
+    /// creates on its behalf (default: the runtime's defaults only).
+    pub fn with_devices(mut self, devices: DevicePolicy) -> Emulator {
+        self.devices = devices;
+        self
+    }
+
+    pub fn devices(&self) -> &DevicePolicy {
+        &self.devices
     }
 
     fn host(&mut self) -> Result<&mut Host, String> {
@@ -660,6 +676,10 @@ impl Emulator {
                 Err(why) => return Stage::Unknown(why),
             }
         };
+        let target = match self.existing_checks(ev, target, flags) {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
         Stage::Object(Box::new(Staged {
             target,
             path,
@@ -672,6 +692,51 @@ impl Emulator {
             openat2,
             cloexec,
         }))
+    }
+
+    /// The checks on an existing object that the kernel makes against the caller's own
+    /// context, which tiercel's open would not get: the device cgroup (an open of a
+    /// character or block device the container's rules refuse is `EPERM`, as in the
+    /// kernel), and `/dev/tty`, which names the *opener's* controlling terminal (the
+    /// caller's is reopened through its own descriptor on it; without one, `ENXIO`).
+    /// And a regular file with more than one name opened for writing: the rules decided
+    /// on one of its names, a write changes all of them (a hard link in the image to a
+    /// protected file), so tiercel refuses it rather than let an alias through.
+    fn existing_checks(&self, ev: &SyscallEvent, t: Target, flags: u64) -> Result<Target, Stage> {
+        let Target::Existing { fd, kind } = t else {
+            return Ok(t);
+        };
+        if flags & O_PATH != 0
+            || (kind != libc::S_IFREG && kind != libc::S_IFCHR && kind != libc::S_IFBLK)
+        {
+            return Ok(Target::Existing { fd, kind });
+        }
+        use std::os::unix::fs::MetadataExt;
+        let md = fd
+            .try_clone()
+            .and_then(|f| std::fs::File::from(f).metadata())
+            .map_err(|e| Stage::Unknown(format!("fstat of the object: {e}")))?;
+        let writes = flags & O_ACCMODE != 0 || flags & O_TRUNC != 0;
+        if let Some(ty) = DevType::of_mode(md.mode()) {
+            let (major, minor) = crate::devices::split_dev(md.rdev());
+            if !self.devices.allows_open(ty, major, minor, flags) {
+                return Err(Stage::Fail(libc::EPERM));
+            }
+            if ty == DevType::Char && (major, minor) == (5, 0) {
+                return match caller_ctty(ev) {
+                    Ok(Some(tty)) => Ok(Target::Existing { fd: tty, kind }),
+                    Ok(None) => Err(Stage::Fail(libc::ENXIO)),
+                    Err(why) => Err(Stage::Unknown(why)),
+                };
+            }
+        } else if writes && md.nlink() > 1 {
+            return Err(Stage::Unknown(format!(
+                "a regular file with {} names opened for writing (the rules decide on one \
+                 name; a write changes the file under every name)",
+                md.nlink()
+            )));
+        }
+        Ok(Target::Existing { fd, kind })
     }
 
     /// Performs the open decided on; the fd to hand over, or the errno the kernel would
@@ -696,7 +761,10 @@ impl Emulator {
                 }
                 let special = kind != libc::S_IFREG && kind != libc::S_IFDIR;
                 let add_nb = special && base & O_NONBLOCK == 0;
-                let f = (base & !(O_CREAT | O_EXCL)) | if add_nb { O_NONBLOCK } else { 0 };
+                // Never a controlling terminal for tiercel.
+                let f = (base & !(O_CREAT | O_EXCL))
+                    | if add_nb { O_NONBLOCK } else { 0 }
+                    | if special { O_NOCTTY } else { 0 };
                 let name = format!("self/fd/{}", fd.as_raw_fd());
                 open(guard.host.proc_.as_fd(), name.as_bytes(), f, 0).and_then(|nf| {
                     if add_nb {
@@ -1612,9 +1680,59 @@ pub fn open_for_caller(
     }
 }
 
+/// The caller's controlling terminal (`tty_nr` of `/proc/<tid>/stat`), as an `O_PATH`
+/// handle on one of the caller's own descriptors for that device (the first 256 are
+/// looked at; a shell has it on 0–2); `None` without a terminal or such a descriptor.
+fn caller_ctty(ev: &SyscallEvent) -> Result<Option<OwnedFd>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let stat = ev
+        .proc_read("stat")
+        .map_err(|e| format!("cannot read the caller's stat: {e}"))?;
+    let Some(tty) = tty_nr(&stat) else {
+        return Err("unreadable tty_nr".into());
+    };
+    if tty == 0 {
+        return Ok(None);
+    }
+    let want = crate::devices::new_decode_dev(tty);
+    for n in 0..256 {
+        let Ok(h) = ev.proc_open(&format!("fd/{n}"), libc::O_PATH) else {
+            continue;
+        };
+        let Ok(md) = h
+            .try_clone()
+            .and_then(|f| std::fs::File::from(f).metadata())
+        else {
+            continue;
+        };
+        if md.mode() & libc::S_IFMT == libc::S_IFCHR && crate::devices::split_dev(md.rdev()) == want
+        {
+            return Ok(Some(h));
+        }
+    }
+    Ok(None)
+}
+
+/// Field 7 of `/proc/<pid>/stat` (after the parenthesised command name, which may hold
+/// spaces and parentheses).
+fn tty_nr(stat: &[u8]) -> Option<u32> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let v: i64 = rest.split_ascii_whitespace().nth(4)?.parse().ok()?;
+    u32::try_from(v).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tty_nr_of_stat() {
+        let s = b"42 (a) b (c)) S 1 42 42 34816 42 4194560 0 0";
+        assert_eq!(tty_nr(s), Some(34816));
+        assert_eq!(tty_nr(b"42 (sh) S 1 42 42 0 -1"), Some(0));
+        assert_eq!(tty_nr(b"42 (sh"), None);
+    }
 
     #[test]
     fn status_fields() {

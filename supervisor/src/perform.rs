@@ -588,6 +588,38 @@ fn not_established(e: NotEstablished, ev: &SyscallEvent, errno: i32) -> Emulated
     }
 }
 
+/// Whether `op` changes the object it names (its inode), rather than a directory entry.
+fn changes_object(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Chmod { .. }
+            | Op::Chown { .. }
+            | Op::Truncate { .. }
+            | Op::Utimes { .. }
+            | Op::SetXattr { .. }
+            | Op::RemoveXattr { .. }
+            | Op::Ioctl { .. }
+    )
+}
+
+/// Why a change of the object behind `fd` cannot be decided on one path: a regular
+/// file with more than one name (a hard link, e.g. in the image, to a protected file)
+/// changes under every name, and the rules saw one. `None` otherwise.
+fn aliased(fd: BorrowedFd<'_>) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let md = fd
+        .try_clone_to_owned()
+        .and_then(|f| std::fs::File::from(f).metadata())
+        .ok()?;
+    (md.file_type().is_file() && md.nlink() > 1).then(|| {
+        format!(
+            "refused: a regular file with {} names would change under all of them, and the \
+             rules decided on one",
+            md.nlink()
+        )
+    })
+}
+
 /// The whole call on the caller's behalf, for a decision with [`Decision::object`]
 /// (`crate::decide`) in enforce mode: opens go to [`crate::emulate::open_for_caller`];
 /// the other calls of [`kind`] are established, checked to still be the caller's
@@ -663,6 +695,10 @@ pub fn for_caller(
             );
             return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
         }
+        if let Some(why) = aliased(file.file.as_fd()) {
+            tracing::debug!(evt = event.type_name(), "{why}");
+            return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
+        }
         return match em.as_file_caller(&file, |_| perform_fd(&op, file.file.as_fd())) {
             Ok(()) => Emulated::Answer(Answer::Value(0), SecondLook::None),
             Err(e) => Emulated::Answer(Answer::Errno(e), SecondLook::None),
@@ -683,6 +719,28 @@ pub fn for_caller(
     let second = decider.decide_object(event, mode, scratch);
     if let SecondLook::Rule(_) = second {
         return Emulated::Answer(Answer::Errno(errno), second);
+    }
+    if let Op::Mknod { mode, dev } = op {
+        if let Some(ty) = crate::devices::DevType::of_mode(mode) {
+            let (major, minor) = crate::devices::new_decode_dev(dev);
+            if !em
+                .devices()
+                .allows(ty, major, minor, crate::devices::ACC_MKNOD)
+            {
+                // The container's device cgroup refuses it (tiercel's own does not).
+                return Emulated::Answer(Answer::Errno(libc::EPERM), SecondLook::None);
+            }
+        }
+    }
+    if changes_object(&op) {
+        for h in &est.handles {
+            if let Handle::Object(fd) = h {
+                if let Some(why) = aliased(fd.as_fd()) {
+                    tracing::debug!(evt = event.type_name(), "{why}");
+                    return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
+                }
+            }
+        }
     }
     match em.as_caller(&est, |p| perform_paths(p, &op, &est.handles)) {
         Ok(()) => Emulated::Answer(Answer::Value(0), SecondLook::None),

@@ -294,6 +294,11 @@ impl<L: Listener> Session<L> {
         let cap = engine.decider.program().rules().len().min(64);
         let mode = engine.policy().container_mode(requested);
         let quota = engine.sink.quota(&container.id);
+        // The container's device rules, for the device nodes tiercel opens or creates on
+        // its behalf (read once, from the bundle the engine wrote).
+        let devices = crate::devices::DevicePolicy::load(
+            container.bundle.as_deref().map(std::path::Path::new),
+        );
         Session {
             fd,
             container: container.id.clone(),
@@ -316,7 +321,7 @@ impl<L: Listener> Session<L> {
             recover: false,
             seq: 0,
             quota,
-            objects: crate::emulate::Emulator::new(),
+            objects: crate::emulate::Emulator::new().with_devices(devices),
         }
     }
 
@@ -685,8 +690,9 @@ impl<L: Listener> Session<L> {
                         container = %self.container,
                         evt_type = event.type_name(),
                         suppressed = s,
-                        "denied: a path the call modifies ends on a procfs magic link that \
-                         could not be resolved, and deny rules apply to this call"
+                        "denied: deny rules apply to this call and the object it reaches could \
+                         not be established (an unreadable path or procfs magic link, a file \
+                         with several names, a descriptor that changed; debug logs say which)"
                     );
                 }
             }

@@ -2250,6 +2250,65 @@ static int mode_control_mutate(void)
     return 0;
 }
 
+/* ------------------------------------------------ device nodes and hard-link aliases */
+/* What tiercel performs on a caller's behalf must never be more privileged than the
+ * caller: a block or character device the container's device cgroup refuses stays
+ * refused (mknod is allowed, the open is not), /dev/tty without a controlling terminal
+ * is ENXIO, and a regular file with a second name (a hard link in the image to a
+ * protected file) is not changed through the other name. One RESULT line each. */
+static int mode_devnodes(void)
+{
+    unlink("/tmp/dn_blk");
+    unlink("/tmp/dn_kmsg");
+    report_line("dn_mknod_blk", mknod("/tmp/dn_blk", S_IFBLK | 0600, makedev(7, 0)) < 0 ? errno : 0);
+    int fd = open("/tmp/dn_blk", O_RDWR);
+    report_line("dn_open_blk_rw", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    fd = open("/tmp/dn_blk", O_WRONLY | O_TRUNC);
+    report_line("dn_open_blk_wtrunc", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    report_line("dn_mknod_kmsg", mknod("/tmp/dn_kmsg", S_IFCHR | 0600, makedev(1, 11)) < 0 ? errno : 0);
+    fd = open("/tmp/dn_kmsg", O_WRONLY);
+    report_line("dn_open_kmsg_w", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    fd = open("/dev/null", O_WRONLY);
+    report_line("dn_open_null_w", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    fd = open("/dev/tty", O_RDWR);
+    report_line("dn_open_tty_rw", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    fd = open("/opt/dn_alias", O_RDWR);
+    report_line("dn_open_alias_rw", fd < 0 ? errno : 0);
+    if (fd >= 0) {
+        (void)!write(fd, "PWNED", 5);
+        close(fd);
+    }
+    report_line("dn_chmod_alias", chmod("/opt/dn_alias", 04777) < 0 ? errno : 0);
+    fd = open("/opt/dn_alias", O_RDONLY);
+    report_line("dn_open_alias_ro", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    fd = open("/tmp/dn_single", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    report_line("dn_open_single_w", fd < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+    return 0;
+}
+
+/* On the host: ROOT/bin/dn_victim, and ROOT/opt/dn_alias a hard link of it. */
+static int mode_devnodes_setup(const char *root)
+{
+    char v[PATH_MAX], d[PATH_MAX], a[PATH_MAX];
+    snprintf(v, sizeof v, "%s/bin/dn_victim", root);
+    snprintf(d, sizeof d, "%s/opt", root);
+    snprintf(a, sizeof a, "%s/opt/dn_alias", root);
+    unlink(a);
+    int fd = open(v, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (fd < 0 || write(fd, ORIGINAL, strlen(ORIGINAL)) < 0) return 1;
+    fchmod(fd, 0755);
+    close(fd);
+    if (mkdir(d, 0755) < 0 && errno != EEXIST) return 1;
+    return link(v, a) < 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2262,6 +2321,8 @@ int main(int argc, char **argv)
     if (!strcmp(m, "attack")) return mode_attack(argc, argv);
     if (!strcmp(m, "objects")) return mode_objects(argc, argv);
     if (!strcmp(m, "control")) return mode_control();
+    if (!strcmp(m, "devnodes")) return mode_devnodes();
+    if (!strcmp(m, "devnodes-setup") && argc > 2) return mode_devnodes_setup(argv[2]);
     if (!strcmp(m, "namespaces")) return mode_namespaces();
     if (!strcmp(m, "harden-controls") && argc > 2) return mode_harden_controls(atol(argv[2]));
     if (!strcmp(m, "mutate")) return mode_mutate(argc, argv);

@@ -811,3 +811,77 @@ fn objects_path_changing_calls_match_the_kernel_for_root_and_non_root() {
     let mut sup = sup;
     assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
 }
+
+/// What tiercel performs must not be more privileged than the caller (red-team findings):
+/// a block or character device node the container may create but its device cgroup may
+/// not open stays unopenable when tiercel performs the open (it used to hand over an fd
+/// on any block device: a host disk); `/dev/tty` without a controlling terminal stays
+/// `ENXIO` (tiercel's own terminal is never handed over); a regular file with a second
+/// name (a hard link in the image to `/bin/dn_victim`) is not changed through the other
+/// name. Every other outcome equals the kernel's, and the protected file is unchanged.
+#[test]
+fn objects_device_nodes_and_hard_link_aliases() {
+    let t = "objects_device_nodes_and_hard_link_aliases";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let run = |b: &mut Bundle, tag: &str| -> Vec<Attempt> {
+        let root = b.rootfs().to_str().unwrap().to_string();
+        let setup = probe_host(&probe_path(b), &["devnodes-setup", &root]).expect("setup");
+        assert!(setup.success(), "{t}: devnodes-setup: {setup:?}");
+        b.set_args(&["/probe", "devnodes"]);
+        let out = run_container(b, &container_id(tag), RUN).expect("runc run");
+        assert!(out.success(), "{t}: probe: {out:?}");
+        let a = parse_attempts(&out.stdout);
+        assert_eq!(a.len(), 11, "{t}: {out:?}");
+        a
+    };
+    let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
+    let baseline = run(&mut base, "dnbase");
+    let result = |v: &[Attempt], n: &str| {
+        v.iter()
+            .find(|a| a.name == n)
+            .map(|a| a.result.clone())
+            .unwrap_or_default()
+    };
+    // What the kernel does here without tiercel (the premises of the test).
+    assert_eq!(result(&baseline, "dn_mknod_blk"), "ok", "{baseline:?}");
+    assert_eq!(result(&baseline, "dn_open_blk_rw"), "EPERM", "{baseline:?}");
+    assert_eq!(result(&baseline, "dn_open_alias_rw"), "ok", "{baseline:?}");
+    let sup = Supervisor::start(
+        &env.tiercel,
+        SupervisorOpts {
+            extra: vec!["--deny".into(), "tag:tiercel_protect".into()],
+            ..SupervisorOpts::new(&[preset], "enforce")
+        },
+    )
+    .expect("supervisor");
+    let mut b = bundle_for(&env, &sup);
+    let under = run(&mut b, "dnenf");
+    let victim = b.rootfs().join("bin/dn_victim");
+    let content = std::fs::read(&victim).expect("victim");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&victim).expect("victim").permissions(),
+    );
+    let mut diff = Vec::new();
+    for a in &under {
+        let want = match a.name.as_str() {
+            // Changing the file through its second name: refused.
+            "dn_open_alias_rw" | "dn_chmod_alias" => "EPERM".to_string(),
+            n => result(&baseline, n),
+        };
+        if a.result != want {
+            diff.push(format!("{}: {} (want {want})", a.name, a.result));
+        }
+    }
+    assert!(
+        diff.is_empty(),
+        "{t}: {diff:?}\nbaseline {baseline:?}\nunder tiercel {under:?}\n{}",
+        sup.dump()
+    );
+    assert_eq!(content, b"original\n", "{t}: /bin/dn_victim changed");
+    assert_eq!(mode & 0o7777, 0o755, "{t}: /bin/dn_victim's mode changed");
+    let mut sup = sup;
+    assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
+}
