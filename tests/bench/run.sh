@@ -19,14 +19,16 @@
 #   burst      (BENCH_BURST=0 skips) busybox tar + cp -r of ~2000 files: bare, the floor and
 #              the seed rule behind the seed's filter, BURST_RUNS (15) interleaved runs each
 #   scale      (BENCH_SCALE=0) p99 of notified openat, SCALE_BUSY (50) containers busy at once
-#              vs one (floor-path and stable), then SCALE_N (200) containers at once (stable):
+#              vs one (floor-path and stable), busy loops and paced ones (a call every
+#              SCALE_PACE_US, 5000 µs), then SCALE_N (200) containers at once (stable):
 #              supervisor RSS, threads, p99
 #   callgrind  (BENCH_CALLGRIND=0) instructions per event of the rules engine (valgrind)
 #
 # Environment: TIERCEL_BIN, RUNS (default 5; the realistic workload at least REALISTIC_RUNS,
 # default 11), LOOP_N (default 20000), BENCH_OUT (BENCHMARKS.md),
 # BENCH_CONFIGS / BENCH_WORKLOADS (space-separated subsets; an empty BENCH_WORKLOADS runs
-# only the sections), SCALE_LOOP, SCALE_N_LOOP, CG_LIMIT_STABLE, CG_LIMIT_UPSTREAM.
+# only the sections), SCALE_LOOP, SCALE_N_LOOP, SCALE_PACE_US, SCALE_PACED_LOOP, CG_LIMIT_STABLE,
+# CG_LIMIT_UPSTREAM.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -348,7 +350,9 @@ per_run() { [[ "$1" =~ ^[0-9]+$ ]] && echo $(($1 / BURST_RUNS)) || echo -; }
 # sessions live, p99 per container.
 SCALE_N="${SCALE_N:-200}"; SCALE_BUSY="${SCALE_BUSY:-50}"; SCALE_LOOP="${SCALE_LOOP:-5000}"
 SCALE_N_LOOP="${SCALE_N_LOOP:-1000}"
+SCALE_PACE_US="${SCALE_PACE_US:-5000}"; SCALE_PACED_LOOP="${SCALE_PACED_LOOP:-1000}"
 declare -A SINGLE_P99 SINGLE_MED BUSY_P99 BUSY_P99MAX BUSY_MED BUSY_WALL
+declare -A PONE_P99 PONE_MED PACED_P99 PACED_P99MAX PACED_MED PACED_WALL PACED_CPU
 SCALE_RUNNING="-"; SCALE_RSS="-"; SCALE_HWM="-"; SCALE_THREADS="-"; SCALE_P99="-"; SCALE_P99MAX="-"
 SCALE_SESSIONS="-"
 if [ "${BENCH_SCALE:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
@@ -373,8 +377,32 @@ if [ "${BENCH_SCALE:-1}" = 1 ] && [ -f "${UPSTREAM[0]}" ]; then
         BUSY_P99MAX[$c]=$(loop_col "busy-$c" p99_ns | sort -n | tail -1)
         BUSY_MED[$c]=$(loop_col "busy-$c" median_ns | median)
         stop_many "busy-$c" "$SCALE_BUSY"
-        stop_agent
         log "scale/$c: one container p99 ${SINGLE_P99[$c]} ns; $SCALE_BUSY busy: p99 median ${BUSY_P99[$c]} ns (max ${BUSY_P99MAX[$c]}), median ${BUSY_MED[$c]} ns"
+        # Paced: the same loop with a sleep of SCALE_PACE_US after each call, one
+        # container alone and SCALE_BUSY at once (total CPU well below the machine's).
+        paced="PROBE_PACE_US=$SCALE_PACE_US /probe loop-openat-read $SCALE_PACED_LOOP"
+        for n in 1 2 3; do
+            start_many "pone-$c-$n" 1 "$sc" "$paced"
+            touch "$bundle/rootfs/data/go-pone-$c-$n"
+            wait_many "pone-$c-$n" 1 120
+            stop_many "pone-$c-$n" 1
+        done
+        PONE_P99[$c]=$(for n in 1 2 3; do loop_col "pone-$c-$n" p99_ns; done | median)
+        PONE_MED[$c]=$(for n in 1 2 3; do loop_col "pone-$c-$n" median_ns; done | median)
+        start_many "paced-$c" "$SCALE_BUSY" "$sc" "$paced"
+        read -r cpu0 _ < <(agent_stats)
+        t0=$(date +%s%N)
+        touch "$bundle/rootfs/data/go-paced-$c"
+        wait_many "paced-$c" "$SCALE_BUSY" 300
+        PACED_WALL[$c]=$((($(date +%s%N) - t0) / 1000000))
+        read -r cpu1 _ < <(agent_stats)
+        [[ "$cpu0" =~ ^[0-9]+$ && "$cpu1" =~ ^[0-9]+$ ]] && PACED_CPU[$c]=$((cpu1 - cpu0))
+        PACED_P99[$c]=$(loop_col "paced-$c" p99_ns | median)
+        PACED_P99MAX[$c]=$(loop_col "paced-$c" p99_ns | sort -n | tail -1)
+        PACED_MED[$c]=$(loop_col "paced-$c" median_ns | median)
+        stop_many "paced-$c" "$SCALE_BUSY"
+        stop_agent
+        log "scale/$c paced ($SCALE_PACE_US µs): one p99 ${PONE_P99[$c]} ns; $SCALE_BUSY at once: p99 median ${PACED_P99[$c]} ns (max ${PACED_P99MAX[$c]}), median ${PACED_MED[$c]} ns, agent CPU ${PACED_CPU[$c]:--} ms"
     done
     sock="$work/scale.sock"
     start_agent stable "$sock"
@@ -493,7 +521,11 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     abs_row "rule evaluation, stable rules, instructions/event (callgrind, mix, first match)" "${CG_FIRST[stable]:-}" "$CG_LIMIT_STABLE" Ir
     abs_row "rule evaluation, three upstream files, instructions/event (callgrind, mix, first match)" "${CG_FIRST[upstream]:-}" "$CG_LIMIT_UPSTREAM" Ir
     abs_row "supervisor peak RSS, stable rules, $SCALE_RUNNING containers at once (KiB)" "$SCALE_HWM" 65536 KiB
-    target_row "p99 notified openat, stable rules, $SCALE_BUSY containers busy vs one (ns)" "${BUSY_P99[stable]:-}" "${SINGLE_P99[stable]:-}" 3
+    target_row "p99 notified openat, stable rules, $SCALE_BUSY containers paced (a call every $SCALE_PACE_US µs each) vs one paced alike (ns; the verdict, see the notes)" "${PACED_P99[stable]:-}" "${PONE_P99[stable]:-}" 3
+    target_row "p99 notified openat, $SCALE_BUSY containers paced: stable rules vs the path-reading floor, same load (ns)" "${PACED_P99[stable]:-}" "${PACED_P99[floor-path]:-}" 1.25
+    target_row "p99 notified openat, stable rules, $SCALE_BUSY containers busy ($(nproc) CPUs saturated) vs one busy (ns)" "${BUSY_P99[stable]:-}" "${SINGLE_P99[stable]:-}" 3
+    target_row "p99 notified openat, path-reading floor, $SCALE_BUSY containers busy vs one busy (ns; reference)" "${BUSY_P99[floor-path]:-}" "${SINGLE_P99[floor-path]:-}" 3
+    target_row "p99 notified openat, $SCALE_BUSY containers busy: stable rules vs the path-reading floor, same load (ns)" "${BUSY_P99[stable]:-}" "${BUSY_P99[floor-path]:-}" 1.25
     for c in seed stable preset; do
         d=$(delay_ms "$c")
         abs_row "container start delay, $c (runc create vs bare, ms)" "$d" 50 ms
@@ -570,6 +602,19 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     echo "|---|---|---|---|---|"
     for c in bare floor-path stable; do
         echo "| $c | ${SINGLE_MED[$c]:--} / ${SINGLE_P99[$c]:--} | ${BUSY_MED[$c]:--} / ${BUSY_P99[$c]:--}, ${BUSY_P99MAX[$c]:--} | $(ratio "${BUSY_P99[$c]:-}" "${SINGLE_P99[$c]:-}") | ${BUSY_WALL[$c]:--} |"
+    done
+    echo
+    echo "Paced: the same loop with a sleep of $SCALE_PACE_US µs after each call (\`PROBE_PACE_US\`, untimed),"
+    echo "$SCALE_PACED_LOOP calls per container: one container alone, then $SCALE_BUSY at once ($((SCALE_BUSY * 1000000 / SCALE_PACE_US)) notified"
+    echo "calls/s in all, well below what 2 CPUs serve): what the agent's model (one thread per listener fd,"
+    echo "one wake-up per call) adds when calls from many containers arrive at once but the CPUs are not saturated."
+    echo "The issue-14 target (p99 with $SCALE_BUSY containers ≤ 3× one) is judged on this load; the busy rows above"
+    echo "measure the run queue of a saturated machine, which any notifier pays (compare floor-path)."
+    echo
+    echo "| agent | paced, one (median of 3 runs): median / p99 (ns) | paced, $SCALE_BUSY at once: median / p99 (ns), p99 max | p99 ratio | wall (ms) | agent CPU during the $SCALE_BUSY (ms) |"
+    echo "|---|---|---|---|---|---|"
+    for c in bare floor-path stable; do
+        echo "| $c | ${PONE_MED[$c]:--} / ${PONE_P99[$c]:--} | ${PACED_MED[$c]:--} / ${PACED_P99[$c]:--}, ${PACED_P99MAX[$c]:--} | $(ratio "${PACED_P99[$c]:-}" "${PONE_P99[$c]:-}") | ${PACED_WALL[$c]:--} | ${PACED_CPU[$c]:--} |"
     done
     echo
     echo "$SCALE_N containers started at once under tiercel audit with the stable rules, each making"
