@@ -11,6 +11,8 @@
 #   seed         tiercel audit, the seed rule
 #   stable       tiercel audit, the upstream stable rules (falco_rules.yaml) only
 #   upstream     tiercel audit, the three upstream rule files
+#   upstream-walk  the same with TIERCEL_EMULATE=0: audit's resolved view by the path walk
+#                instead of resolving the paths inside the caller's root (what that costs)
 #   preset       tiercel enforce, the protect-binary-dirs preset
 # Workloads: probe loops (getppid, openat read, openat write, execve, connect) and a realistic
 # one (unpack a tarball, walk the tree, a shell script spawning short processes).
@@ -38,7 +40,7 @@ RUNS="${RUNS:-5}"
 LOOP_N="${LOOP_N:-20000}"
 REALISTIC_RUNS="${REALISTIC_RUNS:-11}"
 OUT="${BENCH_OUT:-$repo/BENCHMARKS.md}"
-CONFIGS="${BENCH_CONFIGS-bare allow floor floor-path seed stable upstream preset}"
+CONFIGS="${BENCH_CONFIGS-bare allow floor floor-path seed stable upstream upstream-walk preset}"
 WORKLOADS="${BENCH_WORKLOADS-getppid openat-read openat-write execve connect realistic}"
 SHARED="${TIERCEL_SHARED:-$repo/../shared}"
 SEED="$repo/examples/rules/seed-write-below-binary-dir.yaml"
@@ -142,7 +144,7 @@ seccomp_for() {
         floor|floor-path) jq -n --argjson n "$NOTIFY_SET" --arg s "$sock" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],listenerPath:$s,syscalls:[{names:$n,action:"SCMP_ACT_NOTIFY"}]}' ;;
         seed) "$TIERCEL" profile -r "$SEED" --socket "$sock" --mode audit ;;
         stable) "$TIERCEL" profile -r "${UPSTREAM[0]}" --socket "$sock" --mode audit ;;
-        upstream) "$TIERCEL" profile "${UPSTREAM[@]/#/-r}" --socket "$sock" --mode audit ;;
+        upstream|upstream-walk) "$TIERCEL" profile "${UPSTREAM[@]/#/-r}" --socket "$sock" --mode audit ;;
         preset) "$TIERCEL" profile -r "$PRESET" --socket "$sock" --mode enforce ;;
     esac
 }
@@ -156,6 +158,7 @@ start_agent() {
         seed) "$TIERCEL" supervise --socket "$sock" -r "$SEED" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         stable) "$TIERCEL" supervise --socket "$sock" -r "${UPSTREAM[0]}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         upstream) "$TIERCEL" supervise --socket "$sock" "${UPSTREAM[@]/#/-r}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
+        upstream-walk) TIERCEL_EMULATE=0 "$TIERCEL" supervise --socket "$sock" "${UPSTREAM[@]/#/-r}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         preset) "$TIERCEL" supervise --socket "$sock" -r "$PRESET" --mode enforce --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
     esac
     sup_pid=$!
@@ -242,7 +245,7 @@ for cfg in $CONFIGS; do
     case "$cfg" in
         seed) [ -f "$SEED" ] || { log "skip seed: $SEED missing"; continue; } ;;
         preset) [ -f "$PRESET" ] || { log "skip preset: $PRESET missing"; continue; } ;;
-        upstream|stable) [ -f "${UPSTREAM[0]}" ] || { log "skip $cfg: rules missing"; continue; } ;;
+        upstream|upstream-walk|stable) [ -f "${UPSTREAM[0]}" ] || { log "skip $cfg: rules missing"; continue; } ;;
     esac
     sock="$work/$cfg.sock"
     start_agent "$cfg" "$sock"
@@ -263,7 +266,7 @@ for cfg in $CONFIGS; do
     read -r c r < <(agent_stats)
     CPU[$cfg]=$c; RSS[$cfg]=$r
     stop_agent
-    case "$cfg" in seed|stable|upstream|preset) HANDLING[$cfg]=$(agent_handling) ;; esac
+    case "$cfg" in seed|stable|upstream|upstream-walk|preset) HANDLING[$cfg]=$(agent_handling) ;; esac
 done
 
 # ---- helpers for the sections below (agents by pid, several at once; many containers)
@@ -313,8 +316,10 @@ loop_col() { cat "$work/$1"-*.out 2>/dev/null | sed -n "s/^LOOP.* $2=\\([0-9]*\\
 BURST_RUNS="${BURST_RUNS:-15}"
 declare -A BURST
 BURST_NOTIF_FLOOR="-"; BURST_NOTIF_SEED="-"; BURST_CPU_FLOOR="-"; BURST_CPU_SEED="-"; BURST_HANDLING="-"
+BURST_HANDLING_WALK="-"
 if [ "${BENCH_BURST:-1}" = 1 ] && [ -f "$SEED" ]; then
     bf="$work/burst-floor.sock"; bp="$work/burst-floor-path.sock"; bt="$work/burst-seed.sock"
+    bw="$work/burst-seed-walk.sock"
     "$work/notifier" "$bf" 2>"$work/burst-floor.log" & bf_pid=$!; extra_pids+=("$bf_pid")
     wait_sock "$bf" "$bf_pid" "$work/burst-floor.log"
     "$work/notifier" --read-path "$bp" 2>"$work/burst-floor-path.log" & bp_pid=$!; extra_pids+=("$bp_pid")
@@ -322,24 +327,30 @@ if [ "${BENCH_BURST:-1}" = 1 ] && [ -f "$SEED" ]; then
     "$TIERCEL" supervise --socket "$bt" -r "$SEED" --mode audit --alerts "$work/burst-alerts.json" \
         >/dev/null 2>"$work/burst-seed.log" & bt_pid=$!; extra_pids+=("$bt_pid")
     wait_sock "$bt" "$bt_pid" "$work/burst-seed.log"
+    # seed-walk: the seed rule with TIERCEL_EMULATE=0 (audit's resolved view by the path
+    # walk): what resolving the paths inside the caller's root costs.
+    TIERCEL_EMULATE=0 "$TIERCEL" supervise --socket "$bw" -r "$SEED" --mode audit --alerts "$work/burst-walk-alerts.json" \
+        >/dev/null 2>"$work/burst-seed-walk.log" & bw_pid=$!; extra_pids+=("$bw_pid")
+    wait_sock "$bw" "$bw_pid" "$work/burst-seed-walk.log"
     declare -A BSC=([bare]=null [floor]="$(seccomp_for seed "$bf")" [floor-path]="$(seccomp_for seed "$bp")"
-                    [seed]="$(seccomp_for seed "$bt")")
-    border=(bare floor floor-path seed)
+                    [seed]="$(seccomp_for seed "$bt")" [seed-walk]="$(seccomp_for seed "$bw")")
+    border=(bare floor floor-path seed seed-walk)
     for c in "${border[@]}"; do : > "$work/burst-$c.txt"; done
     for n in $(seq "$BURST_RUNS"); do
-        for k in 0 1 2 3; do
-            c=${border[$(((n + k) % 4))]}
+        for k in 0 1 2 3 4; do
+            c=${border[$(((n + k) % 5))]}
             run_once "burst-$c" burst "" "${BSC[$c]}" "$n" >> "$work/burst-$c.txt"
         done
     done
     for c in "${border[@]}"; do BURST[$c]=$(awk '{print $3}' "$work/burst-$c.txt" | median); done
     BURST_CPU_FLOOR=$(sup_pid=$bf_pid agent_stats | awk '{print $1}')
     BURST_CPU_SEED=$(sup_pid=$bt_pid agent_stats | awk '{print $1}')
-    stop_pid "$bf_pid"; stop_pid "$bp_pid"; stop_pid "$bt_pid"
+    stop_pid "$bf_pid"; stop_pid "$bp_pid"; stop_pid "$bt_pid"; stop_pid "$bw_pid"
     BURST_NOTIF_FLOOR=$(sed -n 's/.*handled \([0-9]*\) notifications.*/\1/p' "$work/burst-floor.log" | tail -1)
     BURST_NOTIF_SEED=$(grep -a 'supervisor stopped' "$work/burst-seed.log" | sed -n 's/.*notifications=\([0-9]*\).*/\1/p' | tail -1)
     BURST_HANDLING=$(agent_handling "$work/burst-seed.log")
-    log "burst: bare ${BURST[bare]} µs, floor ${BURST[floor]} µs, floor-path ${BURST[floor-path]} µs, seed ${BURST[seed]} µs; notifications floor ${BURST_NOTIF_FLOOR:-?}, seed ${BURST_NOTIF_SEED:-?} over $BURST_RUNS runs; seed's own work per notification ${BURST_HANDLING:-?} µs"
+    BURST_HANDLING_WALK=$(agent_handling "$work/burst-seed-walk.log")
+    log "burst: bare ${BURST[bare]} µs, floor ${BURST[floor]} µs, floor-path ${BURST[floor-path]} µs, seed ${BURST[seed]} µs, seed-walk ${BURST[seed-walk]} µs; notifications floor ${BURST_NOTIF_FLOOR:-?}, seed ${BURST_NOTIF_SEED:-?} over $BURST_RUNS runs; seed's own work per notification ${BURST_HANDLING:-?} µs"
 fi
 per_run() { [[ "$1" =~ ^[0-9]+$ ]] && echo $(($1 / BURST_RUNS)) || echo -; }
 
@@ -499,7 +510,8 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     echo
     echo "Configurations: bare = no filter; allow = ALLOW-only filter; floor = minimal C notifier"
     echo "(RECV → CONTINUE, SYNC_WAKE_UP); floor-path = floor + path read + ID_VALID; seed = tiercel audit,"
-    echo "seed rule; stable = tiercel audit, falco_rules.yaml; upstream = tiercel audit, three upstream rule files; preset = tiercel enforce,"
+    echo "seed rule; stable = tiercel audit, falco_rules.yaml; upstream = tiercel audit, three upstream rule files;"
+    echo "upstream-walk = the same with TIERCEL_EMULATE=0 (audit's resolved view by the path walk); preset = tiercel enforce,"
     echo "protect-binary-dirs."
     echo
     echo "## Targets (issues 5 and 14), from the figures below"
@@ -509,7 +521,11 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     target_row "notified openat (read) under the stable rules vs floor-path" "${MED[stable/openat-read]:-}" "${MED[floor-path/openat-read]:-}" 1.25
     target_row "notified openat (read) under the three upstream files vs floor-path" "${MED[upstream/openat-read]:-}" "${MED[floor-path/openat-read]:-}" 1.25
     target_row "notified openat (write) under the three upstream files vs floor-path" "${MED[upstream/openat-write]:-}" "${MED[floor-path/openat-write]:-}" 1.25
+    target_row "(reference) openat (read), three upstream files, TIERCEL_EMULATE=0 (resolved view by path walk) vs floor-path" "${MED[upstream-walk/openat-read]:-}" "${MED[floor-path/openat-read]:-}" 1.25
+    target_row "(reference) openat (write), three upstream files, TIERCEL_EMULATE=0 vs floor-path" "${MED[upstream-walk/openat-write]:-}" "${MED[floor-path/openat-write]:-}" 1.25
     target_row "burst (tar + cp -r, ~4000 write-opens) under the seed rule vs the floor, same filter (µs)" "${BURST[seed]:-}" "${BURST[floor]:-}" 1.05
+    target_row "(reference) burst, path-reading floor vs the floor (µs)" "${BURST[floor-path]:-}" "${BURST[floor]:-}" 1.05
+    target_row "(reference) burst, seed rule with TIERCEL_EMULATE=0 vs the floor (µs)" "${BURST[seed-walk]:-}" "${BURST[floor]:-}" 1.05
     for c in seed stable upstream preset; do
         target_row "unmonitored getppid under $c vs ALLOW-only" "${MED[$c/getppid]:-}" "${MED[allow/getppid]:-}" 1.05
     done
@@ -547,7 +563,7 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     echo "|---|---|---|---|---|---|"
     for wl in $WORKLOADS; do
         [ "$wl" = realistic ] && continue
-        for c in seed stable upstream preset; do
+        for c in seed stable upstream upstream-walk preset; do
             [ -n "${MED[$c/$wl]:-}" ] || continue
             echo "| $wl | $c | $(ratio "${MED[$c/$wl]}" "${MED[bare/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[allow/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[floor/$wl]:-}") | $(ratio "${MED[$c/$wl]}" "${MED[floor-path/$wl]:-}") |"
         done
@@ -576,10 +592,12 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     echo "The seed rule (tiercel audit) against the floor (the C notifier, RECV → CONTINUE) and the path-reading"
     echo "floor behind the same filter (the seed's profile: every write-open notified), and bare; the agents run"
     echo "at once and the $BURST_RUNS runs of each are interleaved. Median of the runs; notifications per run counted by each agent."
+    echo "seed-walk = the seed rule with TIERCEL_EMULATE=0 (audit's resolved view by the path walk instead of"
+    echo "resolving the paths inside the caller's root): what that resolution costs."
     echo
-    echo "| bare | floor (same filter) | floor-path (same filter) | seed | seed / floor | seed / floor-path | seed / bare | notifications per run: floor / seed | agent CPU, all runs (ms): floor / seed | tiercel's own work per notification, µs mean (build / evaluate) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    echo "| ${BURST[bare]:--} | ${BURST[floor]:--} | ${BURST[floor-path]:--} | ${BURST[seed]:--} | $(ratio "${BURST[seed]:-}" "${BURST[floor]:-}") | $(ratio "${BURST[seed]:-}" "${BURST[floor-path]:-}") | $(ratio "${BURST[seed]:-}" "${BURST[bare]:-}") | $(per_run "$BURST_NOTIF_FLOOR") / $(per_run "$BURST_NOTIF_SEED") | $BURST_CPU_FLOOR / $BURST_CPU_SEED | $BURST_HANDLING |"
+    echo "| bare | floor (same filter) | floor-path (same filter) | seed | seed-walk | seed / floor | seed / floor-path | seed-walk / floor | seed / bare | notifications per run: floor / seed | agent CPU, all runs (ms): floor / seed | tiercel's own work per notification, µs mean (build / evaluate): seed / seed-walk |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| ${BURST[bare]:--} | ${BURST[floor]:--} | ${BURST[floor-path]:--} | ${BURST[seed]:--} | ${BURST[seed-walk]:--} | $(ratio "${BURST[seed]:-}" "${BURST[floor]:-}") | $(ratio "${BURST[seed]:-}" "${BURST[floor-path]:-}") | $(ratio "${BURST[seed-walk]:-}" "${BURST[floor]:-}") | $(ratio "${BURST[seed]:-}" "${BURST[bare]:-}") | $(per_run "$BURST_NOTIF_FLOOR") / $(per_run "$BURST_NOTIF_SEED") | $BURST_CPU_FLOOR / $BURST_CPU_SEED | $BURST_HANDLING / $BURST_HANDLING_WALK |"
     echo
     echo "## Notify loop alone (\`supervisor/tests/runc_notify.rs\`, \`latency_of_notified_reads\`, same run)"
     echo
