@@ -577,7 +577,10 @@ impl ProcCache {
         self.get_with(proc_root, tid, stat, |_| dir().map(Dir::Borrowed))
     }
 
-    /// The current `stat` of `pid`, through the kept-open file when there is one.
+    /// The current `stat` of `pid`, through the kept-open file when there is one. The
+    /// task's own file (`<pid>/task/<pid>/stat`), not the thread group's (`<pid>/stat`): the
+    /// fields kept (comm, parent, process group, session, tty, start time) are the task's in
+    /// both, and the task's skips summing the group's counters and CPU times (~20% cheaper).
     fn read_stat(&mut self, proc_root: &Path, pid: u32) -> Option<Stat> {
         if let Some(f) = self.stat_files.get(&pid) {
             if let Some(st) = pread_stat(f) {
@@ -586,7 +589,7 @@ impl ProcCache {
             // Dead (or unreadable): forget the file; the pid may now be another task.
             self.stat_files.remove(&pid);
         }
-        let f = File::open(proc_root.join(format!("{pid}/stat"))).ok()?;
+        let f = File::open(proc_root.join(format!("{pid}/task/{pid}/stat"))).ok()?;
         let st = pread_stat(&f)?;
         if self.stat_files.len() >= STAT_FILES_MAX {
             self.stat_files.clear();
@@ -1046,6 +1049,34 @@ fn parse_db(b: &[u8]) -> HashMap<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_stat_gives_the_group_stat_fields_kept() {
+        // A thread (not the leader) and a process: the fields read from the task's own
+        // stat file are those of the group's file.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::spawn(move || {
+            // "/proc/thread-self" -> "<pid>/task/<tid>"
+            let l = std::fs::read_link("/proc/thread-self").unwrap();
+            let tid: u32 = l.file_name().unwrap().to_str().unwrap().parse().unwrap();
+            tx.send(tid).unwrap();
+            let _ = stop_rx.recv();
+        });
+        let tid = rx.recv().unwrap();
+        let me = std::process::id();
+        for id in [me, tid] {
+            let group = read_bounded(Path::new(&format!("/proc/{id}/stat")), 4096).unwrap();
+            let mut c = ProcCache::default();
+            assert_eq!(
+                c.read_stat(Path::new("/proc"), id),
+                Stat::parse(&group),
+                "{id}"
+            );
+        }
+        stop_tx.send(()).unwrap();
+        h.join().unwrap();
+    }
 
     #[test]
     fn kept_proc_dirs_are_reused_while_their_task_lives() {
