@@ -25,8 +25,8 @@ use serde_json::Value as Json;
 
 use crate::compile::Filter;
 // Defined with the jump code that honours it; re-exported here, where it is chosen.
-pub use crate::eval::RuleMatching;
 use crate::eval::{Code, Memo, Node, MEMO_SLOTS};
+pub use crate::eval::{FieldRanges, RuleMatching};
 use crate::event::Event;
 use crate::evttype::EventType;
 use crate::fields::Field;
@@ -127,18 +127,27 @@ impl Program {
     /// Every result is the same as with [`Program::new`]; only the fields read before
     /// an outcome is known change.
     pub fn with_field_costs(self, cost: &dyn Fn(Field) -> u32) -> Program {
-        Program::build(self.rules, MAX_MERGED_INS, Some(cost))
+        Program::build(self.rules, MAX_MERGED_INS, Some(cost), None)
+    }
+
+    /// [`Program::with_field_costs`], and per event type the comparisons that the
+    /// source's declared field ranges decide folded to constants ([`FieldRanges`]).
+    /// Every result is the same as with [`Program::new`] on events whose fields lie in
+    /// the declared ranges.
+    pub fn with_field_hints(self, cost: &dyn Fn(Field) -> u32, ranges: FieldRanges<'_>) -> Program {
+        Program::build(self.rules, MAX_MERGED_INS, Some(cost), Some(ranges))
     }
 
     /// [`Program::new`] with a bound on the instructions of merged per-type codes.
     fn with_budget(rules: Vec<CompiledRule>, max_merged_ins: usize) -> Program {
-        Program::build(rules, max_merged_ins, None)
+        Program::build(rules, max_merged_ins, None, None)
     }
 
     fn build(
         rules: Vec<CompiledRule>,
         max_merged_ins: usize,
         cost: Option<&dyn Fn(Field) -> u32>,
+        ranges: Option<FieldRanges<'_>>,
     ) -> Program {
         let n = EventType::count();
         let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); n];
@@ -192,13 +201,13 @@ impl Program {
                     .filter_map(|&i| {
                         let tree = &trees[i as usize];
                         outcomes.clear();
-                        tree.evt_type_outcomes(t, &mut outcomes);
+                        tree.evt_type_outcomes(t, ranges, &mut outcomes);
                         if outcomes.is_empty() {
                             return Some((i, tree.clone()));
                         }
                         folded[i as usize]
                             .entry(outcomes.clone())
-                            .or_insert_with(|| match tree.fold_evt_type(t) {
+                            .or_insert_with(|| match tree.fold_evt_type(t, ranges) {
                                 Node::Const(false) => None,
                                 n => Some(Arc::new(n)),
                             })
@@ -560,6 +569,12 @@ pub(crate) mod tests {
         let reordered = p
             .clone()
             .with_field_costs(&|f: Field| (f as u32).wrapping_mul(7919) % 13);
+        // The same rules with `fd.num` declared within 0..=9 on opens (the events below
+        // give opens such values only), comparisons it decides folded per type.
+        let opens = |t: EventType| matches!(t.name(), "open" | "openat" | "openat2" | "creat");
+        let hinted = p.clone().with_field_hints(&|_| 0, &|t, f| {
+            (f == Field::FdNum && opens(t)).then_some((0, 9))
+        });
         let mut pool = HashMap::new();
         for r in p.rules() {
             harvest(r.filter.root(), &mut pool);
@@ -574,7 +589,9 @@ pub(crate) mod tests {
             let t = types[rng.below(types.len())];
             let mut ev = JsonEvent::parse(&format!("{{\"evt.type\": \"{}\"}}", t.name())).unwrap();
             for (field, arg) in &keys {
-                if rng.below(4) == 0 || *field == Field::EvtType {
+                // (fd.num is always present on opens: the declared range says so.)
+                let declared = *field == Field::FdNum && *arg == FieldArg::None && opens(t);
+                if (rng.below(4) == 0 && !declared) || *field == Field::EvtType {
                     continue;
                 }
                 let vals = &pool[&(*field, arg.clone())];
@@ -583,7 +600,9 @@ pub(crate) mod tests {
                 } else {
                     vals[rng.below(vals.len())].clone()
                 };
-                let v = if *field == Field::ProcAname && *arg == FieldArg::None {
+                let v = if declared {
+                    Some(Value::I64(rng.below(10) as i64))
+                } else if *field == Field::ProcAname && *arg == FieldArg::None {
                     Some(Value::List(vec![
                         Value::Str(Cow::Owned(text)),
                         Value::Str(Cow::Owned("bash".into())),
@@ -605,7 +624,7 @@ pub(crate) mod tests {
                 }
                 checked += 1;
             }
-            for p in [&p, &per_rule, &reordered] {
+            for p in [&p, &per_rule, &reordered, &hinted] {
                 let mut got = Vec::new();
                 p.eval(&ev, RuleMatching::All, &mut got);
                 assert_eq!(got, want, "type {}", t.name());
@@ -672,6 +691,55 @@ pub(crate) mod tests {
                 if ordered && hit {
                     assert_eq!(read.first(), Some(&Field::FdName), "{read:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn declared_field_ranges_decide_comparisons_per_type() {
+        // fd.num is declared non-negative on opens only: `fd.num>=0` and `fd.num=-1` are
+        // decided there without reading it; `fd.num<3` still reads it; other types keep
+        // every check.
+        let text = "- macro: open_read\n  condition: (evt.type in (open,openat,dup) and evt.is_open_read=true and fd.num>=0)\n\
+                    - rule: ok\n  desc: d\n  condition: open_read and fd.name startswith /etc\n  output: o\n  priority: WARNING\n\
+                    - rule: failed\n  desc: d\n  condition: evt.type in (open,openat,dup) and fd.num=-1\n  output: o\n  priority: WARNING\n\
+                    - rule: low\n  desc: d\n  condition: evt.type in (open,openat,dup) and fd.num<3\n  output: o\n  priority: WARNING\n";
+        let mut l = Loader::new(LoaderOptions::default());
+        l.add_str("t.yaml", text);
+        let mut out = l.finish();
+        let p = out.program.take().expect("loads");
+        let opens = |t: EventType, f: Field| {
+            (f == Field::FdNum && matches!(t.name(), "open" | "openat")).then_some((0, i64::MAX))
+        };
+        let q = p.clone().with_field_hints(&|_| 0, &opens);
+        for ty in ["openat", "dup"] {
+            for num in [-1i64, 0, 2, 3, 7] {
+                let ev = JsonEvent::parse(&format!(
+                    r#"{{"evt.type":"{ty}","evt.is_open_read":true,"fd.num":{num},"fd.name":"/etc/x"}}"#
+                ))
+                .unwrap();
+                let mut want = Vec::new();
+                p.eval(&ev, RuleMatching::All, &mut want);
+                let rec = Recording(&ev, Default::default());
+                let mut got = Vec::new();
+                q.eval(&rec, RuleMatching::All, &mut got);
+                if ty == "openat" && num < 0 {
+                    // Outside the declared range: the folded program need not agree.
+                    continue;
+                }
+                assert_eq!(got, want, "{ty} fd.num={num}");
+                let reads = rec
+                    .1
+                    .into_inner()
+                    .iter()
+                    .filter(|f| **f == Field::FdNum)
+                    .count();
+                // openat: only `low` reads fd.num; dup: all three rules do.
+                assert_eq!(
+                    reads,
+                    if ty == "openat" { 1 } else { 3 },
+                    "{ty} fd.num={num}"
+                );
             }
         }
     }

@@ -422,7 +422,7 @@ pub fn program_selected(paths: &[PathBuf], sel: &Selection) -> Result<Program, L
         tracing::warn!("{s}");
     }
     let program = outcome.program.unwrap_or_default();
-    Ok(program.with_field_costs(&crate::event::field_cost))
+    Ok(program.with_field_hints(&crate::event::field_cost, &crate::event::field_range))
 }
 
 #[cfg(test)]

@@ -1459,11 +1459,17 @@ static int mode_loop(const char *name, long n)
     if (!t) return 1;
     long warm = n / 20 + 1, errs = 0;
     for (long i = 0; i < warm; i++) op();
+    /* PROBE_PACE_US: sleep that long after each timed call (untimed; nanosleep is not
+     * notified): a paced load instead of a busy loop (tests/bench/run.sh, scale). */
+    const char *pace_env = getenv("PROBE_PACE_US");
+    long pace_us = pace_env ? strtol(pace_env, NULL, 10) : 0;
+    struct timespec pace = {pace_us / 1000000, (pace_us % 1000000) * 1000};
     uint64_t start = now_ns();
     for (long i = 0; i < n; i++) {
         uint64_t a = now_ns();
         if (op() != 0) errs++;
         t[i] = now_ns() - a;
+        if (pace_us > 0) nanosleep(&pace, NULL);
     }
     uint64_t total = now_ns() - start;
     qsort(t, (size_t)n, sizeof *t, cmp_u64);

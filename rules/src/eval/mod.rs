@@ -46,6 +46,7 @@ mod matchers;
 mod transform;
 
 pub(crate) use compare::{parse_int, value_text};
+pub use fold::FieldRanges;
 pub(crate) use ir::{
     CheckNode, CmpOp, Const, IpNet, Matcher, Node, Operand, SetMatcher, TArg, TransformNode,
 };

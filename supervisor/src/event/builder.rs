@@ -174,7 +174,10 @@ impl SyscallEvent {
 
     pub(super) fn pd(&self) -> Option<&ProcDir> {
         self.proc_dir
-            .get_or_init(|| ProcDir::open_at(&self.ctx.proc_root, self.tid).ok())
+            .get_or_init(|| match self.ctx.dirs.lock() {
+                Ok(mut dirs) => dirs.get(&self.ctx.proc_root, self.tid),
+                Err(_) => ProcDir::open_at(&self.ctx.proc_root, self.tid).ok(),
+            })
             .as_ref()
     }
 

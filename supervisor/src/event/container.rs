@@ -96,6 +96,8 @@ pub struct ContainerCtx {
     annotations: std::sync::OnceLock<std::collections::HashMap<String, String>>,
     /// The container's bind mounts from the bundle's `config.json`, read once.
     mounts: std::sync::OnceLock<Vec<MountInfo>>,
+    /// This session's callers' `/proc/<tid>` handles, kept between events.
+    pub(super) dirs: Mutex<procfs::ProcDirs>,
 }
 
 /// One of the container's mounts as Falco's container plugin reports it
@@ -195,6 +197,7 @@ impl ContainerCtx {
             dns: std::sync::RwLock::new(None),
             annotations: std::sync::OnceLock::new(),
             mounts: std::sync::OnceLock::new(),
+            dirs: Mutex::default(),
             container,
         }
     }

@@ -71,6 +71,6 @@ pub mod view;
 
 pub use builder::{BuildError, EventBuilder, SyscallEvent};
 pub use container::{ContainerCtx, DnsTable};
-pub use fields::field_cost;
+pub use fields::{field_cost, field_range};
 pub use path::Resolved;
 pub use syscalls::{syscall_nr, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};

@@ -172,6 +172,24 @@ pub fn field_cost(field: tiercel_rules::fields::Field) -> u32 {
     }
 }
 
+/// What tiercel knows of integer fields per event type, for the rules engine to decide
+/// comparisons once per type ([`tiercel_rules::program::Program::with_field_hints`]).
+/// On opens (`open`, `openat`, `openat2`, `creat`) `fd.num` and `evt.rawres` are the
+/// predicted result of a successful open: the caller's lowest free fd, read from
+/// `/proc/<tid>/fd` (0 when that cannot be read), never negative. So Falco's
+/// `fd.num>=0` (the `open_read`/`open_write` macros: "the open succeeded") holds and
+/// `fd.num=-1` (`open_file_failed_inputs`) fails on every open, as they did when
+/// evaluated, now without scanning the fd table; `fd.num` is still read where a rule
+/// compares it with a number the prediction can cross, and for outputs.
+pub fn field_range(t: tiercel_rules::event::EventType, field: Field) -> Option<(i64, i64)> {
+    if matches!(t.name(), "open" | "openat" | "openat2" | "creat")
+        && matches!(field, Field::FdNum | Field::EvtRawres)
+    {
+        return Some((0, i64::MAX));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +222,34 @@ mod tests {
         // Every field has a cost (no panics, nothing absurd).
         for f in fields::all() {
             assert!(field_cost(f.field) <= 20, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn declared_ranges_hold_for_opens() {
+        // Every spec of the open family predicts its result (fd.num / evt.rawres from the
+        // lowest free fd), and a built open's values lie in the declared range.
+        let ty = |n: &str| tiercel_rules::event::EventType::from_name(n).unwrap();
+        for n in ["open", "openat", "openat2", "creat"] {
+            let sp = decode::spec(n).unwrap();
+            assert!(sp.returns_fd && sp.fd_path, "{n}");
+            assert_eq!(field_range(ty(n), Field::FdNum), Some((0, i64::MAX)));
+        }
+        assert_eq!(field_range(ty("dup2"), Field::FdNum), None);
+        assert_eq!(field_range(ty("close"), Field::FdNum), None);
+        assert_eq!(field_range(ty("openat"), Field::ProcPid), None);
+        let t = target("range");
+        let mut m = BufMem::new(0x1000);
+        let p = m.put_cstr(b"/etc/passwd");
+        let ev = builder()
+            .build(
+                &notif(t.child.id(), "openat", [(-100i64) as u64, p, 0, 0, 0, 0]),
+                &m,
+            )
+            .unwrap();
+        for f in ["fd.num", "evt.rawres"] {
+            let v: i64 = get(&ev, f).unwrap().parse().unwrap();
+            assert!(v >= 0, "{f} = {v}");
         }
     }
 
