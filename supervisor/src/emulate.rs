@@ -258,6 +258,9 @@ pub struct Emulator {
     /// The container's device rules ([`crate::devices`]): what tiercel may open or create
     /// for it.
     devices: DevicePolicy,
+    /// When the session began (before the container's first instruction): files born
+    /// since were created through calls the rules saw ([`Emulator::aliased`]).
+    started: Option<std::time::SystemTime>,
 }
 
 /// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
@@ -471,6 +474,41 @@ impl Emulator {
 
     pub fn devices(&self) -> &DevicePolicy {
         &self.devices
+    }
+
+    /// Files born from now on were created by the container under the rules' eyes.
+    pub fn started_now(mut self) -> Emulator {
+        self.started = Some(std::time::SystemTime::now());
+        self
+    }
+
+    /// Why a change of the object behind `fd` cannot be decided on the one path the
+    /// rules saw: a regular file with more than one name changes under all of them, and
+    /// one of the others may be protected — a hard link in the image to a protected
+    /// file. Names made while the container runs went through the rules (a link into a
+    /// protected directory is a call they decide on), so only files born before the
+    /// session (birth time, `statx`; unknown counts as before) with several names are
+    /// refused. `None` otherwise.
+    pub fn aliased(&self, fd: BorrowedFd<'_>) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let md = fd
+            .try_clone_to_owned()
+            .and_then(|f| std::fs::File::from(f).metadata())
+            .ok()?;
+        if !md.file_type().is_file() || md.nlink() < 2 {
+            return None;
+        }
+        let born_since = match (md.created(), self.started) {
+            (Ok(b), Some(s)) => b >= s,
+            _ => false,
+        };
+        (!born_since).then(|| {
+            format!(
+                "refused: a regular file from before the container with {} names would \
+                 change under all of them, and the rules decided on one",
+                md.nlink()
+            )
+        })
     }
 
     fn host(&mut self) -> Result<&mut Host, String> {
@@ -729,12 +767,10 @@ impl Emulator {
                     Err(why) => Err(Stage::Unknown(why)),
                 };
             }
-        } else if writes && md.nlink() > 1 {
-            return Err(Stage::Unknown(format!(
-                "a regular file with {} names opened for writing (the rules decide on one \
-                 name; a write changes the file under every name)",
-                md.nlink()
-            )));
+        } else if writes {
+            if let Some(why) = self.aliased(fd.as_fd()) {
+                return Err(Stage::Unknown(why));
+            }
         }
         Ok(Target::Existing { fd, kind })
     }
@@ -1433,12 +1469,21 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
     let Ok(cwd) = ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY) else {
         return false;
     };
-    let ids = ev
-        .proc_read("status")
-        .ok()
-        .and_then(|s| parse_status(&s))
-        .map(|c| (c.vpid, c.vtid))
-        .unwrap_or((0, 0));
+    // The caller's pid and tid in its namespace, for `/proc/self` and
+    // `/proc/thread-self`: read (from `status`, a costly file) only when a path starts so.
+    let ids = if d
+        .paths
+        .iter()
+        .any(|p| rewrite_proc_self(&p.raw, 0, 0) != p.raw)
+    {
+        ev.proc_read("status")
+            .ok()
+            .and_then(|s| parse_status(&s))
+            .map(|c| (c.vpid, c.vtid))
+            .unwrap_or((0, 0))
+    } else {
+        (0, 0)
+    };
     let mut dirs = Vec::with_capacity(d.paths.len());
     for p in &d.paths {
         let fd = match p.dirfd {

@@ -602,24 +602,6 @@ fn changes_object(op: &Op) -> bool {
     )
 }
 
-/// Why a change of the object behind `fd` cannot be decided on one path: a regular
-/// file with more than one name (a hard link, e.g. in the image, to a protected file)
-/// changes under every name, and the rules saw one. `None` otherwise.
-fn aliased(fd: BorrowedFd<'_>) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let md = fd
-        .try_clone_to_owned()
-        .and_then(|f| std::fs::File::from(f).metadata())
-        .ok()?;
-    (md.file_type().is_file() && md.nlink() > 1).then(|| {
-        format!(
-            "refused: a regular file with {} names would change under all of them, and the \
-             rules decided on one",
-            md.nlink()
-        )
-    })
-}
-
 /// The whole call on the caller's behalf, for a decision with [`Decision::object`]
 /// (`crate::decide`) in enforce mode: opens go to [`crate::emulate::open_for_caller`];
 /// the other calls of [`kind`] are established, checked to still be the caller's
@@ -695,7 +677,7 @@ pub fn for_caller(
             );
             return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
         }
-        if let Some(why) = aliased(file.file.as_fd()) {
+        if let Some(why) = em.aliased(file.file.as_fd()) {
             tracing::debug!(evt = event.type_name(), "{why}");
             return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
         }
@@ -735,7 +717,7 @@ pub fn for_caller(
     if changes_object(&op) {
         for h in &est.handles {
             if let Handle::Object(fd) = h {
-                if let Some(why) = aliased(fd.as_fd()) {
+                if let Some(why) = em.aliased(fd.as_fd()) {
                     tracing::debug!(evt = event.type_name(), "{why}");
                     return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
                 }

@@ -321,7 +321,9 @@ impl<L: Listener> Session<L> {
             recover: false,
             seq: 0,
             quota,
-            objects: crate::emulate::Emulator::new().with_devices(devices),
+            objects: crate::emulate::Emulator::new()
+                .with_devices(devices)
+                .started_now(),
         }
     }
 

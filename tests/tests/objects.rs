@@ -660,19 +660,37 @@ fn objects_path_changing_call_races_are_refused() {
     let Some(preset) = preset_rules(t) else {
         return;
     };
-    let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
-    let out = run_mutate(&mut base, &["/probe", "mutate", MUTATE_TRIES], "mbase");
-    assert!(out.success(), "{t}: baseline: {out:?}");
-    let baseline = parse_attempts(&out.stdout);
-    eprintln!("{t}: baseline: {baseline:?}");
-    assert!(
-        baseline.len() >= 13,
-        "{t}: probe printed too little: {out:?}"
-    );
+    // The premise: every race gets through without tiercel. A race is a race: one that
+    // missed in a run (a busy machine) is run again, up to three runs in all.
+    let mut baseline: Vec<Attempt> = Vec::new();
+    for run in 0..3 {
+        let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
+        let out = run_mutate(
+            &mut base,
+            &["/probe", "mutate", MUTATE_TRIES],
+            &format!("mbase{run}"),
+        );
+        assert!(out.success(), "{t}: baseline: {out:?}");
+        let got = parse_attempts(&out.stdout);
+        eprintln!("{t}: baseline run {run}: {got:?}");
+        assert!(got.len() >= 13, "{t}: probe printed too little: {out:?}");
+        if baseline.is_empty() {
+            baseline = got;
+        } else {
+            for a in baseline.iter_mut().filter(|a| !a.ok()) {
+                if let Some(g) = got.iter().find(|g| g.name == a.name && g.ok()) {
+                    a.result = g.result.clone();
+                }
+            }
+        }
+        if baseline.iter().all(Attempt::ok) {
+            break;
+        }
+    }
     let not_working: Vec<&Attempt> = baseline.iter().filter(|a| !a.ok()).collect();
     assert!(
         not_working.is_empty(),
-        "{t}: every race must work without tiercel on this host: {not_working:?}"
+        "{t}: every race must work without tiercel on this host (3 runs): {not_working:?}"
     );
     let sup = Supervisor::start(
         &env.tiercel,
