@@ -2325,6 +2325,16 @@ static int mode_ioctl_perform(const char *dir)
     printf("IOC zero_range %s %lx\n", ioc_res(r), ioc_sum(d3));
     r = ioctl(d3, 0x6609 /* EXT4_IOC_MIGRATE */, 0);
     printf("IOC migrate %s %lx\n", ioc_res(r), ioc_sum(d3));
+    struct fsxattr fx;
+    memset(&fx, 0, sizeof fx);
+    r = ioctl(d2, FS_IOC_FSGETXATTR, &fx);
+    if (r == 0) {
+        fx.fsx_xflags |= FS_XFLAG_NOATIME;
+        r = ioctl(d2, FS_IOC_FSSETXATTR, &fx);
+    }
+    memset(&fx, 0, sizeof fx);
+    ioctl(d2, FS_IOC_FSGETXATTR, &fx);
+    printf("IOC fssetxattr %s noatime=%d\n", ioc_res(r), (fx.fsx_xflags & FS_XFLAG_NOATIME) != 0);
     printf("DONE ioctl-perform\n");
     return 0;
 }

@@ -823,7 +823,7 @@ fn ioc_lines(s: &str) -> Vec<String> {
 /// CONTINUE, perform or refuse): under the preset in enforce, FICLONE, FICLONERANGE (the
 /// caller's source descriptor translated, a bad one EBADF, a bad pointer EFAULT),
 /// FS_IOC_SETVERSION, EXT4_IOC_SETVERSION on a read-only fd, FS_IOC_RESVSP64,
-/// FS_IOC_ZERO_RANGE and EXT4_IOC_MIGRATE on the caller's own files give the kernel's
+/// FS_IOC_ZERO_RANGE, EXT4_IOC_MIGRATE and FS_IOC_FSSETXATTR on the caller's own files give the kernel's
 /// results (return value, errno, the content and generation left) exactly; the clone and
 /// version requests with /bin/busybox as the destination are refused (EPERM) with an alert
 /// each, leaving it unchanged.
@@ -847,7 +847,7 @@ fn objects_inode_ioctls_performed_on_own_files_refused_on_bin() {
     let want = run_container(&base, &container_id("iocbase"), RUN).expect("runc run");
     assert!(want.success(), "{t}: baseline: {want:?}");
     let w = ioc_lines(&want.stdout);
-    assert_eq!(w.len(), 11, "{t}: baseline: {want:?}");
+    assert_eq!(w.len(), 12, "{t}: baseline: {want:?}");
     let before = sup.alerts().expect("alerts").len();
     let mut b = bundle_for(&env, &sup);
     b.set_args(&["/probe", "ioctl-perform", "/ioc"]);
