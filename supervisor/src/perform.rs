@@ -29,42 +29,162 @@ use crate::event::decode::Decoded;
 use crate::event::{ReadMem, SyscallEvent};
 use crate::sys::{self, Answer};
 
+/// How the kernel takes the argument of an [`IOCTLS`] request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoctlArg {
+    /// None (`_IO`): tiercel passes 0.
+    None,
+    /// The argument register is a descriptor number in the caller's table (`FICLONE`'s
+    /// source): tiercel duplicates that descriptor and passes its own number.
+    SrcFd,
+    /// A pointer to `_IOC_SIZE` bytes of which the kernel reads the first `reads` (and
+    /// writes nothing back); `src_fd_at`: the offset of an `s64` source descriptor number
+    /// in them (`FICLONERANGE`), replaced by tiercel's duplicate's.
+    Mem {
+        reads: usize,
+        src_fd_at: Option<usize>,
+    },
+}
+
 /// An inode-changing ioctl request tiercel performs on the caller's behalf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IoctlReq {
     pub name: &'static str,
     pub request: u64,
-    /// Bytes the kernel reads from the argument (`_IOW`; nothing is written back).
-    pub reads: usize,
+    pub arg: IoctlArg,
 }
 
-/// `FS_IOC_SETFLAGS` (`_IOW('f', 2, long)`; `fs/ioctl.c` reads an `int`) and
-/// `FS_IOC_FSSETXATTR` (`_IOW('X', 32, struct fsxattr)`, 28 bytes), the requests of
-/// `fs/ioctl.c` that change an inode's flags. `FS_IOC32_SETFLAGS` is handled by
-/// `fs/ioctl.c` only for 32-bit callers (`compat_ioctl`), which the profile kills: a
-/// native call with it reaches the file system's own handler, so it is not performed —
-/// like every notified request not in this table, it is refused when a deny rule could
-/// match. The profile notifies exactly these requests plus `FS_IOC32_SETFLAGS`
-/// ([`IOCTLS_NOTIFIED`]).
+const fn mem(reads: usize) -> IoctlArg {
+    IoctlArg::Mem {
+        reads,
+        src_fd_at: None,
+    }
+}
+
+/// The inode-changing requests tiercel performs: those whose argument is nothing, a
+/// descriptor number or a fixed-size struct without pointers that the kernel only reads.
+/// Each is performed with the same request number on a `pidfd_getfd` duplicate of the
+/// caller's descriptor (the same open file description, so the kernel's `f_mode` checks
+/// are the caller's) with the caller's credentials, so the file system's handler gives
+/// the caller's result, whatever it does with the request (`FS_IOC32_SETFLAGS` and
+/// `FS_IOC32_SETVERSION` are compat aliases most native handlers answer `ENOTTY`).
+/// `reads` is what the handlers read (`get_user` of an `int` for the flag and version
+/// requests, `copy_from_user` of the struct for the others): the caller's memory is
+/// read that far, so a short buffer fails where the kernel's would.
+///
+/// Not performed (refused when a deny rule could match): `FS_IOC_SET_ENCRYPTION_POLICY`
+/// (its size depends on its first byte, v1 or v2), `FS_IOC_ENABLE_VERITY` (its struct
+/// holds pointers to the salt and signature in the caller's memory),
+/// `EXT4_IOC_MOVE_EXT` (`_IOWR`: the kernel writes `moved_len` back into the caller's
+/// memory, which tiercel does not write; and it changes the donor file too).
 pub const IOCTLS: &[IoctlReq] = &[
     IoctlReq {
         name: "FS_IOC_SETFLAGS",
         request: 0x4008_6602,
-        reads: 4,
+        arg: mem(4),
+    },
+    IoctlReq {
+        name: "FS_IOC32_SETFLAGS",
+        request: 0x4004_6602,
+        arg: mem(4),
     },
     IoctlReq {
         name: "FS_IOC_FSSETXATTR",
-        request: 0x401c_6620,
-        reads: 28,
+        request: 0x401c_5820,
+        arg: mem(28),
+    },
+    IoctlReq {
+        name: "FS_IOC_SETVERSION",
+        request: 0x4008_7602,
+        arg: mem(4),
+    },
+    IoctlReq {
+        name: "FS_IOC32_SETVERSION",
+        request: 0x4004_7602,
+        arg: mem(4),
+    },
+    IoctlReq {
+        name: "EXT4_IOC_SETVERSION",
+        request: 0x4008_6604,
+        arg: mem(4),
+    },
+    IoctlReq {
+        name: "FICLONE",
+        request: 0x4004_9409,
+        arg: IoctlArg::SrcFd,
+    },
+    IoctlReq {
+        name: "FICLONERANGE",
+        request: 0x4020_940d,
+        arg: IoctlArg::Mem {
+            reads: 32,
+            src_fd_at: Some(0),
+        },
+    },
+    IoctlReq {
+        name: "FS_IOC_SETFSLABEL",
+        request: 0x4100_9432,
+        arg: mem(256),
+    },
+    IoctlReq {
+        name: "FS_IOC_RESVSP",
+        request: 0x4030_5828,
+        arg: mem(48),
+    },
+    IoctlReq {
+        name: "FS_IOC_RESVSP64",
+        request: 0x4030_582a,
+        arg: mem(48),
+    },
+    IoctlReq {
+        name: "FS_IOC_UNRESVSP",
+        request: 0x4030_5829,
+        arg: mem(48),
+    },
+    IoctlReq {
+        name: "FS_IOC_UNRESVSP64",
+        request: 0x4030_582b,
+        arg: mem(48),
+    },
+    IoctlReq {
+        name: "FS_IOC_ZERO_RANGE",
+        request: 0x4030_5839,
+        arg: mem(48),
+    },
+    IoctlReq {
+        name: "EXT4_IOC_SWAP_BOOT",
+        request: 0x6611,
+        arg: IoctlArg::None,
+    },
+    IoctlReq {
+        name: "EXT4_IOC_MIGRATE",
+        request: 0x6609,
+        arg: IoctlArg::None,
     },
 ];
 
-/// The ioctl requests that change an inode (for the profile's argument filter): the
-/// performed ones and `FS_IOC32_SETFLAGS` (`_IOW('f', 2, int)`), which is refused.
+/// The inode-changing ioctl requests (the preset's `tiercel_inode_change_ioctls`): the
+/// performed ones ([`IOCTLS`]) and the refused ones.
 pub const IOCTLS_NOTIFIED: &[(&str, u64)] = &[
     ("FS_IOC_SETFLAGS", 0x4008_6602),
     ("FS_IOC32_SETFLAGS", 0x4004_6602),
-    ("FS_IOC_FSSETXATTR", 0x401c_6620),
+    ("FS_IOC_FSSETXATTR", 0x401c_5820),
+    ("FS_IOC_SETVERSION", 0x4008_7602),
+    ("FS_IOC32_SETVERSION", 0x4004_7602),
+    ("EXT4_IOC_SETVERSION", 0x4008_6604),
+    ("FICLONE", 0x4004_9409),
+    ("FICLONERANGE", 0x4020_940d),
+    ("FS_IOC_SET_ENCRYPTION_POLICY", 0x800c_6613),
+    ("FS_IOC_ENABLE_VERITY", 0x4080_6685),
+    ("FS_IOC_SETFSLABEL", 0x4100_9432),
+    ("FS_IOC_RESVSP", 0x4030_5828),
+    ("FS_IOC_RESVSP64", 0x4030_582a),
+    ("FS_IOC_UNRESVSP", 0x4030_5829),
+    ("FS_IOC_UNRESVSP64", 0x4030_582b),
+    ("FS_IOC_ZERO_RANGE", 0x4030_5839),
+    ("EXT4_IOC_MOVE_EXT", 0xc028_660f),
+    ("EXT4_IOC_SWAP_BOOT", 0x6611),
+    ("EXT4_IOC_MIGRATE", 0x6609),
 ];
 
 /// The performed request `request` (the kernel compares the low 32 bits).
@@ -190,11 +310,14 @@ pub enum Op {
     RemoveXattr {
         name: Vec<u8>,
     },
-    /// An [`IOCTLS`] request with its argument (at least `_IOC_SIZE` bytes, the part the
-    /// kernel reads copied from the caller).
+    /// An [`IOCTLS`] request with its argument (for [`IoctlArg::Mem`]: `_IOC_SIZE`
+    /// bytes, the part the kernel reads copied from the caller, the rest zero) and the
+    /// caller's source descriptor number (`FICLONE`, `FICLONERANGE`), duplicated before
+    /// the call.
     Ioctl {
         request: u64,
         arg: Vec<u8>,
+        src_fd: Option<i32>,
     },
     /// A call tiercel cannot perform (a notified ioctl request not in [`IOCTLS`]).
     Refuse,
@@ -432,19 +555,69 @@ pub fn op_of(d: &Decoded, mem: &dyn ReadMem) -> Result<Option<Op>, i32> {
             Op::Truncate { len }
         }
         "ioctl" => match ioctl_req(a[1]) {
-            Some(r) => {
-                let size = ((r.request >> 16) & 0x3fff) as usize;
-                let mut arg = read_exact(mem, a[2], r.reads)?;
-                arg.resize(size.max(r.reads), 0);
-                Op::Ioctl {
-                    request: r.request,
-                    arg,
-                }
-            }
+            Some(r) => ioctl_op(r, a[2], mem)?,
             None => Op::Refuse,
         },
         _ => return Err(libc::ENOSYS),
     }))
+}
+
+/// The argument of `r` read from the caller (`arg`: its register).
+fn ioctl_op(r: &IoctlReq, arg: u64, mem: &dyn ReadMem) -> Result<Op, i32> {
+    Ok(match r.arg {
+        IoctlArg::None => Op::Ioctl {
+            request: r.request,
+            arg: Vec::new(),
+            src_fd: None,
+        },
+        // `ioctl_file_clone(filp, arg, ...)`: an `int srcfd`.
+        IoctlArg::SrcFd => Op::Ioctl {
+            request: r.request,
+            arg: Vec::new(),
+            src_fd: Some(lo32(arg) as i32),
+        },
+        IoctlArg::Mem { reads, src_fd_at } => {
+            let size = ((r.request >> 16) & 0x3fff) as usize;
+            let mut b = read_exact(mem, arg, reads)?;
+            b.resize(size.max(reads), 0);
+            // `struct file_clone_range.src_fd` is an `__s64` passed on as an `int`.
+            let src_fd = src_fd_at.map(|o| i64_at(&b[o..o + 8], 0) as i32);
+            Op::Ioctl {
+                request: r.request,
+                arg: b,
+                src_fd,
+            }
+        }
+    })
+}
+
+/// Performs the ioctl `request` on `f` with the argument of [`ioctl_op`], `src` being
+/// tiercel's duplicate of the caller's source descriptor.
+fn perform_ioctl(
+    f: BorrowedFd<'_>,
+    request: u64,
+    arg: &[u8],
+    src: Option<BorrowedFd<'_>>,
+) -> io::Result<i64> {
+    let r = ioctl_req(request).ok_or_else(einval)?;
+    match r.arg {
+        IoctlArg::None => sys::ioctl_value(f, request, 0),
+        IoctlArg::SrcFd => {
+            let s = src.ok_or_else(einval)?;
+            sys::ioctl_value(f, request, s.as_raw_fd() as u64)
+        }
+        IoctlArg::Mem { src_fd_at, .. } => {
+            let mut arg = arg.to_vec();
+            if let Some(o) = src_fd_at {
+                let s = src.ok_or_else(einval)?;
+                let o = o..o + 8;
+                arg.get_mut(o)
+                    .ok_or_else(einval)?
+                    .copy_from_slice(&i64::from(s.as_raw_fd()).to_ne_bytes());
+            }
+            sys::ioctl_write(f, request, &arg)
+        }
+    }
 }
 
 fn einval() -> io::Error {
@@ -564,8 +737,9 @@ fn perform_paths(proc_: BorrowedFd<'_>, op: &Op, h: &[Handle]) -> io::Result<()>
     }
 }
 
-/// Performs `op` on a duplicate of the caller's descriptor.
-fn perform_fd(op: &Op, f: BorrowedFd<'_>) -> io::Result<()> {
+/// Performs `op` on a duplicate of the caller's descriptor (`src`: the duplicate of an
+/// ioctl's source descriptor).
+fn perform_fd(op: &Op, f: BorrowedFd<'_>, src: Option<BorrowedFd<'_>>) -> io::Result<()> {
     match op {
         Op::Chmod { mode, .. } => sys::fchmod(f, *mode),
         Op::Chown { uid, gid } => sys::fchown(f, *uid, *gid),
@@ -573,7 +747,7 @@ fn perform_fd(op: &Op, f: BorrowedFd<'_>) -> io::Result<()> {
         Op::Utimes { times } => sys::utimensat(Some(f), None, timespecs(times).as_ref(), 0),
         Op::SetXattr { name, value, flags } => sys::fsetxattr(f, name, value, *flags),
         Op::RemoveXattr { name } => sys::fremovexattr(f, name),
-        Op::Ioctl { request, arg } => sys::ioctl_write(f, *request, arg).map(|_| ()),
+        Op::Ioctl { request, arg, .. } => perform_ioctl(f, *request, arg, src).map(|_| ()),
         _ => Err(einval()),
     }
 }
@@ -653,6 +827,15 @@ pub fn for_caller(
             return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
         };
         let file = em.caller_file(event, fd);
+        // An ioctl's source descriptor (read, not changed: the rules decide on `fd`).
+        let src = match &op {
+            Op::Ioctl {
+                src_fd: Some(s), ..
+            } => Some(
+                sys::pidfd_open_task(event.tid()).and_then(|p| sys::pidfd_getfd(p.as_fd(), *s)),
+            ),
+            _ => None,
+        };
         if !id_valid() {
             return Emulated::Gone;
         }
@@ -681,7 +864,20 @@ pub fn for_caller(
             tracing::debug!(evt = event.type_name(), "{why}");
             return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
         }
-        return match em.as_file_caller(&file, |_| perform_fd(&op, file.file.as_fd())) {
+        let src = match src {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            // What `fdget(srcfd)` answers for a descriptor the caller does not have.
+            Some(Err(e)) if e.raw_os_error() == Some(libc::EBADF) => {
+                return Emulated::Answer(Answer::Errno(libc::EBADF), SecondLook::None)
+            }
+            Some(Err(e)) => {
+                tracing::debug!(evt = event.type_name(), "source descriptor: {e}");
+                return Emulated::Answer(Answer::Errno(errno), SecondLook::Unknown);
+            }
+        };
+        let src = src.as_ref().map(|s| s.as_fd());
+        return match em.as_file_caller(&file, |_| perform_fd(&op, file.file.as_fd(), src)) {
             Ok(()) => Emulated::Answer(Answer::Value(0), SecondLook::None),
             Err(e) => Emulated::Answer(Answer::Errno(e), SecondLook::None),
         };
@@ -811,23 +1007,136 @@ mod tests {
             op_of(&d, &m),
             Ok(Some(Op::Ioctl {
                 request: 0x4008_6602,
-                arg: vec![0x80, 0, 0, 0, 0, 0, 0, 0]
+                arg: vec![0x80, 0, 0, 0, 0, 0, 0, 0],
+                src_fd: None,
             }))
         );
-        let d = decoded("ioctl", [1, 0x4004_6602, flags, 0, 0, 0], &m);
-        assert_eq!(op_of(&d, &m), Ok(Some(Op::Refuse)));
-        let d = decoded("ioctl", [1, 0x401c_6620, flags, 0, 0, 0], &m);
+        // musl's sign-extended request is the same request.
+        let d = decoded("ioctl", [1, 0xffff_ffff_4004_6602, flags, 0, 0, 0], &m);
+        assert_eq!(
+            op_of(&d, &m),
+            Ok(Some(Op::Ioctl {
+                request: 0x4004_6602,
+                arg: vec![0x80, 0, 0, 0],
+                src_fd: None,
+            }))
+        );
+        let d = decoded("ioctl", [1, 0x401c_5820, flags, 0, 0, 0], &m);
         assert_eq!(op_of(&d, &m), Err(libc::EFAULT), "28 bytes, 4 readable");
+        let d = decoded("ioctl", [1, 0x4028_660f, flags, 0, 0, 0], &m);
+        assert_eq!(op_of(&d, &m), Ok(Some(Op::Refuse)), "not a listed request");
+        for refused in [0xc028_660f, 0x800c_6613, 0x4080_6685] {
+            let d = decoded("ioctl", [1, refused, flags, 0, 0, 0], &m);
+            assert_eq!(op_of(&d, &m), Ok(Some(Op::Refuse)), "{refused:x}");
+        }
+    }
+
+    #[test]
+    fn ioctl_arguments_per_request() {
+        let mut m = BufMem::new(0x1000);
+        let op =
+            |req: u64, arg: u64, m: &BufMem| op_of(&decoded("ioctl", [3, req, arg, 0, 0, 0], m), m);
+        // FICLONE: the register is the source descriptor (an int), no memory read.
+        assert_eq!(
+            op(0x4004_9409, 0xffff_ffff_0000_0007, &m),
+            Ok(Some(Op::Ioctl {
+                request: 0x4004_9409,
+                arg: vec![],
+                src_fd: Some(7),
+            }))
+        );
+        // FICLONERANGE: 32 bytes, src_fd the first s64.
+        let mut fcr = Vec::new();
+        for v in [-5i64, 4096, 8192, 0] {
+            fcr.extend_from_slice(&v.to_ne_bytes());
+        }
+        let p = m.put(&fcr);
+        assert_eq!(
+            op(0x4020_940d, p, &m),
+            Ok(Some(Op::Ioctl {
+                request: 0x4020_940d,
+                arg: fcr.clone(),
+                src_fd: Some(-5),
+            }))
+        );
+        assert_eq!(op(0x4020_940d, 0, &m), Err(libc::EFAULT));
+        // SETVERSION: an int read, padded to _IOC_SIZE (8 for the long forms).
+        let v = m.put(&7i32.to_ne_bytes());
+        for (req, size) in [(0x4008_7602, 8), (0x4004_7602, 4), (0x4008_6604, 8)] {
+            let mut want = vec![7, 0, 0, 0];
+            want.resize(size, 0);
+            assert_eq!(
+                op(req, v, &m),
+                Ok(Some(Op::Ioctl {
+                    request: req,
+                    arg: want,
+                    src_fd: None,
+                })),
+                "{req:x}"
+            );
+        }
+        // No argument: nothing read, even from a NULL or bad pointer.
+        for req in [0x6611, 0x6609] {
+            assert_eq!(
+                op(req, 0xdead, &m),
+                Ok(Some(Op::Ioctl {
+                    request: req,
+                    arg: vec![],
+                    src_fd: None,
+                }))
+            );
+        }
+        // The fallocate-style requests and the label: their whole struct.
+        let z = m.put(&[1u8; 256]);
+        for (req, n) in [
+            (0x4030_5828, 48),
+            (0x4030_582a, 48),
+            (0x4030_5829, 48),
+            (0x4030_582b, 48),
+            (0x4030_5839, 48),
+            (0x4100_9432, 256),
+        ] {
+            match op(req, z, &m) {
+                Ok(Some(Op::Ioctl { arg, src_fd, .. })) => {
+                    assert_eq!((arg, src_fd), (vec![1u8; n], None), "{req:x}")
+                }
+                o => panic!("{req:x}: {o:?}"),
+            }
+        }
     }
 
     #[test]
     fn ioctl_table_sizes_are_the_requests() {
         for r in IOCTLS {
             let size = ((r.request >> 16) & 0x3fff) as usize;
-            assert!(r.reads <= size, "{}", r.name);
-            assert_eq!(r.request >> 30, 1, "{}: _IOW", r.name);
+            match r.arg {
+                IoctlArg::Mem { reads, src_fd_at } => {
+                    assert!(reads <= size && reads > 0, "{}", r.name);
+                    assert!(src_fd_at.is_none_or(|o| o + 8 <= reads), "{}", r.name);
+                    assert_eq!(r.request >> 30, 1, "{}: _IOW", r.name);
+                }
+                IoctlArg::SrcFd => assert_eq!(r.request >> 30, 1, "{}: _IOW", r.name),
+                IoctlArg::None => assert_eq!(r.request >> 30, 0, "{}: _IO", r.name),
+            }
             assert!(IOCTLS_NOTIFIED.iter().any(|(_, q)| *q == r.request));
         }
+        // The preset's list is exactly IOCTLS_NOTIFIED.
+        let preset = include_str!("../../examples/rules/protect-binary-dirs.yaml");
+        let list = preset
+            .split("- list: tiercel_inode_change_ioctls")
+            .nth(1)
+            .unwrap();
+        let items: Vec<u64> = list
+            .lines()
+            .skip(2)
+            .map_while(|l| l.trim().strip_prefix("- \""))
+            .map(|l| u64::from_str_radix(&l[..l.find('"').unwrap()], 16).unwrap())
+            .collect();
+        let mut want: Vec<u64> = IOCTLS_NOTIFIED.iter().map(|(_, q)| *q).collect();
+        let mut got = items.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
         // Performed on a real file: FS_IOC_SETFLAGS with the flags it already has.
         let p = std::env::temp_dir().join(format!("tiercel-ioctl-{}", std::process::id()));
         std::fs::write(&p, b"x").unwrap();
@@ -856,6 +1165,93 @@ mod tests {
             "a buffer shorter than _IOC_SIZE is refused before the call"
         );
         let _ = std::fs::remove_file(&p);
+    }
+
+    /// FICLONE/FICLONERANGE performed with tiercel's duplicate of the source: the
+    /// kernel's result with the real source descriptor (whatever the file system
+    /// answers), never the caller's number (here a descriptor nobody has).
+    #[test]
+    fn ioctl_clone_source_is_translated() {
+        use std::os::fd::AsRawFd as _;
+        let dir = std::env::temp_dir().join(format!("tiercel-clone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = vec![0x5au8; 8192];
+        std::fs::write(dir.join("src"), &data).unwrap();
+        let src = std::fs::File::open(dir.join("src")).unwrap();
+        let rw = |n: &str| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.join(n))
+                .unwrap()
+        };
+        let err = |r: io::Result<i64>| r.map_err(|e| e.raw_os_error());
+        // FICLONE: the kernel's own result on one file, tiercel's on another.
+        let (k, t) = (rw("k"), rw("t"));
+        let kern = err(sys::ioctl_value(
+            k.as_fd(),
+            0x4004_9409,
+            src.as_raw_fd() as u64,
+        ));
+        let op = ioctl_op(&IOCTLS[6], 1_000_000, &BufMem::new(16)).unwrap();
+        let Op::Ioctl {
+            request,
+            arg,
+            src_fd,
+        } = op
+        else {
+            panic!("{op:?}")
+        };
+        assert_eq!((IOCTLS[6].name, src_fd), ("FICLONE", Some(1_000_000)));
+        let ours = err(perform_ioctl(t.as_fd(), request, &arg, Some(src.as_fd())));
+        assert_eq!(ours, kern);
+        assert_eq!(
+            std::fs::read(dir.join("t")).unwrap(),
+            std::fs::read(dir.join("k")).unwrap()
+        );
+        eprintln!("FICLONE here: {kern:?}");
+        // FICLONERANGE over the first 4096 bytes.
+        let (k, t) = (rw("k2"), rw("t2"));
+        let mut m = BufMem::new(0x100);
+        let fcr = |fd: i64| {
+            let mut b = Vec::new();
+            for v in [fd, 0, 4096, 0] {
+                b.extend_from_slice(&v.to_ne_bytes());
+            }
+            b
+        };
+        let kern = err(sys::ioctl_write(
+            k.as_fd(),
+            0x4020_940d,
+            &fcr(i64::from(src.as_raw_fd())),
+        ));
+        let p = m.put(&fcr(1_000_000));
+        let op = op_of(&decoded("ioctl", [3, 0x4020_940d, p, 0, 0, 0], &m), &m);
+        let Ok(Some(Op::Ioctl {
+            request,
+            arg,
+            src_fd,
+        })) = op
+        else {
+            panic!("{op:?}")
+        };
+        assert_eq!(src_fd, Some(1_000_000));
+        let ours = err(perform_ioctl(t.as_fd(), request, &arg, Some(src.as_fd())));
+        assert_eq!(ours, kern);
+        assert_eq!(
+            std::fs::read(dir.join("t2")).unwrap(),
+            std::fs::read(dir.join("k2")).unwrap()
+        );
+        eprintln!("FICLONERANGE here: {kern:?}");
+        // Without a source duplicate the clone requests are not performed.
+        assert_eq!(
+            err(perform_ioctl(t.as_fd(), request, &arg, None)),
+            Err(Some(libc::EINVAL))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -903,3 +903,97 @@ fn objects_device_nodes_and_hard_link_aliases() {
     let mut sup = sup;
     assert!(sup.is_alive(), "{t}: supervisor died\n{}", sup.dump());
 }
+
+fn ioc_lines(s: &str) -> Vec<String> {
+    s.lines()
+        .filter(|l| l.starts_with("IOC ") || l.starts_with("DONE "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The inode-changing ioctls tiercel performs (issue 16 class 4, issue 11: never
+/// CONTINUE, perform or refuse): under the preset in enforce, FICLONE, FICLONERANGE (the
+/// caller's source descriptor translated, a bad one EBADF, a bad pointer EFAULT),
+/// FS_IOC_SETVERSION, EXT4_IOC_SETVERSION on a read-only fd, FS_IOC_RESVSP64,
+/// FS_IOC_ZERO_RANGE, EXT4_IOC_MIGRATE and FS_IOC_FSSETXATTR on the caller's own files give the kernel's
+/// results (return value, errno, the content and generation left) exactly; the clone and
+/// version requests with /bin/busybox as the destination are refused (EPERM) with an alert
+/// each, leaving it unchanged.
+#[test]
+fn objects_inode_ioctls_performed_on_own_files_refused_on_bin() {
+    let t = "objects_inode_ioctls_performed_on_own_files_refused_on_bin";
+    let Some(env) = container_env(t) else { return };
+    let Some(preset) = preset_rules(t) else {
+        return;
+    };
+    let sup = Supervisor::start(
+        &env.tiercel,
+        SupervisorOpts {
+            extra: vec!["--deny".into(), "tag:tiercel_protect".into()],
+            ..SupervisorOpts::new(&[preset], "enforce")
+        },
+    )
+    .expect("supervisor");
+    let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
+    base.set_args(&["/probe", "ioctl-perform", "/ioc"]);
+    let want = run_container(&base, &container_id("iocbase"), RUN).expect("runc run");
+    assert!(want.success(), "{t}: baseline: {want:?}");
+    let w = ioc_lines(&want.stdout);
+    assert_eq!(w.len(), 12, "{t}: baseline: {want:?}");
+    let before = sup.alerts().expect("alerts").len();
+    let mut b = bundle_for(&env, &sup);
+    b.set_args(&["/probe", "ioctl-perform", "/ioc"]);
+    let got = run_container(&b, &container_id("iocenf"), RUN).expect("runc run");
+    assert!(got.success(), "{t}: {got:?}\n{}", sup.dump());
+    let g = ioc_lines(&got.stdout);
+    eprintln!(
+        "{t}: kernel:\n{}\n{t}: tiercel:\n{}",
+        w.join("\n"),
+        g.join("\n")
+    );
+    assert_eq!(g, w, "{t}: differs from the kernel's\n{}", sup.dump());
+    let own: Vec<_> = sup.alerts().expect("alerts")[before..]
+        .iter()
+        .filter(|x| x["rule"] == IOCTL_RULE)
+        .cloned()
+        .collect();
+    assert!(own.is_empty(), "{t}: alerts on own files: {own:?}");
+
+    let mut b = bundle_for(&env, &sup);
+    b.set_args(&["/probe", "ioctl-perform-bin"]);
+    let got = run_container(&b, &container_id("iocbin"), RUN).expect("runc run");
+    assert!(got.success(), "{t}: /bin: {got:?}\n{}", sup.dump());
+    let g = ioc_lines(&got.stdout);
+    eprintln!("{t}: /bin:\n{}", g.join("\n"));
+    assert_eq!(
+        g,
+        [
+            "IOC bin_ficlone EPERM",
+            "IOC bin_ficlonerange EPERM",
+            "IOC bin_setversion EPERM same=1",
+            "IOC bin_content same=1",
+            "DONE ioctl-perform-bin",
+        ],
+        "{t}: /bin\n{}",
+        sup.dump()
+    );
+    let reqs = ["40049409", "4020940D", "40087602"];
+    let is_hit = |x: &serde_json::Value, req: &str| {
+        x["rule"] == IOCTL_RULE
+            && x["output_fields"]["fd.name"] == "/bin/busybox"
+            && x["output_fields"]["evt.arg.request"] == req
+    };
+    let alerts = sup
+        .wait_alerts(Duration::from_secs(10), Duration::from_millis(1500), |a| {
+            reqs.iter()
+                .all(|r| a[before..].iter().any(|x| is_hit(x, r)))
+        })
+        .expect("alerts");
+    for r in reqs {
+        assert!(
+            alerts[before..].iter().any(|x| is_hit(x, r)),
+            "{t}: no '{IOCTL_RULE}' alert for /bin/busybox request {r}\n{}",
+            sup.dump()
+        );
+    }
+}
