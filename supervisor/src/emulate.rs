@@ -261,6 +261,9 @@ pub struct Emulator {
     /// When the session began (before the container's first instruction): files born
     /// since were created through calls the rules saw ([`Emulator::aliased`]).
     started: Option<std::time::SystemTime>,
+    /// The file the last [`Emulator::finish`] created (its directory and name), until the
+    /// fd is handed over: [`Emulator::undo_create`].
+    created: Option<(OwnedFd, Vec<u8>)>,
 }
 
 /// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
@@ -474,6 +477,30 @@ impl Emulator {
 
     pub fn devices(&self) -> &DevicePolicy {
         &self.devices
+    }
+
+    /// The hand-over of the fd of the last [`Emulator::finish`] failed (the caller was
+    /// interrupted, or is gone): the file it created for the caller is removed again, if
+    /// its name still names that file, so that the restarted call finds the directory as
+    /// it was (an `O_EXCL` create succeeds again instead of answering `EEXIST`).
+    pub fn undo_create(&mut self, fd: BorrowedFd<'_>) {
+        let Some((dir, name)) = self.created.take() else {
+            return;
+        };
+        let (Ok(ours), Ok(there)) = (
+            sys::fstatat(Some(fd), b"", false),
+            sys::fstatat(Some(dir.as_fd()), &name, true),
+        ) else {
+            return;
+        };
+        if (ours.dev, ours.ino) == (there.dev, there.ino) {
+            let _ = sys::unlinkat(dir.as_fd(), &name, 0);
+        }
+    }
+
+    /// The fd of the last [`Emulator::finish`] reached the caller: nothing to undo.
+    pub fn handed_over(&mut self) {
+        self.created = None;
     }
 
     /// Files born from now on were created by the container under the rules' eyes.
@@ -778,6 +805,8 @@ impl Emulator {
     /// Performs the open decided on; the fd to hand over, or the errno the kernel would
     /// have returned.
     pub fn finish(&mut self, s: Staged) -> Result<OwnedFd, i32> {
+        self.created = None;
+        let mut self_created = None;
         let host = self.host().map_err(|_| libc::EIO)?;
         let guard = host
             .enter(None, &s.creds, s.other_userns)
@@ -809,15 +838,37 @@ impl Emulator {
                     Ok(nf)
                 })
             }
-            Target::Create { dir, name } => open(
-                dir.as_fd(),
-                &name,
-                base | O_CREAT | O_NOFOLLOW,
-                u64::from(s.mode),
-            ),
+            Target::Create { dir, name } => {
+                // Exclusive first, so that tiercel knows whether the file is its own
+                // creation (to be removed if the caller is interrupted before the hand-over:
+                // its restarted call must not find it, `O_EXCL` would say EEXIST); a file
+                // created meanwhile by someone else is opened unless `O_EXCL` was asked.
+                let excl = open(
+                    dir.as_fd(),
+                    &name,
+                    base | O_CREAT | O_EXCL | O_NOFOLLOW,
+                    u64::from(s.mode),
+                );
+                match excl {
+                    Ok(f) => {
+                        if let Ok(d) = dir.try_clone() {
+                            self_created = Some((d, name.clone()));
+                        }
+                        Ok(f)
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) && base & O_EXCL == 0 => open(
+                        dir.as_fd(),
+                        &name,
+                        base | O_CREAT | O_NOFOLLOW,
+                        u64::from(s.mode),
+                    ),
+                    Err(e) => Err(e),
+                }
+            }
             Target::TmpFile { dir } => open(dir.as_fd(), b".", base, u64::from(s.mode)),
         };
         drop(guard);
+        self.created = self_created;
         r.map_err(|e| errno_of(&e))
     }
 }

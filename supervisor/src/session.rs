@@ -598,14 +598,22 @@ impl<L: Listener> Session<L> {
         let res = match inject {
             Some((f, cloexec)) => match self.fd.addfd_send(n.id, f.as_fd(), cloexec) {
                 Ok(_) => {
+                    self.objects.handed_over();
                     engine.stats.emulated.fetch_add(1, Ordering::Relaxed);
                     Ok(())
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(e),
-                // Not installed (e.g. EMFILE): the call fails with that errno.
-                Err(e) => self
-                    .fd
-                    .send(n.id, Answer::Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    // Interrupted (to be restarted) or gone: a file created for it goes.
+                    self.objects.undo_create(f.as_fd());
+                    Err(e)
+                }
+                // Not installed (e.g. EMFILE): the call fails with that errno, and, as in
+                // the kernel (which takes the descriptor first), creates nothing.
+                Err(e) => {
+                    self.objects.undo_create(f.as_fd());
+                    self.fd
+                        .send(n.id, Answer::Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+                }
             },
             None => self.fd.send(n.id, answer),
         };
@@ -957,6 +965,48 @@ mod tests {
             assert_eq!(sends[1], (8, Answer::Continue, true, 1));
         }
         let _ = std::fs::remove_dir(&ok);
+    }
+
+    /// A create tiercel performs for a caller that is interrupted before the hand-over
+    /// (ADDFD answers ENOENT; the kernel restarts the call) is undone: the restarted
+    /// `O_EXCL` create must find the name free again, as without tiercel.
+    #[test]
+    fn an_interrupted_emulated_create_is_undone() {
+        if crate::emulate::supported().is_err() {
+            tiercel_testdata::skip("performing opens needs root and kernel 5.14");
+            return;
+        }
+        let p = format!("/tmp/tiercel-seam-excl-{}", std::process::id());
+        let _ = std::fs::remove_file(&p);
+        let c = CString::new(p.clone()).unwrap();
+        let mut r = rig(Mode::Enforce);
+        let flags = (libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL) as u64;
+        let notif = |id| Notif {
+            id,
+            pid: std::process::id(),
+            arch: crate::event::AUDIT_ARCH_X86_64,
+            nr: crate::event::syscall_nr("openat").unwrap(),
+            instruction_pointer: 0,
+            args: [libc::AT_FDCWD as i64 as u64, c.as_ptr() as u64, flags, 0o600, 0, 0],
+        };
+        r.fake.push(notif(11));
+        r.fake.cancel_before_send(11);
+        r.fake.push(notif(12));
+        let (fake, stats) = r.run();
+        let log = fake.log();
+        let exists = std::path::Path::new(&p).exists();
+        let _ = std::fs::remove_file(&p);
+        // 11: created, not handed over, removed; 12 (the restarted call): created again.
+        let adds: Vec<(u64, bool)> = log
+            .iter()
+            .filter_map(|o| match o {
+                Op::AddFd { id, ok, .. } => Some((*id, *ok)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(adds, vec![(11, false), (12, true)], "{log:?}");
+        assert!(exists);
+        assert_eq!(stats.emulated.load(Ordering::SeqCst), 1);
     }
 
     #[test]
