@@ -979,7 +979,7 @@ mod tests {
         let p = format!("/tmp/tiercel-seam-excl-{}", std::process::id());
         let _ = std::fs::remove_file(&p);
         let c = CString::new(p.clone()).unwrap();
-        let mut r = rig(Mode::Enforce);
+        let r = rig(Mode::Enforce);
         let flags = (libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL) as u64;
         let notif = |id| Notif {
             id,
