@@ -987,7 +987,14 @@ mod tests {
             arch: crate::event::AUDIT_ARCH_X86_64,
             nr: crate::event::syscall_nr("openat").unwrap(),
             instruction_pointer: 0,
-            args: [libc::AT_FDCWD as i64 as u64, c.as_ptr() as u64, flags, 0o600, 0, 0],
+            args: [
+                libc::AT_FDCWD as i64 as u64,
+                c.as_ptr() as u64,
+                flags,
+                0o600,
+                0,
+                0,
+            ],
         };
         r.fake.push(notif(11));
         r.fake.cancel_before_send(11);
