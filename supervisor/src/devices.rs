@@ -19,7 +19,6 @@
 //! the defaults-only one: tiercel never allows more than the runtime can have allowed.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -87,9 +86,6 @@ const RUNTIME_DEFAULTS: &[DefaultRule] = &[
     // /dev/net/tun
     ("", DevType::Char, Some(10), Some(200), ACC_ALL),
 ];
-
-/// Bound of a bundle's `config.json`.
-const MAX_CONFIG: u64 = 4 << 20;
 
 fn parse_perms(s: &str) -> Option<u8> {
     let mut p = 0;
@@ -203,27 +199,7 @@ impl DevicePolicy {
     /// The policy of the bundle at `bundle` (its `config.json`, a regular file read up to
     /// a bound, never waited on); the runtime's defaults when it cannot be read.
     pub fn load(bundle: Option<&Path>) -> DevicePolicy {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let Some(b) = bundle else {
-            return DevicePolicy::runtime_defaults();
-        };
-        let read = || -> Option<Value> {
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-                .open(b.join("config.json"))
-                .ok()?;
-            if !f.metadata().ok()?.is_file() {
-                return None;
-            }
-            let mut text = String::new();
-            f.take(MAX_CONFIG + 1).read_to_string(&mut text).ok()?;
-            if text.len() as u64 > MAX_CONFIG {
-                return None;
-            }
-            serde_json::from_str(&text).ok()
-        };
-        match read() {
+        match bundle.and_then(|b| crate::engines::read_bundle_config(&b.join("config.json")).ok()) {
             Some(v) => DevicePolicy::from_config(&v),
             None => DevicePolicy::runtime_defaults(),
         }

@@ -296,7 +296,18 @@ impl IntegrationConfig {
 
 /// Reads a file of at most 64 MiB.
 pub fn read_bounded(path: &Path) -> std::io::Result<String> {
-    let f = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Paths that come from a peer: never block on a FIFO, read regular files only.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let mut s = String::new();
     f.take(MAX_FILE + 1).read_to_string(&mut s)?;
     if s.len() as u64 > MAX_FILE {
@@ -411,22 +422,7 @@ pub fn podman_container_info(bundle: &Path) -> Option<(String, String)> {
 /// bounding set holds every capability this process's bounding set holds (what Docker's and
 /// podman's `--privileged` grant), false when it lacks one; `None` without a readable config.
 pub fn bundle_privileged(bundle: &Path) -> Option<bool> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    // The bundle path comes from the peer: never block on a FIFO, read regular files only.
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(bundle.join("config.json"))
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    f.take(MAX_CONFIG + 1).read_to_string(&mut text).ok()?;
-    if text.len() as u64 > MAX_CONFIG {
-        return None;
-    }
-    let config: Value = serde_json::from_str(&text).ok()?;
+    let config = read_bundle_config(&bundle.join("config.json")).ok()?;
     let own = std::fs::read_to_string("/proc/self/status")
         .ok()?
         .lines()
@@ -434,9 +430,6 @@ pub fn bundle_privileged(bundle: &Path) -> Option<bool> {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
     Some(privileged_caps(&config, own))
 }
-
-/// Bound of a bundle's `config.json` read for `container.privileged`.
-const MAX_CONFIG: u64 = 4 << 20;
 
 fn privileged_caps(config: &Value, own_bounding: u64) -> bool {
     let names: Vec<&str> = config
