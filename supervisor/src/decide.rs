@@ -874,6 +874,23 @@ pub fn alerted(
         .filter(move |&(k, _)| all || k == 0 || deny_at == Some(k))
 }
 
+/// For unit tests elsewhere: the rules in `rules` (one YAML text), default policy, first
+/// match, calls performed on the caller's behalf.
+#[cfg(test)]
+impl Decider {
+    pub fn for_tests(rules: &str) -> Decider {
+        let mut loader = tiercel_rules::loader::Loader::new(Default::default());
+        loader.add_str("t.yaml", rules);
+        let mut d = Decider::new(
+            loader.finish().program.expect("rules load"),
+            RuleMatching::First,
+            Policy::default(),
+        );
+        d.set_emulate_opens(true);
+        d
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -517,11 +517,16 @@ impl Emulator {
     /// session (birth time, `statx`; unknown counts as before) with several names are
     /// refused. `None` otherwise.
     pub fn aliased(&self, fd: BorrowedFd<'_>) -> Option<String> {
-        use std::os::unix::fs::MetadataExt;
         let md = fd
             .try_clone_to_owned()
             .and_then(|f| std::fs::File::from(f).metadata())
             .ok()?;
+        self.aliased_md(&md)
+    }
+
+    /// [`Emulator::aliased`] on metadata already read.
+    fn aliased_md(&self, md: &std::fs::Metadata) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
         if !md.file_type().is_file() || md.nlink() < 2 {
             return None;
         }
@@ -795,7 +800,7 @@ impl Emulator {
                 };
             }
         } else if writes {
-            if let Some(why) = self.aliased(fd.as_fd()) {
+            if let Some(why) = self.aliased_md(&md) {
                 return Err(Stage::Unknown(why));
             }
         }
@@ -1971,25 +1976,16 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
     /// decided by real rules. Root only (chroot, setfsuid).
     mod real {
         use super::super::*;
-        use crate::decide::{Decider, Policy};
+        use crate::decide::Decider;
         use crate::event::testutil::Target;
         use crate::event::testutil::*;
         use std::os::unix::fs::MetadataExt;
-        use tiercel_rules::program::RuleMatching;
 
         fn decider(dir: &str) -> Decider {
             let rules = format!(
                 "- rule: protected\n  desc: d\n  condition: evt.type in (open, openat, openat2, creat) and evt.is_open_write = true and fd.name startswith {dir}/prot/\n  output: p %fd.name\n  priority: ERROR\n"
             );
-            let mut loader = tiercel_rules::loader::Loader::new(Default::default());
-            loader.add_str("t.yaml", &rules);
-            let mut d = Decider::new(
-                loader.finish().program.expect("rules load"),
-                RuleMatching::First,
-                Policy::default(),
-            );
-            d.set_emulate_opens(true);
-            d
+            Decider::for_tests(&rules)
         }
 
         fn run(t: &Target, d: &Decider, name: &str, args: [u64; 6], m: &BufMem) -> Emulated {

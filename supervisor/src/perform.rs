@@ -1339,24 +1339,15 @@ mod tests {
     /// `d`), decided by real rules, performed by tiercel. Root only.
     mod real {
         use super::super::*;
-        use crate::decide::{Decider, Policy};
+        use crate::decide::Decider;
         use crate::event::testutil::*;
         use std::os::unix::fs::MetadataExt;
-        use tiercel_rules::program::RuleMatching;
 
         fn decider(dir: &str) -> Decider {
             let rules = format!(
                 "- rule: protected\n  desc: d\n  condition: >\n    (evt.type in (rename, renameat2, link, linkat, mkdir, unlink, unlinkat, chmod, fchmodat2, symlink, setxattr, truncate, utimensat, lchown)\n     and (evt.arg.oldpath pmatch ({dir}/prot) or evt.arg.newpath pmatch ({dir}/prot) or evt.arg.path pmatch ({dir}/prot)\n          or evt.arg.name pmatch ({dir}/prot) or evt.arg.filename pmatch ({dir}/prot) or evt.arg.linkpath pmatch ({dir}/prot)))\n    or (evt.type in (fchmod, ftruncate) and fd.name pmatch ({dir}/prot))\n  output: p\n  priority: ERROR\n"
             );
-            let mut loader = tiercel_rules::loader::Loader::new(Default::default());
-            loader.add_str("t.yaml", &rules);
-            let mut d = Decider::new(
-                loader.finish().program.expect("rules load"),
-                RuleMatching::First,
-                Policy::default(),
-            );
-            d.set_emulate_opens(true);
-            d
+            Decider::for_tests(&rules)
         }
 
         fn run(t: &Target, d: &Decider, name: &str, args: [u64; 6], m: &BufMem) -> Emulated {
