@@ -142,6 +142,46 @@ fn objects_every_attack_on_the_object_is_refused() {
     );
 }
 
+/// Runs the probe's `mode` as root (Docker's capabilities) and as uid 1000 without
+/// capabilities, each once without tiercel and once under `sup`: per user, its CONTROL
+/// lines (the kernel's, then tiercel's).
+fn controls_with_and_without(
+    t: &str,
+    env: &Env,
+    sup: &Supervisor,
+    mode: &str,
+    tag: &str,
+) -> Vec<(u32, Vec<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    for (uid, caps) in [(0u32, true), (1000u32, false)] {
+        let set_user = |b: &mut Bundle| {
+            b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
+            if !caps {
+                for set in ["bounding", "effective", "permitted"] {
+                    b.config["process"]["capabilities"][set] = json!([]);
+                }
+            }
+        };
+        let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
+        set_user(&mut base);
+        base.set_args(&["/probe", mode]);
+        let want =
+            run_container(&base, &container_id(&format!("{tag}base")), RUN).expect("runc run");
+        assert!(want.success(), "{t}: baseline uid {uid}: {want:?}");
+        let mut b = bundle_for(env, sup);
+        set_user(&mut b);
+        b.set_args(&["/probe", mode]);
+        let got = run_container(&b, &container_id(&format!("{tag}enf")), RUN).expect("runc run");
+        assert!(
+            got.success(),
+            "{t}: enforce uid {uid}: {got:?}\n{}",
+            sup.dump()
+        );
+        out.push((uid, control_lines(&want.stdout), control_lines(&got.stdout)));
+    }
+    out
+}
+
 fn control_lines(s: &str) -> Vec<String> {
     s.lines()
         .filter(|l| l.starts_with("CONTROL ") || l.starts_with("DONE "))
@@ -158,32 +198,9 @@ fn objects_legitimate_writes_match_the_kernel_for_root_and_non_root() {
     };
     let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&[preset], "enforce"))
         .expect("supervisor");
-    for (uid, caps) in [(0u32, true), (1000u32, false)] {
-        let set_user = |b: &mut Bundle| {
-            b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
-            if !caps {
-                for set in ["bounding", "effective", "permitted"] {
-                    b.config["process"]["capabilities"][set] = json!([]);
-                }
-            }
-        };
-        let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
-        set_user(&mut base);
-        base.set_args(&["/probe", "control"]);
-        let want = run_container(&base, &container_id("cbase"), RUN).expect("runc run");
-        assert!(want.success(), "{t}: baseline uid {uid}: {want:?}");
-        let mut b = bundle_for(&env, &sup);
-        set_user(&mut b);
-        b.set_args(&["/probe", "control"]);
-        let got = run_container(&b, &container_id("cenf"), RUN).expect("runc run");
-        assert!(
-            got.success(),
-            "{t}: enforce uid {uid}: {got:?}\n{}",
-            sup.dump()
-        );
-        let (w, g) = (control_lines(&want.stdout), control_lines(&got.stdout));
+    for (uid, w, g) in controls_with_and_without(t, &env, &sup, "control", "c") {
         eprintln!("{t}: uid {uid}:\n{}", g.join("\n"));
-        assert!(w.len() > 10, "{t}: baseline printed too little: {want:?}");
+        assert!(w.len() > 10, "{t}: baseline printed too little: {w:?}");
         assert_eq!(
             g,
             w,
@@ -773,32 +790,9 @@ fn objects_path_changing_calls_match_the_kernel_for_root_and_non_root() {
     };
     let sup = Supervisor::start(&env.tiercel, SupervisorOpts::new(&[preset], "enforce"))
         .expect("supervisor");
-    for (uid, caps) in [(0u32, true), (1000u32, false)] {
-        let set_user = |b: &mut Bundle| {
-            b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
-            if !caps {
-                for set in ["bounding", "effective", "permitted"] {
-                    b.config["process"]["capabilities"][set] = json!([]);
-                }
-            }
-        };
-        let mut base = Bundle::busybox(Some(&env.probe)).expect("bundle");
-        set_user(&mut base);
-        base.set_args(&["/probe", "control-mutate"]);
-        let want = run_container(&base, &container_id("cmbase"), RUN).expect("runc run");
-        assert!(want.success(), "{t}: baseline uid {uid}: {want:?}");
-        let mut b = bundle_for(&env, &sup);
-        set_user(&mut b);
-        b.set_args(&["/probe", "control-mutate"]);
-        let got = run_container(&b, &container_id("cmenf"), RUN).expect("runc run");
-        assert!(
-            got.success(),
-            "{t}: enforce uid {uid}: {got:?}\n{}",
-            sup.dump()
-        );
-        let (w, g) = (control_lines(&want.stdout), control_lines(&got.stdout));
+    for (uid, w, g) in controls_with_and_without(t, &env, &sup, "control-mutate", "cm") {
         eprintln!("{t}: uid {uid}: {} lines", g.len());
-        assert!(w.len() > 100, "{t}: baseline printed too little: {want:?}");
+        assert!(w.len() > 100, "{t}: baseline printed too little: {w:?}");
         let diff: Vec<String> = w
             .iter()
             .zip(g.iter())
