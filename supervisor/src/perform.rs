@@ -638,12 +638,7 @@ fn truncate_handle(proc_: BorrowedFd<'_>, h: BorrowedFd<'_>, len: i64) -> io::Re
         libc::S_IFREG => {}
         _ => return Err(einval()),
     }
-    let f = sys::openat_mode(
-        Some(proc_),
-        self_fd(h).as_bytes(),
-        libc::O_WRONLY | libc::O_NONBLOCK,
-        0,
-    )?;
+    let f = sys::reopen(Some(proc_), h, libc::O_WRONLY)?;
     sys::ftruncate(f.as_fd(), len)
 }
 

@@ -694,19 +694,23 @@ pub fn read_in_root(
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let id = FileId::of(&md);
-    let f = std::fs::File::from(reopen(h.as_fd(), libc::O_RDONLY)?);
+    let f = std::fs::File::from(reopen(None, h.as_fd(), libc::O_RDONLY)?);
     let mut v = Vec::new();
     f.take(max as u64).read_to_end(&mut v)?;
     Ok((v, id))
 }
 
-/// Opens the object an `O_PATH` handle names with `flags` (through
-/// `/proc/thread-self/fd/N`: the same inode, no path walk), non-blocking and without
-/// acquiring a terminal.
-pub fn reopen(h: BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
-    let p = format!("/proc/thread-self/fd/{}", h.as_raw_fd());
+/// Opens the object an `O_PATH` handle names with `flags` (through procfs's magic link
+/// `fd/N`: the same inode, no path walk), non-blocking and without acquiring a terminal.
+/// `proc`: a handle on `/proc` (needed while the thread's root is not the host's);
+/// without it, `/proc/thread-self`.
+pub fn reopen(proc: Option<BorrowedFd<'_>>, h: BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
+    let p = match proc {
+        Some(_) => format!("self/fd/{}", h.as_raw_fd()),
+        None => format!("/proc/thread-self/fd/{}", h.as_raw_fd()),
+    };
     openat_mode(
-        None,
+        proc,
         p.as_bytes(),
         flags | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
         0,
