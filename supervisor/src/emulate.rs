@@ -54,7 +54,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::decide::{Decider, Mode, Scratch, SecondLook};
 use crate::devices::{DevType, DevicePolicy};
@@ -75,9 +75,34 @@ const O_NOCTTY: u64 = libc::O_NOCTTY as u64;
 const MAX_HOPS: usize = 40;
 /// [`establish`] without a chroot met what needs one.
 const SLOW: &str = "needs the caller's root as the thread's root";
+
+/// How [`establish`] resolves: from the root handle (`Yes`; what needs the caller's root
+/// as the thread's root answers [`SLOW`]), the same refusing every symlink (`NoSymlinks`:
+/// a symlink answers [`SLOW`] too, so that the caller's way is tried next), or with the
+/// caller's root and cwd in place (`No`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    Yes,
+    NoSymlinks,
+    No,
+}
+
+/// An absolute path whose text is its own canonical form: no empty, `.` or `..`
+/// component, no trailing slash. Resolved from the root of its mount namespace without a
+/// symlink, it is the path the kernel would give the object (`/proc/self/fd/N`).
+fn clean_path(p: &[u8]) -> bool {
+    p.len() > 1
+        && p.len() < libc::PATH_MAX as usize
+        && p[0] == b'/'
+        && p[1..]
+            .split(|b| *b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
 const CAP_SETUID: u64 = 1 << 7;
 const CAP_SETGID: u64 = 1 << 6;
 const CAP_SYS_CHROOT: u64 = 1 << 18;
+const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
 
 /// Whether this process can perform opens on callers' behalf: root with the capabilities
 /// to change the thread's root and credentials, and a kernel with `ADDFD` + `SEND`
@@ -210,7 +235,7 @@ pub enum Stage {
 #[derive(Debug)]
 enum Target {
     /// An existing object, opened `O_PATH`.
-    Existing { fd: OwnedFd, kind: u32 },
+    Existing { fd: OwnedFd, st: sys::FileStat },
     /// A new file `name` in the directory `dir` (opened `O_PATH`).
     Create { dir: OwnedFd, name: Vec<u8> },
     /// An unnamed file in the directory (`O_TMPFILE`).
@@ -224,7 +249,6 @@ pub struct Staged {
     /// The object's real path inside the caller's root.
     pub path: Vec<u8>,
     pub exists: bool,
-    pub is_dir: bool,
     flags: u64,
     mode: u32,
     creds: Creds,
@@ -264,16 +288,34 @@ pub struct Emulator {
     /// The file the last [`Emulator::finish`] created (its directory and name), until the
     /// fd is handed over: [`Emulator::undo_create`].
     created: Option<(OwnedFd, Vec<u8>)>,
+    /// The last caller's root handle ([`Emulator::caller_root`]).
+    root: Option<CallerRoot>,
+}
+
+/// A caller's root directory, kept between calls: `O_PATH` handle and what identifies it.
+/// Reused while `/proc/<tid>/root` of the next caller names the same directory of the
+/// same mount (mount id, device, inode from one `statx`): the handle holds the mount, so
+/// its id cannot be reused meanwhile, and a directory has one place in a mount.
+#[derive(Debug, Clone)]
+pub struct CallerRoot {
+    pub fd: Arc<OwnedFd>,
+    pub mnt: u64,
+    pub dev: u64,
+    pub ino: u64,
+    /// The root of the caller's mount namespace (its path there is `/`, not a chroot
+    /// below it): a path resolved inside it without symlinks names the object by itself.
+    pub ns_root: bool,
 }
 
 /// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
 /// says its mount table changed (`poll` → `POLLPRI`): the open file keeps the mount
-/// namespace and the root it was opened with, so it stays exact for callers with the same
-/// namespace (inode of `ns/mnt`, which cannot be reused while the file holds it) and the
-/// same root (mount id, device, inode of the root handle).
+/// namespace and the root it was opened with (which holds the root's mount, so its id
+/// cannot be reused while the file is open). It stays exact for callers with the same
+/// root (mount id, device, inode): the mounts a path resolved from that root can reach are
+/// those below the root's mount, in the namespace that mount belongs to, which is the
+/// table the file shows.
 #[derive(Debug)]
 struct MountCache {
-    ns: Vec<u8>,
     root: (u64, u64, u64),
     file: std::fs::File,
     text: Vec<u8>,
@@ -387,6 +429,20 @@ impl Host {
             sys::cap_set(caps)?;
         }
         Ok(g)
+    }
+
+    /// Whether a path walk by this thread as it is finds what the caller's own walk
+    /// finds, without taking its credentials: the same user namespace, fsuid and fsgid,
+    /// and both may search every directory (`CAP_DAC_OVERRIDE` or `CAP_DAC_READ_SEARCH`
+    /// in effect, which grant search on directories whatever their mode and groups). An
+    /// `O_PATH` walk checks nothing else of the credentials.
+    fn walks_as(&self, c: &Creds, other_userns: bool) -> bool {
+        let search = CAP_DAC_OVERRIDE | CAP_DAC_READ_SEARCH;
+        !other_userns
+            && c.fsuid == self.fsuid
+            && c.fsgid == self.fsgid
+            && c.cap_eff & search != 0
+            && self.caps.effective & search != 0
     }
 
     fn fd_path(&self, fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
@@ -517,30 +573,57 @@ impl Emulator {
     /// session (birth time, `statx`; unknown counts as before) with several names are
     /// refused. `None` otherwise.
     pub fn aliased(&self, fd: BorrowedFd<'_>) -> Option<String> {
-        let md = fd
-            .try_clone_to_owned()
-            .and_then(|f| std::fs::File::from(f).metadata())
-            .ok()?;
-        self.aliased_md(&md)
+        let st = sys::fstatat(Some(fd), b"", true).ok()?;
+        self.aliased_st(&st)
     }
 
-    /// [`Emulator::aliased`] on metadata already read.
-    fn aliased_md(&self, md: &std::fs::Metadata) -> Option<String> {
-        use std::os::unix::fs::MetadataExt;
-        if !md.file_type().is_file() || md.nlink() < 2 {
+    /// [`Emulator::aliased`] on a `statx` already made.
+    fn aliased_st(&self, st: &sys::FileStat) -> Option<String> {
+        if st.kind() != libc::S_IFREG || st.nlink < 2 {
             return None;
         }
-        let born_since = match (md.created(), self.started) {
-            (Ok(b), Some(s)) => b >= s,
+        let born_since = match (st.born(), self.started) {
+            (Some(b), Some(s)) => b >= s,
             _ => false,
         };
         (!born_since).then(|| {
             format!(
                 "refused: a regular file from before the container with {} names would \
                  change under all of them, and the rules decided on one",
-                md.nlink()
+                st.nlink
             )
         })
+    }
+
+    /// The caller's root ([`CallerRoot`]): the kept handle when it is the same directory,
+    /// else `/proc/<tid>/root` opened anew.
+    pub fn caller_root(&mut self, ev: &SyscallEvent) -> io::Result<CallerRoot> {
+        let st = ev.proc_stat("root", true)?;
+        if let Some(r) = &self.root {
+            if st.mnt_id == Some(r.mnt) && st.dev == r.dev && st.ino == r.ino {
+                return Ok(r.clone());
+            }
+        }
+        self.root = None;
+        let fd = ev.proc_open("root", libc::O_PATH | libc::O_DIRECTORY)?;
+        // What the handle holds (the root may have changed since the statx above).
+        let st = sys::fstatat(Some(fd.as_fd()), b"", true)?;
+        let mnt = st
+            .mnt_id
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
+        let ns_root = match self.host() {
+            Ok(h) => h.fd_path(fd.as_fd()).is_ok_and(|p| p == b"/"),
+            Err(_) => false,
+        };
+        let r = CallerRoot {
+            fd: Arc::new(fd),
+            mnt,
+            dev: st.dev,
+            ino: st.ino,
+            ns_root,
+        };
+        self.root = Some(r.clone());
+        Ok(r)
     }
 
     fn host(&mut self) -> Result<&mut Host, String> {
@@ -553,20 +636,11 @@ impl Emulator {
     }
 
     /// The caller's mount table (for [`canonical_path`]), from the cache when the same
-    /// namespace and root were read before and the kernel reports no change since. Call
-    /// after the handles the table is used for were taken.
-    fn mountinfo(
-        &mut self,
-        ev: &SyscallEvent,
-        root: BorrowedFd<'_>,
-        root_mnt: u64,
-    ) -> Result<&[u8], String> {
-        let ns = ev
-            .proc_read_link("ns/mnt")
-            .map_err(|e| format!("cannot read the caller's mount namespace: {e}"))?;
-        let st = sys::fstatat(Some(root), b"", true).map_err(|e| format!("fstat root: {e}"))?;
-        let key = (root_mnt, st.dev, st.ino);
-        let same = matches!(&self.mounts, Some(c) if c.ns == ns && c.root == key);
+    /// root was read before and the kernel reports no change since. Call after the
+    /// handles the table is used for were taken.
+    fn mountinfo(&mut self, ev: &SyscallEvent, root: &CallerRoot) -> Result<&[u8], String> {
+        let key = (root.mnt, root.dev, root.ino);
+        let same = matches!(&self.mounts, Some(c) if c.root == key);
         if same {
             if let Some(c) = self.mounts.as_mut() {
                 let (r, _) = sys::poll2(c.file.as_fd(), None, libc::POLLPRI, 0)
@@ -590,7 +664,6 @@ impl Emulator {
             let text =
                 read_all_at(&f).map_err(|e| format!("cannot read the caller's mountinfo: {e}"))?;
             self.mounts = Some(MountCache {
-                ns,
                 root: key,
                 file: f,
                 text,
@@ -622,13 +695,15 @@ impl Emulator {
             Some(fd) if fd != libc::AT_FDCWD && (!p.raw.starts_with(b"/") || scoped) => Some(fd),
             _ => None,
         };
-        let mut cx = match caller(ev, true, &[want_dirfd]) {
+        let croot = match self.caller_root(ev) {
+            Ok(r) => r,
+            Err(e) => return Stage::Unknown(format!("cannot open the caller's root: {e}")),
+        };
+        let root = croot.fd.clone();
+        let mut cx = match caller(ev, Some(root.clone()), &[want_dirfd]) {
             Ok(c) => c,
             Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
             Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
-        };
-        let Some(root) = cx.root.take() else {
-            return Stage::Unknown("no root handle".into());
         };
         let dirfd = cx.dirfds.pop().flatten();
         let creds = cx.creds.clone();
@@ -646,21 +721,41 @@ impl Emulator {
         // root); magic links (refused under RESOLVE_IN_ROOT) and dangling symlinks take
         // the chroot.
         let fast = path.starts_with(b"/") && !scoped;
+        // A clean absolute path resolved from the namespace's root without meeting a
+        // symlink names the object by itself: no need to read its path back.
+        let exact = fast && croot.ns_root && clean_path(&path);
+        let mut named = false;
         let mut r = Err(Ok(SLOW.to_string()));
         if fast {
-            let guard = match host.enter(None, &creds, other_userns) {
-                Ok(g) => g,
-                Err(e) => {
-                    return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
+            let guard = if host.walks_as(&creds, other_userns) {
+                None
+            } else {
+                match host.enter(None, &creds, other_userns) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
+                    }
                 }
             };
-            r = establish(
-                Some(root.as_fd()),
-                &path,
-                flags,
-                resolve | libc::RESOLVE_IN_ROOT,
-                true,
-            );
+            if exact {
+                r = establish(
+                    Some(root.as_fd()),
+                    &path,
+                    flags,
+                    resolve | libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
+                    Fast::NoSymlinks,
+                );
+                named = !matches!(&r, Err(Ok(w)) if w == SLOW);
+            }
+            if !named {
+                r = establish(
+                    Some(root.as_fd()),
+                    &path,
+                    flags,
+                    resolve | libc::RESOLVE_IN_ROOT,
+                    Fast::Yes,
+                );
+            }
             drop(guard);
         }
         if matches!(&r, Err(Ok(w)) if w == SLOW) {
@@ -682,11 +777,11 @@ impl Emulator {
                 &path,
                 flags,
                 resolve,
-                false,
+                Fast::No,
             );
             drop(guard);
+            named = false;
         }
-        let root_mnt = sys::mnt_id(root.as_fd()).ok();
         // The object's path is read with tiercel's own root: the kernel then names it
         // from the root of the caller's mount namespace, the container's root, also when
         // the caller chrooted elsewhere (`chroot("/bin")` does not make `/bin/x` read
@@ -695,7 +790,14 @@ impl Emulator {
             Ok(h) => h,
             Err(e) => return Stage::Unknown(e),
         };
-        let (target, path, exists, is_dir) = match r {
+        let (target, path, exists) = match r {
+            Ok(Target::Create { dir, name }) if named => {
+                (Target::Create { dir, name }, path.clone(), false)
+            }
+            Ok(Target::Existing { fd, st }) if named => {
+                (Target::Existing { fd, st }, path.clone(), true)
+            }
+            Ok(Target::TmpFile { dir }) if named => (Target::TmpFile { dir }, path.clone(), true),
             Ok(Target::Create { dir, name }) => {
                 let mut dp = match host.fd_path(dir.as_fd()) {
                     Ok(p) => p,
@@ -705,19 +807,14 @@ impl Emulator {
                     dp.push(b'/');
                 }
                 dp.extend_from_slice(&name);
-                (Target::Create { dir, name }, dp, false, false)
+                (Target::Create { dir, name }, dp, false)
             }
-            Ok(Target::Existing { fd, kind }) => match host.fd_path(fd.as_fd()) {
-                Ok(p) => (
-                    Target::Existing { fd, kind },
-                    p,
-                    true,
-                    kind == libc::S_IFDIR,
-                ),
+            Ok(Target::Existing { fd, st }) => match host.fd_path(fd.as_fd()) {
+                Ok(p) => (Target::Existing { fd, st }, p, true),
                 Err(e) => return Stage::Unknown(format!("the object's path: {e}")),
             },
             Ok(Target::TmpFile { dir }) => match host.fd_path(dir.as_fd()) {
-                Ok(p) => (Target::TmpFile { dir }, p, true, true),
+                Ok(p) => (Target::TmpFile { dir }, p, true),
                 Err(e) => return Stage::Unknown(format!("the object's path: {e}")),
             },
             Err(Err(e)) => return Stage::Fail(e),
@@ -726,22 +823,21 @@ impl Emulator {
         // Mount aliasing: a bind mount of a directory of the container's root file system
         // (e.g. /bin bound at /tmp/m in a user + mount namespace) makes the object's path
         // lie; decide on the path the object has in the container's root file system.
-        let handle = match &target {
-            Target::Existing { fd, .. } => fd.as_fd(),
-            Target::Create { dir, .. } | Target::TmpFile { dir } => dir.as_fd(),
+        let obj_mnt = match &target {
+            Target::Existing { st, .. } => st.mnt_id,
+            Target::Create { dir, .. } | Target::TmpFile { dir } => sys::mnt_id(dir.as_fd()).ok(),
         };
-        let obj_mnt = sys::mnt_id(handle).ok();
-        let path = if obj_mnt.is_some() && obj_mnt == root_mnt {
+        let path = if obj_mnt == Some(croot.mnt) {
             path
         } else {
-            let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
+            let Some(om) = obj_mnt else {
                 return Stage::Unknown("no mount id (statx)".into());
             };
-            let mi = match self.mountinfo(ev, root.as_fd(), rm) {
+            let mi = match self.mountinfo(ev, &croot) {
                 Ok(m) => m,
                 Err(why) => return Stage::Unknown(why),
             };
-            match canonical_path(mi, om, rm, &path) {
+            match canonical_path(mi, om, croot.mnt, &path) {
                 Ok(p) => p,
                 Err(why) => return Stage::Unknown(why),
             }
@@ -754,7 +850,6 @@ impl Emulator {
             target,
             path,
             exists,
-            is_dir,
             flags,
             mode,
             creds,
@@ -773,38 +868,34 @@ impl Emulator {
     /// on one of its names, a write changes all of them (a hard link in the image to a
     /// protected file), so tiercel refuses it rather than let an alias through.
     fn existing_checks(&self, ev: &SyscallEvent, t: Target, flags: u64) -> Result<Target, Stage> {
-        let Target::Existing { fd, kind } = t else {
+        let Target::Existing { fd, st } = t else {
             return Ok(t);
         };
+        let kind = st.kind();
         if flags & O_PATH != 0
             || (kind != libc::S_IFREG && kind != libc::S_IFCHR && kind != libc::S_IFBLK)
         {
-            return Ok(Target::Existing { fd, kind });
+            return Ok(Target::Existing { fd, st });
         }
-        use std::os::unix::fs::MetadataExt;
-        let md = fd
-            .try_clone()
-            .and_then(|f| std::fs::File::from(f).metadata())
-            .map_err(|e| Stage::Unknown(format!("fstat of the object: {e}")))?;
         let writes = flags & O_ACCMODE != 0 || flags & O_TRUNC != 0;
-        if let Some(ty) = DevType::of_mode(md.mode()) {
-            let (major, minor) = crate::devices::split_dev(md.rdev());
+        if let Some(ty) = DevType::of_mode(st.mode) {
+            let (major, minor) = crate::devices::split_dev(st.rdev);
             if !self.devices.allows_open(ty, major, minor, flags) {
                 return Err(Stage::Fail(libc::EPERM));
             }
             if ty == DevType::Char && (major, minor) == (5, 0) {
                 return match caller_ctty(ev) {
-                    Ok(Some(tty)) => Ok(Target::Existing { fd: tty, kind }),
+                    Ok(Some(tty)) => Ok(Target::Existing { fd: tty, st }),
                     Ok(None) => Err(Stage::Fail(libc::ENXIO)),
                     Err(why) => Err(Stage::Unknown(why)),
                 };
             }
         } else if writes {
-            if let Some(why) = self.aliased_md(&md) {
+            if let Some(why) = self.aliased_st(&st) {
                 return Err(Stage::Unknown(why));
             }
         }
-        Ok(Target::Existing { fd, kind })
+        Ok(Target::Existing { fd, st })
     }
 
     /// Performs the open decided on; the fd to hand over, or the errno the kernel would
@@ -825,7 +916,8 @@ impl Emulator {
         };
         let base = s.flags & !(O_CLOEXEC | O_NOFOLLOW);
         let r = match s.target {
-            Target::Existing { fd, kind } => {
+            Target::Existing { fd, st } => {
+                let kind = st.kind();
                 if s.flags & O_PATH != 0 {
                     return Ok(fd);
                 }
@@ -891,8 +983,8 @@ pub enum NotEstablished {
 #[derive(Debug)]
 pub struct Caller {
     pub creds: Creds,
-    /// Its root (`O_PATH`), when asked for.
-    pub root: Option<OwnedFd>,
+    /// Its root (`O_PATH`, [`Emulator::caller_root`]), when asked for.
+    pub root: Option<Arc<OwnedFd>>,
     /// Its cwd: opened by [`Caller::cwd`] when a path needs it.
     pub cwd: Option<OwnedFd>,
     /// The asked-for descriptors of the caller (`/proc/<tid>/fd/N` opened `O_PATH`), in
@@ -924,7 +1016,7 @@ impl Caller {
 /// (with `fs`) root and cwd, and the descriptors `dirfds` names, as handles.
 pub fn caller(
     ev: &SyscallEvent,
-    fs: bool,
+    root: Option<Arc<OwnedFd>>,
     dirfds: &[Option<i32>],
 ) -> Result<Caller, NotEstablished> {
     let unknown = NotEstablished::Unknown;
@@ -933,16 +1025,8 @@ pub fn caller(
         .ok()
         .and_then(|s| parse_status(&s))
         .ok_or_else(|| unknown("cannot read the caller's credentials".into()))?;
-    let dirf = |n: &str| {
-        ev.proc_open(n, libc::O_PATH | libc::O_DIRECTORY)
-            .map_err(|e| unknown(format!("cannot open the caller's {n}: {e}")))
-    };
     // The cwd is opened only when a path needs it (relative, or the chroot fallback).
-    let (root, cwd) = if fs {
-        (Some(dirf("root")?), None)
-    } else {
-        (None, None)
-    };
+    let cwd = None;
     let mut fds = Vec::with_capacity(dirfds.len());
     for fd in dirfds {
         fds.push(match fd {
@@ -1107,10 +1191,11 @@ impl Emulator {
                 _ => None,
             })
             .collect();
-        let mut cx = caller(ev, true, &want)?;
-        let Some(root) = cx.root.take() else {
-            return Err(unknown("no root handle".into()));
-        };
+        let croot = self
+            .caller_root(ev)
+            .map_err(|e| unknown(format!("cannot open the caller's root: {e}")))?;
+        let root = croot.fd.clone();
+        let mut cx = caller(ev, Some(root.clone()), &want)?;
         let host = self.host().map_err(unknown)?;
         let other_userns = cx.userns != host.userns;
         let creds = cx.creds.clone();
@@ -1140,9 +1225,14 @@ impl Emulator {
         let mut handles: Vec<Handle> = Vec::with_capacity(paths.len());
         let mut need_slow = !fast;
         if fast {
-            let guard = host
-                .enter(None, &creds, other_userns)
-                .map_err(|e| unknown(format!("cannot take the caller's credentials: {e}")))?;
+            let guard =
+                if host.walks_as(&creds, other_userns) {
+                    None
+                } else {
+                    Some(host.enter(None, &creds, other_userns).map_err(|e| {
+                        unknown(format!("cannot take the caller's credentials: {e}"))
+                    })?)
+                };
             for (p, h) in paths.iter().zip(how) {
                 let r = establish_arg(Some(root.as_fd()), p, *h, libc::RESOLVE_IN_ROOT, true);
                 match r {
@@ -1191,7 +1281,6 @@ impl Emulator {
         }
         // Paths read with tiercel's own root (see `stage`), mapped back through mountinfo
         // when the object lies on a bind mount of the container's root file system.
-        let root_mnt = sys::mnt_id(root.as_fd()).ok();
         let mut raw = Vec::with_capacity(handles.len());
         {
             let host = self.host().map_err(unknown)?;
@@ -1212,26 +1301,25 @@ impl Emulator {
                 Handle::Object(fd) => (fd, None),
                 Handle::Entry { dir, name } => (dir, Some(name)),
             };
-            let p = if obj_mnt.is_some() && obj_mnt == root_mnt {
+            let p = if obj_mnt == Some(croot.mnt) {
                 p
             } else {
-                let (Some(om), Some(rm)) = (obj_mnt, root_mnt) else {
+                let Some(om) = obj_mnt else {
                     return Err(unknown("no mount id (statx)".into()));
                 };
-                let mi = self.mountinfo(ev, root.as_fd(), rm).map_err(unknown)?;
-                canonical_path(mi, om, rm, &p).map_err(unknown)?
+                let mi = self.mountinfo(ev, &croot).map_err(unknown)?;
+                canonical_path(mi, om, croot.mnt, &p).map_err(unknown)?
             };
-            let (path, st) = match name {
-                None => (p, sys::fstatat(Some(fd.as_fd()), b"", true).ok()),
+            let (path, exists) = match name {
+                None => (p, true),
                 Some(n) => (
                     entry_path(p, n),
-                    sys::fstatat(Some(fd.as_fd()), n, true).ok(),
+                    sys::fstatat(Some(fd.as_fd()), n, true).is_ok(),
                 ),
             };
             resolved.push(Resolved {
                 path,
-                exists: st.is_some(),
-                is_dir: st.is_some_and(|s| s.kind() == libc::S_IFDIR),
+                exists,
                 followed_symlink: false,
                 magic: false,
             });
@@ -1252,7 +1340,7 @@ impl Emulator {
         fd: i32,
     ) -> Result<CallerFile, NotEstablished> {
         let unknown = NotEstablished::Unknown;
-        let cx = caller(ev, false, &[])?;
+        let cx = caller(ev, None, &[])?;
         let pidfd =
             sys::pidfd_open_task(ev.tid()).map_err(|e| unknown(format!("pidfd_open: {e}")))?;
         let file = sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| match e.raw_os_error() {
@@ -1313,8 +1401,9 @@ fn establish(
     path: &[u8],
     flags: u64,
     resolve: u64,
-    fast: bool,
+    how: Fast,
 ) -> Result<Target, Result<String, i32>> {
+    let fast = how != Fast::No;
     let mut dirfd: Option<OwnedFd> = None;
     let mut path = path.to_vec();
     let creat = flags & O_CREAT != 0;
@@ -1358,7 +1447,7 @@ fn establish(
                 {
                     return Err(Err(libc::EISDIR));
                 }
-                return Ok(Target::Existing { fd, kind });
+                return Ok(Target::Existing { fd, st });
             }
             Err(e) if creat && !tmpfile && e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
@@ -1391,6 +1480,9 @@ fn establish(
             Ok(st) if st.kind() == libc::S_IFLNK => {
                 if !follow {
                     return Err(Err(if excl { libc::EEXIST } else { libc::ELOOP }));
+                }
+                if how == Fast::NoSymlinks {
+                    return Err(Ok(SLOW.into()));
                 }
                 if resolve & libc::RESOLVE_NO_SYMLINKS != 0 {
                     return Err(Err(libc::ELOOP));
@@ -1430,8 +1522,9 @@ fn establish(
 fn resolve_absolute(
     em: &mut Emulator,
     ev: &SyscallEvent,
-    root: BorrowedFd<'_>,
+    croot: &CallerRoot,
 ) -> Option<Vec<Result<Resolved, String>>> {
+    let root = croot.fd.as_fd();
     let d = ev.decoded();
     let simple = d.paths.iter().all(|p| {
         !p.unreadable && !p.empty_path && p.raw.starts_with(b"/") && {
@@ -1453,39 +1546,80 @@ fn resolve_absolute(
         } else {
             O_PATH | O_NOFOLLOW
         };
-        let r = match sys::openat2(Some(root), &p.raw, f, 0, libc::RESOLVE_IN_ROOT) {
+        // A clean path from the namespace's root that meets no symlink is its own
+        // resolved path (no read back); one that meets a symlink is resolved again.
+        let exact = croot.ns_root && clean_path(&p.raw);
+        // (A walk that finds a component missing before meeting any symlink fails the same
+        // way with or without them.)
+        let nosym = exact.then(|| {
+            sys::openat2(
+                Some(root),
+                &p.raw,
+                f,
+                0,
+                libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
+            )
+        });
+        let named = matches!(nosym, Some(Ok(_)));
+        let opened = match nosym {
+            Some(Ok(fd)) => Ok(fd),
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ENOENT) => Err(e),
+            _ => sys::openat2(Some(root), &p.raw, f, 0, libc::RESOLVE_IN_ROOT),
+        };
+        let r = match opened {
             Ok(fd) => {
-                let is_dir = sys::fstatat(Some(fd.as_fd()), b"", true)
-                    .map(|s| s.kind() == libc::S_IFDIR)
-                    .unwrap_or(false);
-                let path = host.fd_path(fd.as_fd()).ok()?;
+                let path = if named {
+                    p.raw.clone()
+                } else {
+                    host.fd_path(fd.as_fd()).ok()?
+                };
                 Ok(Resolved {
                     path,
                     exists: true,
-                    is_dir,
                     followed_symlink: false,
                     magic: false,
                 })
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !p.raw.ends_with(b"/") => {
                 let (dp, name) = split_last(&p.raw);
-                match sys::openat2(
-                    Some(root),
-                    dp,
-                    O_PATH | O_DIRECTORY,
-                    0,
-                    libc::RESOLVE_IN_ROOT,
-                ) {
+                // The directory, again without symlinks first when the path is clean.
+                let dir_named = exact
+                    && sys::openat2(
+                        Some(root),
+                        dp,
+                        O_PATH | O_DIRECTORY,
+                        0,
+                        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
+                    )
+                    .is_ok();
+                let dir = if dir_named {
+                    Ok(None)
+                } else {
+                    sys::openat2(
+                        Some(root),
+                        dp,
+                        O_PATH | O_DIRECTORY,
+                        0,
+                        libc::RESOLVE_IN_ROOT,
+                    )
+                    .map(Some)
+                };
+                match dir {
                     Ok(dfd) => {
-                        let mut path = host.fd_path(dfd.as_fd()).ok()?;
-                        if path != b"/" {
-                            path.push(b'/');
-                        }
-                        path.extend_from_slice(name);
+                        let path = match dfd {
+                            None => p.raw.clone(),
+                            Some(dfd) => {
+                                let mut path = host.fd_path(dfd.as_fd()).ok()?;
+                                if path != b"/" {
+                                    path.push(b'/');
+                                }
+                                path.extend_from_slice(name);
+                                path
+                            }
+                        };
                         Ok(Resolved {
                             path,
                             exists: false,
-                            is_dir: false,
                             followed_symlink: false,
                             magic: false,
                         })
@@ -1504,9 +1638,97 @@ fn resolve_absolute(
     Some(out)
 }
 
+/// A relative path whose text is its own canonical form (no empty, `.` or `..` component,
+/// no trailing slash): walked from its start directory without symlinks, it stays below
+/// it and names the object as the start's path plus itself.
+fn clean_relative(p: &[u8]) -> bool {
+    !p.is_empty()
+        && p.len() < libc::PATH_MAX as usize
+        && p[0] != b'/'
+        && p.split(|b| *b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// The cheap case of [`resolve_paths`] for relative paths: each clean relative path
+/// (its start the caller's cwd or dirfd) walked from a handle on its start directory with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` — the walk the kernel makes when it meets no
+/// symlink — and named by the start's path (read back) plus the path. `None` when some
+/// path needs the full treatment (absolute, not clean, a symlink met, a start directory
+/// removed).
+fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<Resolved, String>>> {
+    let d = ev.decoded();
+    if !d
+        .paths
+        .iter()
+        .all(|p| !p.unreadable && !p.empty_path && clean_relative(&p.raw))
+    {
+        return None;
+    }
+    let host = em.host().ok()?;
+    let mut out = Vec::with_capacity(d.paths.len());
+    let scoped = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
+    for p in &d.paths {
+        let start = match p.dirfd {
+            Some(fd) if fd != libc::AT_FDCWD => {
+                ev.proc_open(&format!("fd/{fd}"), libc::O_PATH).ok()?
+            }
+            _ => ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY).ok()?,
+        };
+        let mut base = host.fd_path(start.as_fd()).ok()?;
+        if !base.starts_with(b"/") || base.ends_with(b" (deleted)") {
+            return None;
+        }
+        let join = |mut base: Vec<u8>, rel: &[u8]| {
+            if base != b"/" {
+                base.push(b'/');
+            }
+            base.extend_from_slice(rel);
+            base
+        };
+        let f = if p.follow_last {
+            O_PATH
+        } else {
+            O_PATH | O_NOFOLLOW
+        };
+        let r = match sys::openat2(Some(start.as_fd()), &p.raw, f, 0, scoped) {
+            Ok(_) => Ok(Resolved {
+                path: join(std::mem::take(&mut base), &p.raw),
+                exists: true,
+                followed_symlink: false,
+                magic: false,
+            }),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let (dp, _) = split_last(&p.raw);
+                let dir = if dp == b"." {
+                    Ok(())
+                } else {
+                    sys::openat2(Some(start.as_fd()), dp, O_PATH | O_DIRECTORY, 0, scoped)
+                        .map(|_| ())
+                };
+                match dir {
+                    Ok(()) => Ok(Resolved {
+                        path: join(std::mem::take(&mut base), &p.raw),
+                        exists: false,
+                        followed_symlink: false,
+                        magic: false,
+                    }),
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
+                        return None
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
+            Err(e) => Err(e.to_string()),
+        };
+        out.push(r);
+    }
+    Some(out)
+}
+
 /// A resolved argument: a handle on the object, or on its directory plus the missing
 /// name; whether it is a directory.
-type Found = (OwnedFd, Option<Vec<u8>>, bool);
+type Found = (OwnedFd, Option<Vec<u8>>);
 
 /// Audit mode: resolves every path argument of `ev` inside the caller's root with its
 /// cwd and dirfd (handles, not strings) as the call would (`O_PATH`, the last symlink
@@ -1516,12 +1738,16 @@ type Found = (OwnedFd, Option<Vec<u8>>, bool);
 /// not be resolved this way (then the resolved view falls back to the path walk).
 pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
     let d = ev.decoded();
-    let Ok(root) = ev.proc_open("root", libc::O_PATH | libc::O_DIRECTORY) else {
+    let Ok(croot) = em.caller_root(ev) else {
         return false;
     };
-    if let Some(v) = resolve_absolute(em, ev, root.as_fd()) {
+    if let Some(v) = resolve_absolute(em, ev, &croot) {
         return ev.set_resolved_paths(v);
     }
+    if let Some(v) = resolve_relative(em, ev) {
+        return ev.set_resolved_paths(v);
+    }
+    let root = croot.fd;
     let Ok(cwd) = ev.proc_open("cwd", libc::O_PATH | libc::O_DIRECTORY) else {
         return false;
     };
@@ -1577,7 +1803,7 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
                 found.push(dir.as_ref().and_then(|f| {
                     sys::openat2(Some(f.as_fd()), b".", O_PATH, 0, 0)
                         .ok()
-                        .map(|f| (f, None, true))
+                        .map(|f| (f, None))
                 }));
                 continue;
             }
@@ -1589,17 +1815,12 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
                 O_PATH | O_NOFOLLOW
             };
             let r = match sys::openat2(dirfd, &path, f, 0, 0) {
-                Ok(fd) => {
-                    let is_dir = sys::fstatat(Some(fd.as_fd()), b"", true)
-                        .map(|s| s.kind() == libc::S_IFDIR)
-                        .unwrap_or(false);
-                    Some((fd, None, is_dir))
-                }
+                Ok(fd) => Some((fd, None)),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !path.ends_with(b"/") => {
                     let (dp, name) = split_last(&path);
                     sys::openat2(dirfd, dp, O_PATH | O_DIRECTORY, 0, 0)
                         .ok()
-                        .map(|fd| (fd, Some(name.to_vec()), false))
+                        .map(|fd| (fd, Some(name.to_vec())))
                 }
                 Err(_) => None,
             };
@@ -1613,7 +1834,7 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
     let v: Vec<Result<Resolved, String>> = found
         .into_iter()
         .map(|f| {
-            let (fd, name, is_dir) = f.ok_or_else(|| "not resolved".to_string())?;
+            let (fd, name) = f.ok_or_else(|| "not resolved".to_string())?;
             let mut path = host.fd_path(fd.as_fd()).map_err(|e| e.to_string())?;
             let exists = name.is_none();
             if let Some(n) = name {
@@ -1625,7 +1846,6 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
             Ok(Resolved {
                 path,
                 exists,
-                is_dir,
                 followed_symlink: false,
                 magic: false,
             })
@@ -1764,7 +1984,6 @@ pub fn open_for_caller(
             event.set_object(Resolved {
                 path: s.path.clone(),
                 exists: s.exists,
-                is_dir: s.is_dir,
                 followed_symlink: false,
                 magic: false,
             });
@@ -1929,15 +2148,12 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
         }
         let m = BufMem::new(0x1000);
         let ev = builder().build(&notif(pid, "getpid", [0; 6]), &m).unwrap();
-        let root = ev
-            .proc_open("root", libc::O_PATH | libc::O_DIRECTORY)
-            .unwrap();
-        let rm = sys::mnt_id(root.as_fd()).unwrap();
         let mut em = Emulator::new();
+        let root = em.caller_root(&ev).unwrap();
         let name = dir.to_string_lossy().to_string();
-        let before = em.mountinfo(&ev, root.as_fd(), rm).unwrap().to_vec();
+        let before = em.mountinfo(&ev, &root).unwrap().to_vec();
         assert!(!String::from_utf8_lossy(&before).contains(&name));
-        assert_eq!(em.mountinfo(&ev, root.as_fd(), rm).unwrap(), &before[..]);
+        assert_eq!(em.mountinfo(&ev, &root).unwrap(), &before[..]);
         let st = std::process::Command::new("nsenter")
             .args([
                 "-t",
@@ -1952,7 +2168,7 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
             .status()
             .unwrap();
         assert!(st.success());
-        let after = em.mountinfo(&ev, root.as_fd(), rm).unwrap().to_vec();
+        let after = em.mountinfo(&ev, &root).unwrap().to_vec();
         assert!(
             String::from_utf8_lossy(&after).contains(&name),
             "the new mount is seen"
@@ -1961,11 +2177,9 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
         let me = builder()
             .build(&notif(std::process::id(), "getpid", [0; 6]), &m)
             .unwrap();
-        let r2 = me
-            .proc_open("root", libc::O_PATH | libc::O_DIRECTORY)
-            .unwrap();
-        let rm2 = sys::mnt_id(r2.as_fd()).unwrap();
-        let ours = em.mountinfo(&me, r2.as_fd(), rm2).unwrap().to_vec();
+        let r2 = em.caller_root(&me).unwrap();
+        assert_ne!((r2.mnt, r2.dev, r2.ino), (root.mnt, root.dev, root.ino));
+        let ours = em.mountinfo(&me, &r2).unwrap().to_vec();
         assert!(!String::from_utf8_lossy(&ours).contains(&name));
         let _ = child.kill();
         let _ = child.wait();

@@ -1781,7 +1781,8 @@ pub fn openat2(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
-/// What `fstatat` says about a file.
+/// What `fstatat` says about a file (one `statx`: the basic fields, the mount id and the
+/// birth time where the file system records it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStat {
     pub mode: u32,
@@ -1789,36 +1790,62 @@ pub struct FileStat {
     pub gid: u32,
     pub dev: u64,
     pub ino: u64,
+    pub nlink: u32,
+    /// The device a device node names (`st_rdev`).
+    pub rdev: u64,
+    /// `STATX_MNT_ID`; `None` when the kernel did not say.
+    pub mnt_id: Option<u64>,
+    /// Birth time (seconds, nanoseconds) since the epoch; `None` when not recorded.
+    pub btime: Option<(i64, u32)>,
 }
 
 impl FileStat {
     pub fn kind(&self) -> u32 {
         self.mode & libc::S_IFMT
     }
+
+    /// The birth time as a `SystemTime` (`None` when not recorded).
+    pub fn born(&self) -> Option<std::time::SystemTime> {
+        let (s, ns) = self.btime?;
+        let d = std::time::Duration::new(s.unsigned_abs(), ns);
+        if s >= 0 {
+            std::time::UNIX_EPOCH.checked_add(d)
+        } else {
+            std::time::UNIX_EPOCH.checked_sub(d)
+        }
+    }
 }
 
-/// `fstatat(dir, path, flags)`; an empty `path` with `AT_EMPTY_PATH` describes `dir`.
+/// `fstatat(dir, path, flags)` as one `statx`; an empty `path` with `AT_EMPTY_PATH`
+/// describes `dir`.
 pub fn fstatat(dir: Option<BorrowedFd<'_>>, path: &[u8], nofollow: bool) -> io::Result<FileStat> {
     let c = cpath(path)?;
-    let mut flags = 0;
+    let mut flags = libc::AT_STATX_SYNC_AS_STAT;
     if nofollow {
         flags |= libc::AT_SYMLINK_NOFOLLOW;
     }
     if path.is_empty() {
         flags |= libc::AT_EMPTY_PATH;
     }
-    let mut st = MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `c` is NUL-terminated; the kernel fills the live `stat` buffer.
-    let rc = unsafe { libc::fstatat(raw_dir(dir), c.as_ptr(), st.as_mut_ptr(), flags) };
+    let mut st = MaybeUninit::<libc::statx>::zeroed();
+    let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME | libc::STATX_MNT_ID;
+    // SAFETY: `c` is NUL-terminated; the kernel fills the live, zeroed `statx` buffer.
+    let rc = unsafe { libc::statx(raw_dir(dir), c.as_ptr(), flags, mask, st.as_mut_ptr()) };
     cvt(rc as libc::c_long)?;
-    // SAFETY: fstatat succeeded, so the buffer is initialised.
+    // SAFETY: statx succeeded (and the buffer was zeroed before).
     let st = unsafe { st.assume_init() };
+    let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
     Ok(FileStat {
-        mode: st.st_mode,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        dev: st.st_dev,
-        ino: st.st_ino,
+        mode: u32::from(st.stx_mode),
+        uid: st.stx_uid,
+        gid: st.stx_gid,
+        dev,
+        ino: st.stx_ino,
+        nlink: st.stx_nlink,
+        rdev: libc::makedev(st.stx_rdev_major, st.stx_rdev_minor),
+        mnt_id: (st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id),
+        btime: (st.stx_mask & libc::STATX_BTIME != 0)
+            .then_some((st.stx_btime.tv_sec, st.stx_btime.tv_nsec)),
     })
 }
 

@@ -1,7 +1,7 @@
 /*
  * notifier: the benchmark's floor — a minimal seccomp user-notification agent.
  *
- *   notifier [--read-path] SOCKET
+ *   notifier [--read-path | --addfd] SOCKET
  *
  * Listens on SOCKET (an OCI listenerPath), accepts the runtime's connection, takes the
  * listener fd from SCM_RIGHTS (the state JSON is read and ignored), sets
@@ -9,7 +9,13 @@
  * with CONTINUE from one blocking thread per fd (poll → RECV → SEND). With --read-path it
  * also reads the path argument of open/openat/openat2/creat from the target's memory
  * (process_vm_readv, page by page up to PATH_MAX) and checks ID_VALID before answering —
- * the least any path-aware agent must do.
+ * the least any path-aware agent must do. With --addfd it performs every notified openat
+ * itself, the least any agent that hands the caller the object it decided on must do
+ * (issue 11's emulated opens): the path read and ID_VALID as above, then openat2 with
+ * the caller's flags and mode from the caller's root (`/proc/<pid>/root`, the handle kept
+ * per pid, RESOLVE_IN_ROOT) with the agent's own credentials, and the fd handed over
+ * with SECCOMP_IOCTL_NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND (the errno with SEND when the
+ * open fails). No rules, no credentials switch, no checks: a lower bound, not an agent.
  *
  * Prints "notifier ready" on stderr once listening; SIGTERM/SIGINT end it and print the
  * number of notifications handled.
@@ -18,6 +24,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,6 +53,7 @@
 #endif
 
 static int read_path;
+static int addfd;
 static atomic_long handled;
 static volatile sig_atomic_t stop;
 
@@ -78,6 +87,8 @@ static void *serve(void *arg)
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
     char path[4096];
+    pid_t root_pid = 0;
+    int root_fd = -1;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int r = poll(&p, 1, 500);
@@ -99,6 +110,42 @@ static void *serve(void *arg)
             else if (nr == SYS_openat || nr == SYS_openat2) a = req.data.args[1];
             if (a) (void)read_string((pid_t)req.pid, a, path, sizeof path);
             if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0) continue;
+            /* /proc paths (runc's init opens its exec fifo through /proc/self/fd) name
+             * the opener's own process: continued, this is no agent. */
+            if (addfd && nr == SYS_openat && a && strncmp(path, "/proc/", 6) != 0) {
+                if (root_pid != (pid_t)req.pid) {
+                    char rp[64];
+                    if (root_fd >= 0) close(root_fd);
+                    snprintf(rp, sizeof rp, "/proc/%u/root", req.pid);
+                    root_fd = open(rp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                    root_pid = (pid_t)req.pid;
+                }
+                struct open_how how = {
+                    .flags = (req.data.args[2] & ~(uint64_t)O_CLOEXEC) | O_CLOEXEC,
+                    .mode = req.data.args[3] & 07777,
+                    .resolve = RESOLVE_IN_ROOT,
+                };
+                if (!(how.flags & (O_CREAT | __O_TMPFILE))) how.mode = 0;
+                long nfd = syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+                if (nfd >= 0) {
+                    struct seccomp_notif_addfd af = {
+                        .id = req.id,
+                        .flags = SECCOMP_ADDFD_FLAG_SEND,
+                        .srcfd = (uint32_t)nfd,
+                        .newfd_flags = (req.data.args[2] & O_CLOEXEC) ? O_CLOEXEC : 0,
+                    };
+                    (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &af);
+                    close((int)nfd);
+                    atomic_fetch_add(&handled, 1);
+                    continue;
+                }
+                memset(&resp, 0, sizeof resp);
+                resp.id = req.id;
+                resp.error = -errno;
+                (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+                atomic_fetch_add(&handled, 1);
+                continue;
+            }
         }
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
@@ -106,6 +153,7 @@ static void *serve(void *arg)
         (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
         atomic_fetch_add(&handled, 1);
     }
+    if (root_fd >= 0) close(root_fd);
     close(fd);
     return NULL;
 }
@@ -140,9 +188,12 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "--read-path")) {
         read_path = 1;
         ai++;
+    } else if (argc > 1 && !strcmp(argv[1], "--addfd")) {
+        read_path = addfd = 1;
+        ai++;
     }
     if (ai >= argc) {
-        fprintf(stderr, "usage: notifier [--read-path] SOCKET\n");
+        fprintf(stderr, "usage: notifier [--read-path | --addfd] SOCKET\n");
         return 2;
     }
     const char *sock = argv[ai];

@@ -8,6 +8,9 @@
 #   allow        an ALLOW-only filter (same syscall list as the notifying ones, action ALLOW)
 #   floor        the minimal C notifier (RECV → CONTINUE), SYNC_WAKE_UP
 #   floor-path   the same + path read with process_vm_readv + ID_VALID
+#   floor-addfd  floor-path + every notified openat performed by the notifier (openat2 in
+#                the caller's root) and the fd handed over with ADDFD + SEND: the least any
+#                emulating agent does (the reference for the preset's emulated write-open)
 #   seed         tiercel audit, the seed rule
 #   stable       tiercel audit, the upstream stable rules (falco_rules.yaml) only
 #   upstream     tiercel audit, the three upstream rule files
@@ -40,7 +43,7 @@ RUNS="${RUNS:-5}"
 LOOP_N="${LOOP_N:-20000}"
 REALISTIC_RUNS="${REALISTIC_RUNS:-11}"
 OUT="${BENCH_OUT:-$repo/BENCHMARKS.md}"
-CONFIGS="${BENCH_CONFIGS-bare allow floor floor-path seed stable upstream upstream-walk preset}"
+CONFIGS="${BENCH_CONFIGS-bare allow floor floor-path floor-addfd seed stable upstream upstream-walk preset}"
 WORKLOADS="${BENCH_WORKLOADS-getppid openat-read openat-write execve connect realistic}"
 SHARED="${TIERCEL_SHARED:-$repo/../shared}"
 SEED="$repo/examples/rules/seed-write-below-binary-dir.yaml"
@@ -141,7 +144,7 @@ seccomp_for() {
         bare) echo null ;;
         # ALLOW-only in effect: the same syscalls carry a rule whose argument test never holds.
         allow) jq -n --argjson n "$NOTIFY_SET" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],syscalls:[{names:$n,action:"SCMP_ACT_ERRNO",errnoRet:1,args:[{index:5,value:81985529216486895,op:"SCMP_CMP_EQ"}]}]}' ;;
-        floor|floor-path) jq -n --argjson n "$NOTIFY_SET" --arg s "$sock" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],listenerPath:$s,syscalls:[{names:$n,action:"SCMP_ACT_NOTIFY"}]}' ;;
+        floor|floor-path|floor-addfd) jq -n --argjson n "$NOTIFY_SET" --arg s "$sock" '{defaultAction:"SCMP_ACT_ALLOW",architectures:["SCMP_ARCH_X86_64"],listenerPath:$s,syscalls:[{names:$n,action:"SCMP_ACT_NOTIFY"}]}' ;;
         seed) "$TIERCEL" profile -r "$SEED" --socket "$sock" --mode audit ;;
         stable) "$TIERCEL" profile -r "${UPSTREAM[0]}" --socket "$sock" --mode audit ;;
         upstream|upstream-walk) "$TIERCEL" profile "${UPSTREAM[@]/#/-r}" --socket "$sock" --mode audit ;;
@@ -155,6 +158,7 @@ start_agent() {
         bare|allow) return 0 ;;
         floor) "$work/notifier" "$sock" 2>"$work/agent.log" & ;;
         floor-path) "$work/notifier" --read-path "$sock" 2>"$work/agent.log" & ;;
+        floor-addfd) "$work/notifier" --addfd "$sock" 2>"$work/agent.log" & ;;
         seed) "$TIERCEL" supervise --socket "$sock" -r "$SEED" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         stable) "$TIERCEL" supervise --socket "$sock" -r "${UPSTREAM[0]}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
         upstream) "$TIERCEL" supervise --socket "$sock" "${UPSTREAM[@]/#/-r}" --mode audit --alerts "$work/alerts.json" >/dev/null 2>"$work/agent.log" & ;;
@@ -509,12 +513,14 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     echo "- kernel: $(uname -r); runc: $(runc --version | head -1 | awk '{print $3}'); tiercel: $("$TIERCEL" --version 2>/dev/null || echo unknown)"
     echo
     echo "Configurations: bare = no filter; allow = ALLOW-only filter; floor = minimal C notifier"
-    echo "(RECV → CONTINUE, SYNC_WAKE_UP); floor-path = floor + path read + ID_VALID; seed = tiercel audit,"
+    echo "(RECV → CONTINUE, SYNC_WAKE_UP); floor-path = floor + path read + ID_VALID; floor-addfd = floor-path +"
+    echo "the openat performed by the notifier in the caller's root and handed over (ADDFD + SEND; no rules,"
+    echo "no credentials switch: the least an emulating agent does); seed = tiercel audit,"
     echo "seed rule; stable = tiercel audit, falco_rules.yaml; upstream = tiercel audit, three upstream rule files;"
     echo "upstream-walk = the same with TIERCEL_EMULATE=0 (audit's resolved view by the path walk); preset = tiercel enforce,"
     echo "protect-binary-dirs."
     echo
-    echo "## Targets (issues 5 and 14), from the figures below"
+    echo "## Targets (issues 5, 11 and 14), from the figures below"
     echo
     echo "| target | measured | limit | verdict |"
     echo "|---|---|---|---|"
@@ -523,6 +529,9 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
     target_row "notified openat (write) under the three upstream files vs floor-path" "${MED[upstream/openat-write]:-}" "${MED[floor-path/openat-write]:-}" 1.25
     target_row "(reference) openat (read), three upstream files, TIERCEL_EMULATE=0 (resolved view by path walk) vs floor-path" "${MED[upstream-walk/openat-read]:-}" "${MED[floor-path/openat-read]:-}" 1.25
     target_row "(reference) openat (write), three upstream files, TIERCEL_EMULATE=0 vs floor-path" "${MED[upstream-walk/openat-write]:-}" "${MED[floor-path/openat-write]:-}" 1.25
+    target_row "enforce preset write-open (performed by tiercel, fd handed over) vs floor-path" "${MED[preset/openat-write]:-}" "${MED[floor-path/openat-write]:-}" 2.0
+    target_row "(reference) the least emulating agent (floor-addfd) write-open vs floor-path" "${MED[floor-addfd/openat-write]:-}" "${MED[floor-path/openat-write]:-}" 2.0
+    target_row "(reference) enforce preset write-open vs floor-addfd" "${MED[preset/openat-write]:-}" "${MED[floor-addfd/openat-write]:-}" 2.0
     target_row "burst (tar + cp -r, ~4000 write-opens) under the seed rule vs the floor, same filter (µs)" "${BURST[seed]:-}" "${BURST[floor]:-}" 1.05
     target_row "(reference) burst, path-reading floor vs the floor (µs)" "${BURST[floor-path]:-}" "${BURST[floor]:-}" 1.05
     target_row "(reference) burst, seed rule with TIERCEL_EMULATE=0 vs the floor (µs)" "${BURST[seed-walk]:-}" "${BURST[floor]:-}" 1.05

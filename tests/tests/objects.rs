@@ -264,6 +264,20 @@ fn objects_audit_sees_through_symlinks_and_magic_links() {
             "Write below binary dir",
             "/bin/evil_audit",
         ),
+        // Relative paths: the walk from the cwd without symlinks meets one and gives way
+        // to the full resolution.
+        (
+            "relative read via symlinked dir",
+            "ln -s /etc /tmp/e2; cd /tmp && cat e2/shadow >/dev/null",
+            "Read sensitive file untrusted",
+            "/etc/shadow",
+        ),
+        (
+            "relative write via symlinked dir",
+            "mkdir -p /tmp/rl && ln -s /bin /tmp/rl/b && cd /tmp/rl && echo x > b/evil_rel",
+            "Write below binary dir",
+            "/bin/evil_rel",
+        ),
     ];
     let mut failures = Vec::new();
     for (what, script, rule, resolved) in cases {

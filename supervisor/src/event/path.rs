@@ -78,8 +78,6 @@ pub struct Resolved {
     pub path: Vec<u8>,
     /// Whether the final object exists (false: it would be created, or the call fails).
     pub exists: bool,
-    /// Whether the final object is a directory (after following, when asked).
-    pub is_dir: bool,
     /// Whether at least one symlink was followed.
     pub followed_symlink: bool,
     /// The walk met a procfs magic link it could not resolve to a path (e.g. `/proc/1/root`,
@@ -229,7 +227,6 @@ pub fn resolve_in_root(
                     return Ok(Resolved {
                         path: join_abs(&stack),
                         exists: true,
-                        is_dir: false,
                         followed_symlink: followed,
                         magic: true,
                     });
@@ -240,7 +237,6 @@ pub fn resolve_in_root(
                 return Ok(Resolved {
                     path: join_abs(&stack),
                     exists: true,
-                    is_dir: false,
                     followed_symlink: followed,
                     magic: true,
                 });
@@ -260,14 +256,9 @@ pub fn resolve_in_root(
             return Err(ResolveError::NotDir);
         }
     }
-    let is_dir = exists
-        && lstat_in_root(root, &stack)
-            .map(|(m, _)| m.is_dir())
-            .unwrap_or(false);
     Ok(Resolved {
         path: join_abs(&stack),
         exists,
-        is_dir,
         followed_symlink: followed,
         magic: false,
     })
@@ -299,7 +290,6 @@ fn resolve_proc_self(
         Resolved {
             path: join_abs(&all),
             exists: true,
-            is_dir: false,
             followed_symlink: true,
             magic: true,
         }
@@ -410,7 +400,7 @@ mod tests {
         symlink("/usr/bin", r.join("tmp/bin")).unwrap();
         let x = resolve_in_root(&c, b"/", b"/tmp/bin/ls", true).unwrap();
         assert_eq!(x.path, b"/usr/bin/ls");
-        assert!(x.exists && x.followed_symlink && !x.is_dir);
+        assert!(x.exists && x.followed_symlink);
         // `..` chains clamp at the root.
         let x = resolve_in_root(&c, b"/tmp/sub", b"../../../../../../usr/bin/new", false).unwrap();
         assert_eq!(x.path, b"/usr/bin/new");
@@ -427,9 +417,9 @@ mod tests {
         // Last component not followed: the link itself.
         let x = resolve_in_root(&c, b"/", b"/tmp/bin", false).unwrap();
         assert_eq!(x.path, b"/tmp/bin");
-        // Directories.
+        // Followed: the directory it names.
         let x = resolve_in_root(&c, b"/", b"/tmp/bin", true).unwrap();
-        assert!(x.is_dir);
+        assert!(x.exists && x.followed_symlink);
         std::fs::remove_dir_all(&r).unwrap();
     }
 
@@ -527,10 +517,7 @@ mod tests {
             }
             let d = resolve_in_root(&c, b"/", b"/d/hostonly", false);
             if let Ok(d) = d {
-                assert!(
-                    !d.exists && !d.is_dir,
-                    "a host directory seen through the root"
-                );
+                assert!(!d.exists, "a host directory seen through the root");
             }
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -34,11 +34,32 @@ pub fn read_bounded(p: &Path, max: usize) -> std::io::Result<Vec<u8>> {
 /// than was asked for has reached the end (no extra `read` returning 0, unlike
 /// `read_to_end`'s probing).
 pub fn read_file_bounded(mut f: File, max: usize) -> std::io::Result<Vec<u8>> {
+    read_chunks(max, |buf| f.read(buf))
+}
+
+/// [`read_file_bounded`] from offset 0 of a kept file (`pread`): a procfs file opened
+/// once produces fresh content at each read from its start.
+pub fn read_at_bounded(f: &File, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut off = 0u64;
+    read_chunks(max, |buf| {
+        let n = f.read_at(buf, off)?;
+        off += n as u64;
+        Ok(n)
+    })
+}
+
+/// Reads chunks with `read` until a short one (the end of a procfs file) or `max` bytes.
+fn read_chunks(
+    max: usize,
+    mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
+) -> std::io::Result<Vec<u8>> {
     let mut v = Vec::new();
-    let mut chunk = [0u8; 1024];
+    // Most /proc/<tid> files (status is ~1.4 KiB) fit in one read.
+    let mut chunk = [0u8; 4096];
     while v.len() < max {
         let want = chunk.len().min(max - v.len());
-        let n = match f.read(&mut chunk[..want]) {
+        let n = match read(&mut chunk[..want]) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -56,6 +77,13 @@ pub fn read_file_bounded(mut f: File, max: usize) -> std::io::Result<Vec<u8>> {
 pub struct ProcDir {
     pub tid: u32,
     dir: Arc<File>,
+    /// `status`, opened on first read and kept with the handle (re-read with `pread`:
+    /// one syscall instead of open, read, close). A read after the task is gone fails
+    /// (`ESRCH`), like a read through the directory handle.
+    status: Arc<std::sync::Mutex<Option<File>>>,
+    /// What `root` named when [`ProcDirs::get`] checked this kept handle (the check is a
+    /// `statx` of `root`): the caller's root for this event without another lookup.
+    root_stat: Option<crate::sys::FileStat>,
 }
 
 /// Most `/proc/<tid>` handles a session keeps open between events ([`ProcDirs`]).
@@ -77,8 +105,8 @@ pub struct ProcDirs {
 impl ProcDirs {
     /// The handle on `/proc/<tid>` for a caller stopped in a notification.
     pub fn get(&mut self, proc_root: &Path, tid: u32) -> Option<ProcDir> {
-        if let Some(d) = self.dirs.get(&tid) {
-            if d.alive() {
+        if let Some(d) = self.dirs.get_mut(&tid) {
+            if d.check_alive() {
                 self.reused += 1;
                 return Some(d.clone());
             }
@@ -108,7 +136,12 @@ impl ProcDir {
 
     pub fn open_at(proc_root: &Path, tid: u32) -> std::io::Result<ProcDir> {
         let dir = Arc::new(File::open(proc_root.join(tid.to_string()))?);
-        Ok(ProcDir { tid, dir })
+        Ok(ProcDir {
+            tid,
+            dir,
+            status: Arc::default(),
+            root_stat: None,
+        })
     }
 
     /// Whether the task this handle was opened on still exists (one lookup through the
@@ -116,6 +149,22 @@ impl ProcDir {
     pub fn alive(&self) -> bool {
         use std::os::fd::AsFd;
         crate::sys::fstatat(Some(self.dir.as_fd()), b"stat", true).is_ok()
+    }
+
+    /// [`ProcDir::alive`] by a `statx` of `root` (kept for [`ProcDir::stat_entry`]): a
+    /// gone task's `root` is not found either. A task whose root cannot be looked at is
+    /// checked with `stat`.
+    fn check_alive(&mut self) -> bool {
+        use std::os::fd::AsFd;
+        self.root_stat = None;
+        match crate::sys::fstatat(Some(self.dir.as_fd()), b"root", false) {
+            Ok(st) => {
+                self.root_stat = Some(st);
+                true
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
+            Err(_) => self.alive(),
+        }
     }
 
     /// The host path reaching an entry of this directory through the held handle.
@@ -163,7 +212,28 @@ impl ProcDir {
 
     /// At most `max` bytes of an entry.
     pub fn read_max(&self, name: &str, max: usize) -> std::io::Result<Vec<u8>> {
+        if name == "status" {
+            let mut kept = self
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.is_none() {
+                *kept = Some(self.open(name)?);
+            }
+            if let Some(f) = kept.as_ref() {
+                return read_at_bounded(f, max);
+            }
+        }
         read_file_bounded(self.open(name)?, max)
+    }
+
+    /// `statx` of an entry (`follow`: through a link such as `root`).
+    pub fn stat_entry(&self, name: &str, follow: bool) -> std::io::Result<crate::sys::FileStat> {
+        use std::os::fd::AsFd;
+        if let (Some(st), "root", true) = (self.root_stat, name, follow) {
+            return Ok(st);
+        }
+        crate::sys::fstatat(Some(self.dir.as_fd()), name.as_bytes(), !follow)
     }
 
     pub fn read_link(&self, name: &str) -> std::io::Result<Vec<u8>> {

@@ -181,7 +181,6 @@ impl SyscallEvent {
             return Ok(Resolved {
                 path: l,
                 exists: true,
-                is_dir: false,
                 followed_symlink: false,
                 magic,
             });
@@ -212,6 +211,14 @@ impl SyscallEvent {
         self.pd()
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?
             .read_link(name)
+    }
+
+    /// `statx` of the caller's `/proc/<tid>/<name>` (`follow`: what a link such as `root`
+    /// names).
+    pub fn proc_stat(&self, name: &str, follow: bool) -> std::io::Result<crate::sys::FileStat> {
+        self.pd()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?
+            .stat_entry(name, follow)
     }
 
     /// Reads the caller's `/proc/<tid>/<name>` (bounded).
