@@ -1604,31 +1604,12 @@ fn resolve_absolute(
                     )
                     .map(Some)
                 };
-                match dir {
-                    Ok(dfd) => {
-                        let path = match dfd {
-                            None => p.raw.clone(),
-                            Some(dfd) => {
-                                let mut path = host.fd_path(dfd.as_fd()).ok()?;
-                                if path != b"/" {
-                                    path.push(b'/');
-                                }
-                                path.extend_from_slice(name);
-                                path
-                            }
-                        };
-                        Ok(Resolved {
-                            path,
-                            exists: false,
-                            followed_symlink: false,
-                            magic: false,
-                        })
-                    }
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
-                        return None
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+                let path = match dir {
+                    Ok(None) => Ok(p.raw.clone()),
+                    Ok(Some(dfd)) => Ok(entry_path(host.fd_path(dfd.as_fd()).ok()?, name)),
+                    Err(e) => Err(e),
+                };
+                missing_in(path)?
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
             Err(e) => Err(e.to_string()),
@@ -1636,6 +1617,22 @@ fn resolve_absolute(
         out.push(r);
     }
     Some(out)
+}
+
+/// The resolved view of a missing object from the walk to its directory (the object's
+/// path, or the walk's error); `None` when the walk met a symlink or magic link it was not
+/// to follow, so that the full resolution takes over.
+fn missing_in(path: io::Result<Vec<u8>>) -> Option<Result<Resolved, String>> {
+    match path {
+        Ok(path) => Some(Ok(Resolved {
+            path,
+            exists: false,
+            followed_symlink: false,
+            magic: false,
+        })),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
 }
 
 /// A relative path whose text is its own canonical form (no empty, `.` or `..` component,
@@ -1678,13 +1675,6 @@ fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<R
         if !base.starts_with(b"/") || base.ends_with(b" (deleted)") {
             return None;
         }
-        let join = |mut base: Vec<u8>, rel: &[u8]| {
-            if base != b"/" {
-                base.push(b'/');
-            }
-            base.extend_from_slice(rel);
-            base
-        };
         let f = if p.follow_last {
             O_PATH
         } else {
@@ -1692,7 +1682,7 @@ fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<R
         };
         let r = match sys::openat2(Some(start.as_fd()), &p.raw, f, 0, scoped) {
             Ok(_) => Ok(Resolved {
-                path: join(std::mem::take(&mut base), &p.raw),
+                path: entry_path(std::mem::take(&mut base), &p.raw),
                 exists: true,
                 followed_symlink: false,
                 magic: false,
@@ -1705,18 +1695,7 @@ fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<R
                     sys::openat2(Some(start.as_fd()), dp, O_PATH | O_DIRECTORY, 0, scoped)
                         .map(|_| ())
                 };
-                match dir {
-                    Ok(()) => Ok(Resolved {
-                        path: join(std::mem::take(&mut base), &p.raw),
-                        exists: false,
-                        followed_symlink: false,
-                        magic: false,
-                    }),
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
-                        return None
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+                missing_in(dir.map(|()| entry_path(std::mem::take(&mut base), &p.raw)))?
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
             Err(e) => Err(e.to_string()),
