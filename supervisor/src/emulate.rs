@@ -2095,6 +2095,150 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
         assert_eq!(split_last(b"x"), (&b"."[..], &b"x"[..]));
     }
 
+    #[test]
+    fn clean_paths_are_their_own_canonical_form() {
+        for p in [&b"/bin/x"[..], b"/tmp/a b/c", b"/x"] {
+            assert!(clean_path(p), "{}", String::from_utf8_lossy(p));
+        }
+        for p in [
+            &b"/"[..],
+            b"",
+            b"bin/x",
+            b"//bin/x",
+            b"/bin//x",
+            b"/bin/./x",
+            b"/bin/../x",
+            b"/bin/x/",
+            b"/bin/..",
+        ] {
+            assert!(!clean_path(p), "{}", String::from_utf8_lossy(p));
+        }
+        assert!(!clean_path(&[b'/'; libc::PATH_MAX as usize]));
+        for p in [&b"x"[..], b"tree/d1/f1", b"a b/c"] {
+            assert!(clean_relative(p), "{}", String::from_utf8_lossy(p));
+        }
+        for p in [
+            &b""[..],
+            b"/x",
+            b"./x",
+            b"../x",
+            b"a//b",
+            b"a/",
+            b"a/./b",
+            b"a/..",
+        ] {
+            assert!(!clean_relative(p), "{}", String::from_utf8_lossy(p));
+        }
+    }
+
+    #[test]
+    fn a_missing_object_is_named_from_its_directory_unless_a_link_was_met() {
+        let r = missing_in(Ok(b"/tmp/x".to_vec())).unwrap().unwrap();
+        assert_eq!((r.path.as_slice(), r.exists), (&b"/tmp/x"[..], false));
+        for e in [libc::ELOOP, libc::EXDEV] {
+            assert!(missing_in(Err(io::Error::from_raw_os_error(e))).is_none());
+        }
+        assert!(missing_in(Err(io::Error::from_raw_os_error(libc::ENOENT)))
+            .unwrap()
+            .is_err());
+    }
+
+    /// The walk goes without the caller's credentials only when it cannot tell them from
+    /// tiercel's own. Root only (the session thread's context).
+    #[test]
+    fn the_walk_keeps_tiercels_credentials_only_when_they_cannot_differ() {
+        if sys::geteuid() != 0 {
+            return;
+        }
+        let h = std::thread::spawn(|| {
+            let h = Host::new().unwrap();
+            let same = Creds {
+                fsuid: h.fsuid,
+                fsgid: h.fsgid,
+                cap_eff: CAP_DAC_OVERRIDE,
+                ..Creds::default()
+            };
+            let search_only = Creds {
+                cap_eff: CAP_DAC_READ_SEARCH,
+                ..same.clone()
+            };
+            let no_caps = Creds {
+                cap_eff: CAP_SETUID | CAP_SETGID,
+                ..same.clone()
+            };
+            let other_user = Creds {
+                fsuid: h.fsuid + 1000,
+                ..same.clone()
+            };
+            let other_group = Creds {
+                fsgid: h.fsgid + 1000,
+                ..same.clone()
+            };
+            (
+                h.walks_as(&same, false),
+                h.walks_as(&search_only, false),
+                h.walks_as(&same, true),
+                h.walks_as(&no_caps, false),
+                h.walks_as(&other_user, false),
+                h.walks_as(&other_group, false),
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!(h, (true, true, false, false, false, false));
+    }
+
+    /// The caller's root handle is kept while `/proc/<tid>/root` names the same directory
+    /// of the same mount, and a chrooted caller's root is another, not its namespace's
+    /// root. Root only (chroot).
+    #[test]
+    fn the_root_handle_is_kept_for_the_same_root_only() {
+        if sys::geteuid() != 0 {
+            return;
+        }
+        use crate::event::testutil::{builder, notif, BufMem};
+        let Some(bb) = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+        else {
+            eprintln!("SKIP: busybox not installed");
+            return;
+        };
+        let m = BufMem::new(0x1000);
+        let mut em = Emulator::new();
+        let me = builder()
+            .build(&notif(std::process::id(), "getpid", [0; 6]), &m)
+            .unwrap();
+        let a = em.caller_root(&me).unwrap();
+        let b = em.caller_root(&me).unwrap();
+        assert!(Arc::ptr_eq(&a.fd, &b.fd), "the same root: the kept handle");
+        assert!(a.ns_root, "our root is our mount namespace's root");
+        let dir = std::env::temp_dir().join(format!("tiercel-cr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(bb, dir.join("busybox")).unwrap();
+        let mut child = std::process::Command::new("chroot")
+            .arg(&dir)
+            .args(["/busybox", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        for _ in 0..200 {
+            if std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r == dir) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let ev = builder().build(&notif(pid, "getpid", [0; 6]), &m).unwrap();
+        let c = em.caller_root(&ev).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!Arc::ptr_eq(&a.fd, &c.fd), "another root: another handle");
+        assert!(!c.ns_root, "a chroot is not the namespace's root");
+        let back = em.caller_root(&me).unwrap();
+        assert_eq!((back.mnt, back.dev, back.ino), (a.mnt, a.dev, a.ino));
+    }
+
     /// The mount table cache: re-read when a mount is added in the caller's namespace,
     /// another namespace is another entry. Root only (unshare, mount).
     #[test]

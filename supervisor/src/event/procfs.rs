@@ -1163,17 +1163,59 @@ mod tests {
         assert_eq!(dirs.len(), 1);
         assert!(b.alive());
         assert!(b.stat().is_some());
+        // The reused handle carries what `root` named at the check.
+        let own = crate::sys::fstatat(None, format!("/proc/{pid}/root").as_bytes(), false).unwrap();
+        assert_eq!(
+            b.root_stat.map(|s| (s.dev, s.ino)),
+            Some((own.dev, own.ino))
+        );
+        assert!(
+            b.status().is_some_and(|s| s.tgid == pid),
+            "status, kept open"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         // The task is gone: the kept handle reads nothing (not another task's entries)
-        // and is not handed out again.
+        // and is not handed out again; the kept status file fails too.
         assert!(!a.alive());
         assert!(a.stat().is_none());
+        assert!(b.status().is_none());
         // (A new open only succeeds if another task took the number meanwhile.)
         if let Some(d) = dirs.get(root, pid) {
             assert!(d.alive());
         }
         assert_eq!(dirs.reused, 1);
+    }
+
+    /// A kept `status` file gives fresh content at each read (the umask the thread sets).
+    #[test]
+    fn a_kept_status_file_reads_fresh() {
+        std::thread::spawn(|| {
+            // Its own fs_struct first: the umask is otherwise the whole test process's.
+            crate::sys::unshare_fs().unwrap();
+            let me = std::fs::read_link("/proc/thread-self").unwrap();
+            let tid: u32 = me
+                .to_string_lossy()
+                .rsplit('/')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap();
+            let d = ProcDir::open_at(Path::new("/proc"), tid).unwrap();
+            let old = crate::sys::set_umask(0o027);
+            let a = d.read("status").unwrap();
+            crate::sys::set_umask(0o077);
+            let b = d.read("status").unwrap();
+            crate::sys::set_umask(old);
+            let umask = |t: &[u8]| {
+                String::from_utf8_lossy(t)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string()))
+            };
+            assert_eq!(umask(&a).as_deref(), Some("0027"));
+            assert_eq!(umask(&b).as_deref(), Some("0077"));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
