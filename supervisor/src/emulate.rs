@@ -758,6 +758,54 @@ impl Emulator {
             }
             drop(guard);
         }
+        // A clean relative path walked from the caller's cwd or dirfd without symlinks
+        // (`RESOLVE_BENEATH`: it has no `..`) names the object as the start's path (read
+        // back from its handle) plus itself.
+        let mut base = None;
+        if !fast && !scoped && clean_relative(&path) {
+            let start = match &dirfd {
+                Some(d) => d.as_fd(),
+                None => match cx.cwd(ev) {
+                    Ok(c) => c,
+                    Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
+                    Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
+                },
+            };
+            let host = match self.host() {
+                Ok(h) => h,
+                Err(e) => return Stage::Unknown(e),
+            };
+            let sp = host
+                .fd_path(start)
+                .ok()
+                .filter(|p| p.starts_with(b"/") && !p.ends_with(b" (deleted)"));
+            if let Some(sp) = sp {
+                let guard = if host.walks_as(&creds, other_userns) {
+                    None
+                } else {
+                    match host.enter(None, &creds, other_userns) {
+                        Ok(g) => Some(g),
+                        Err(e) => {
+                            return Stage::Unknown(format!(
+                                "cannot take the caller's credentials: {e}"
+                            ))
+                        }
+                    }
+                };
+                r = establish(
+                    Some(start),
+                    &path,
+                    flags,
+                    resolve | libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS,
+                    Fast::NoSymlinks,
+                );
+                drop(guard);
+                if !matches!(&r, Err(Ok(w)) if w == SLOW) {
+                    named = true;
+                    base = Some(sp);
+                }
+            }
+        }
         if matches!(&r, Err(Ok(w)) if w == SLOW) {
             let cwd = match cx.cwd(ev) {
                 Ok(c) => c,
@@ -790,14 +838,18 @@ impl Emulator {
             Ok(h) => h,
             Err(e) => return Stage::Unknown(e),
         };
+        let named_path = || match &base {
+            Some(b) => entry_path(b.clone(), &path),
+            None => path.clone(),
+        };
         let (target, path, exists) = match r {
             Ok(Target::Create { dir, name }) if named => {
-                (Target::Create { dir, name }, path.clone(), false)
+                (Target::Create { dir, name }, named_path(), false)
             }
             Ok(Target::Existing { fd, st }) if named => {
-                (Target::Existing { fd, st }, path.clone(), true)
+                (Target::Existing { fd, st }, named_path(), true)
             }
-            Ok(Target::TmpFile { dir }) if named => (Target::TmpFile { dir }, path.clone(), true),
+            Ok(Target::TmpFile { dir }) if named => (Target::TmpFile { dir }, named_path(), true),
             Ok(Target::Create { dir, name }) => {
                 let mut dp = match host.fd_path(dir.as_fd()) {
                     Ok(p) => p,
