@@ -599,8 +599,17 @@ fn objects_exec_and_crun_work_under_the_namespace_refusal() {
     let mut b = bundle_for(&env, &sup);
     b.set_args(&["/probe", "sleep", "60"]);
     let c = Detached::start(&b, &container_id("nsexec"), RUN).expect("runc run -d");
+    // `mkdir -p` asks for every ancestor, `/` and `/usr` included: the kernel's EEXIST
+    // must reach it (creating a parent of a protected directory replaces nothing).
     let out = c
-        .exec(&["/bin/sh", "-c", "echo fine > /tmp/x && cat /tmp/x"], RUN)
+        .exec(
+            &[
+                "/bin/sh",
+                "-c",
+                "mkdir -p /tmp/a/b /usr/local/lib/t && echo fine > /tmp/x && cat /tmp/x",
+            ],
+            RUN,
+        )
         .expect("runc exec");
     assert!(
         out.success() && out.stdout.contains("fine"),
