@@ -101,8 +101,6 @@ fn clean_path(p: &[u8]) -> bool {
 const CAP_SETUID: u64 = 1 << 7;
 const CAP_SETGID: u64 = 1 << 6;
 const CAP_SYS_CHROOT: u64 = 1 << 18;
-const CAP_DAC_OVERRIDE: u64 = 1 << 1;
-const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
 
 /// Whether this process can perform opens on callers' behalf: root with the capabilities
 /// to change the thread's root and credentials, and a kernel with `ADDFD` + `SEND`
@@ -310,12 +308,14 @@ pub struct CallerRoot {
 /// The last caller's `/proc/<tid>/mountinfo`, kept open and re-read only when the kernel
 /// says its mount table changed (`poll` → `POLLPRI`): the open file keeps the mount
 /// namespace and the root it was opened with (which holds the root's mount, so its id
-/// cannot be reused while the file is open). It stays exact for callers with the same
-/// root (mount id, device, inode): the mounts a path resolved from that root can reach are
-/// those below the root's mount, in the namespace that mount belongs to, which is the
-/// table the file shows.
+/// cannot be reused while the file is open), so it stays exact for callers with the same
+/// namespace (inode of `ns/mnt`, which cannot be reused while the file holds it) and the
+/// same root (mount id, device, inode). Both: a task can have its root in a mount of
+/// another namespace than its own, and its table is then its own namespace's (red team:
+/// keyed by the root alone, such a task's empty table refused its neighbours' opens).
 #[derive(Debug)]
 struct MountCache {
+    ns: Vec<u8>,
     root: (u64, u64, u64),
     file: std::fs::File,
     text: Vec<u8>,
@@ -429,20 +429,6 @@ impl Host {
             sys::cap_set(caps)?;
         }
         Ok(g)
-    }
-
-    /// Whether a path walk by this thread as it is finds what the caller's own walk
-    /// finds, without taking its credentials: the same user namespace, fsuid and fsgid,
-    /// and both may search every directory (`CAP_DAC_OVERRIDE` or `CAP_DAC_READ_SEARCH`
-    /// in effect, which grant search on directories whatever their mode and groups). An
-    /// `O_PATH` walk checks nothing else of the credentials.
-    fn walks_as(&self, c: &Creds, other_userns: bool) -> bool {
-        let search = CAP_DAC_OVERRIDE | CAP_DAC_READ_SEARCH;
-        !other_userns
-            && c.fsuid == self.fsuid
-            && c.fsgid == self.fsgid
-            && c.cap_eff & search != 0
-            && self.caps.effective & search != 0
     }
 
     fn fd_path(&self, fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
@@ -636,11 +622,14 @@ impl Emulator {
     }
 
     /// The caller's mount table (for [`canonical_path`]), from the cache when the same
-    /// root was read before and the kernel reports no change since. Call after the
-    /// handles the table is used for were taken.
+    /// namespace and root were read before and the kernel reports no change since. Call
+    /// after the handles the table is used for were taken.
     fn mountinfo(&mut self, ev: &SyscallEvent, root: &CallerRoot) -> Result<&[u8], String> {
+        let ns = ev
+            .proc_read_link("ns/mnt")
+            .map_err(|e| format!("cannot read the caller's mount namespace: {e}"))?;
         let key = (root.mnt, root.dev, root.ino);
-        let same = matches!(&self.mounts, Some(c) if c.root == key);
+        let same = matches!(&self.mounts, Some(c) if c.ns == ns && c.root == key);
         if same {
             if let Some(c) = self.mounts.as_mut() {
                 let (r, _) = sys::poll2(c.file.as_fd(), None, libc::POLLPRI, 0)
@@ -664,6 +653,7 @@ impl Emulator {
             let text =
                 read_all_at(&f).map_err(|e| format!("cannot read the caller's mountinfo: {e}"))?;
             self.mounts = Some(MountCache {
+                ns,
                 root: key,
                 file: f,
                 text,
@@ -727,14 +717,10 @@ impl Emulator {
         let mut named = false;
         let mut r = Err(Ok(SLOW.to_string()));
         if fast {
-            let guard = if host.walks_as(&creds, other_userns) {
-                None
-            } else {
-                match host.enter(None, &creds, other_userns) {
-                    Ok(g) => Some(g),
-                    Err(e) => {
-                        return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
-                    }
+            let guard = match host.enter(None, &creds, other_userns) {
+                Ok(g) => g,
+                Err(e) => {
+                    return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
                 }
             };
             if exact {
@@ -780,16 +766,10 @@ impl Emulator {
                 .ok()
                 .filter(|p| p.starts_with(b"/") && !p.ends_with(b" (deleted)"));
             if let Some(sp) = sp {
-                let guard = if host.walks_as(&creds, other_userns) {
-                    None
-                } else {
-                    match host.enter(None, &creds, other_userns) {
-                        Ok(g) => Some(g),
-                        Err(e) => {
-                            return Stage::Unknown(format!(
-                                "cannot take the caller's credentials: {e}"
-                            ))
-                        }
+                let guard = match host.enter(None, &creds, other_userns) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        return Stage::Unknown(format!("cannot take the caller's credentials: {e}"))
                     }
                 };
                 r = establish(
@@ -1277,14 +1257,9 @@ impl Emulator {
         let mut handles: Vec<Handle> = Vec::with_capacity(paths.len());
         let mut need_slow = !fast;
         if fast {
-            let guard =
-                if host.walks_as(&creds, other_userns) {
-                    None
-                } else {
-                    Some(host.enter(None, &creds, other_userns).map_err(|e| {
-                        unknown(format!("cannot take the caller's credentials: {e}"))
-                    })?)
-                };
+            let guard = host
+                .enter(None, &creds, other_userns)
+                .map_err(|e| unknown(format!("cannot take the caller's credentials: {e}")))?;
             for (p, h) in paths.iter().zip(how) {
                 let r = establish_arg(Some(root.as_fd()), p, *h, libc::RESOLVE_IN_ROOT, true);
                 match r {
@@ -2193,51 +2168,6 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
         assert!(missing_in(Err(io::Error::from_raw_os_error(libc::ENOENT)))
             .unwrap()
             .is_err());
-    }
-
-    /// The walk goes without the caller's credentials only when it cannot tell them from
-    /// tiercel's own. Root only (the session thread's context).
-    #[test]
-    fn the_walk_keeps_tiercels_credentials_only_when_they_cannot_differ() {
-        if sys::geteuid() != 0 {
-            return;
-        }
-        let h = std::thread::spawn(|| {
-            let h = Host::new().unwrap();
-            let same = Creds {
-                fsuid: h.fsuid,
-                fsgid: h.fsgid,
-                cap_eff: CAP_DAC_OVERRIDE,
-                ..Creds::default()
-            };
-            let search_only = Creds {
-                cap_eff: CAP_DAC_READ_SEARCH,
-                ..same.clone()
-            };
-            let no_caps = Creds {
-                cap_eff: CAP_SETUID | CAP_SETGID,
-                ..same.clone()
-            };
-            let other_user = Creds {
-                fsuid: h.fsuid + 1000,
-                ..same.clone()
-            };
-            let other_group = Creds {
-                fsgid: h.fsgid + 1000,
-                ..same.clone()
-            };
-            (
-                h.walks_as(&same, false),
-                h.walks_as(&search_only, false),
-                h.walks_as(&same, true),
-                h.walks_as(&no_caps, false),
-                h.walks_as(&other_user, false),
-                h.walks_as(&other_group, false),
-            )
-        })
-        .join()
-        .unwrap();
-        assert_eq!(h, (true, true, false, false, false, false));
     }
 
     /// The caller's root handle is kept while `/proc/<tid>/root` names the same directory
