@@ -703,7 +703,7 @@ impl Emulator {
             Err(e) => return Stage::Unknown(e),
         };
         let other_userns = userns != host.userns;
-        let path = rewrite_proc_self(&p.raw, creds.vpid, creds.vtid);
+        let mut path = rewrite_proc_self(&p.raw, creds.vpid, creds.vtid);
         let mode = d.open_mode & 0o7777;
         let cloexec = flags & O_CLOEXEC != 0;
         // An absolute path without openat2's own scoping resolves from the root handle
@@ -741,6 +741,18 @@ impl Emulator {
                     resolve | libc::RESOLVE_IN_ROOT,
                     Fast::Yes,
                 );
+                // A symlink to `/proc/self/...` (`/dev/stdout`, `/dev/fd/N`) names the
+                // opener's process: tiercel's walk of it finds no such entry. Its links
+                // expanded with the caller's own pid, it goes the caller's way below.
+                let slow = matches!(&r, Err(Ok(w)) if w == SLOW);
+                if slow || matches!(&r, Err(Err(e)) if *e == libc::ENOENT) {
+                    if let Some(p) = expand_links(root.as_fd(), &path, creds.vpid, creds.vtid) {
+                        if p != path {
+                            path = p;
+                            r = Err(Ok(SLOW.to_string()));
+                        }
+                    }
+                }
             }
             drop(guard);
         }
@@ -859,7 +871,9 @@ impl Emulator {
             Target::Existing { st, .. } => st.mnt_id,
             Target::Create { dir, .. } | Target::TmpFile { dir } => sys::mnt_id(dir.as_fd()).ok(),
         };
-        let path = if obj_mnt == Some(croot.mnt) {
+        // An object that is not a path (`pipe:[N]`, `socket:[N]`, `anon_inode:...`, reached
+        // through a caller's descriptor) is no alias of a file: it keeps its name.
+        let path = if obj_mnt == Some(croot.mnt) || !path.starts_with(b"/") {
             path
         } else {
             let Some(om) = obj_mnt else {
@@ -1660,6 +1674,75 @@ fn missing_in(path: io::Result<Vec<u8>>) -> Option<Result<Resolved, String>> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => None,
         Err(e) => Some(Err(e.to_string())),
     }
+}
+
+/// `path` with its symlinks expanded one by one inside `root` (each looked up without
+/// following, `RESOLVE_IN_ROOT`), the targets that name `/proc/self` or
+/// `/proc/thread-self` rewritten to the caller's pid and tid in its namespace: what the
+/// caller's own walk would reach, for paths whose links name the opener's process
+/// (`/dev/stdout` → `/proc/self/fd/1`). Stops at `/proc`, at `..` and at the first
+/// component it cannot look up (the rest is left to the caller's walk); `None` past
+/// [`MAX_HOPS`] links.
+fn expand_links(root: BorrowedFd<'_>, path: &[u8], vpid: u32, vtid: u32) -> Option<Vec<u8>> {
+    let mut p = rewrite_proc_self(path, vpid, vtid);
+    for _ in 0..MAX_HOPS {
+        if !p.starts_with(b"/") {
+            return Some(p);
+        }
+        let comps: Vec<&[u8]> = p
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
+        let mut next = None;
+        for i in 1..=comps.len() {
+            // procfs's own links (`fd/N`, `root`, `cwd`, `exe`) are magic: the caller's
+            // walk follows them (tiercel's thread takes the caller's root and credentials).
+            if comps[0] == b"proc" || comps[i - 1] == b".." {
+                return Some(p);
+            }
+            let prefix = {
+                let mut v = Vec::new();
+                for c in &comps[..i] {
+                    v.push(b'/');
+                    v.extend_from_slice(c);
+                }
+                v
+            };
+            let Ok(fd) = sys::openat2(
+                Some(root),
+                &prefix,
+                O_PATH | O_NOFOLLOW,
+                0,
+                libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+            ) else {
+                return Some(p);
+            };
+            let Ok(st) = sys::fstatat(Some(fd.as_fd()), b"", true) else {
+                return Some(p);
+            };
+            if st.kind() != libc::S_IFLNK {
+                continue;
+            }
+            let t = sys::read_link_bytes(Some(fd.as_fd()), b"", libc::PATH_MAX as usize).ok()?;
+            let mut n = if t.starts_with(b"/") {
+                t
+            } else {
+                let (dir, _) = split_last(&prefix);
+                entry_path(dir.to_vec(), &t)
+            };
+            for c in &comps[i..] {
+                n.push(b'/');
+                n.extend_from_slice(c);
+            }
+            next = Some(rewrite_proc_self(&n, vpid, vtid));
+            break;
+        }
+        match next {
+            Some(n) => p = n,
+            None => return Some(p),
+        }
+    }
+    None
 }
 
 /// A relative path whose text is its own canonical form (no empty, `.` or `..` component,

@@ -600,13 +600,16 @@ fn objects_exec_and_crun_work_under_the_namespace_refusal() {
     b.set_args(&["/probe", "sleep", "60"]);
     let c = Detached::start(&b, &container_id("nsexec"), RUN).expect("runc run -d");
     // `mkdir -p` asks for every ancestor, `/` and `/usr` included: the kernel's EEXIST
-    // must reach it (creating a parent of a protected directory replaces nothing).
+    // must reach it (creating a parent of a protected directory replaces nothing). And
+    // the write-opens of `/dev/stdout`, `/dev/fd/2`, whose links name the opener's process
+    // (`/proc/self/fd/N`), reach the caller's descriptors.
     let out = c
         .exec(
             &[
                 "/bin/sh",
                 "-c",
-                "mkdir -p /tmp/a/b /usr/local/lib/t && echo fine > /tmp/x && cat /tmp/x",
+                "mkdir -p /tmp/a/b /usr/local/lib/t && echo fine > /tmp/x \
+                 && cat /tmp/x > /dev/stdout && echo to-stderr > /dev/fd/2",
             ],
             RUN,
         )
