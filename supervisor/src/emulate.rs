@@ -873,7 +873,11 @@ impl Emulator {
         };
         // An object that is not a path (`pipe:[N]`, `socket:[N]`, `anon_inode:...`, reached
         // through a caller's descriptor) is no alias of a file: it keeps its name.
-        let path = if obj_mnt == Some(croot.mnt) || !path.starts_with(b"/") {
+        let not_a_path = !path.starts_with(b"/")
+            && matches!(&target, Target::Existing { st, .. }
+                if !matches!(st.kind(), libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+                    | libc::S_IFCHR | libc::S_IFBLK));
+        let path = if obj_mnt == Some(croot.mnt) || not_a_path {
             path
         } else {
             let Some(om) = obj_mnt else {
