@@ -230,6 +230,15 @@ pub enum Stage {
     Unknown(String),
 }
 
+impl From<NotEstablished> for Stage {
+    fn from(e: NotEstablished) -> Stage {
+        match e {
+            NotEstablished::Fail(e) => Stage::Fail(e),
+            NotEstablished::Unknown(w) => Stage::Unknown(w),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Target {
     /// An existing object, opened `O_PATH`.
@@ -692,8 +701,7 @@ impl Emulator {
         let root = croot.fd.clone();
         let mut cx = match caller(ev, Some(root.clone()), &[want_dirfd]) {
             Ok(c) => c,
-            Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
-            Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
+            Err(e) => return e.into(),
         };
         let dirfd = cx.dirfds.pop().flatten();
         let creds = cx.creds.clone();
@@ -765,8 +773,7 @@ impl Emulator {
                 Some(d) => d.as_fd(),
                 None => match cx.cwd(ev) {
                     Ok(c) => c,
-                    Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
-                    Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
+                    Err(e) => return e.into(),
                 },
             };
             let host = match self.host() {
@@ -801,8 +808,7 @@ impl Emulator {
         if matches!(&r, Err(Ok(w)) if w == SLOW) {
             let cwd = match cx.cwd(ev) {
                 Ok(c) => c,
-                Err(NotEstablished::Fail(e)) => return Stage::Fail(e),
-                Err(NotEstablished::Unknown(w)) => return Stage::Unknown(w),
+                Err(e) => return e.into(),
             };
             let host = match self.host() {
                 Ok(h) => h,
@@ -2211,37 +2217,40 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
 
     #[test]
     fn clean_paths_are_their_own_canonical_form() {
-        for p in [&b"/bin/x"[..], b"/tmp/a b/c", b"/x"] {
-            assert!(clean_path(p), "{}", String::from_utf8_lossy(p));
-        }
-        for p in [
-            &b"/"[..],
-            b"",
-            b"bin/x",
-            b"//bin/x",
-            b"/bin//x",
-            b"/bin/./x",
-            b"/bin/../x",
-            b"/bin/x/",
-            b"/bin/..",
-        ] {
-            assert!(!clean_path(p), "{}", String::from_utf8_lossy(p));
-        }
-        assert!(!clean_path(&[b'/'; libc::PATH_MAX as usize]));
-        for p in [&b"x"[..], b"tree/d1/f1", b"a b/c"] {
-            assert!(clean_relative(p), "{}", String::from_utf8_lossy(p));
-        }
-        for p in [
-            &b""[..],
-            b"/x",
-            b"./x",
-            b"../x",
-            b"a//b",
-            b"a/",
-            b"a/./b",
-            b"a/..",
-        ] {
-            assert!(!clean_relative(p), "{}", String::from_utf8_lossy(p));
+        let long = [b'/'; libc::PATH_MAX as usize];
+        type Case<'a> = (fn(&[u8]) -> bool, &'a [&'a [u8]], &'a [&'a [u8]]);
+        let cases: [Case; 2] = [
+            (
+                clean_path,
+                &[b"/bin/x", b"/tmp/a b/c", b"/x"],
+                &[
+                    b"/",
+                    b"",
+                    b"bin/x",
+                    b"//bin/x",
+                    b"/bin//x",
+                    b"/bin/./x",
+                    b"/bin/../x",
+                    b"/bin/x/",
+                    b"/bin/..",
+                    &long,
+                ],
+            ),
+            (
+                clean_relative,
+                &[b"x", b"tree/d1/f1", b"a b/c"],
+                &[
+                    b"", b"/x", b"./x", b"../x", b"a//b", b"a/", b"a/./b", b"a/..",
+                ],
+            ),
+        ];
+        for (clean, yes, no) in cases {
+            for p in yes {
+                assert!(clean(p), "{}", String::from_utf8_lossy(p));
+            }
+            for p in no {
+                assert!(!clean(p), "{}", String::from_utf8_lossy(p));
+            }
         }
     }
 
