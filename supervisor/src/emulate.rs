@@ -722,7 +722,8 @@ impl Emulator {
         // A clean absolute path resolved from the namespace's root without meeting a
         // symlink names the object by itself: no need to read its path back.
         let exact = fast && croot.ns_root && clean_path(&path);
-        let mut named = false;
+        // The object's path when the walk itself named it (no read-back).
+        let mut named: Option<Vec<u8>> = None;
         let mut r = Err(Ok(SLOW.to_string()));
         if fast {
             let guard = match host.enter(None, &creds, other_userns) {
@@ -739,9 +740,11 @@ impl Emulator {
                     resolve | libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
                     Fast::NoSymlinks,
                 );
-                named = !matches!(&r, Err(Ok(w)) if w == SLOW);
+                if !matches!(&r, Err(Ok(w)) if w == SLOW) {
+                    named = Some(path.clone());
+                }
             }
-            if !named {
+            if named.is_none() {
                 r = establish(
                     Some(root.as_fd()),
                     &path,
@@ -767,7 +770,6 @@ impl Emulator {
         // A clean relative path walked from the caller's cwd or dirfd without symlinks
         // (`RESOLVE_BENEATH`: it has no `..`) names the object as the start's path (read
         // back from its handle) plus itself.
-        let mut base = None;
         if !fast && !scoped && clean_relative(&path) {
             let start = match &dirfd {
                 Some(d) => d.as_fd(),
@@ -800,8 +802,7 @@ impl Emulator {
                 );
                 drop(guard);
                 if !matches!(&r, Err(Ok(w)) if w == SLOW) {
-                    named = true;
-                    base = Some(sp);
+                    named = Some(entry_path(sp, &path));
                 }
             }
         }
@@ -826,7 +827,7 @@ impl Emulator {
                 Fast::No,
             );
             drop(guard);
-            named = false;
+            named = None;
         }
         // The object's path is read with tiercel's own root: the kernel then names it
         // from the root of the caller's mount namespace, the container's root, also when
@@ -836,39 +837,26 @@ impl Emulator {
             Ok(h) => h,
             Err(e) => return Stage::Unknown(e),
         };
-        let named_path = || match &base {
-            Some(b) => entry_path(b.clone(), &path),
-            None => path.clone(),
-        };
-        let (target, path, exists) = match r {
-            Ok(Target::Create { dir, name }) if named => {
-                (Target::Create { dir, name }, named_path(), false)
-            }
-            Ok(Target::Existing { fd, st }) if named => {
-                (Target::Existing { fd, st }, named_path(), true)
-            }
-            Ok(Target::TmpFile { dir }) if named => (Target::TmpFile { dir }, named_path(), true),
-            Ok(Target::Create { dir, name }) => {
-                let mut dp = match host.fd_path(dir.as_fd()) {
-                    Ok(p) => p,
-                    Err(e) => return Stage::Unknown(format!("the directory's path: {e}")),
-                };
-                if dp != b"/" {
-                    dp.push(b'/');
+        let (target, path, exists) = match (r, named) {
+            (Ok(t @ Target::Create { .. }), Some(p)) => (t, p, false),
+            (Ok(t), Some(p)) => (t, p, true),
+            (Ok(Target::Create { dir, name }), None) => match host.fd_path(dir.as_fd()) {
+                Ok(dp) => {
+                    let p = entry_path(dp, &name);
+                    (Target::Create { dir, name }, p, false)
                 }
-                dp.extend_from_slice(&name);
-                (Target::Create { dir, name }, dp, false)
-            }
-            Ok(Target::Existing { fd, st }) => match host.fd_path(fd.as_fd()) {
+                Err(e) => return Stage::Unknown(format!("the directory's path: {e}")),
+            },
+            (Ok(Target::Existing { fd, st }), None) => match host.fd_path(fd.as_fd()) {
                 Ok(p) => (Target::Existing { fd, st }, p, true),
                 Err(e) => return Stage::Unknown(format!("the object's path: {e}")),
             },
-            Ok(Target::TmpFile { dir }) => match host.fd_path(dir.as_fd()) {
+            (Ok(Target::TmpFile { dir }), None) => match host.fd_path(dir.as_fd()) {
                 Ok(p) => (Target::TmpFile { dir }, p, true),
                 Err(e) => return Stage::Unknown(format!("the object's path: {e}")),
             },
-            Err(Err(e)) => return Stage::Fail(e),
-            Err(Ok(why)) => return Stage::Unknown(why),
+            (Err(Err(e)), _) => return Stage::Fail(e),
+            (Err(Ok(why)), _) => return Stage::Unknown(why),
         };
         // Mount aliasing: a bind mount of a directory of the container's root file system
         // (e.g. /bin bound at /tmp/m in a user + mount namespace) makes the object's path
@@ -1182,6 +1170,33 @@ fn entry_path(mut dir: Vec<u8>, name: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The walk met a link its resolve flags refuse (a symlink under `RESOLVE_NO_SYMLINKS`, a
+/// magic link under `RESOLVE_IN_ROOT` or `RESOLVE_BENEATH`): another way of resolving must
+/// take over.
+fn link_refused(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP))
+}
+
+/// A failed walk of [`establish`] or [`establish_arg`]: [`SLOW`] when a fast walk met a
+/// link it refuses, else the kernel's errno.
+fn walk_err(e: &io::Error, fast: bool) -> Result<String, i32> {
+    if fast && link_refused(e) {
+        Ok(SLOW.to_string())
+    } else {
+        Err(errno_of(e))
+    }
+}
+
+/// The `O_PATH` flags of an audit walk: the last symlink followed only when the call
+/// follows it.
+fn audit_flags(p: &crate::event::decode::PathArg) -> u64 {
+    if p.follow_last {
+        O_PATH
+    } else {
+        O_PATH | O_NOFOLLOW
+    }
+}
+
 fn establish_arg(
     start: Option<BorrowedFd<'_>>,
     path: &[u8],
@@ -1189,13 +1204,7 @@ fn establish_arg(
     resolve: u64,
     fast: bool,
 ) -> Result<Handle, Result<String, i32>> {
-    let slow = |e: io::Error| {
-        if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) {
-            Ok(SLOW.to_string())
-        } else {
-            Err(errno_of(&e))
-        }
-    };
+    let slow = |e: io::Error| walk_err(&e, fast);
     if path.is_empty() {
         return Err(Err(libc::ENOENT));
     }
@@ -1501,10 +1510,7 @@ fn establish(
                 return Ok(Target::Existing { fd, st });
             }
             Err(e) if creat && !tmpfile && e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => {
-                return Err(Ok(SLOW.into()));
-            }
-            Err(e) => return Err(Err(errno_of(&e))),
+            Err(e) => return Err(walk_err(&e, fast)),
         }
         // O_CREAT of a missing object: its directory, then the name in it.
         if path.ends_with(b"/") {
@@ -1516,13 +1522,8 @@ fn establish(
         }
         let name = name.to_vec();
         let dir = dirfd.as_ref().map(|d| d.as_fd()).or(start);
-        let dfd = sys::openat2(dir, dpath, O_PATH | O_DIRECTORY, 0, resolve).map_err(|e| {
-            if fast && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) {
-                Ok(SLOW.into())
-            } else {
-                Err(errno_of(&e))
-            }
-        })?;
+        let dfd = sys::openat2(dir, dpath, O_PATH | O_DIRECTORY, 0, resolve)
+            .map_err(|e| walk_err(&e, fast))?;
         match sys::fstatat(Some(dfd.as_fd()), &name, true) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 return Ok(Target::Create { dir: dfd, name });
@@ -1592,11 +1593,7 @@ fn resolve_absolute(
     let host = em.host().ok()?;
     let mut out = Vec::with_capacity(d.paths.len());
     for p in &d.paths {
-        let f = if p.follow_last {
-            O_PATH
-        } else {
-            O_PATH | O_NOFOLLOW
-        };
+        let f = audit_flags(p);
         // A clean path from the namespace's root that meets no symlink is its own
         // resolved path (no read back); one that meets a symlink is resolved again.
         let exact = croot.ns_root && clean_path(&p.raw);
@@ -1624,12 +1621,7 @@ fn resolve_absolute(
                 } else {
                     host.fd_path(fd.as_fd()).ok()?
                 };
-                Ok(Resolved {
-                    path,
-                    exists: true,
-                    followed_symlink: false,
-                    magic: false,
-                })
+                view(Ok(path), true)?
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !p.raw.ends_with(b"/") => {
                 let (dp, name) = split_last(&p.raw);
@@ -1660,28 +1652,27 @@ fn resolve_absolute(
                     Ok(Some(dfd)) => Ok(entry_path(host.fd_path(dfd.as_fd()).ok()?, name)),
                     Err(e) => Err(e),
                 };
-                missing_in(path)?
+                view(path, false)?
             }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
-            Err(e) => Err(e.to_string()),
+            Err(e) => view(Err(e), true)?,
         };
         out.push(r);
     }
     Some(out)
 }
 
-/// The resolved view of a missing object from the walk to its directory (the object's
-/// path, or the walk's error); `None` when the walk met a symlink or magic link it was not
-/// to follow, so that the full resolution takes over.
-fn missing_in(path: io::Result<Vec<u8>>) -> Option<Result<Resolved, String>> {
+/// The resolved view of an object (`exists`) or of a missing one from the walk to its
+/// directory: its path, or the walk's error; `None` when the walk met a link it refuses,
+/// so that the full resolution takes over.
+fn view(path: io::Result<Vec<u8>>, exists: bool) -> Option<Result<Resolved, String>> {
     match path {
         Ok(path) => Some(Ok(Resolved {
             path,
-            exists: false,
+            exists,
             followed_symlink: false,
             magic: false,
         })),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => None,
+        Err(e) if link_refused(&e) => None,
         Err(e) => Some(Err(e.to_string())),
     }
 }
@@ -1795,18 +1786,9 @@ fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<R
         if !base.starts_with(b"/") || base.ends_with(b" (deleted)") {
             return None;
         }
-        let f = if p.follow_last {
-            O_PATH
-        } else {
-            O_PATH | O_NOFOLLOW
-        };
+        let f = audit_flags(p);
         let r = match sys::openat2(Some(start.as_fd()), &p.raw, f, 0, scoped) {
-            Ok(_) => Ok(Resolved {
-                path: entry_path(std::mem::take(&mut base), &p.raw),
-                exists: true,
-                followed_symlink: false,
-                magic: false,
-            }),
+            Ok(_) => view(Ok(entry_path(std::mem::take(&mut base), &p.raw)), true)?,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 let (dp, _) = split_last(&p.raw);
                 let dir = if dp == b"." {
@@ -1815,10 +1797,12 @@ fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<R
                     sys::openat2(Some(start.as_fd()), dp, O_PATH | O_DIRECTORY, 0, scoped)
                         .map(|_| ())
                 };
-                missing_in(dir.map(|()| entry_path(std::mem::take(&mut base), &p.raw)))?
+                view(
+                    dir.map(|()| entry_path(std::mem::take(&mut base), &p.raw)),
+                    false,
+                )?
             }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => return None,
-            Err(e) => Err(e.to_string()),
+            Err(e) => view(Err(e), true)?,
         };
         out.push(r);
     }
@@ -1908,11 +1892,7 @@ pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
             }
             let path = rewrite_proc_self(&p.raw, ids.0, ids.1);
             let dirfd = dir.as_ref().map(|f| f.as_fd());
-            let f = if p.follow_last {
-                O_PATH
-            } else {
-                O_PATH | O_NOFOLLOW
-            };
+            let f = audit_flags(p);
             let r = match sys::openat2(dirfd, &path, f, 0, 0) {
                 Ok(fd) => Some((fd, None)),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !path.ends_with(b"/") => {
@@ -2256,12 +2236,12 @@ Groups:\t4 24 27 \nNStgid:\t900\t7\nNSpid:\t901\t8\nCapEff:\t0000000000000001\n"
 
     #[test]
     fn a_missing_object_is_named_from_its_directory_unless_a_link_was_met() {
-        let r = missing_in(Ok(b"/tmp/x".to_vec())).unwrap().unwrap();
+        let r = view(Ok(b"/tmp/x".to_vec()), false).unwrap().unwrap();
         assert_eq!((r.path.as_slice(), r.exists), (&b"/tmp/x"[..], false));
         for e in [libc::ELOOP, libc::EXDEV] {
-            assert!(missing_in(Err(io::Error::from_raw_os_error(e))).is_none());
+            assert!(view(Err(io::Error::from_raw_os_error(e)), false).is_none());
         }
-        assert!(missing_in(Err(io::Error::from_raw_os_error(libc::ENOENT)))
+        assert!(view(Err(io::Error::from_raw_os_error(libc::ENOENT)), false)
             .unwrap()
             .is_err());
     }

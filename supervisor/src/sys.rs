@@ -1921,27 +1921,12 @@ pub fn openat_mode(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
-/// The mount id of the file behind `fd` (`statx` `STATX_MNT_ID`, Linux 5.8).
+/// The mount id of the file behind `fd` (`statx` `STATX_MNT_ID`, Linux 5.8; `ENOSYS`
+/// when the kernel does not say).
 pub fn mnt_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
-    let mut st = MaybeUninit::<libc::statx>::zeroed();
-    // SAFETY: the path is a static empty C string used with AT_EMPTY_PATH on a live fd;
-    // the kernel fills the live, zeroed `statx` buffer.
-    let rc = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_MNT_ID,
-            st.as_mut_ptr(),
-        )
-    };
-    cvt(rc as libc::c_long)?;
-    // SAFETY: statx succeeded (and the buffer was zeroed before).
-    let st = unsafe { st.assume_init() };
-    if st.stx_mask & libc::STATX_MNT_ID == 0 {
-        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
-    }
-    Ok(st.stx_mnt_id)
+    fstatat(Some(fd), b"", true)?
+        .mnt_id
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
 // ---- Calls performed on a caller's behalf (perform.rs): on handles, never on strings
