@@ -856,33 +856,31 @@ mod tests {
     }
 
     impl Rig {
-        /// Queues an `openat(AT_FDCWD, path, O_RDONLY)` by this process with `id`.
-        fn openat(&mut self, id: u64, path: &str) {
+        /// Queues call `name` by this process with `id`, `path` kept alive in the rig and
+        /// its address put in the arguments by `args`.
+        fn push(&mut self, id: u64, name: &str, path: &str, args: impl Fn(u64) -> [u64; 6]) {
             let c = CString::new(path).unwrap();
             let n = Notif {
                 id,
                 pid: std::process::id(),
                 arch: crate::event::AUDIT_ARCH_X86_64,
-                nr: crate::event::syscall_nr("openat").unwrap(),
+                nr: crate::event::syscall_nr(name).unwrap(),
                 instruction_pointer: 0,
-                args: [libc::AT_FDCWD as i64 as u64, c.as_ptr() as u64, 0, 0, 0, 0],
+                args: args(c.as_ptr() as u64),
             };
             self.paths.push(c);
             self.fake.push(n);
         }
 
+        /// Queues an `openat(AT_FDCWD, path, O_RDONLY)` by this process with `id`.
+        fn openat(&mut self, id: u64, path: &str) {
+            self.push(id, "openat", path, |p| {
+                [libc::AT_FDCWD as i64 as u64, p, 0, 0, 0, 0]
+            });
+        }
+
         fn mkdir(&mut self, id: u64, path: &str) {
-            let c = CString::new(path).unwrap();
-            let n = Notif {
-                id,
-                pid: std::process::id(),
-                arch: crate::event::AUDIT_ARCH_X86_64,
-                nr: crate::event::syscall_nr("mkdir").unwrap(),
-                instruction_pointer: 0,
-                args: [c.as_ptr() as u64, 0o700, 0, 0, 0, 0],
-            };
-            self.paths.push(c);
-            self.fake.push(n);
+            self.push(id, "mkdir", path, |p| [p, 0o700, 0, 0, 0, 0]);
         }
 
         /// Runs the session until the fake has nothing left.
