@@ -1611,7 +1611,12 @@ fn resolve_absolute(
         let named = matches!(nosym, Some(Ok(_)));
         let opened = match nosym {
             Some(Ok(fd)) => Ok(fd),
-            Some(Err(e)) if e.raw_os_error() == Some(libc::ENOENT) => Err(e),
+            // Missing, and no symlink on the way to what is missing: the call walks the
+            // same directories, so what it creates (if anything) is named by the path.
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ENOENT) => {
+                out.push(view(Ok(p.raw.clone()), false)?);
+                continue;
+            }
             _ => sys::openat2(Some(root), &p.raw, f, 0, libc::RESOLVE_IN_ROOT),
         };
         let r = match opened {
@@ -1625,31 +1630,14 @@ fn resolve_absolute(
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !p.raw.ends_with(b"/") => {
                 let (dp, name) = split_last(&p.raw);
-                // The directory, again without symlinks first when the path is clean.
-                let dir_named = exact
-                    && sys::openat2(
-                        Some(root),
-                        dp,
-                        O_PATH | O_DIRECTORY,
-                        0,
-                        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
-                    )
-                    .is_ok();
-                let dir = if dir_named {
-                    Ok(None)
-                } else {
-                    sys::openat2(
-                        Some(root),
-                        dp,
-                        O_PATH | O_DIRECTORY,
-                        0,
-                        libc::RESOLVE_IN_ROOT,
-                    )
-                    .map(Some)
-                };
-                let path = match dir {
-                    Ok(None) => Ok(p.raw.clone()),
-                    Ok(Some(dfd)) => Ok(entry_path(host.fd_path(dfd.as_fd()).ok()?, name)),
+                let path = match sys::openat2(
+                    Some(root),
+                    dp,
+                    O_PATH | O_DIRECTORY,
+                    0,
+                    libc::RESOLVE_IN_ROOT,
+                ) {
+                    Ok(dfd) => Ok(entry_path(host.fd_path(dfd.as_fd()).ok()?, name)),
                     Err(e) => Err(e),
                 };
                 view(path, false)?
@@ -1789,18 +1777,9 @@ fn resolve_relative(em: &mut Emulator, ev: &SyscallEvent) -> Option<Vec<Result<R
         let f = audit_flags(p);
         let r = match sys::openat2(Some(start.as_fd()), &p.raw, f, 0, scoped) {
             Ok(_) => view(Ok(entry_path(std::mem::take(&mut base), &p.raw)), true)?,
+            // Missing, and no symlink on the way to what is missing: named by the path.
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let (dp, _) = split_last(&p.raw);
-                let dir = if dp == b"." {
-                    Ok(())
-                } else {
-                    sys::openat2(Some(start.as_fd()), dp, O_PATH | O_DIRECTORY, 0, scoped)
-                        .map(|_| ())
-                };
-                view(
-                    dir.map(|()| entry_path(std::mem::take(&mut base), &p.raw)),
-                    false,
-                )?
+                view(Ok(entry_path(std::mem::take(&mut base), &p.raw)), false)?
             }
             Err(e) => view(Err(e), true)?,
         };
