@@ -124,6 +124,8 @@ impl EventBuilder {
             resolved: OnceCell::new(),
             cwd: OnceCell::new(),
             task: OnceCell::new(),
+            stat: OnceCell::new(),
+            cmdlines: Default::default(),
             status: OnceCell::new(),
             ancestors: OnceCell::new(),
             exec_view: OnceCell::new(),
@@ -155,6 +157,11 @@ pub struct SyscallEvent {
     pub(super) resolved: OnceCell<Vec<Result<Resolved, String>>>,
     pub(super) cwd: OnceCell<Option<Vec<u8>>>,
     pub(super) task: OnceCell<Option<Arc<TaskInfo>>>,
+    /// The caller's `stat` read for this event (process group, session, tty: the table's
+    /// entry keeps them from its last read).
+    pub(super) stat: OnceCell<Option<crate::event::procfs::Stat>>,
+    /// `proc.cmdline` and `proc.pcmdline`, built on first use.
+    pub(super) cmdlines: [OnceCell<Option<String>>; 2],
     pub(super) status: OnceCell<Option<Status>>,
     pub(super) ancestors: OnceCell<Box<[AncestorSlot]>>,
     pub(super) exec_view: OnceCell<Option<TaskInfo>>,

@@ -269,18 +269,23 @@ impl Stat {
         if close < open {
             return None;
         }
-        let comm = String::from_utf8_lossy(&b[open + 1..close]).into_owned();
         let rest = std::str::from_utf8(b.get(close + 1..)?).ok()?;
-        let f: Vec<&str> = rest.split_ascii_whitespace().collect();
-        // f[0] = state (field 3); field n is f[n-3].
-        let g = |n: usize| f.get(n - 3).and_then(|s| s.parse::<i64>().ok());
+        // Fields 3 (state) to 22 (starttime), in one pass without collecting them.
+        let mut f = rest.split_ascii_whitespace();
+        f.next()?; // the state
+        let mut next = |skip: usize| f.nth(skip).and_then(|s| s.parse::<i64>().ok());
+        let ppid = next(0)? as u32;
+        let pgrp = next(0)? as u32;
+        let session = next(0)? as u32;
+        let tty_nr = next(0)? as u32;
+        let starttime = next(14)? as u64;
         Some(Stat {
-            comm,
-            ppid: g(4)? as u32,
-            pgrp: g(5)? as u32,
-            session: g(6)? as u32,
-            tty_nr: g(7)? as u32,
-            starttime: g(22)? as u64,
+            comm: String::from_utf8_lossy(&b[open + 1..close]).into_owned(),
+            ppid,
+            pgrp,
+            session,
+            tty_nr,
+            starttime,
         })
     }
 }
@@ -503,6 +508,77 @@ fn read_facts(dir: &ProcDir) -> (Argv, Arc<str>) {
 /// Most `/proc/<pid>/stat` files a container's table keeps open.
 pub const STAT_FILES_MAX: usize = 256;
 
+/// Most watched tasks ([`Watch`], three descriptors each) in one container's table.
+pub const WATCHES_MAX: usize = 64;
+/// Most watched tasks in the whole supervisor (bounds the descriptors they hold).
+pub const WATCHES_GLOBAL_MAX: usize = 1024;
+static WATCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Watched tasks in the whole supervisor now.
+pub fn watches() -> usize {
+    WATCHES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// What keeps a cached task's `stat` facts true without reading `stat` again: a pidfd
+/// on the task (readable once it has exited: then its number may name another task), a
+/// pidfd on its parent process (readable once that has exited: then the task has been
+/// reparented and its `ppid` changed) and its kept-open `comm` (an exec or
+/// `PR_SET_NAME` changes it). A cached task whose watch is quiet and whose comm reads
+/// the same is the task the entry describes, with the same parent and name; the other
+/// `stat` fields (process group, session, tty) are read fresh by the fields that need
+/// them ([`ProcCache::read_stat`]).
+#[derive(Debug)]
+struct Watch {
+    task: std::os::fd::OwnedFd,
+    parent: Option<std::os::fd::OwnedFd>,
+    comm: File,
+}
+
+impl Watch {
+    fn new(
+        task: std::os::fd::OwnedFd,
+        parent: Option<std::os::fd::OwnedFd>,
+        comm: File,
+    ) -> Option<Watch> {
+        use std::sync::atomic::Ordering;
+        WATCHES
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < WATCHES_GLOBAL_MAX).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Watch { task, parent, comm })
+    }
+
+    /// Whether the task and its parent still live and the task's comm is `comm`: two
+    /// system calls (one `poll` of both pidfds, one `pread` of `comm`).
+    fn holds(&self, comm: &str) -> bool {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileExt;
+        match crate::sys::poll2(
+            self.task.as_fd(),
+            self.parent.as_ref().map(|p| p.as_fd()),
+            crate::sys::POLLIN,
+            0,
+        ) {
+            Ok((0, 0)) => {}
+            _ => return false,
+        }
+        // TASK_COMM_LEN is 16 (64 for kernel threads' names): a longer read is no comm.
+        let mut buf = [0u8; 80];
+        let Ok(n) = self.comm.read_at(&mut buf, 0) else {
+            return false;
+        };
+        let got = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
+        n < buf.len() && got == comm.as_bytes()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        WATCHES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Bytes a container's process table may hold (argv, executable paths, comms and the
 /// fixed cost of each entry); beyond it the least recently used entries are evicted.
 pub const CONTAINER_CACHE_BUDGET: usize = 8 << 20;
@@ -565,6 +641,9 @@ struct TaskSlot {
     proc_key: Option<(u32, u64)>,
     used: u64,
     bytes: usize,
+    /// Set when the entry was confirmed by a second `stat` read (a task seen once needs
+    /// none: short-lived processes never pay for one).
+    watch: Option<Watch>,
 }
 
 /// The per-process facts, keyed by (tgid, the leader's start time).
@@ -589,11 +668,17 @@ pub struct ProcCache {
     stat_files: HashMap<u32, File>,
     /// Thread group ids with an exec in flight: their next event re-reads.
     exec_pending: HashMap<u32, ()>,
+    /// The entry of each watched task, by tid.
+    watched: HashMap<u32, (u32, u64)>,
+    /// Watch attempts since the last sweep of exited watched tasks.
+    sweep_credit: usize,
     /// Bytes accounted for the entries above.
     bytes: usize,
     budget: usize,
     tick: u64,
     pub hits: u64,
+    /// Hits confirmed by the entry's [`Watch`] (no `stat` read).
+    pub watched_hits: u64,
     pub misses: u64,
     pub evictions: u64,
 }
@@ -621,10 +706,13 @@ impl ProcCache {
             procs: HashMap::new(),
             stat_files: HashMap::new(),
             exec_pending: HashMap::new(),
+            watched: HashMap::new(),
+            sweep_credit: 0,
             bytes: 0,
             budget,
             tick: 0,
             hits: 0,
+            watched_hits: 0,
             misses: 0,
             evictions: 0,
         }
@@ -643,15 +731,136 @@ impl ProcCache {
         tid: u32,
         dir: impl FnOnce() -> Option<&'d ProcDir>,
     ) -> Option<Arc<TaskInfo>> {
+        if let Some(info) = self.watched_hit(tid, u64::MAX) {
+            return Some(info);
+        }
         let stat = self.read_stat(proc_root, tid)?;
         self.get_with(proc_root, tid, stat, |_| dir().map(Dir::Borrowed))
+    }
+
+    /// The entry of `tid` when its [`Watch`] holds (no `stat` read), if it started no
+    /// later than `not_after`. A watch that fails is dropped: the caller reads `stat`.
+    fn watched_hit(&mut self, tid: u32, not_after: u64) -> Option<Arc<TaskInfo>> {
+        let key = *self.watched.get(&tid)?;
+        if self.exec_pending.contains_key(&tid) {
+            self.unwatch(tid);
+            return None;
+        }
+        let Some(slot) = self.tasks.get_mut(&key) else {
+            self.watched.remove(&tid);
+            return None;
+        };
+        let holds = slot
+            .watch
+            .as_ref()
+            .is_some_and(|w| w.holds(&slot.info.stat.comm));
+        if !holds {
+            self.unwatch(tid);
+            return None;
+        }
+        if key.1 > not_after {
+            return None;
+        }
+        self.tick += 1;
+        slot.used = self.tick;
+        self.hits += 1;
+        self.watched_hits += 1;
+        let info = slot.info.clone();
+        if let Some(p) = slot.proc_key.and_then(|k| self.procs.get_mut(&k)) {
+            p.used = self.tick;
+        }
+        Some(info)
+    }
+
+    /// With every watch slot taken, drops the watches of tasks that have exited (their
+    /// entries wait for eviction otherwise); at most once per [`WATCHES_MAX`] attempts, so
+    /// that a container starting processes by the thousand costs no more than one `poll`
+    /// per attempt.
+    fn sweep_watches(&mut self) {
+        self.sweep_credit += 1;
+        if self.sweep_credit < WATCHES_MAX {
+            return;
+        }
+        self.sweep_credit = 0;
+        let gone: Vec<u32> = self
+            .watched
+            .iter()
+            .filter(|(_, key)| {
+                self.tasks
+                    .get(key)
+                    .and_then(|t| t.watch.as_ref())
+                    .is_none_or(|w| {
+                        use std::os::fd::AsFd;
+                        !matches!(
+                            crate::sys::poll2(w.task.as_fd(), None, crate::sys::POLLIN, 0),
+                            Ok((0, _))
+                        )
+                    })
+            })
+            .map(|(tid, _)| *tid)
+            .collect();
+        for tid in gone {
+            self.unwatch(tid);
+        }
+    }
+
+    /// Drops the watch of `tid` (the entry stays, checked by `stat` again).
+    fn unwatch(&mut self, tid: u32) {
+        if let Some(key) = self.watched.remove(&tid) {
+            if let Some(slot) = self.tasks.get_mut(&key) {
+                slot.watch = None;
+            }
+        }
+    }
+
+    /// Watches the entry `key` of `tid`, just confirmed by a second `stat` read that gave
+    /// `stat`: opens the pidfds and `comm`, then reads `stat` again through the kept file
+    /// (bound to the task, not the number): unchanged, the task lived and had that
+    /// parent while the pidfds were opened, so they name those two processes.
+    fn watch(&mut self, proc_root: &Path, key: (u32, u64), stat: &Stat) {
+        let tid = key.0;
+        if self.watched.len() >= WATCHES_MAX {
+            self.sweep_watches();
+        }
+        if self.watched.len() >= WATCHES_MAX
+            || self.watched.contains_key(&tid)
+            || watches() >= WATCHES_GLOBAL_MAX
+        {
+            return;
+        }
+        let Ok(task) = crate::sys::pidfd_open_task(tid) else {
+            return;
+        };
+        let parent = match stat.ppid {
+            0 => None,
+            p => match crate::sys::pidfd_open_task(p) {
+                Ok(fd) => Some(fd),
+                Err(_) => return,
+            },
+        };
+        let Ok(comm) = File::open(proc_root.join(format!("{tid}/task/{tid}/comm"))) else {
+            return;
+        };
+        if self.read_stat(proc_root, tid).as_ref() != Some(stat) {
+            return;
+        }
+        let Some(w) = Watch::new(task, parent, comm) else {
+            return;
+        };
+        if !w.holds(&stat.comm) {
+            return;
+        }
+        if let Some(slot) = self.tasks.get_mut(&key) {
+            slot.watch = Some(w);
+            self.watched.insert(tid, key);
+        }
     }
 
     /// The current `stat` of `pid`, through the kept-open file when there is one. The
     /// task's own file (`<pid>/task/<pid>/stat`), not the thread group's (`<pid>/stat`): the
     /// fields kept (comm, parent, process group, session, tty, start time) are the task's in
     /// both, and the task's skips summing the group's counters and CPU times (~20% cheaper).
-    fn read_stat(&mut self, proc_root: &Path, pid: u32) -> Option<Stat> {
+    pub fn read_stat(&mut self, proc_root: &Path, pid: u32) -> Option<Stat> {
         if let Some(f) = self.stat_files.get(&pid) {
             if let Some(st) = pread_stat(f) {
                 return Some(st);
@@ -689,16 +898,19 @@ impl ProcCache {
                 if let Some(p) = e.proc_key.and_then(|k| self.procs.get_mut(&k)) {
                     p.used = tick;
                 }
+                self.watch(proc_root, key, &stat);
                 return Some(info);
             }
             if e.info.stat.comm == stat.comm {
                 // Reparenting or a new session: refresh the volatile part only.
                 self.hits += 1;
                 let mut n = (*e.info).clone();
-                n.stat = stat;
+                n.stat = stat.clone();
                 let n = Arc::new(n);
                 e.info = n.clone();
                 e.used = tick;
+                self.unwatch(tid);
+                self.watch(proc_root, key, &stat);
                 return Some(n);
             }
             // A new comm: an exec we did not see (or prctl); read everything again,
@@ -767,6 +979,7 @@ impl ProcCache {
                 proc_key: leader_start.map(|ls| (tgid, ls)),
                 used: tick,
                 bytes,
+                watch: None,
             },
         );
         self.evict();
@@ -786,6 +999,9 @@ impl ProcCache {
     fn remove_task(&mut self, key: &(u32, u64)) {
         if let Some(old) = self.tasks.remove(key) {
             self.sub_bytes(old.bytes);
+            if old.watch.is_some() {
+                self.watched.remove(&key.0);
+            }
         }
     }
 
@@ -841,10 +1057,14 @@ impl ProcCache {
             }
         }
         let mut sub = 0;
+        let watched = &mut self.watched;
         self.tasks.retain(|k, v| {
             let keep = !tasks.contains(k) && !v.proc_key.is_some_and(|p| procs.contains(&p));
             if !keep {
                 sub += v.bytes;
+                if v.watch.is_some() {
+                    watched.remove(&k.0);
+                }
             }
             keep
         });
@@ -856,8 +1076,12 @@ impl ProcCache {
         if pid == 0 {
             return None;
         }
-        // The hit path reads only `stat` (its start time identifies the process); the
-        // directory is opened on a miss, and its `stat` re-checked against the first read.
+        // A watched entry needs no read; otherwise the hit path reads only `stat` (its
+        // start time identifies the process); the directory is opened on a miss, and its
+        // `stat` re-checked against the first read.
+        if let Some(info) = self.watched_hit(pid, not_after) {
+            return Some(info);
+        }
         let stat = self.read_stat(proc_root, pid)?;
         if stat.starttime > not_after {
             return None;
@@ -1379,6 +1603,121 @@ mod tests {
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .collect()
+    }
+
+    /// A task confirmed twice is watched: later lookups read no `stat`, and each thing
+    /// the watch stands for (the parent's exit, a new comm, the task's exit) sends the
+    /// lookup back to `stat`, which sees the change.
+    #[test]
+    fn watched_entries_see_reparenting_renames_and_exits() {
+        // sh (the parent) starts a sleep and waits for a line on its stdin to exit.
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; read x"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(sh.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let pid: u32 = line.trim().parse().unwrap();
+        for _ in 0..200 {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let root = Path::new("/proc");
+        let dir = ProcDir::open_tid(pid).unwrap();
+        let mut cache = ProcCache::default();
+        let get = |c: &mut ProcCache| c.get_caller(root, pid, || Some(&dir)).unwrap();
+        let first = get(&mut cache);
+        assert_eq!((first.name(), first.stat.ppid), ("sleep", sh.id()));
+        let _ = get(&mut cache);
+        assert_eq!(cache.watched.len(), 1, "confirmed twice: watched");
+        let _ = get(&mut cache);
+        assert_eq!(cache.watched_hits, 1);
+        // The parent exits: the sleep is reparented, and the next lookup says so.
+        drop(sh.stdin.take());
+        sh.wait().unwrap();
+        let mut moved = None;
+        for _ in 0..200 {
+            let t = get(&mut cache);
+            if t.stat.ppid != first.stat.ppid {
+                moved = Some(t);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let moved = moved.expect("the reparenting is seen");
+        let live = Stat::parse(&std::fs::read(format!("/proc/{pid}/stat")).unwrap()).unwrap();
+        assert_eq!(moved.stat.ppid, live.ppid);
+        // Watched again after the refresh.
+        let _ = get(&mut cache);
+        let hits = cache.watched_hits;
+        let _ = get(&mut cache);
+        assert_eq!(
+            cache.watched_hits,
+            hits + 1,
+            "watched again after the refresh"
+        );
+        // Killed (a zombie until its new parent reaps it, then gone): the watch no
+        // longer holds, and the lookup goes back to `stat`.
+        assert!(cache.watched.contains_key(&pid));
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+        for _ in 0..400 {
+            match std::fs::read(format!("/proc/{pid}/stat")) {
+                Ok(b) if !b.contains(&b'Z') => {}
+                _ => break,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let hits = cache.watched_hits;
+        let _ = cache.get_caller(root, pid, || Some(&dir));
+        assert_eq!(cache.watched_hits, hits);
+        assert!(
+            !cache.watched.contains_key(&pid),
+            "a dead task's watch is dropped"
+        );
+    }
+
+    /// A watched thread renamed (`/proc/<tid>/comm`, as `PR_SET_NAME` does) is read
+    /// again: its new name is served.
+    #[test]
+    fn a_watched_task_renamed_is_read_again() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::Builder::new()
+            .name("before".into())
+            .spawn(move || {
+                let me = std::fs::read_link("/proc/thread-self").unwrap();
+                let tid = me.file_name().unwrap().to_str().unwrap().parse::<u32>();
+                tx.send(tid.unwrap()).unwrap();
+                let _ = done_rx.recv();
+            })
+            .unwrap();
+        let tid = rx.recv().unwrap();
+        let root = Path::new("/proc");
+        let me = std::process::id();
+        let dir = ProcDir::open_at(&root.join(format!("{me}/task")), tid).unwrap();
+        let mut cache = ProcCache::default();
+        let get = |c: &mut ProcCache| c.get_caller(root, tid, || Some(&dir)).unwrap();
+        assert_eq!(get(&mut cache).name(), "before");
+        let _ = get(&mut cache);
+        let _ = get(&mut cache);
+        if cache.watched_hits == 0 {
+            // No PIDFD_THREAD (Linux < 6.9): threads are checked by `stat` alone.
+            assert!(crate::sys::pidfd_open_task(tid).is_err());
+        }
+        std::fs::write(format!("/proc/{me}/task/{tid}/comm"), "after").unwrap();
+        assert_eq!(get(&mut cache).name(), "after");
+        done_tx.send(()).unwrap();
+        t.join().unwrap();
     }
 
     #[test]

@@ -371,7 +371,15 @@ impl SyscallEvent {
                     Some(Value::I64(i64::from(self.d.use_fd?)))
                 }
             }
-            Field::FdTypechar => s(self.fd_typechar()?.to_string()),
+            Field::FdTypechar => {
+                // A static one-letter string for the known kinds (no allocation).
+                const KINDS: &str = "fd46upesltinbromc";
+                let c = self.fd_typechar()?;
+                match KINDS.find(c) {
+                    Some(i) => s(&KINDS[i..i + 1]),
+                    None => s(c.to_string()),
+                }
+            }
             Field::FdType => s(typename(self.fd_typechar()?)),
             Field::FdName => {
                 if self.d.fd_path.is_some() {

@@ -39,8 +39,21 @@ impl SyscallEvent {
     /// Reads now (into the event) the caller's process record, status and ancestry.
     pub(in crate::event) fn capture_proc(&self) {
         let _ = self.me();
+        let _ = self.stat();
         let _ = self.status();
         let _ = self.ancestors();
+    }
+
+    /// The caller's `stat` as of this event, for the facts a process changes without
+    /// exec (process group, session, controlling tty), which the table's entry may hold
+    /// from an earlier read.
+    fn stat(&self) -> Option<&procfs::Stat> {
+        self.stat
+            .get_or_init(|| {
+                let mut cache = self.ctx.tables.cache.lock().ok()?;
+                cache.read_stat(&self.ctx.proc_root, self.tid)
+            })
+            .as_ref()
     }
 
     pub(in crate::event) fn status(&self) -> Option<&Status> {
@@ -328,8 +341,13 @@ impl SyscallEvent {
                     .to_string()),
                 _ => s(self.me()?.args()),
             },
-            Field::ProcCmdline => s(self.me()?.cmdline()),
-            Field::ProcPcmdline => s(self.ancestor(1)?.cmdline()),
+            // Built once per event: many rules test these.
+            Field::ProcCmdline => s(self.cmdlines[0]
+                .get_or_init(|| Some(self.me()?.cmdline()))
+                .as_deref()?),
+            Field::ProcPcmdline => s(self.cmdlines[1]
+                .get_or_init(|| Some(self.ancestor(1)?.cmdline()))
+                .as_deref()?),
             Field::ProcAcmdline => match arg {
                 FieldArg::Index(n) => s(self.ancestor(*n)?.cmdline()),
                 _ => Some(Value::List(
@@ -370,7 +388,7 @@ impl SyscallEvent {
                 }
                 s(c)
             }
-            Field::ProcTty => Some(Value::U64(u64::from(self.caller()?.stat.tty_nr))),
+            Field::ProcTty => Some(Value::U64(u64::from(self.stat()?.tty_nr))),
             Field::ProcPid => Some(Value::I64(i64::from(self.status()?.tgid))),
             Field::ProcPpid => Some(Value::I64(i64::from(self.caller()?.stat.ppid))),
             Field::ProcApid => match arg {
@@ -389,17 +407,15 @@ impl SyscallEvent {
                 let pd = ProcDir::open_at(&self.ctx.proc_root, p.tid).ok()?;
                 Some(Value::I64(i64::from(pd.status()?.vpid)))
             }
-            Field::ProcSid => Some(Value::I64(i64::from(self.caller()?.stat.session))),
+            Field::ProcSid => Some(Value::I64(i64::from(self.stat()?.session))),
             Field::ProcVpgid => Some(Value::I64(i64::from(self.status()?.vpgid))),
-            Field::ProcIsSidLeader => Some(Value::Bool(
-                self.caller()?.stat.session == self.status()?.tgid,
-            )),
-            Field::ProcIsVpgidLeader => {
-                Some(Value::Bool(self.caller()?.stat.pgrp == self.status()?.tgid))
+            Field::ProcIsSidLeader => {
+                Some(Value::Bool(self.stat()?.session == self.status()?.tgid))
             }
+            Field::ProcIsVpgidLeader => Some(Value::Bool(self.stat()?.pgrp == self.status()?.tgid)),
             Field::ProcSname | Field::ProcSidExe | Field::ProcSidExepath => {
                 let me = self.caller()?;
-                let sid = me.stat.session;
+                let sid = self.stat()?.session;
                 let leader = if sid == self.status()?.tgid {
                     Cow::Borrowed(&**me)
                 } else {
