@@ -488,6 +488,52 @@ delay_ms() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
+# Whether a/b (both measured) is above the limit.
+over() { awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0 && a / b > l) }'; }
+# "n ns over the floor" of a against b (ns), and the budget lim allows: "a − b = d µs (budget x µs)".
+excess() {
+    awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%.1f µs over the floor (the limit allows %.1f µs)", (a - b) / 1000, b * (l - 1) / 1000; else print "-" }'
+}
+
+# The missed targets of issues 11 and 14, each with why (from this run's figures) and what
+# would close it. Printed under the targets table.
+missed_targets() {
+    local fp_r fp_w
+    fp_r="${MED[floor-path/openat-read]:-}"; fp_w="${MED[floor-path/openat-write]:-}"
+    if over "${MED[stable/openat-read]:-}" "$fp_r" 1.25; then
+        echo "- **stable \`openat\` vs floor-path**: $(excess "${MED[stable/openat-read]:-}" "$fp_r" 1.25); tiercel's own work per notification (RECV return → SEND, build / evaluate): ${HANDLING[stable]:--} µs. Each \`/proc\` or path system call costs ~1–2 µs on this machine; per \`openat\` audit makes three beyond the floor's (a \`statx\` of \`/proc/<tid>/root\` that checks the kept \`/proc/<tid>\` handle and names the caller's root, then \`openat2\` + \`close\` of the object in that root). Would close it: a check of the caller's root without a magic-link lookup (the kernel offers none: chroot, pivot_root and setns change it without a call tiercel must see), or resolving the path after SEND on another thread (alerts stay exact only if root and cwd are pinned before SEND, which is the same \`statx\`)."
+    fi
+    if over "${MED[upstream/openat-read]:-}" "$fp_r" 1.25 || over "${MED[upstream/openat-write]:-}" "$fp_w" 1.25; then
+        echo "- **three upstream files, \`openat\` vs floor-path**: read $(excess "${MED[upstream/openat-read]:-}" "$fp_r" 1.25), write $(excess "${MED[upstream/openat-write]:-}" "$fp_w" 1.25); own work ${HANDLING[upstream]:--} µs; without the in-root resolution (\`upstream-walk\`) $(ratio "${MED[upstream-walk/openat-read]:-}" "$fp_r") ($(excess "${MED[upstream-walk/openat-read]:-}" "$fp_r" 1.25)): the engine and the process facts (a watched task: one \`poll\` of two pidfds and a \`pread\` of \`comm\`) alone take more than the limit allows. Would close it: the engine's work moved after SEND onto a second thread (a worker fed by a bounded queue, every field an alert may show read before SEND), plus the above for the resolution."
+    fi
+    if over "${MED[preset/openat-write]:-}" "$fp_w" 2.0; then
+        if over "${MED[floor-addfd/openat-write]:-}" "$fp_w" 2.0; then
+            echo "- **preset write-open vs floor-path** (issue 11): the least emulating agent (\`floor-addfd\`: path, ID_VALID, \`openat2\` in the caller's root, ADDFD + SEND, no rules) is itself $(ratio "${MED[floor-addfd/openat-write]:-}" "$fp_w") floor-path here: no agent that performs the open and hands it over meets 2×; tiercel is $(ratio "${MED[preset/openat-write]:-}" "${MED[floor-addfd/openat-write]:-}") that agent (own work ${HANDLING[preset]:--} µs: the caller's credentials, the user-namespace check, \`capset\` around the walk and the open, the object's \`statx\`, the mount table's \`poll\`, the second ID_VALID, the reopen). Would close it: a cheaper hand-over than ADDFD in the kernel."
+        else
+            echo "- **preset write-open vs floor-path** (issue 11): own work ${HANDLING[preset]:--} µs against the least emulating agent's $(ratio "${MED[floor-addfd/openat-write]:-}" "$fp_w"): tiercel's credentials switch, checks and reopen are what is over."
+        fi
+    fi
+    if over "${BURST[seed]:-}" "${BURST[floor]:-}" 1.05; then
+        local why
+        if over "${BURST[floor-path]:-}" "${BURST[floor]:-}" 1.05; then
+            why="the path-reading floor alone is $(ratio "${BURST[floor-path]:-}" "${BURST[floor]:-}") the plain floor: no agent that reads the path (which the seed's condition needs) meets 1.05×"
+        else
+            why="the path-reading floor is $(ratio "${BURST[floor-path]:-}" "${BURST[floor]:-}"): the rest is tiercel's own work"
+        fi
+        echo "- **burst vs the plain floor**: $why; tiercel's own work per notification ${BURST_HANDLING:--} µs (build / evaluate), without the in-root resolution (\`seed-walk\`) ${BURST_HANDLING_WALK:--} µs and $(ratio "${BURST[seed-walk]:-}" "${BURST[floor]:-}"). tar's creates are relative: each reads the cwd (Falco's view), opens it, reads the opened handle's path back, and walks the name from it (\`RESOLVE_BENEATH\`). Would close it: the path read in the kernel (not possible with seccomp notification) and the resolution after SEND, as above."
+    fi
+    if over "${BUSY_P99[stable]:-}" "${SINGLE_P99[stable]:-}" 3; then
+        local why="the run queue of saturated CPUs, which every notifier pays"
+        if over "${BUSY_P99[floor-path]:-}" "${SINGLE_P99[floor-path]:-}" 3; then
+            why="$why: the path-reading floor itself is at $(ratio "${BUSY_P99[floor-path]:-}" "${SINGLE_P99[floor-path]:-}"), tiercel $(ratio "${BUSY_P99[stable]:-}" "${BUSY_P99[floor-path]:-}") the floor under the same load"
+        fi
+        echo "- **p99 with $SCALE_BUSY containers busy vs one**: $why. Judged on the paced load (calls from many containers at once, CPUs not saturated: $(ratio "${PACED_P99[stable]:-}" "${PONE_P99[stable]:-}")). Would close it: more CPUs than runnable loops; no agent design changes a saturated run queue."
+    fi
+    if over "${WALL[seed/realistic]:-}" "${WALL[bare/realistic]:-}" 1.10; then
+        echo "- **realistic workload under the seed rule vs bare** (issue 5): the floor alone (RECV → CONTINUE behind the seed's filter) is $(ratio "${WALL[floor/realistic]:-}" "${WALL[bare/realistic]:-}") bare and the path-reading floor $(ratio "${WALL[floor-path/realistic]:-}" "${WALL[bare/realistic]:-}"); tiercel $(ratio "${WALL[seed/realistic]:-}" "${WALL[floor/realistic]:-}") the floor. The workload's write-opens must all stop for the seed's path condition."
+    fi
+}
+
 if [ "${BENCH_RULES:-1}" = 1 ]; then
 log "rules engine benchmark (cargo bench -p tiercel-rules --bench eval)"
 (cd "$repo" && TIERCEL_BENCH_RULES="${UPSTREAM[0]}" cargo bench -q -p tiercel-rules --bench eval 2>"$work/rules-bench.err") > "$work/rules-bench.txt" || echo "rules bench failed" > "$work/rules-bench.txt"
@@ -556,6 +602,13 @@ log "notify-loop latency (cargo test --release -p tiercel --test runc_notify -- 
         abs_row "container start delay, $c (runc create vs bare, ms)" "$d" 50 ms
     done
     echo
+    m=$(missed_targets)
+    if [ -n "$m" ]; then
+        echo "### Missed: why (this run's figures) and what would close it"
+        echo
+        echo "$m"
+        echo
+    fi
     echo "## Per-call latency (ns): median / p99"
     echo
     printf '| workload |'; for c in $CONFIGS; do printf ' %s |' "$c"; done; echo
