@@ -271,6 +271,9 @@ struct Host {
     root: OwnedFd,
     cwd: OwnedFd,
     proc_: OwnedFd,
+    /// `/proc/self/fd` (the supervisor's descriptor table, shared by its threads): reading
+    /// a descriptor's path back through it skips two lookups (`self`, `<pid>`) per read.
+    own_fds: OwnedFd,
     caps: Caps,
     groups: Vec<u32>,
     fsuid: u32,
@@ -371,6 +374,7 @@ impl Host {
             root: dir(b"/")?,
             cwd: dir(b".")?,
             proc_: dir(b"/proc")?,
+            own_fds: dir(b"/proc/self/fd")?,
             caps: sys::cap_get().map_err(|e| format!("capget: {e}"))?,
             groups: sys::thread_groups().map_err(|e| format!("getgroups: {e}"))?,
             fsuid,
@@ -441,9 +445,9 @@ impl Host {
     }
 
     fn fd_path(&self, fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
-        let name = format!("self/fd/{}", fd.as_raw_fd());
+        let name = fd.as_raw_fd().to_string();
         sys::read_link_bytes(
-            Some(self.proc_.as_fd()),
+            Some(self.own_fds.as_fd()),
             name.as_bytes(),
             libc::PATH_MAX as usize,
         )
@@ -1800,13 +1804,14 @@ type Found = (OwnedFd, Option<Vec<u8>>);
 /// not be resolved this way (then the resolved view falls back to the path walk).
 pub fn resolve_paths(em: &mut Emulator, ev: &SyscallEvent) -> bool {
     let d = ev.decoded();
+    // Clean relative paths need no look at the root.
+    if let Some(v) = resolve_relative(em, ev) {
+        return ev.set_resolved_paths(v);
+    }
     let Ok(croot) = em.caller_root(ev) else {
         return false;
     };
     if let Some(v) = resolve_absolute(em, ev, &croot) {
-        return ev.set_resolved_paths(v);
-    }
-    if let Some(v) = resolve_relative(em, ev) {
         return ev.set_resolved_paths(v);
     }
     let root = croot.fd;

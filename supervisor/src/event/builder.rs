@@ -182,7 +182,12 @@ impl SyscallEvent {
     pub(super) fn pd(&self) -> Option<&ProcDir> {
         self.proc_dir
             .get_or_init(|| match self.ctx.dirs.lock() {
-                Ok(mut dirs) => dirs.get(&self.ctx.proc_root, self.tid),
+                Ok(mut dirs) => {
+                    // An absolute path is resolved in the caller's root: check the kept
+                    // handle by a look at `root`, which the resolution then reuses.
+                    let root = self.d.paths.iter().any(|p| p.raw.starts_with(b"/"));
+                    dirs.get(&self.ctx.proc_root, self.tid, root)
+                }
                 Err(_) => ProcDir::open_at(&self.ctx.proc_root, self.tid).ok(),
             })
             .as_ref()
