@@ -694,6 +694,8 @@ pub struct ProcCache {
     watched: HashMap<u32, (u32, u64)>,
     /// Watch attempts since the last sweep of exited watched tasks.
     sweep_credit: usize,
+    /// Most watched tasks ([`WATCHES_MAX`]; tests lower it).
+    watch_max: usize,
     /// Bytes accounted for the entries above.
     bytes: usize,
     budget: usize,
@@ -730,6 +732,7 @@ impl ProcCache {
             exec_pending: HashMap::new(),
             watched: HashMap::new(),
             sweep_credit: 0,
+            watch_max: WATCHES_MAX,
             bytes: 0,
             budget,
             tick: 0,
@@ -800,7 +803,7 @@ impl ProcCache {
     /// per attempt.
     fn sweep_watches(&mut self) {
         self.sweep_credit += 1;
-        if self.sweep_credit < WATCHES_MAX {
+        if self.sweep_credit < self.watch_max {
             return;
         }
         self.sweep_credit = 0;
@@ -841,10 +844,10 @@ impl ProcCache {
     /// parent while the pidfds were opened, so they name those two processes.
     fn watch(&mut self, proc_root: &Path, key: (u32, u64), stat: &Stat) {
         let tid = key.0;
-        if self.watched.len() >= WATCHES_MAX {
+        if self.watched.len() >= self.watch_max {
             self.sweep_watches();
         }
-        if self.watched.len() >= WATCHES_MAX
+        if self.watched.len() >= self.watch_max
             || self.watched.contains_key(&tid)
             || watches() >= WATCHES_GLOBAL_MAX
         {
@@ -1714,6 +1717,42 @@ mod tests {
             !cache.watched.contains_key(&pid),
             "a dead task's watch is dropped"
         );
+    }
+
+    /// With every watch slot taken, the watch of an exited task is swept (not at every
+    /// attempt) and its slot goes to a live one.
+    #[test]
+    fn exited_watches_are_swept_for_live_tasks() {
+        let spawn = || {
+            std::process::Command::new("sleep")
+                .arg("30")
+                .spawn()
+                .unwrap()
+        };
+        let (mut a, mut b) = (spawn(), spawn());
+        let root = Path::new("/proc");
+        let mut cache = ProcCache::default();
+        cache.watch_max = 2;
+        let twice = |c: &mut ProcCache, pid: u32| {
+            let d = ProcDir::open_tid(pid).unwrap();
+            for _ in 0..2 {
+                c.get_caller(root, pid, || Some(&d)).unwrap();
+            }
+        };
+        twice(&mut cache, a.id());
+        twice(&mut cache, std::process::id());
+        assert_eq!(cache.watched.len(), 2, "both slots taken");
+        a.kill().unwrap();
+        a.wait().unwrap();
+        // The first attempt for b only counts; the second sweeps a's slot and takes it.
+        twice(&mut cache, b.id());
+        assert!(!cache.watched.contains_key(&b.id()));
+        let d = ProcDir::open_tid(b.id()).unwrap();
+        cache.get_caller(root, b.id(), || Some(&d)).unwrap();
+        assert!(cache.watched.contains_key(&b.id()));
+        assert!(!cache.watched.contains_key(&a.id()));
+        b.kill().unwrap();
+        b.wait().unwrap();
     }
 
     /// A watched thread renamed (`/proc/<tid>/comm`, as `PR_SET_NAME` does) is read
