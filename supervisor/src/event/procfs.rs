@@ -126,7 +126,12 @@ impl ProcDirs {
             };
             if alive {
                 if d.pidfd.is_none() {
-                    d.pidfd = crate::sys::pidfd_open_task(tid).ok().map(Arc::new);
+                    // Kept only if the handle's task still lives after the pidfd was
+                    // opened: then it held the tid throughout, and the pidfd names it.
+                    d.pidfd = crate::sys::pidfd_open_task(tid)
+                        .ok()
+                        .filter(|_| d.alive())
+                        .map(Arc::new);
                 }
                 self.reused += 1;
                 return Some(d.clone());
