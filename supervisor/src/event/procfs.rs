@@ -559,28 +559,49 @@ struct Watch {
     task: std::os::fd::OwnedFd,
     parent: Option<std::os::fd::OwnedFd>,
     comm: File,
+    /// The comm as the kernel gives it (bytes: `Stat::comm` is its lossy text).
+    raw: Vec<u8>,
+}
+
+/// Reads a kept `comm` file: the name's bytes without the newline, `None` on an error
+/// or a read too long for a comm (TASK_COMM_LEN is 16; 64 for kernel threads' names).
+fn pread_comm<'b>(f: &File, buf: &'b mut [u8; 80]) -> Option<&'b [u8]> {
+    use std::os::unix::fs::FileExt;
+    let n = f.read_at(buf, 0).ok()?;
+    let got = buf.get(..n).filter(|_| n < 80)?;
+    Some(got.strip_suffix(b"\n").unwrap_or(got))
 }
 
 impl Watch {
+    /// A watch whose comm reads as `comm` now, within the supervisor's watch budget.
     fn new(
         task: std::os::fd::OwnedFd,
         parent: Option<std::os::fd::OwnedFd>,
         comm: File,
+        expect: &str,
     ) -> Option<Watch> {
         use std::sync::atomic::Ordering;
+        let raw = pread_comm(&comm, &mut [0u8; 80])?.to_vec();
+        if String::from_utf8_lossy(&raw) != expect {
+            return None;
+        }
         WATCHES
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < WATCHES_GLOBAL_MAX).then_some(n + 1)
             })
             .ok()?;
-        Some(Watch { task, parent, comm })
+        Some(Watch {
+            task,
+            parent,
+            comm,
+            raw,
+        })
     }
 
-    /// Whether the task and its parent still live and the task's comm is `comm`: two
+    /// Whether the task and its parent still live and the task's comm is unchanged: two
     /// system calls (one `poll` of both pidfds, one `pread` of `comm`).
-    fn holds(&self, comm: &str) -> bool {
+    fn holds(&self) -> bool {
         use std::os::fd::AsFd;
-        use std::os::unix::fs::FileExt;
         match crate::sys::poll2(
             self.task.as_fd(),
             self.parent.as_ref().map(|p| p.as_fd()),
@@ -590,13 +611,7 @@ impl Watch {
             Ok((0, 0)) => {}
             _ => return false,
         }
-        // TASK_COMM_LEN is 16 (64 for kernel threads' names): a longer read is no comm.
-        let mut buf = [0u8; 80];
-        let Ok(n) = self.comm.read_at(&mut buf, 0) else {
-            return false;
-        };
-        let got = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
-        n < buf.len() && got == comm.as_bytes()
+        pread_comm(&self.comm, &mut [0u8; 80]) == Some(self.raw.as_slice())
     }
 }
 
@@ -661,6 +676,17 @@ fn pread_stat(f: &File) -> Option<Stat> {
     Stat::parse(&buf[..n])
 }
 
+/// An exec in flight ([`ProcCache::exec_started`]). It is over when the exec'ing thread
+/// makes another call (a failed exec, or a leader's), or when that thread's tid is gone (a
+/// thread's exec took the leader's tid; its pidfd then reads as exited). Until then a
+/// lookup cannot tell the old image from the new one (a thread's exec keeps the leader's
+/// tid and start time; the same program keeps its comm), so it reads everything.
+#[derive(Debug)]
+struct ExecPending {
+    tid: u32,
+    pidfd: Option<std::os::fd::OwnedFd>,
+}
+
 #[derive(Debug)]
 struct TaskSlot {
     info: Arc<TaskInfo>,
@@ -671,6 +697,9 @@ struct TaskSlot {
     /// Set when the entry was confirmed by a second `stat` read (a task seen once needs
     /// none: short-lived processes never pay for one).
     watch: Option<Watch>,
+    /// A watch was tried for this entry (one try per entry and parent: a task that cannot
+    /// be watched does not pay for the attempt at every lookup).
+    watch_tried: bool,
 }
 
 /// The per-process facts, keyed by (tgid, the leader's start time).
@@ -693,8 +722,11 @@ pub struct ProcCache {
     /// Open `/proc/<pid>/stat` files: checking a cached task (alive, same comm and
     /// parent) costs one `pread` instead of open + read + close.
     stat_files: HashMap<u32, File>,
-    /// Thread group ids with an exec in flight: their next event re-reads.
-    exec_pending: HashMap<u32, ()>,
+    /// Execs in flight, by thread group id: until one is known to be over, the process's
+    /// tasks are read afresh at every lookup and nothing of it is cached.
+    exec_pending: HashMap<u32, ExecPending>,
+    /// The exec'ing thread of each entry of `exec_pending` → its thread group id.
+    exec_tids: HashMap<u32, u32>,
     /// The entry of each watched task, by tid.
     watched: HashMap<u32, (u32, u64)>,
     /// Watch attempts since the last sweep of exited watched tasks.
@@ -735,6 +767,7 @@ impl ProcCache {
             procs: HashMap::new(),
             stat_files: HashMap::new(),
             exec_pending: HashMap::new(),
+            exec_tids: HashMap::new(),
             watched: HashMap::new(),
             sweep_credit: 0,
             watch_max: WATCHES_MAX,
@@ -755,24 +788,27 @@ impl ProcCache {
 
     /// Info about the task `tid` that is stopped in a notification (so `tid` is its
     /// number for as long as the call is pending); `dir` opens its `/proc/<tid>` on a miss.
+    /// `settles`: the call is not an exec, so it can tell that an exec of its process in
+    /// flight is over (it is a later call of the exec'ing thread).
     pub fn get_caller<'d>(
         &mut self,
         proc_root: &Path,
         tid: u32,
         dir: impl FnOnce() -> Option<&'d ProcDir>,
+        settles: bool,
     ) -> Option<Arc<TaskInfo>> {
         if let Some(info) = self.watched_hit(tid, u64::MAX) {
             return Some(info);
         }
         let stat = self.read_stat(proc_root, tid)?;
-        self.get_with(proc_root, tid, stat, |_| dir().map(Dir::Borrowed))
+        self.get_with(proc_root, tid, stat, settles, |_| dir().map(Dir::Borrowed))
     }
 
     /// The entry of `tid` when its [`Watch`] holds (no `stat` read), if it started no
     /// later than `not_after`. A watch that fails is dropped: the caller reads `stat`.
     fn watched_hit(&mut self, tid: u32, not_after: u64) -> Option<Arc<TaskInfo>> {
         let key = *self.watched.get(&tid)?;
-        if self.exec_pending.contains_key(&tid) {
+        if self.exec_pending.contains_key(&tid) || self.exec_tids.contains_key(&tid) {
             self.unwatch(tid);
             return None;
         }
@@ -780,10 +816,7 @@ impl ProcCache {
             self.watched.remove(&tid);
             return None;
         };
-        let holds = slot
-            .watch
-            .as_ref()
-            .is_some_and(|w| w.holds(&slot.info.stat.comm));
+        let holds = slot.watch.as_ref().is_some_and(Watch::holds);
         if !holds {
             self.unwatch(tid);
             return None;
@@ -849,14 +882,20 @@ impl ProcCache {
     /// parent while the pidfds were opened, so they name those two processes.
     fn watch(&mut self, proc_root: &Path, key: (u32, u64), stat: &Stat) {
         let tid = key.0;
+        if self.watched.contains_key(&tid)
+            || self.tasks.get(&key).is_none_or(|slot| slot.watch_tried)
+        {
+            return;
+        }
         if self.watched.len() >= self.watch_max {
             self.sweep_watches();
         }
-        if self.watched.len() >= self.watch_max
-            || self.watched.contains_key(&tid)
-            || watches() >= WATCHES_GLOBAL_MAX
-        {
+        if self.watched.len() >= self.watch_max || watches() >= WATCHES_GLOBAL_MAX {
             return;
+        }
+        // (A try that fails on the task itself is not repeated; one refused for room is.)
+        if let Some(slot) = self.tasks.get_mut(&key) {
+            slot.watch_tried = true;
         }
         let Ok(task) = crate::sys::pidfd_open_task(tid) else {
             return;
@@ -874,10 +913,10 @@ impl ProcCache {
         if self.read_stat(proc_root, tid).as_ref() != Some(stat) {
             return;
         }
-        let Some(w) = Watch::new(task, parent, comm) else {
+        let Some(w) = Watch::new(task, parent, comm, &stat.comm) else {
             return;
         };
-        if !w.holds(&stat.comm) {
+        if !w.holds() {
             return;
         }
         if let Some(slot) = self.tasks.get_mut(&key) {
@@ -907,18 +946,51 @@ impl ProcCache {
         Some(st)
     }
 
+    /// Whether the exec in flight in `tgid` is over, as seen from a lookup of `tid`.
+    fn exec_over(&self, tgid: u32, tid: u32) -> bool {
+        use std::os::fd::AsFd;
+        self.exec_pending.get(&tgid).is_none_or(|p| {
+            p.tid == tid
+                || p.pidfd.as_ref().is_some_and(|f| {
+                    !matches!(
+                        crate::sys::poll2(f.as_fd(), None, crate::sys::POLLIN, 0),
+                        Ok((0, _))
+                    )
+                })
+        })
+    }
+
+    fn end_exec(&mut self, tgid: u32) {
+        if let Some(p) = self.exec_pending.remove(&tgid) {
+            self.exec_tids.remove(&p.tid);
+        }
+    }
+
     fn get_with<'d>(
         &mut self,
         proc_root: &Path,
         tid: u32,
         stat: Stat,
+        settles: bool,
         dir: impl FnOnce(&Stat) -> Option<Dir<'d>>,
     ) -> Option<Arc<TaskInfo>> {
         self.tick += 1;
         let tick = self.tick;
         let key = (tid, stat.starttime);
-        if self.exec_pending.remove(&tid).is_some() {
+        // An exec in flight in the task's process (known here by the leader's or the
+        // exec'ing thread's tid; other threads by their thread group below).
+        let mut fresh = false;
+        let pending = match self.exec_pending.contains_key(&tid) {
+            true => Some(tid),
+            false => self.exec_tids.get(&tid).copied(),
+        };
+        if let Some(g) = pending {
             self.remove_task(&key);
+            if settles && self.exec_over(g, tid) {
+                self.end_exec(g);
+            } else {
+                fresh = true;
+            }
         }
         if let Some(e) = self.tasks.get_mut(&key) {
             if e.info.stat == stat {
@@ -939,6 +1011,8 @@ impl ProcCache {
                 let n = Arc::new(n);
                 e.info = n.clone();
                 e.used = tick;
+                // Another parent: a watch on it.
+                e.watch_tried = false;
                 self.unwatch(tid);
                 self.watch(proc_root, key, &stat);
                 return Some(n);
@@ -967,6 +1041,17 @@ impl ProcCache {
         } else {
             self.read_stat(proc_root, tgid).map(|s| s.starttime)
         };
+        if fresh || self.exec_pending.contains_key(&tgid) {
+            // Read now, kept for this event only.
+            let (argv, exepath) = read_facts(dir);
+            return Some(Arc::new(TaskInfo {
+                tid,
+                tgid: if leader_start.is_some() { tgid } else { 0 },
+                stat,
+                argv,
+                exepath,
+            }));
+        }
         let (argv, exepath) = match leader_start.and_then(|ls| self.procs.get_mut(&(tgid, ls))) {
             Some(p) => {
                 p.used = tick;
@@ -1010,6 +1095,7 @@ impl ProcCache {
                 used: tick,
                 bytes,
                 watch: None,
+                watch_tried: false,
             },
         );
         self.evict();
@@ -1116,7 +1202,7 @@ impl ProcCache {
         if stat.starttime > not_after {
             return None;
         }
-        self.get_with(proc_root, pid, stat, |stat| {
+        self.get_with(proc_root, pid, stat, false, |stat| {
             let dir = ProcDir::open_at(proc_root, pid).ok()?;
             let again = dir.stat()?;
             (again.starttime == stat.starttime).then_some(Dir::Owned(dir))
@@ -1145,9 +1231,16 @@ impl ProcCache {
         }
         if self.exec_pending.len() >= CACHE_MAX {
             self.exec_pending.clear();
+            self.exec_tids.clear();
         }
-        self.exec_pending.insert(tgid, ());
-        self.exec_pending.insert(tid, ());
+        self.end_exec(tgid);
+        // A thread's exec: a pidfd on the thread (it is stopped in the exec's notification,
+        // so the pidfd names it) tells when its tid is gone.
+        let pidfd = (tid != tgid)
+            .then(|| crate::sys::pidfd_open_task(tid).ok())
+            .flatten();
+        self.exec_pending.insert(tgid, ExecPending { tid, pidfd });
+        self.exec_tids.insert(tid, tgid);
     }
 
     /// Tasks in the table.
@@ -1523,14 +1616,14 @@ mod tests {
         let dir = ProcDir::open_tid(pid).unwrap();
         let mut cache = ProcCache::default();
         let root = Path::new("/proc");
-        let t = cache.get_caller(root, pid, || Some(&dir)).unwrap();
+        let t = cache.get_caller(root, pid, || Some(&dir), true).unwrap();
         assert_eq!(t.name(), "sleep");
         assert_eq!(t.argv.to_vec(), vec!["sleep".to_string(), "30".to_string()]);
         assert_eq!(t.cmdline(), "sleep 30");
         assert_eq!(t.args(), "30");
         assert!(t.exepath.ends_with("sleep"), "{}", t.exepath);
         assert_eq!(t.stat.ppid, std::process::id());
-        let _ = cache.get_caller(root, pid, || Some(&dir)).unwrap();
+        let _ = cache.get_caller(root, pid, || Some(&dir), true).unwrap();
         assert_eq!((cache.hits, cache.misses), (1, 1));
         let st = dir.status().unwrap();
         assert_eq!(st.tgid, pid);
@@ -1553,7 +1646,7 @@ mod tests {
         // So does the kept-open stat file: the dead task is not served from it.
         assert!(pread_stat(&cache.stat_files[&pid]).is_none());
         assert!(cache
-            .get_caller(Path::new("/proc"), pid, || Some(&dir))
+            .get_caller(Path::new("/proc"), pid, || Some(&dir), true)
             .is_none());
         assert!(
             !cache.stat_files.contains_key(&pid),
@@ -1671,7 +1764,7 @@ mod tests {
         let root = Path::new("/proc");
         let dir = ProcDir::open_tid(pid).unwrap();
         let mut cache = ProcCache::default();
-        let get = |c: &mut ProcCache| c.get_caller(root, pid, || Some(&dir)).unwrap();
+        let get = |c: &mut ProcCache| c.get_caller(root, pid, || Some(&dir), true).unwrap();
         let first = get(&mut cache);
         assert_eq!((first.name(), first.stat.ppid), ("sleep", sh.id()));
         let _ = get(&mut cache);
@@ -1716,12 +1809,63 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let hits = cache.watched_hits;
-        let _ = cache.get_caller(root, pid, || Some(&dir));
+        let _ = cache.get_caller(root, pid, || Some(&dir), true);
         assert_eq!(cache.watched_hits, hits);
         assert!(
             !cache.watched.contains_key(&pid),
             "a dead task's watch is dropped"
         );
+    }
+
+    /// An exec of a program with the same name: the exec's own call reads the old image
+    /// without keeping it, and the first later call of the process reads the new one
+    /// (argv included), although comm, tid and start time are unchanged.
+    #[test]
+    fn an_exec_is_over_only_after_a_later_call() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "read l; exec sh -c 'sleep 30; :' second"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = sh.id();
+        let root = Path::new("/proc");
+        let mut cache = ProcCache::default();
+        let get = |c: &mut ProcCache, settles: bool| {
+            let d = ProcDir::open_tid(pid).unwrap();
+            c.get_caller(root, pid, || Some(&d), settles).unwrap()
+        };
+        for _ in 0..3 {
+            assert_eq!(get(&mut cache, true).argv.get(1), Some("-c"));
+        }
+        assert!(cache.watched.contains_key(&pid));
+        // The execve is notified: forget, then its own call (the old image) is not kept.
+        cache.exec_started(pid, pid);
+        let during = get(&mut cache, false);
+        assert_eq!(
+            during.argv.get(2),
+            Some("read l; exec sh -c 'sleep 30; :' second")
+        );
+        assert!(cache.tasks.keys().all(|(t, _)| *t != pid), "nothing kept");
+        // The exec runs.
+        std::io::Write::write_all(sh.stdin.as_mut().unwrap(), b"go\n").unwrap();
+        for _ in 0..400 {
+            if std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c == b"sh\0-c\0sleep 30; :\0second\0")
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let after = get(&mut cache, true);
+        assert_eq!(after.name(), during.name(), "the same comm");
+        assert_eq!(after.argv.get(3), Some("second"));
+        assert_eq!(
+            get(&mut cache, true).argv.get(3),
+            Some("second"),
+            "kept now"
+        );
+        sh.kill().unwrap();
+        sh.wait().unwrap();
     }
 
     /// With every watch slot taken, the watch of an exited task is swept (not at every
@@ -1741,7 +1885,7 @@ mod tests {
         let twice = |c: &mut ProcCache, pid: u32| {
             let d = ProcDir::open_tid(pid).unwrap();
             for _ in 0..2 {
-                c.get_caller(root, pid, || Some(&d)).unwrap();
+                c.get_caller(root, pid, || Some(&d), true).unwrap();
             }
         };
         twice(&mut cache, a.id());
@@ -1753,7 +1897,7 @@ mod tests {
         twice(&mut cache, b.id());
         assert!(!cache.watched.contains_key(&b.id()));
         let d = ProcDir::open_tid(b.id()).unwrap();
-        cache.get_caller(root, b.id(), || Some(&d)).unwrap();
+        cache.get_caller(root, b.id(), || Some(&d), true).unwrap();
         assert!(cache.watched.contains_key(&b.id()));
         assert!(!cache.watched.contains_key(&a.id()));
         b.kill().unwrap();
@@ -1780,7 +1924,7 @@ mod tests {
         let me = std::process::id();
         let dir = ProcDir::open_at(&root.join(format!("{me}/task")), tid).unwrap();
         let mut cache = ProcCache::default();
-        let get = |c: &mut ProcCache| c.get_caller(root, tid, || Some(&dir)).unwrap();
+        let get = |c: &mut ProcCache| c.get_caller(root, tid, || Some(&dir), true).unwrap();
         assert_eq!(get(&mut cache).name(), "before");
         let _ = get(&mut cache);
         let _ = get(&mut cache);

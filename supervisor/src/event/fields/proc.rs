@@ -31,7 +31,9 @@ impl SyscallEvent {
         self.task
             .get_or_init(|| {
                 let mut cache = self.ctx.tables.cache.lock().ok()?;
-                cache.get_caller(&self.ctx.proc_root, self.tid, || self.pd())
+                // An exec's own call cannot tell that an exec is over (it is one).
+                let settles = self.d.exec.is_none();
+                cache.get_caller(&self.ctx.proc_root, self.tid, || self.pd(), settles)
             })
             .as_ref()
     }
@@ -416,7 +418,9 @@ impl SyscallEvent {
             Field::ProcSname | Field::ProcSidExe | Field::ProcSidExepath => {
                 let me = self.caller()?;
                 let sid = self.stat()?.session;
-                let leader = if sid == self.status()?.tgid {
+                // The leader is the task whose tid is the session id (a thread of the
+                // leader's process is described by that main thread, as in Falco).
+                let leader = if sid == self.tid {
                     Cow::Borrowed(&**me)
                 } else {
                     Cow::Owned(
