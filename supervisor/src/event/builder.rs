@@ -84,8 +84,16 @@ impl EventBuilder {
                     .map(|s| s.tgid)
                     .unwrap_or(n.pid),
             };
+            // The process's thread count (`stat`): an exec by its only thread is known
+            // to be over at the first call of any other thread.
+            let alone = proc_dir
+                .get()
+                .and_then(Option::as_ref)
+                .and_then(|p: &ProcDir| p.read("stat").ok())
+                .and_then(|b| super::procfs::stat_threads(&b))
+                == Some(1);
             if let Ok(mut c) = self.ctx.tables.cache.lock() {
-                c.exec_started(tgid, n.pid);
+                c.exec_started(tgid, n.pid, alone);
             }
         }
         // A syscall Falco has no event type for gets a type outside the table, so that

@@ -681,10 +681,25 @@ fn pread_stat(f: &File) -> Option<Stat> {
 /// thread's exec took the leader's tid; its pidfd then reads as exited). Until then a
 /// lookup cannot tell the old image from the new one (a thread's exec keeps the leader's
 /// tid and start time; the same program keeps its comm), so it reads everything.
+///
+/// An exec by the only thread of its process is also over once another thread of the
+/// process makes a call: while the exec'ing thread is stopped in the exec's notification
+/// it cannot start one, so any other thread was started afterwards, by whichever image
+/// then ran, and reads the truth.
 #[derive(Debug)]
 struct ExecPending {
     tid: u32,
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// The process had no other thread when the exec was notified.
+    alone: bool,
+}
+
+/// `num_threads` (field 20) of a `/proc/<pid>/stat`.
+pub fn stat_threads(b: &[u8]) -> Option<u32> {
+    let close = b.iter().rposition(|c| *c == b')')?;
+    let rest = std::str::from_utf8(b.get(close + 1..)?).ok()?;
+    // Field 3 is the first after the comm: field 20 is the 18th.
+    rest.split_ascii_whitespace().nth(17)?.parse().ok()
 }
 
 #[derive(Debug)]
@@ -1041,6 +1056,10 @@ impl ProcCache {
         } else {
             self.read_stat(proc_root, tgid).map(|s| s.starttime)
         };
+        if !fresh && settles && self.exec_pending.get(&tgid).is_some_and(|p| p.alone) {
+            // Another thread of a process whose only thread exec'd: the exec is over.
+            self.end_exec(tgid);
+        }
         if fresh || self.exec_pending.contains_key(&tgid) {
             // Read now, kept for this event only.
             let (argv, exepath) = read_facts(dir);
@@ -1210,7 +1229,8 @@ impl ProcCache {
     }
 
     /// An exec by a thread of `tgid` (and by `tid`) is about to run: forget what we know.
-    pub fn exec_started(&mut self, tgid: u32, tid: u32) {
+    /// `alone`: the process has no other thread.
+    pub fn exec_started(&mut self, tgid: u32, tid: u32, alone: bool) {
         let gone: Vec<(u32, u64)> = self
             .tasks
             .iter()
@@ -1239,7 +1259,8 @@ impl ProcCache {
         let pidfd = (tid != tgid)
             .then(|| crate::sys::pidfd_open_task(tid).ok())
             .flatten();
-        self.exec_pending.insert(tgid, ExecPending { tid, pidfd });
+        self.exec_pending
+            .insert(tgid, ExecPending { tid, pidfd, alone });
         self.exec_tids.insert(tid, tgid);
     }
 
@@ -1637,7 +1658,7 @@ mod tests {
         assert!(cache.get_pid(Path::new("/proc"), pid, 0).is_none());
         // The caller's stat is read through a kept-open file.
         assert!(cache.stat_files.contains_key(&pid));
-        cache.exec_started(pid, pid);
+        cache.exec_started(pid, pid, true);
         assert_eq!(cache.len(), 1, "only the parent entry stays");
         child.kill().unwrap();
         child.wait().unwrap();
@@ -1839,7 +1860,7 @@ mod tests {
         }
         assert!(cache.watched.contains_key(&pid));
         // The execve is notified: forget, then its own call (the old image) is not kept.
-        cache.exec_started(pid, pid);
+        cache.exec_started(pid, pid, true);
         let during = get(&mut cache, false);
         assert_eq!(
             during.argv.get(2),
@@ -1866,6 +1887,34 @@ mod tests {
         );
         sh.kill().unwrap();
         sh.wait().unwrap();
+    }
+
+    /// An exec by the only thread of its process is over at the first call of another
+    /// thread (which the new image, or the old one after a failed exec, started); with
+    /// other threads about at the exec, such a call proves nothing.
+    #[test]
+    fn a_lone_threads_exec_is_over_at_another_threads_call() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            let me = std::fs::read_link("/proc/thread-self").unwrap();
+            let tid = me.file_name().unwrap().to_str().unwrap().parse::<u32>();
+            tx.send(tid.unwrap()).unwrap();
+            let _ = done_rx.recv();
+        });
+        let other = rx.recv().unwrap();
+        let me = std::process::id();
+        let root = Path::new("/proc");
+        let dir = ProcDir::open_at(&root.join(format!("{me}/task")), other).unwrap();
+        let mut cache = ProcCache::default();
+        for alone in [true, false] {
+            cache.exec_started(me, me, alone);
+            cache.get_caller(root, other, || Some(&dir), true).unwrap();
+            assert_eq!(cache.exec_pending.is_empty(), alone, "alone: {alone}");
+            assert_eq!(cache.tasks.keys().any(|(t, _)| *t == other), alone);
+        }
+        done_tx.send(()).unwrap();
+        t.join().unwrap();
     }
 
     /// With every watch slot taken, the watch of an exited task is swept (not at every
@@ -1962,7 +2011,7 @@ mod tests {
         let per_task: usize = infos.iter().map(|i| task_bytes(i)).sum();
         assert_eq!(cache.bytes(), once + per_task);
         // An exec in the process forgets its facts and its threads.
-        cache.exec_started(me, new[0]);
+        cache.exec_started(me, new[0], false);
         assert_eq!((cache.len(), cache.procs(), cache.bytes()), (0, 0, 0));
         for _ in &hs {
             let _ = tx.send(());
