@@ -218,6 +218,11 @@ impl Sources {
             ),
         );
         r.register(
+            "tiercel_proc_watches",
+            "Tasks whose process facts are kept true by pidfds (three descriptors each; at most 64 per container, 1024 in all)",
+            ConstGauge::new(i64::try_from(crate::event::procfs::watches()).unwrap_or(i64::MAX)),
+        );
+        r.register(
             "tiercel_rules_loaded",
             "Rules loaded",
             ConstGauge::new(i64::try_from(load(&self.rules_loaded)).unwrap_or(i64::MAX)),
@@ -303,6 +308,10 @@ impl Sources {
         m.insert(
             "tiercel.cache_bytes".into(),
             json!(crate::event::procfs::cache_bytes()),
+        );
+        m.insert(
+            "tiercel.proc_watches".into(),
+            json!(crate::event::procfs::watches()),
         );
         m.insert("tiercel.alerts".into(), json!(load(&s.alerts)));
         m.insert("tiercel.would_deny".into(), json!(load(&s.would_deny)));

@@ -76,6 +76,7 @@ fn healthz_versions_metrics_over_http() {
         "tiercel_notifications_total 0",
         "tiercel_sessions_active 0",
         "# TYPE tiercel_cache_bytes gauge",
+        "# TYPE tiercel_proc_watches gauge",
         "# TYPE tiercel_notification_handling_seconds histogram",
         "tiercel_notification_handling_seconds_bucket{le=\"+Inf\"} 0",
         "# EOF",
