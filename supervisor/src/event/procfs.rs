@@ -1855,6 +1855,21 @@ mod tests {
             let d = ProcDir::open_tid(pid).unwrap();
             c.get_caller(root, pid, || Some(&d), settles).unwrap()
         };
+        let cmdline_is = |want: &[u8]| {
+            (0..400).any(|_| {
+                let ok = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want);
+                if !ok {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                ok
+            })
+        };
+        // `spawn` returns at the vfork release, inside the child's execve: until the new
+        // image's stack is set up its cmdline reads empty (the supervisor never sees that
+        // window: the exec'ing thread is the process's only one and is in the kernel).
+        assert!(cmdline_is(
+            b"sh\0-c\0read l; exec sh -c 'sleep 30; :' second\0"
+        ));
         for _ in 0..3 {
             assert_eq!(get(&mut cache, true).argv.get(1), Some("-c"));
         }
@@ -1869,14 +1884,7 @@ mod tests {
         assert!(cache.tasks.keys().all(|(t, _)| *t != pid), "nothing kept");
         // The exec runs.
         std::io::Write::write_all(sh.stdin.as_mut().unwrap(), b"go\n").unwrap();
-        for _ in 0..400 {
-            if std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c == b"sh\0-c\0sleep 30; :\0second\0")
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert!(cmdline_is(b"sh\0-c\0sleep 30; :\0second\0"));
         let after = get(&mut cache, true);
         assert_eq!(after.name(), during.name(), "the same comm");
         assert_eq!(after.argv.get(3), Some("second"));
@@ -1921,11 +1929,21 @@ mod tests {
     /// attempt) and its slot goes to a live one.
     #[test]
     fn exited_watches_are_swept_for_live_tasks() {
+        // Spawned and past its exec (`spawn` returns inside it): comm and cmdline final.
         let spawn = || {
-            std::process::Command::new("sleep")
+            let c = std::process::Command::new("sleep")
                 .arg("30")
                 .spawn()
-                .unwrap()
+                .unwrap();
+            let pid = c.id();
+            for _ in 0..400 {
+                if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\030\0")
+                {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            c
         };
         let (mut a, mut b) = (spawn(), spawn());
         let root = Path::new("/proc");
