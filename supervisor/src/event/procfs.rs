@@ -1937,7 +1937,8 @@ mod tests {
                 .unwrap();
             let pid = c.id();
             for _ in 0..400 {
-                if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\030\0")
+                if std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c == b"sleep\x0030\0")
                 {
                     break;
                 }
