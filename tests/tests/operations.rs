@@ -65,6 +65,7 @@ fn black_hole_http_output_and_metrics_after_real_alerts() {
             "json_output: true\n\
              stdout_output:\n  enabled: false\n\
              http_output:\n  enabled: true\n  url: http://127.0.0.1:{hole_port}/\n\
+             outputs_queue:\n  capacity: 512\n\
              webserver:\n  enabled: true\n  listen_address: 127.0.0.1\n  listen_port: 0\n  \
              prometheus_metrics_enabled: true\n\
              metrics:\n  enabled: true\n  output_rule: false\n"
@@ -78,7 +79,9 @@ fn black_hole_http_output_and_metrics_after_real_alerts() {
     let base = format!("http://{addr}");
 
     // A container whose 2 threads write below /bin every ms for 3 s: every call is notified
-    // and alerts, and every alert is offered to the dead HTTP endpoint.
+    // and alerts, and every alert is offered to the dead HTTP endpoint, whose queue (512,
+    // `outputs_queue.capacity`) fills: the container makes 4000–6000 calls depending on the
+    // machine's timer slack, so the default 4096 would not always be reached.
     let mut b = Bundle::busybox(Some(&env.probe)).expect("bundle");
     b.set_seccomp(sup.profile().expect("profile"));
     b.set_args(&["/probe", "hammer", "2", "3000", "/bin/ops"]);
@@ -96,7 +99,7 @@ fn black_hole_http_output_and_metrics_after_real_alerts() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{t}: no {k}= in {line}"))
     };
-    assert!(count("calls") > 100, "{t}: too few calls: {line}");
+    assert!(count("calls") > 1000, "{t}: too few calls: {line}");
     assert_eq!(count("ok"), count("calls"), "{t}: failed calls: {line}");
     assert_eq!(
         count("enosys") + count("other") + count("eperm"),
