@@ -1488,6 +1488,32 @@ fn parse_db(b: &[u8]) -> HashMap<u32, String> {
 mod tests {
     use super::*;
 
+    /// Whether `cond` comes true, tried every 5 ms for 2 s.
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        (0..400).any(|_| {
+            cond() || {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                false
+            }
+        })
+    }
+
+    /// Whether `/proc/<pid>/cmdline` comes to satisfy `ok`: a child is past its exec
+    /// (`spawn` returns at the vfork release, inside the execve: until the new image's
+    /// stack is set up its cmdline reads empty; the supervisor never sees that window, the
+    /// exec'ing thread being the process's only one and in the kernel).
+    fn cmdline_until(pid: u32, ok: impl Fn(&[u8]) -> bool) -> bool {
+        eventually(|| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| ok(&c)))
+    }
+
+    /// Whether `/proc/<pid>/comm` comes to read `comm` and a newline.
+    fn comm_until(pid: u32, comm: &str) -> bool {
+        eventually(|| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.strip_suffix('\n') == Some(comm))
+        })
+    }
+
     #[test]
     fn task_stat_gives_the_group_stat_fields_kept() {
         // A thread (not the leader) and a process: the fields read from the task's own
@@ -1620,20 +1646,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        // Wait for the exec to happen.
-        for _ in 0..200 {
-            let args_ok = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| c.starts_with(b"sleep\0"))
-                .unwrap_or(false);
-            if args_ok
-                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .map(|c| c.trim() == "sleep")
-                    .unwrap_or(false)
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert!(cmdline_until(pid, |c| c.starts_with(b"sleep\0")) && comm_until(pid, "sleep"));
         let dir = ProcDir::open_tid(pid).unwrap();
         let mut cache = ProcCache::default();
         let root = Path::new("/proc");
@@ -1776,12 +1789,7 @@ mod tests {
         )
         .unwrap();
         let pid: u32 = line.trim().parse().unwrap();
-        for _ in 0..200 {
-            if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert!(comm_until(pid, "sleep"));
         let root = Path::new("/proc");
         let dir = ProcDir::open_tid(pid).unwrap();
         let mut cache = ProcCache::default();
@@ -1822,13 +1830,9 @@ mod tests {
         let _ = std::process::Command::new("kill")
             .arg(pid.to_string())
             .status();
-        for _ in 0..400 {
-            match std::fs::read(format!("/proc/{pid}/stat")) {
-                Ok(b) if !b.contains(&b'Z') => {}
-                _ => break,
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        eventually(|| {
+            !std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|b| !b.contains(&b'Z'))
+        });
         let hits = cache.watched_hits;
         let _ = cache.get_caller(root, pid, || Some(&dir), true);
         assert_eq!(cache.watched_hits, hits);
@@ -1855,21 +1859,8 @@ mod tests {
             let d = ProcDir::open_tid(pid).unwrap();
             c.get_caller(root, pid, || Some(&d), settles).unwrap()
         };
-        let cmdline_is = |want: &[u8]| {
-            (0..400).any(|_| {
-                let ok = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want);
-                if !ok {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                ok
-            })
-        };
-        // `spawn` returns at the vfork release, inside the child's execve: until the new
-        // image's stack is set up its cmdline reads empty (the supervisor never sees that
-        // window: the exec'ing thread is the process's only one and is in the kernel).
-        assert!(cmdline_is(
-            b"sh\0-c\0read l; exec sh -c 'sleep 30; :' second\0"
-        ));
+        assert!(cmdline_until(pid, |c| c
+            == b"sh\0-c\0read l; exec sh -c 'sleep 30; :' second\0"));
         for _ in 0..3 {
             assert_eq!(get(&mut cache, true).argv.get(1), Some("-c"));
         }
@@ -1884,7 +1875,7 @@ mod tests {
         assert!(cache.tasks.keys().all(|(t, _)| *t != pid), "nothing kept");
         // The exec runs.
         std::io::Write::write_all(sh.stdin.as_mut().unwrap(), b"go\n").unwrap();
-        assert!(cmdline_is(b"sh\0-c\0sleep 30; :\0second\0"));
+        assert!(cmdline_until(pid, |c| c == b"sh\0-c\0sleep 30; :\0second\0"));
         let after = get(&mut cache, true);
         assert_eq!(after.name(), during.name(), "the same comm");
         assert_eq!(after.argv.get(3), Some("second"));
@@ -1935,15 +1926,7 @@ mod tests {
                 .arg("30")
                 .spawn()
                 .unwrap();
-            let pid = c.id();
-            for _ in 0..400 {
-                if std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c == b"sleep\x0030\0")
-                {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            assert!(cmdline_until(c.id(), |c| c == b"sleep\x0030\0"));
             c
         };
         let (mut a, mut b) = (spawn(), spawn());
@@ -2052,14 +2035,7 @@ mod tests {
             })
             .collect();
         for k in &kids {
-            for _ in 0..400 {
-                if std::fs::read(format!("/proc/{}/cmdline", k.id()))
-                    .is_ok_and(|c| c.starts_with(b"sh\0"))
-                {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            assert!(cmdline_until(k.id(), |c| c.starts_with(b"sh\0")));
         }
         let root = Path::new("/proc");
         // Room for about three of them.
