@@ -1213,6 +1213,12 @@ pub fn pidfd_open_task(tid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// Whether the task of `pidfd` still lives: a pidfd turns readable when its task exits
+/// (one `poll` that does not wait; an error counts as exited).
+pub fn pidfd_lives(pidfd: BorrowedFd<'_>) -> bool {
+    matches!(poll2(pidfd, None, POLLIN, 0), Ok((0, _)))
+}
+
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`. ESRCH when the task has exited (even if
 /// its number was reused since).
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {

@@ -117,10 +117,7 @@ impl ProcDirs {
                 Some(p) if !root => {
                     use std::os::fd::AsFd;
                     d.root_stat = None;
-                    matches!(
-                        crate::sys::poll2(p.as_fd(), None, crate::sys::POLLIN, 0),
-                        Ok((0, _))
-                    )
+                    crate::sys::pidfd_lives(p.as_fd())
                 }
                 _ => d.check_alive(),
             };
@@ -869,10 +866,7 @@ impl ProcCache {
                     .and_then(|t| t.watch.as_ref())
                     .is_none_or(|w| {
                         use std::os::fd::AsFd;
-                        !matches!(
-                            crate::sys::poll2(w.task.as_fd(), None, crate::sys::POLLIN, 0),
-                            Ok((0, _))
-                        )
+                        !crate::sys::pidfd_lives(w.task.as_fd())
                     })
             })
             .map(|(tid, _)| *tid)
@@ -966,12 +960,9 @@ impl ProcCache {
         use std::os::fd::AsFd;
         self.exec_pending.get(&tgid).is_none_or(|p| {
             p.tid == tid
-                || p.pidfd.as_ref().is_some_and(|f| {
-                    !matches!(
-                        crate::sys::poll2(f.as_fd(), None, crate::sys::POLLIN, 0),
-                        Ok((0, _))
-                    )
-                })
+                || p.pidfd
+                    .as_ref()
+                    .is_some_and(|f| !crate::sys::pidfd_lives(f.as_fd()))
         })
     }
 
