@@ -533,12 +533,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        for _ in 0..400 {
-            if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sh\0")) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert!(cmdline_until(pid, |c| c.starts_with(b"sh\0")));
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
         let mut m = BufMem::new(0x1000);
         let p = m.put_cstr(b"/bin/x");
@@ -551,14 +546,7 @@ mod tests {
         lazy.pin_proc_handle_only();
         // The caller execs another program right after its call.
         child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-        for _ in 0..400 {
-            if std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.starts_with(b"sleep\0"))
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert!(cmdline_until(pid, |c| c.starts_with(b"sleep\0")));
         let user = get(&pinned, "user.name");
         assert!(user.is_some());
         let check = |ev: &SyscallEvent| {

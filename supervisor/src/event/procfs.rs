@@ -1478,47 +1478,37 @@ fn parse_db(b: &[u8]) -> HashMap<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::testutil::{cmdline_until, comm_until, eventually};
 
-    /// Whether `cond` comes true, tried every 5 ms for 2 s.
-    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-        (0..400).any(|_| {
-            cond() || {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-                false
-            }
-        })
-    }
-
-    /// Whether `/proc/<pid>/cmdline` comes to satisfy `ok`: a child is past its exec
-    /// (`spawn` returns at the vfork release, inside the execve: until the new image's
-    /// stack is set up its cmdline reads empty; the supervisor never sees that window, the
-    /// exec'ing thread being the process's only one and in the kernel).
-    fn cmdline_until(pid: u32, ok: impl Fn(&[u8]) -> bool) -> bool {
-        eventually(|| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| ok(&c)))
-    }
-
-    /// Whether `/proc/<pid>/comm` comes to read `comm` and a newline.
-    fn comm_until(pid: u32, comm: &str) -> bool {
-        eventually(|| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.strip_suffix('\n') == Some(comm))
-        })
+    /// A thread of this process named `name`, parked until the sender is used or dropped:
+    /// its tid, the sender and its handle.
+    fn parked_thread(
+        name: &str,
+    ) -> (
+        u32,
+        std::sync::mpsc::Sender<()>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                // "/proc/thread-self" -> "<pid>/task/<tid>"
+                let me = std::fs::read_link("/proc/thread-self").unwrap();
+                let tid = me.file_name().unwrap().to_str().unwrap().parse::<u32>();
+                tx.send(tid.unwrap()).unwrap();
+                let _ = done_rx.recv();
+            })
+            .unwrap();
+        (rx.recv().unwrap(), done_tx, h)
     }
 
     #[test]
     fn task_stat_gives_the_group_stat_fields_kept() {
         // A thread (not the leader) and a process: the fields read from the task's own
         // stat file are those of the group's file.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let h = std::thread::spawn(move || {
-            // "/proc/thread-self" -> "<pid>/task/<tid>"
-            let l = std::fs::read_link("/proc/thread-self").unwrap();
-            let tid: u32 = l.file_name().unwrap().to_str().unwrap().parse().unwrap();
-            tx.send(tid).unwrap();
-            let _ = stop_rx.recv();
-        });
-        let tid = rx.recv().unwrap();
+        let (tid, stop_tx, h) = parked_thread("stat");
         let me = std::process::id();
         for id in [me, tid] {
             let group = read_bounded(Path::new(&format!("/proc/{id}/stat")), 4096).unwrap();
@@ -1795,14 +1785,12 @@ mod tests {
         drop(sh.stdin.take());
         sh.wait().unwrap();
         let mut moved = None;
-        for _ in 0..200 {
+        eventually(|| {
             let t = get(&mut cache);
-            if t.stat.ppid != first.stat.ppid {
-                moved = Some(t);
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+            let seen = t.stat.ppid != first.stat.ppid;
+            moved = seen.then_some(t);
+            seen
+        });
         let moved = moved.expect("the reparenting is seen");
         let live = Stat::parse(&std::fs::read(format!("/proc/{pid}/stat")).unwrap()).unwrap();
         assert_eq!(moved.stat.ppid, live.ppid);
@@ -1884,15 +1872,7 @@ mod tests {
     /// other threads about at the exec, such a call proves nothing.
     #[test]
     fn a_lone_threads_exec_is_over_at_another_threads_call() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            let me = std::fs::read_link("/proc/thread-self").unwrap();
-            let tid = me.file_name().unwrap().to_str().unwrap().parse::<u32>();
-            tx.send(tid.unwrap()).unwrap();
-            let _ = done_rx.recv();
-        });
-        let other = rx.recv().unwrap();
+        let (other, done_tx, t) = parked_thread("other");
         let me = std::process::id();
         let root = Path::new("/proc");
         let dir = ProcDir::open_at(&root.join(format!("{me}/task")), other).unwrap();
@@ -1950,18 +1930,7 @@ mod tests {
     /// again: its new name is served.
     #[test]
     fn a_watched_task_renamed_is_read_again() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::Builder::new()
-            .name("before".into())
-            .spawn(move || {
-                let me = std::fs::read_link("/proc/thread-self").unwrap();
-                let tid = me.file_name().unwrap().to_str().unwrap().parse::<u32>();
-                tx.send(tid.unwrap()).unwrap();
-                let _ = done_rx.recv();
-            })
-            .unwrap();
-        let tid = rx.recv().unwrap();
+        let (tid, done_tx, t) = parked_thread("before");
         let root = Path::new("/proc");
         let me = std::process::id();
         let dir = ProcDir::open_at(&root.join(format!("{me}/task")), tid).unwrap();

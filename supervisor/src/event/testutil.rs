@@ -37,19 +37,38 @@ pub fn target(name: &str) -> Target {
     let pid = child.id();
     // Wait until `sleep` sits in its sleep syscall (clock_nanosleep or nanosleep), so
     // its start-up (locale files...) no longer opens fds.
-    for _ in 0..400 {
-        let ok = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|c| c.trim() == "sleep")
-            .unwrap_or(false)
+    eventually(|| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
             && std::fs::read_to_string(format!("/proc/{pid}/syscall"))
-                .map(|c| c.starts_with("230 ") || c.starts_with("35 "))
-                .unwrap_or(false);
-        if ok {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+                .is_ok_and(|c| c.starts_with("230 ") || c.starts_with("35 "))
+    });
     Target { child, dir }
+}
+
+/// Whether `cond` comes true, tried every 5 ms for 2 s.
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    (0..400).any(|_| {
+        cond() || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            false
+        }
+    })
+}
+
+/// Whether `/proc/<pid>/cmdline` comes to satisfy `ok`: a child is past its exec
+/// (`spawn` returns at the vfork release, inside the execve: until the new image's
+/// stack is set up its cmdline reads empty; the supervisor never sees that window, the
+/// exec'ing thread being the process's only one and in the kernel).
+pub fn cmdline_until(pid: u32, ok: impl Fn(&[u8]) -> bool) -> bool {
+    eventually(|| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| ok(&c)))
+}
+
+/// Whether `/proc/<pid>/comm` comes to read `comm` and a newline.
+pub fn comm_until(pid: u32, comm: &str) -> bool {
+    eventually(|| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.strip_suffix('\n') == Some(comm))
+    })
 }
 
 pub fn notif(pid: u32, name: &str, args: [u64; 6]) -> Notif {
