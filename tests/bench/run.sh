@@ -490,12 +490,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ 
 
 # Whether a/b (both measured) is above the limit.
 over() { awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0 && a / b > l) }'; }
-# "n ns over the floor" of a against b (ns), and the budget lim allows: "a − b = d µs (budget x µs)".
+# How far a is over the floor b (both ns) and what the limit l (a ratio) allows over it:
+# "X µs over the floor (the limit allows Y µs)".
 excess() {
     awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%.1f µs over the floor (the limit allows %.1f µs)", (a - b) / 1000, b * (l - 1) / 1000; else print "-" }'
 }
 
-# The missed targets of issues 11 and 14, each with why (from this run's figures) and what
+# The missed targets of issues 5, 11 and 14, each with why (from this run's figures) and what
 # would close it. Printed under the targets table.
 missed_targets() {
     local fp_r fp_w
